@@ -1,0 +1,381 @@
+"""ObjectStore: the one eventsourcing Application. Commands follow get -> call -> save."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.utils import Environment
+
+from domain.access import canned_acl
+from domain.buckets import ENABLED, UNVERSIONED, Bucket
+from domain.errors import (
+    AccessKeyAlreadyExists,
+    BucketAlreadyExists,
+    BucketNotEmpty,
+    ConflictingWrites,
+    InvalidAccessKeyId,
+    NoSuchBucket,
+    NoSuchKey,
+    NoSuchUser,
+    UserAlreadyExists,
+)
+from domain.names import validate_object_key
+from domain.objects import ObjectKey
+from domain.ports import BucketContents, BucketGate
+from domain.records import NULL_VERSION, Acl, RequestMeta, Version
+from domain.users import AccessKey, User, validate_access_key
+
+MAX_ATTEMPTS = 20
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BucketInfo:
+    name: str
+    owner: str
+    acl: Acl
+    versioning: str
+    region: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One version of one key, as a read or a write returns it."""
+
+    bucket: str
+    key: str
+    version: Version
+    position: int  # the store position of the write that made it; 0 for reads
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    bucket: str
+    key: str
+    version_id: str | None  # the version removed, or the delete marker placed
+    delete_marker: bool
+    position: int
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    name: str
+    display_name: str
+    is_admin: bool
+    access_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key: str
+    user: str
+    secret_ciphertext: str
+    is_admin: bool
+
+
+class _NoGate:
+    @contextmanager
+    def shared(self, bucket: str) -> Iterator[None]:
+        yield
+
+    exclusive = shared
+
+
+class ObjectStore(Application[Any]):
+    """Every command of strata's write model, and the strongly consistent reads."""
+
+    name = "strata"
+    snapshotting_intervals = {ObjectKey: 64, User: 64}  # noqa: RUF012
+
+    def __init__(self, env: Mapping[str, str], gate: BucketGate | None = None) -> None:
+        self.gate: BucketGate = gate or _NoGate()
+        self._commit_listeners: list[Callable[[int], None]] = []
+        super().__init__(env=dict(env))
+
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
+        # infra.settings is the one reader of os.environ: use only what it passed us.
+        merged = dict(type(self).env)
+        if type(self).snapshotting_intervals:
+            merged["IS_SNAPSHOTTING_ENABLED"] = "y"
+        merged.update(env or {})
+        return Environment(name, merged)
+
+    # -- store position and commit signal ------------------------------------------------
+
+    def on_commit(self, listener: Callable[[int], None]) -> None:
+        """Call `listener(position)` after each commit made through this instance."""
+        self._commit_listeners.append(listener)
+
+    def _notify(self, recordings: list[Recording[Any]]) -> None:
+        if recordings:
+            position = max(r.notification.id for r in recordings)
+            for listener in self._commit_listeners:
+                listener(position)
+
+    def current_position(self) -> int:
+        """The newest position in the notification log: the read barrier's target."""
+        return self.recorder.max_notification_id() or 0
+
+    def _save(self, *aggregates: Aggregate) -> int:
+        recordings = self.save(*aggregates)
+        return max((r.notification.id for r in recordings), default=0)
+
+    def _retrying(self, attempt: Callable[[], T]) -> T:
+        """Run a get -> call -> save attempt again when a concurrent write won the race."""
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                return attempt()
+            except IntegrityError:
+                continue
+        raise ConflictingWrites("Too many concurrent writes to the same resource; retry")
+
+    # -- buckets ------------------------------------------------------------------------
+
+    def _bucket(self, name: str) -> Bucket:
+        try:
+            bucket: Bucket = self.repository.get(Bucket.create_id(name))
+        except AggregateNotFoundError:
+            raise NoSuchBucket("The specified bucket does not exist", bucket=name) from None
+        bucket.ensure_live()
+        return bucket
+
+    def create_bucket(
+        self,
+        name: str,
+        owner: str,
+        meta: RequestMeta,
+        now: datetime,
+        acl: Acl | None = None,
+        region: str = "us-east-1",
+    ) -> BucketInfo:
+        acl = acl or canned_acl("private", owner)
+
+        def attempt() -> BucketInfo:
+            try:
+                bucket: Bucket = self.repository.get(Bucket.create_id(name))
+            except AggregateNotFoundError:
+                bucket = Bucket.create(name, owner, acl, region, meta, now)
+            else:
+                bucket.recreate(owner, acl, region, meta, now)
+            self._save(bucket)
+            return _bucket_info(bucket)
+
+        try:
+            return self._retrying(attempt)
+        except ConflictingWrites:
+            raise BucketAlreadyExists("The requested bucket name is not available.") from None
+
+    def get_bucket(self, name: str) -> BucketInfo:
+        return _bucket_info(self._bucket(name))
+
+    def delete_bucket(
+        self, name: str, contents: BucketContents, meta: RequestMeta, now: datetime
+    ) -> int:
+        with self.gate.exclusive(name):
+            bucket = self._bucket(name)
+            if not contents.is_empty(name, self.current_position()):
+                raise BucketNotEmpty(
+                    "The bucket you tried to delete is not empty", bucket=name
+                )
+            bucket.delete(meta, now)
+            return self._save(bucket)
+
+    def set_bucket_versioning(
+        self, name: str, status: str, meta: RequestMeta, now: datetime
+    ) -> BucketInfo:
+        def attempt() -> BucketInfo:
+            bucket = self._bucket(name)
+            bucket.set_versioning(status, meta, now)
+            self._save(bucket)
+            return _bucket_info(bucket)
+
+        return self._retrying(attempt)
+
+    def set_bucket_acl(self, name: str, acl: Acl, meta: RequestMeta, now: datetime) -> BucketInfo:
+        def attempt() -> BucketInfo:
+            bucket = self._bucket(name)
+            bucket.set_acl(acl, meta, now)
+            self._save(bucket)
+            return _bucket_info(bucket)
+
+        return self._retrying(attempt)
+
+    # -- objects ------------------------------------------------------------------------
+
+    def _object_key(self, bucket: str, key: str) -> ObjectKey:
+        validate_object_key(key)
+        try:
+            obj: ObjectKey = self.repository.get(ObjectKey.create_id(bucket, key))
+        except AggregateNotFoundError:
+            raise NoSuchKey("The specified key does not exist.", bucket=bucket, key=key) from None
+        return obj
+
+    def _object_key_or_new(self, bucket: str, key: str, now: datetime) -> ObjectKey:
+        try:
+            return self._object_key(bucket, key)
+        except NoSuchKey:
+            return ObjectKey.create(bucket, key, now)
+
+    def put_object(
+        self, bucket: str, key: str, version: Version, meta: RequestMeta, now: datetime
+    ) -> ObjectInfo:
+        """Record `version` as the key's current version.
+
+        `version["version_id"]` is used when versioning is enabled; otherwise the
+        version is stored as `null`. The chunks must already be durable.
+        """
+
+        def attempt() -> ObjectInfo:
+            with self.gate.shared(bucket):
+                info = self.get_bucket(bucket)
+                obj = self._object_key_or_new(bucket, key, now)
+                stored = _with_version_id(version, info.versioning)
+                obj.put_version(stored, info.versioning, meta, now)
+                return ObjectInfo(bucket, key, stored, self._save(obj))
+
+        return self._retrying(attempt)
+
+    def get_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+        self._bucket(bucket)
+        obj = self._object_key(bucket, key)
+        return ObjectInfo(bucket, key, obj.readable(version_id), 0)
+
+    def object_acl(self, bucket: str, key: str, version_id: str | None = None) -> Acl:
+        return self.get_object(bucket, key, version_id).version["acl"]
+
+    def delete_object(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        marker: Version,
+        meta: RequestMeta,
+        now: datetime,
+    ) -> DeleteResult:
+        """Delete as S3 does; deleting a key that does not exist succeeds and changes nothing."""
+
+        def attempt() -> DeleteResult:
+            with self.gate.shared(bucket):
+                info = self.get_bucket(bucket)
+                try:
+                    obj = self._object_key(bucket, key)
+                except NoSuchKey:
+                    if version_id is not None:
+                        raise
+                    if info.versioning == UNVERSIONED:
+                        return DeleteResult(bucket, key, None, False, 0)
+                    obj = ObjectKey.create(bucket, key, now)
+                stored = _with_version_id(marker, info.versioning)
+                placed = obj.delete(version_id, info.versioning, stored, meta, now)
+                position = self._save(obj) if obj.pending_events else 0
+                if placed is not None:
+                    return DeleteResult(bucket, key, placed["version_id"], True, position)
+                return DeleteResult(bucket, key, version_id, False, position)
+
+        return self._retrying(attempt)
+
+    def set_object_acl(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        acl: Acl,
+        meta: RequestMeta,
+        now: datetime,
+    ) -> int:
+        def attempt() -> int:
+            self._bucket(bucket)
+            obj = self._object_key(bucket, key)
+            obj.set_acl(version_id, acl, meta, now)
+            return self._save(obj)
+
+        return self._retrying(attempt)
+
+    # -- users and access keys ---------------------------------------------------------
+
+    def create_user(
+        self, name: str, display_name: str, is_admin: bool, meta: RequestMeta, now: datetime
+    ) -> UserInfo:
+        user = User.create(name, display_name, is_admin, meta, now)
+        try:
+            self._save(user)
+        except IntegrityError:
+            raise UserAlreadyExists(f"A user named {name!r} exists already", user=name) from None
+        return _user_info(user)
+
+    def get_user(self, name: str) -> UserInfo:
+        try:
+            user: User = self.repository.get(User.create_id(name))
+        except AggregateNotFoundError:
+            raise NoSuchUser(f"No user named {name!r}", user=name) from None
+        return _user_info(user)
+
+    def add_access_key(
+        self,
+        user_name: str,
+        access_key: str,
+        secret: str,
+        encrypt: Callable[[str], str],
+        meta: RequestMeta,
+        now: datetime,
+    ) -> None:
+        """Bind a new access key to a user; the secret is stored as `encrypt(secret)`."""
+        validate_access_key(access_key, secret)
+
+        def attempt() -> None:
+            try:
+                user: User = self.repository.get(User.create_id(user_name))
+            except AggregateNotFoundError:
+                raise NoSuchUser(f"No user named {user_name!r}", user=user_name) from None
+            if access_key in self.repository:
+                raise AccessKeyAlreadyExists(
+                    "That access key id is taken", access_key=access_key
+                )
+            key = AccessKey.create(access_key, user_name, encrypt(secret), meta, now)
+            user.add_access_key(access_key, meta, now)
+            self._save(user, key)
+
+        self._retrying(attempt)
+
+    def credentials(self, access_key: str) -> Credentials:
+        try:
+            key: AccessKey = self.repository.get(AccessKey.create_id(access_key))
+        except AggregateNotFoundError:
+            raise InvalidAccessKeyId(
+                "The access key id you provided does not exist in our records.",
+                access_key=access_key,
+            ) from None
+        user = self.get_user(key.user)
+        return Credentials(access_key, key.user, key.secret_ciphertext, user.is_admin)
+
+
+def _with_version_id(version: Version, versioning: str) -> Version:
+    if versioning == ENABLED:
+        return version
+    return {**version, "version_id": NULL_VERSION}
+
+
+def _bucket_info(bucket: Bucket) -> BucketInfo:
+    return BucketInfo(
+        name=bucket.name,
+        owner=bucket.owner,
+        acl=bucket.acl,
+        versioning=bucket.versioning,
+        region=bucket.region,
+        created_at=bucket.generation_created_at,
+    )
+
+
+def _user_info(user: User) -> UserInfo:
+    return UserInfo(user.name, user.display_name, user.is_admin, tuple(user.access_keys))
+
+
+__all__ = ["UNVERSIONED", "BucketInfo", "DeleteResult", "ObjectInfo", "ObjectStore"]

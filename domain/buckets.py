@@ -1,0 +1,108 @@
+"""The Bucket aggregate: a name's lifecycle, owner, versioning state and ACL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import BucketAlreadyExists, BucketAlreadyOwnedByYou, InvalidArgument, NoSuchBucket
+from domain.names import validate_bucket_name
+from domain.records import Acl, RequestMeta
+
+UNVERSIONED = "Unversioned"
+ENABLED = "Enabled"
+SUSPENDED = "Suspended"
+
+
+class Bucket(Aggregate):
+    """One bucket name. Deleting it and creating it again starts a new generation."""
+
+    @staticmethod
+    def create_id(name: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"/buckets/{name}")
+
+    @classmethod
+    def create(
+        cls, name: str, owner: str, acl: Acl, region: str, meta: RequestMeta, timestamp: datetime
+    ) -> Bucket:
+        validate_bucket_name(name)
+        return cls(name=name, owner=owner, acl=acl, region=region, meta=meta, timestamp=timestamp)
+
+    @event("Created")
+    def __init__(
+        self, name: str, owner: str, acl: Acl, region: str, meta: RequestMeta, timestamp: datetime
+    ) -> None:
+        self.name = name
+        self._begin_generation(owner, acl, region, timestamp)
+        self.generation = 1
+
+    def _begin_generation(self, owner: str, acl: Acl, region: str, timestamp: datetime) -> None:
+        self.owner = owner
+        self.acl = acl
+        self.region = region
+        self.versioning = UNVERSIONED
+        self.is_live = True
+        self.generation_created_at = timestamp
+
+    def ensure_live(self) -> None:
+        if not self.is_live:
+            raise NoSuchBucket("The specified bucket does not exist", bucket=self.name)
+
+    def recreate(
+        self, owner: str, acl: Acl, region: str, meta: RequestMeta, timestamp: datetime
+    ) -> None:
+        if self.is_live:
+            if owner == self.owner:
+                raise BucketAlreadyOwnedByYou(
+                    "Your previous request to create the named bucket succeeded and you "
+                    "already own it.",
+                    bucket=self.name,
+                )
+            raise BucketAlreadyExists(
+                "The requested bucket name is not available. Please select a different name "
+                "and try again.",
+                bucket=self.name,
+            )
+        self._recreated(owner=owner, acl=acl, region=region, meta=meta, timestamp=timestamp)
+
+    @event("Recreated")
+    def _recreated(
+        self, owner: str, acl: Acl, region: str, meta: RequestMeta, timestamp: datetime
+    ) -> None:
+        self._begin_generation(owner, acl, region, timestamp)
+        self.generation += 1
+
+    def delete(self, meta: RequestMeta, timestamp: datetime) -> None:
+        """Emptiness is checked by the application, which holds the bucket's write gate."""
+        self.ensure_live()
+        self._deleted(meta=meta, timestamp=timestamp)
+
+    @event("Deleted")
+    def _deleted(self, meta: RequestMeta, timestamp: datetime) -> None:
+        self.is_live = False
+
+    def set_versioning(self, status: str, meta: RequestMeta, timestamp: datetime) -> None:
+        self.ensure_live()
+        if status not in (ENABLED, SUSPENDED):
+            raise InvalidArgument(
+                f"Versioning status must be {ENABLED} or {SUSPENDED}, not {status!r}",
+                status=status,
+            )
+        if status != self.versioning:
+            self._versioning_changed(status=status, meta=meta, timestamp=timestamp)
+
+    @event("VersioningChanged")
+    def _versioning_changed(self, status: str, meta: RequestMeta, timestamp: datetime) -> None:
+        self.versioning = status
+
+    def set_acl(self, acl: Acl, meta: RequestMeta, timestamp: datetime) -> None:
+        self.ensure_live()
+        if acl["owner"] != self.owner:
+            raise InvalidArgument("An ACL may not change the bucket's owner", owner=acl["owner"])
+        self._acl_changed(acl=acl, meta=meta, timestamp=timestamp)
+
+    @event("AclChanged")
+    def _acl_changed(self, acl: Acl, meta: RequestMeta, timestamp: datetime) -> None:
+        self.acl = acl

@@ -1,0 +1,84 @@
+"""Domain errors: each carries the fields that explain it, never a protocol status."""
+
+from __future__ import annotations
+
+
+class StrataError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    def __init__(self, message: str, **fields: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+
+class InvalidBucketName(StrataError):
+    pass
+
+
+class InvalidObjectKey(StrataError):
+    pass
+
+
+class InvalidArgument(StrataError):
+    pass
+
+
+class MetadataTooLarge(StrataError):
+    pass
+
+
+class NoSuchBucket(StrataError):
+    pass
+
+
+class BucketAlreadyExists(StrataError):
+    pass
+
+
+class BucketAlreadyOwnedByYou(StrataError):
+    pass
+
+
+class BucketNotEmpty(StrataError):
+    pass
+
+
+class NoSuchKey(StrataError):
+    """The key has no current version; `delete_marker` tells whether a marker hides it."""
+
+    def __init__(self, message: str, *, delete_marker: bool = False, **fields: object) -> None:
+        super().__init__(message, **fields)
+        self.delete_marker = delete_marker
+
+
+class NoSuchVersion(StrataError):
+    pass
+
+
+class MethodNotAllowed(StrataError):
+    """The operation does not apply to this target, e.g. reading a delete marker."""
+
+
+class NoSuchUser(StrataError):
+    pass
+
+
+class UserAlreadyExists(StrataError):
+    pass
+
+
+class AccessKeyAlreadyExists(StrataError):
+    pass
+
+
+class InvalidAccessKeyId(StrataError):
+    pass
+
+
+class AccessDenied(StrataError):
+    pass
+
+
+class ConflictingWrites(StrataError):
+    """Optimistic concurrency kept failing; the client may retry."""

@@ -1,0 +1,168 @@
+"""The ObjectKey aggregate: every version and delete marker of one key in one bucket."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.buckets import ENABLED, UNVERSIONED
+from domain.errors import InvalidArgument, MethodNotAllowed, NoSuchKey, NoSuchVersion
+from domain.names import validate_object_key
+from domain.records import NULL_VERSION, Acl, RequestMeta, Version, check_user_metadata
+
+
+class ObjectKey(Aggregate):
+    """All versions of one key, oldest first. The last one is the current version."""
+
+    @staticmethod
+    def create_id(bucket: str, key: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"/buckets/{bucket}/objects/{key}")
+
+    @classmethod
+    def create(cls, bucket: str, key: str, timestamp: datetime) -> ObjectKey:
+        validate_object_key(key)
+        return cls(bucket=bucket, key=key, timestamp=timestamp)
+
+    @event("Created")
+    def __init__(self, bucket: str, key: str, timestamp: datetime) -> None:
+        self.bucket = bucket
+        self.key = key
+        self.versions: list[Version] = []
+
+    # -- queries ------------------------------------------------------------------------
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.versions
+
+    def current(self) -> Version:
+        """The current version; NoSuchKey if there is none or it is a delete marker."""
+        if not self.versions:
+            raise NoSuchKey("The specified key does not exist.", bucket=self.bucket, key=self.key)
+        latest = self.versions[-1]
+        if latest["is_delete_marker"]:
+            raise NoSuchKey(
+                "The specified key does not exist.",
+                delete_marker=True,
+                bucket=self.bucket,
+                key=self.key,
+                version_id=latest["version_id"],
+            )
+        return latest
+
+    def find_version(self, version_id: str) -> Version:
+        for v in self.versions:
+            if v["version_id"] == version_id:
+                return v
+        raise NoSuchVersion(
+            "The specified version does not exist.",
+            bucket=self.bucket,
+            key=self.key,
+            version_id=version_id,
+        )
+
+    def readable(self, version_id: str | None) -> Version:
+        """The version a GET returns: a delete marker is never readable."""
+        if version_id is None:
+            return self.current()
+        found = self.find_version(version_id)
+        if found["is_delete_marker"]:
+            raise MethodNotAllowed(
+                "The specified method is not allowed against this resource.",
+                bucket=self.bucket,
+                key=self.key,
+                version_id=version_id,
+                delete_marker=True,
+            )
+        return found
+
+    def _null_version_ids(self) -> list[str]:
+        return [v["version_id"] for v in self.versions if v["version_id"] == NULL_VERSION]
+
+    # -- commands -----------------------------------------------------------------------
+
+    def put_version(
+        self, version: Version, versioning: str, meta: RequestMeta, timestamp: datetime
+    ) -> None:
+        """Add `version` as the current one. Unless versioning is enabled it is the
+        `null` version and replaces any earlier `null` version (S3's semantics)."""
+        check_user_metadata(version["user_metadata"])
+        if version["is_delete_marker"]:
+            raise InvalidArgument("Use place_delete_marker for delete markers")
+        self._check_version_id(version["version_id"], versioning)
+        replaced = [] if versioning == ENABLED else self._null_version_ids()
+        self._version_put(version=version, replaced=replaced, meta=meta, timestamp=timestamp)
+
+    @event("VersionPut")
+    def _version_put(
+        self, version: Version, replaced: list[str], meta: RequestMeta, timestamp: datetime
+    ) -> None:
+        self.versions = [v for v in self.versions if v["version_id"] not in replaced]
+        self.versions.append(version)
+
+    def delete(
+        self,
+        version_id: str | None,
+        versioning: str,
+        marker: Version,
+        meta: RequestMeta,
+        timestamp: datetime,
+    ) -> Version | None:
+        """Delete as S3 does. Returns the delete marker placed, if one was.
+
+        With a version id, that version (or marker) is removed for good. Without one,
+        an unversioned bucket drops its `null` version, while a versioned or suspended
+        bucket gets a delete marker (the `null` one when suspended).
+        """
+        if version_id is not None:
+            self.find_version(version_id)
+            self._version_deleted(version_id=version_id, meta=meta, timestamp=timestamp)
+            return None
+        if versioning == UNVERSIONED:
+            if self._null_version_ids():
+                self._version_deleted(version_id=NULL_VERSION, meta=meta, timestamp=timestamp)
+            return None
+        self._check_version_id(marker["version_id"], versioning)
+        replaced = [] if versioning == ENABLED else self._null_version_ids()
+        self._delete_marker_placed(marker=marker, replaced=replaced, meta=meta, timestamp=timestamp)
+        return marker
+
+    @event("VersionDeleted")
+    def _version_deleted(self, version_id: str, meta: RequestMeta, timestamp: datetime) -> None:
+        self.versions = [v for v in self.versions if v["version_id"] != version_id]
+
+    @event("DeleteMarkerPlaced")
+    def _delete_marker_placed(
+        self, marker: Version, replaced: list[str], meta: RequestMeta, timestamp: datetime
+    ) -> None:
+        self.versions = [v for v in self.versions if v["version_id"] not in replaced]
+        self.versions.append(marker)
+
+    def set_acl(
+        self, version_id: str | None, acl: Acl, meta: RequestMeta, timestamp: datetime
+    ) -> None:
+        target = self.readable(version_id)
+        self._acl_changed(version_id=target["version_id"], acl=acl, meta=meta, timestamp=timestamp)
+
+    @event("AclChanged")
+    def _acl_changed(
+        self, version_id: str, acl: Acl, meta: RequestMeta, timestamp: datetime
+    ) -> None:
+        # Replace rather than mutate: the version dict is shared with its VersionPut event.
+        self.versions = [
+            {**v, "acl": acl} if v["version_id"] == version_id else v for v in self.versions
+        ]
+
+    def _check_version_id(self, version_id: str, versioning: str) -> None:
+        if versioning == ENABLED:
+            if version_id == NULL_VERSION or any(
+                v["version_id"] == version_id for v in self.versions
+            ):
+                raise InvalidArgument("A new version needs a fresh version id", version_id=version_id)
+        elif version_id != NULL_VERSION:
+            raise InvalidArgument(
+                "Without versioning enabled, a new version is the null version",
+                version_id=version_id,
+            )

@@ -1,0 +1,72 @@
+"""The plain records that events carry: JSON-native, stable, and typed with TypedDict."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from domain.errors import MetadataTooLarge
+
+NULL_VERSION = "null"
+MAX_USER_METADATA_BYTES = 2048
+
+
+class RequestMeta(TypedDict):
+    """Who asked for a change, from where, and under which request id (decision 10)."""
+
+    actor: str
+    request_id: str
+    source: str
+    user_agent: str
+
+
+class Chunk(TypedDict):
+    digest: str  # hex SHA-256 of the chunk's bytes
+    size: int
+
+
+class Content(TypedDict):
+    """Where an object's bytes are and what they hash to; never the bytes."""
+
+    size: int
+    etag: str  # hex MD5 of the body, or "<md5-of-md5s>-N" for multipart
+    sha256: str
+    chunks: list[Chunk]
+
+
+class Grant(TypedDict):
+    grantee: str  # "user:<name>", "group:all-users" or "group:authenticated-users"
+    permission: str  # READ, WRITE, READ_ACP, WRITE_ACP, FULL_CONTROL
+
+
+class Acl(TypedDict):
+    owner: str
+    grants: list[Grant]
+
+
+class Version(TypedDict):
+    """One version of an object key, or a delete marker."""
+
+    version_id: str
+    is_delete_marker: bool
+    created_at: str  # RFC 3339 UTC
+    owner: str
+    size: int
+    etag: str
+    sha256: str
+    chunks: list[Chunk]
+    content_type: str
+    headers: dict[str, str]  # Content-Disposition, Content-Encoding, Cache-Control, ...
+    user_metadata: dict[str, str]
+    acl: Acl
+
+
+def check_user_metadata(user_metadata: dict[str, str]) -> None:
+    """S3 counts the UTF-8 bytes of every name and value together against 2 KB."""
+    total = sum(len(k.encode()) + len(v.encode()) for k, v in user_metadata.items())
+    if total > MAX_USER_METADATA_BYTES:
+        raise MetadataTooLarge(
+            f"Your metadata headers are {total} bytes, over the {MAX_USER_METADATA_BYTES} "
+            "byte limit",
+            size=total,
+            max_size=MAX_USER_METADATA_BYTES,
+        )
