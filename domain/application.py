@@ -182,9 +182,7 @@ class ObjectStore(Application[Any]):
         with self.gate.exclusive(name):
             bucket = self._bucket(name)
             if not contents.is_empty(name, self.current_position()):
-                raise BucketNotEmpty(
-                    "The bucket you tried to delete is not empty", bucket=name
-                )
+                raise BucketNotEmpty("The bucket you tried to delete is not empty", bucket=name)
             bucket.delete(meta, now)
             return self._save(bucket)
 
@@ -336,9 +334,7 @@ class ObjectStore(Application[Any]):
             except AggregateNotFoundError:
                 raise NoSuchUser(f"No user named {user_name!r}", user=user_name) from None
             if access_key in self.repository:
-                raise AccessKeyAlreadyExists(
-                    "That access key id is taken", access_key=access_key
-                )
+                raise AccessKeyAlreadyExists("That access key id is taken", access_key=access_key)
             key = AccessKey.create(access_key, user_name, encrypt(secret), meta, now)
             user.add_access_key(access_key, meta, now)
             self._save(user, key)

@@ -7,7 +7,12 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import BucketAlreadyExists, BucketAlreadyOwnedByYou, InvalidArgument, NoSuchBucket
+from domain.errors import (
+    BucketAlreadyExists,
+    BucketAlreadyOwnedByYou,
+    InvalidArgument,
+    NoSuchBucket,
+)
 from domain.names import validate_bucket_name
 from domain.records import Acl, RequestMeta
 
@@ -65,11 +70,13 @@ class Bucket(Aggregate):
                 "and try again.",
                 bucket=self.name,
             )
-        self._recreated(owner=owner, acl=acl, region=region, meta=meta, timestamp=timestamp)
+        self._recreated(
+            name=self.name, owner=owner, acl=acl, region=region, meta=meta, timestamp=timestamp
+        )
 
     @event("Recreated")
     def _recreated(
-        self, owner: str, acl: Acl, region: str, meta: RequestMeta, timestamp: datetime
+        self, name: str, owner: str, acl: Acl, region: str, meta: RequestMeta, timestamp: datetime
     ) -> None:
         self._begin_generation(owner, acl, region, timestamp)
         self.generation += 1
@@ -77,10 +84,10 @@ class Bucket(Aggregate):
     def delete(self, meta: RequestMeta, timestamp: datetime) -> None:
         """Emptiness is checked by the application, which holds the bucket's write gate."""
         self.ensure_live()
-        self._deleted(meta=meta, timestamp=timestamp)
+        self._deleted(name=self.name, meta=meta, timestamp=timestamp)
 
     @event("Deleted")
-    def _deleted(self, meta: RequestMeta, timestamp: datetime) -> None:
+    def _deleted(self, name: str, meta: RequestMeta, timestamp: datetime) -> None:
         self.is_live = False
 
     def set_versioning(self, status: str, meta: RequestMeta, timestamp: datetime) -> None:
@@ -91,18 +98,20 @@ class Bucket(Aggregate):
                 status=status,
             )
         if status != self.versioning:
-            self._versioning_changed(status=status, meta=meta, timestamp=timestamp)
+            self._versioning_changed(name=self.name, status=status, meta=meta, timestamp=timestamp)
 
     @event("VersioningChanged")
-    def _versioning_changed(self, status: str, meta: RequestMeta, timestamp: datetime) -> None:
+    def _versioning_changed(
+        self, name: str, status: str, meta: RequestMeta, timestamp: datetime
+    ) -> None:
         self.versioning = status
 
     def set_acl(self, acl: Acl, meta: RequestMeta, timestamp: datetime) -> None:
         self.ensure_live()
         if acl["owner"] != self.owner:
             raise InvalidArgument("An ACL may not change the bucket's owner", owner=acl["owner"])
-        self._acl_changed(acl=acl, meta=meta, timestamp=timestamp)
+        self._acl_changed(name=self.name, acl=acl, meta=meta, timestamp=timestamp)
 
     @event("AclChanged")
-    def _acl_changed(self, acl: Acl, meta: RequestMeta, timestamp: datetime) -> None:
+    def _acl_changed(self, name: str, acl: Acl, meta: RequestMeta, timestamp: datetime) -> None:
         self.acl = acl

@@ -82,3 +82,11 @@ class AccessDenied(StrataError):
 
 class ConflictingWrites(StrataError):
     """Optimistic concurrency kept failing; the client may retry."""
+
+
+class ChunkUnavailable(StrataError):
+    """A chunk is missing, or its bytes no longer match its hash."""
+
+
+class IncompleteBody(StrataError):
+    """The request body ended before its declared length."""

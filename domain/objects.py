@@ -93,11 +93,24 @@ class ObjectKey(Aggregate):
             raise InvalidArgument("Use place_delete_marker for delete markers")
         self._check_version_id(version["version_id"], versioning)
         replaced = [] if versioning == ENABLED else self._null_version_ids()
-        self._version_put(version=version, replaced=replaced, meta=meta, timestamp=timestamp)
+        self._version_put(
+            bucket=self.bucket,
+            key=self.key,
+            version=version,
+            replaced=replaced,
+            meta=meta,
+            timestamp=timestamp,
+        )
 
     @event("VersionPut")
     def _version_put(
-        self, version: Version, replaced: list[str], meta: RequestMeta, timestamp: datetime
+        self,
+        bucket: str,
+        key: str,
+        version: Version,
+        replaced: list[str],
+        meta: RequestMeta,
+        timestamp: datetime,
     ) -> None:
         self.versions = [v for v in self.versions if v["version_id"] not in replaced]
         self.versions.append(version)
@@ -118,24 +131,51 @@ class ObjectKey(Aggregate):
         """
         if version_id is not None:
             self.find_version(version_id)
-            self._version_deleted(version_id=version_id, meta=meta, timestamp=timestamp)
+            self._version_deleted(
+                bucket=self.bucket,
+                key=self.key,
+                version_id=version_id,
+                meta=meta,
+                timestamp=timestamp,
+            )
             return None
         if versioning == UNVERSIONED:
             if self._null_version_ids():
-                self._version_deleted(version_id=NULL_VERSION, meta=meta, timestamp=timestamp)
+                self._version_deleted(
+                    bucket=self.bucket,
+                    key=self.key,
+                    version_id=NULL_VERSION,
+                    meta=meta,
+                    timestamp=timestamp,
+                )
             return None
         self._check_version_id(marker["version_id"], versioning)
         replaced = [] if versioning == ENABLED else self._null_version_ids()
-        self._delete_marker_placed(marker=marker, replaced=replaced, meta=meta, timestamp=timestamp)
+        self._delete_marker_placed(
+            bucket=self.bucket,
+            key=self.key,
+            marker=marker,
+            replaced=replaced,
+            meta=meta,
+            timestamp=timestamp,
+        )
         return marker
 
     @event("VersionDeleted")
-    def _version_deleted(self, version_id: str, meta: RequestMeta, timestamp: datetime) -> None:
+    def _version_deleted(
+        self, bucket: str, key: str, version_id: str, meta: RequestMeta, timestamp: datetime
+    ) -> None:
         self.versions = [v for v in self.versions if v["version_id"] != version_id]
 
     @event("DeleteMarkerPlaced")
     def _delete_marker_placed(
-        self, marker: Version, replaced: list[str], meta: RequestMeta, timestamp: datetime
+        self,
+        bucket: str,
+        key: str,
+        marker: Version,
+        replaced: list[str],
+        meta: RequestMeta,
+        timestamp: datetime,
     ) -> None:
         self.versions = [v for v in self.versions if v["version_id"] not in replaced]
         self.versions.append(marker)
@@ -144,11 +184,24 @@ class ObjectKey(Aggregate):
         self, version_id: str | None, acl: Acl, meta: RequestMeta, timestamp: datetime
     ) -> None:
         target = self.readable(version_id)
-        self._acl_changed(version_id=target["version_id"], acl=acl, meta=meta, timestamp=timestamp)
+        self._acl_changed(
+            bucket=self.bucket,
+            key=self.key,
+            version_id=target["version_id"],
+            acl=acl,
+            meta=meta,
+            timestamp=timestamp,
+        )
 
     @event("AclChanged")
     def _acl_changed(
-        self, version_id: str, acl: Acl, meta: RequestMeta, timestamp: datetime
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        acl: Acl,
+        meta: RequestMeta,
+        timestamp: datetime,
     ) -> None:
         # Replace rather than mutate: the version dict is shared with its VersionPut event.
         self.versions = [
@@ -160,7 +213,9 @@ class ObjectKey(Aggregate):
             if version_id == NULL_VERSION or any(
                 v["version_id"] == version_id for v in self.versions
             ):
-                raise InvalidArgument("A new version needs a fresh version id", version_id=version_id)
+                raise InvalidArgument(
+                    "A new version needs a fresh version id", version_id=version_id
+                )
         elif version_id != NULL_VERSION:
             raise InvalidArgument(
                 "Without versioning enabled, a new version is the null version",

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Protocol
+
+from domain.records import Chunk
 
 
 class BucketGate(Protocol):
@@ -25,3 +29,40 @@ class BucketContents(Protocol):
     def is_empty(self, bucket: str, position: int) -> bool:
         """As of store position `position` (the implementation waits until it has it)."""
         ...
+
+
+class ChunkSink(Protocol):
+    """One chunk being written: bytes in, then commit (durable) or abort (nothing left)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def commit(self) -> Chunk: ...
+
+    def abort(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    digest: str
+    size: int
+    idle_seconds: float  # since it was last written or confirmed
+
+
+class BlobStore(Protocol):
+    """Content-addressed chunk storage: local drives embedded, blob nodes in a cluster."""
+
+    def begin_chunk(self) -> ChunkSink: ...
+
+    def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Bytes [start, end) of a chunk, only after its whole content matched its hash."""
+        ...
+
+    def confirm(self, chunks: Iterable[Chunk]) -> None:
+        """Assert every chunk is present and reset its idle time (protects it from GC)."""
+        ...
+
+    def delete_if_idle(self, digest: str, idle_seconds: float) -> int:
+        """Delete a chunk idle at least that long; return the bytes freed (0 if kept)."""
+        ...
+
+    def inventory(self) -> Iterator[StoredChunk]: ...

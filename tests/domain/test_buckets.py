@@ -35,8 +35,21 @@ def test_created_bucket_records_who_and_when() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["ab", "a" * 64, "Photos", "-photos", "photos-", "ph..otos", "ph.-otos", "192.168.1.1",
-     "xn--photos", "photos-s3alias", "ph_otos", "photos/x", ""],
+    [
+        "ab",
+        "a" * 64,
+        "Photos",
+        "-photos",
+        "photos-",
+        "ph..otos",
+        "ph.-otos",
+        "192.168.1.1",
+        "xn--photos",
+        "photos-s3alias",
+        "ph_otos",
+        "photos/x",
+        "",
+    ],
 )
 def test_invalid_bucket_names_are_refused(name: str) -> None:
     with pytest.raises(InvalidBucketName):

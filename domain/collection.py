@@ -1,0 +1,31 @@
+"""GarbageSweep: the record of chunks a collector deleted, so views and audits know."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.records import RequestMeta
+
+
+class GarbageSweep(Aggregate):
+    """One collection run that freed at least one chunk."""
+
+    @staticmethod
+    def create_id(run_id: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"/garbage-sweeps/{run_id}")
+
+    @event("Collected")
+    def __init__(
+        self,
+        run_id: str,
+        digests: list[str],
+        bytes_freed: int,
+        meta: RequestMeta,
+        timestamp: datetime,
+    ) -> None:
+        self.run_id = run_id
+        self.digests = digests
+        self.bytes_freed = bytes_freed

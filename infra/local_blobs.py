@@ -1,0 +1,147 @@
+"""LocalDiskBlobStore: chunks as files named by their SHA-256, under one directory."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from domain.errors import ChunkUnavailable
+from domain.ports import StoredChunk
+from domain.records import Chunk
+
+READ_SIZE = 1024 * 1024
+_STRIPES = 64
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _LocalChunkSink:
+    def __init__(self, store: LocalDiskBlobStore) -> None:
+        self._store = store
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self._tmp = store.tmp_dir / f"{os.getpid()}-{threading.get_ident()}-{time.time_ns()}"
+        self._file = open(self._tmp, "wb")  # noqa: SIM115 - closed in commit/abort
+
+    def write(self, data: bytes) -> None:
+        self._hash.update(data)
+        self._size += len(data)
+        self._file.write(data)
+
+    def commit(self) -> Chunk:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        chunk: Chunk = {"digest": self._hash.hexdigest(), "size": self._size}
+        self._store.install(self._tmp, chunk["digest"])
+        return chunk
+
+    def abort(self) -> None:
+        self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+class LocalDiskBlobStore:
+    """BlobStore on a local directory: temp file, fsync, rename, fsync of the directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp_dir = root / "tmp"
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        for i in range(256):
+            (root / f"{i:02x}").mkdir(exist_ok=True)
+        _fsync_dir(root)
+        self._stripes = [threading.Lock() for _ in range(_STRIPES)]
+        self._clear_stale_temp_files()
+
+    def _clear_stale_temp_files(self) -> None:
+        # Temp files of a crashed process hold no acknowledged data.
+        mine = f"{os.getpid()}-"
+        for tmp in self.tmp_dir.iterdir():
+            if not tmp.name.startswith(mine):
+                tmp.unlink(missing_ok=True)
+
+    def path(self, digest: str) -> Path:
+        return self.root / digest[:2] / digest
+
+    def _stripe(self, digest: str) -> threading.Lock:
+        return self._stripes[int(digest[:2], 16) % _STRIPES]
+
+    def begin_chunk(self) -> _LocalChunkSink:
+        return _LocalChunkSink(self)
+
+    def install(self, tmp: Path, digest: str) -> None:
+        """Move a fsynced temp file into place; an identical chunk already there wins."""
+        final = self.path(digest)
+        with self._stripe(digest):
+            if final.exists():
+                os.utime(final)
+                tmp.unlink()
+                return
+            os.rename(tmp, final)
+        _fsync_dir(final.parent)
+
+    def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        end = chunk["size"] if end is None else end
+        try:
+            f = open(self.path(chunk["digest"]), "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            raise ChunkUnavailable("A chunk of this object is missing", **chunk) from None
+        with f:
+            # Verify first, then stream from the same open file: chunk files are only
+            # ever replaced by rename, so the bytes cannot change under us.
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+            if digest != chunk["digest"]:
+                raise ChunkUnavailable("A chunk of this object is corrupt", **chunk)
+            f.seek(start)
+            remaining = end - start
+            while remaining > 0:
+                piece = f.read(min(READ_SIZE, remaining))
+                if not piece:
+                    raise ChunkUnavailable("A chunk of this object is truncated", **chunk)
+                remaining -= len(piece)
+                yield piece
+
+    def confirm(self, chunks: Iterable[Chunk]) -> None:
+        for chunk in chunks:
+            with self._stripe(chunk["digest"]):
+                try:
+                    os.utime(self.path(chunk["digest"]))
+                except FileNotFoundError:
+                    raise ChunkUnavailable(
+                        "A chunk vanished before the object was recorded; retry the upload",
+                        **chunk,
+                    ) from None
+
+    def delete_if_idle(self, digest: str, idle_seconds: float) -> int:
+        path = self.path(digest)
+        with self._stripe(digest):
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                return 0
+            if time.time() - st.st_mtime < idle_seconds:
+                return 0
+            path.unlink()
+            return st.st_size
+
+    def inventory(self) -> Iterator[StoredChunk]:
+        now = time.time()
+        for i in range(256):
+            with os.scandir(self.root / f"{i:02x}") as entries:
+                for entry in entries:
+                    try:
+                        st = entry.stat()
+                    except FileNotFoundError:
+                        continue
+                    yield StoredChunk(entry.name, st.st_size, now - st.st_mtime)

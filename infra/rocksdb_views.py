@@ -1,0 +1,66 @@
+"""RocksDBViewStore: the views in one rocksdict directory, written in atomic batches."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+from rocksdict import Options, Rdict, WriteBatch
+
+from projections.base import prefix_end, tracking_key
+
+
+class RocksDBViewStore:
+    """ViewStore on RocksDB. One process owns the directory (RocksDB's LOCK)."""
+
+    def __init__(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        options = Options(raw_mode=True)
+        options.create_if_missing(True)
+        self._db = Rdict(str(path), options=options)
+
+    def get(self, key: bytes) -> bytes | None:
+        value = self._db.get(key)
+        return bytes(value) if value is not None else None
+
+    def scan(self, start: bytes, stop: bytes) -> Iterator[tuple[bytes, bytes]]:
+        it = self._db.iter()
+        it.seek(start)
+        while it.valid():
+            key = it.key()
+            if key >= stop:
+                break
+            yield key, it.value()
+            it.next()
+
+    def position(self, name: str) -> int:
+        raw = self._db.get(tracking_key(name))
+        return int(raw) if raw else 0
+
+    def commit(self, writes: Mapping[bytes, bytes | None], positions: Mapping[str, int]) -> None:
+        batch = WriteBatch(raw_mode=True)
+        for key, value in writes.items():
+            if value is None:
+                batch.delete(key)
+            else:
+                batch.put(key, value)
+        for name, position in positions.items():
+            batch.put(tracking_key(name), str(position).encode())
+        self._db.write(batch)
+
+    def drop(self, prefixes: Iterable[bytes], names: Iterable[str]) -> None:
+        batch = WriteBatch(raw_mode=True)
+        for prefix in prefixes:
+            batch.delete_range(prefix, prefix_end(prefix))
+        for name in names:
+            batch.delete(tracking_key(name))
+        self._db.write(batch)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @staticmethod
+    def destroy(path: Path) -> None:
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,106 @@
+"""Settings: the one place that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+MiB = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A setting has a value strata cannot use; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("strata-data")
+    host: str = "127.0.0.1"
+    s3_port: int = 9000
+    api_port: int = 9001
+    event_store: str = ""  # empty: SQLite in the data dir; or postgresql://user@host:port/db
+    root_access_key: str = ""
+    root_secret_key: str = ""
+    region: str = "us-east-1"
+    chunk_size: int = 8 * MiB
+    gc_grace_seconds: float = 3600.0
+    gc_interval_seconds: float = 60.0
+    token_ttl_seconds: int = 3600
+    aggregate_cache_size: int = 4096
+    log_level: str = "info"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def number(name: str, default: float, kind: type[int] | type[float] = int) -> float:
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise SettingsError(f"{name}={raw!r} is not a number") from None
+            if value < 0:
+                raise SettingsError(f"{name}={raw!r} may not be negative")
+            return value
+
+        return cls(
+            data_dir=Path(env.get("STRATA_DATA_DIR") or defaults.data_dir),
+            host=env.get("STRATA_HOST") or defaults.host,
+            s3_port=int(number("STRATA_S3_PORT", defaults.s3_port)),
+            api_port=int(number("STRATA_API_PORT", defaults.api_port)),
+            event_store=env.get("STRATA_EVENT_STORE", ""),
+            root_access_key=env.get("STRATA_ROOT_ACCESS_KEY", ""),
+            root_secret_key=env.get("STRATA_ROOT_SECRET_KEY", ""),
+            region=env.get("STRATA_REGION") or defaults.region,
+            chunk_size=int(number("STRATA_CHUNK_SIZE", defaults.chunk_size)),
+            gc_grace_seconds=number("STRATA_GC_GRACE_SECONDS", defaults.gc_grace_seconds, float),
+            gc_interval_seconds=number(
+                "STRATA_GC_INTERVAL_SECONDS", defaults.gc_interval_seconds, float
+            ),
+            token_ttl_seconds=int(number("STRATA_TOKEN_TTL_SECONDS", defaults.token_ttl_seconds)),
+            log_level=env.get("STRATA_LOG_LEVEL") or defaults.log_level,
+        )
+
+    def event_store_env(self) -> dict[str, str]:
+        """The `env` for ObjectStore: which eventsourcing recorder, and where."""
+        env = {"AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache_size)}
+        if not self.event_store:
+            env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
+            env["SQLITE_DBNAME"] = str(self.data_dir / "events.sqlite3")
+            env["SQLITE_LOCK_TIMEOUT"] = "30"
+            return env
+        url = urlsplit(self.event_store)
+        if url.scheme not in ("postgresql", "postgres"):
+            raise SettingsError(
+                f"STRATA_EVENT_STORE={self.event_store!r}: use a postgresql:// URL, "
+                "or leave it empty for the embedded SQLite store"
+            )
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.postgres",
+            POSTGRES_DBNAME=url.path.lstrip("/") or "strata",
+            POSTGRES_HOST=url.hostname or "127.0.0.1",
+            POSTGRES_PORT=str(url.port or 5432),
+            POSTGRES_USER=unquote(url.username or "postgres"),
+            POSTGRES_PASSWORD=unquote(url.password or ""),
+            POSTGRES_POOL_SIZE="8",
+        )
+        return env
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def views_dir(self) -> Path:
+        return self.data_dir / "views"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"

@@ -1,0 +1,130 @@
+"""View-store port, the per-batch transaction, and the Projection protocol.
+
+A projection turns events into view writes. The runner applies a batch of events to
+a ViewTransaction and commits its writes together with each projection's tracking
+position in one atomic write, so a crash never double-applies or skips an event.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Protocol
+
+TRACKING_PREFIX = b"\x00tracking/"
+
+
+def tracking_key(name: str) -> bytes:
+    return TRACKING_PREFIX + name.encode()
+
+
+class ViewReader(Protocol):
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def scan(self, start: bytes, stop: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Entries with start <= key < stop, in ascending byte order."""
+        ...
+
+
+class ViewStore(ViewReader, Protocol):
+    """Where views live; one process owns it."""
+
+    def position(self, name: str) -> int: ...
+
+    def commit(self, writes: Mapping[bytes, bytes | None], positions: Mapping[str, int]) -> None:
+        """Apply `writes` (None deletes) and set `positions`, all or nothing."""
+        ...
+
+    def drop(self, prefixes: Iterable[bytes], names: Iterable[str]) -> None:
+        """Delete every key under `prefixes` and the tracking positions of `names`."""
+        ...
+
+
+class ViewTransaction:
+    """Writes of one batch, readable before they are committed."""
+
+    def __init__(self, reader: ViewReader) -> None:
+        self._reader = reader
+        self.writes: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        if key in self.writes:
+            return self.writes[key]
+        return self._reader.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self.writes[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self.writes[key] = None
+
+    def scan(self, start: bytes, stop: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """The committed entries merged with this batch's pending writes."""
+        pending = {k: v for k, v in self.writes.items() if start <= k < stop}
+        merged = {k: v for k, v in self._reader.scan(start, stop) if k not in pending}
+        merged.update({k: v for k, v in pending.items() if v is not None})
+        for key in sorted(merged):
+            yield key, merged[key]
+
+    def first(self, start: bytes, stop: bytes) -> tuple[bytes, bytes] | None:
+        return next(self.scan(start, stop), None)
+
+
+class Projection(Protocol):
+    """A function from events to view writes, with a name for its tracking position."""
+
+    name: str
+    prefixes: tuple[bytes, ...]
+
+    def process(self, event: Any, position: int, tx: ViewTransaction) -> None: ...
+
+
+class InMemoryViewStore:
+    """ViewStore for tests and tools: a sorted in-memory map."""
+
+    def __init__(self) -> None:
+        self._data: dict[bytes, bytes] = {}
+        self._keys: list[bytes] = []
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._data.get(key)
+
+    def scan(self, start: bytes, stop: bytes) -> Iterator[tuple[bytes, bytes]]:
+        with self._lock:
+            lo = bisect.bisect_left(self._keys, start)
+            hi = bisect.bisect_left(self._keys, stop)
+            items = [(k, self._data[k]) for k in self._keys[lo:hi]]
+        yield from items
+
+    def position(self, name: str) -> int:
+        raw = self._data.get(tracking_key(name))
+        return int(raw) if raw else 0
+
+    def commit(self, writes: Mapping[bytes, bytes | None], positions: Mapping[str, int]) -> None:
+        with self._lock:
+            all_writes = dict(writes)
+            all_writes.update({tracking_key(n): str(p).encode() for n, p in positions.items()})
+            for key, value in all_writes.items():
+                if value is None:
+                    if self._data.pop(key, None) is not None:
+                        self._keys.remove(key)
+                else:
+                    if key not in self._data:
+                        bisect.insort(self._keys, key)
+                    self._data[key] = value
+
+    def drop(self, prefixes: Iterable[bytes], names: Iterable[str]) -> None:
+        doomed = {tracking_key(n) for n in names}
+        for prefix in prefixes:
+            doomed |= {k for k, _ in self.scan(prefix, prefix_end(prefix))}
+        self.commit(dict.fromkeys(doomed), {})
+
+    def items(self) -> list[tuple[bytes, bytes]]:
+        return list(self.scan(b"", b"\xff" * 8))
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """The smallest key greater than every key that starts with `prefix`."""
+    return prefix + b"\xff" * 8

@@ -1,0 +1,81 @@
+"""The bucket view: every live bucket with its owner, versioning state and ACL.
+
+B/<bucket>   JSON record of the bucket's current generation (absent once deleted)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import singledispatchmethod
+from typing import Any
+
+import orjson
+
+from domain.buckets import UNVERSIONED, Bucket
+from domain.records import Acl
+from projections.base import ViewReader, ViewTransaction, prefix_end
+
+
+@dataclass(frozen=True)
+class BucketRecord:
+    name: str
+    owner: str
+    created_at: str
+    region: str
+    versioning: str
+    acl: Acl
+
+
+class BucketsProjection:
+    name = "buckets"
+    prefixes = (b"B/",)
+
+    @singledispatchmethod
+    def process(self, event: Any, position: int, tx: ViewTransaction) -> None:
+        """Events this view does not need change nothing."""
+
+    @process.register
+    def _(self, event: Bucket.Created, position: int, tx: ViewTransaction) -> None:
+        self._start(tx, event.name, event)
+
+    @process.register
+    def _(self, event: Bucket.Recreated, position: int, tx: ViewTransaction) -> None:
+        self._start(tx, event.name, event)
+
+    @process.register
+    def _(self, event: Bucket.Deleted, position: int, tx: ViewTransaction) -> None:
+        tx.delete(b"B/" + event.name.encode())
+
+    @process.register
+    def _(self, event: Bucket.VersioningChanged, position: int, tx: ViewTransaction) -> None:
+        self._update(tx, event, versioning=event.status)
+
+    @process.register
+    def _(self, event: Bucket.AclChanged, position: int, tx: ViewTransaction) -> None:
+        self._update(tx, event, acl=event.acl)
+
+    def _start(self, tx: ViewTransaction, name: str, event: Any) -> None:
+        record = {
+            "name": name,
+            "owner": event.owner,
+            "created_at": event.timestamp.isoformat(),
+            "region": event.region,
+            "versioning": UNVERSIONED,
+            "acl": event.acl,
+        }
+        tx.put(b"B/" + name.encode(), orjson.dumps(record))
+
+    def _update(self, tx: ViewTransaction, event: Any, **changes: Any) -> None:
+        key = b"B/" + event.name.encode()
+        raw = tx.get(key)
+        if raw is not None:
+            tx.put(key, orjson.dumps({**orjson.loads(raw), **changes}))
+
+
+def list_buckets(views: ViewReader) -> list[BucketRecord]:
+    return [BucketRecord(**orjson.loads(v)) for _, v in views.scan(b"B/", prefix_end(b"B/"))]
+
+
+def get_bucket(views: ViewReader, name: str) -> BucketRecord | None:
+    raw = views.get(b"B/" + name.encode())
+    return BucketRecord(**orjson.loads(raw)) if raw else None

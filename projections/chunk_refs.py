@@ -1,0 +1,90 @@
+"""Chunk reference counts, from events (decision 3: references are counted from events).
+
+R/<digest>                          how many versions reference the chunk (absent: none)
+Z/<digest>                          when its count last dropped to zero (GC's grace clock)
+C/<object id>\\0<version id>         the digests a version references, to release them later
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import singledispatchmethod
+from typing import Any
+
+import orjson
+
+from domain.collection import GarbageSweep
+from domain.objects import ObjectKey
+from domain.records import Version
+from projections.base import ViewReader, ViewTransaction
+
+
+class ChunkRefsProjection:
+    name = "chunk_refs"
+    prefixes = (b"R/", b"Z/", b"C/")
+
+    @singledispatchmethod
+    def process(self, event: Any, position: int, tx: ViewTransaction) -> None:
+        """Events this view does not need change nothing."""
+
+    @process.register
+    def _(self, event: ObjectKey.VersionPut, position: int, tx: ViewTransaction) -> None:
+        self._release(tx, event, event.replaced)
+        self._hold(tx, event, event.version)
+
+    @process.register
+    def _(self, event: ObjectKey.DeleteMarkerPlaced, position: int, tx: ViewTransaction) -> None:
+        self._release(tx, event, event.replaced)
+
+    @process.register
+    def _(self, event: ObjectKey.VersionDeleted, position: int, tx: ViewTransaction) -> None:
+        self._release(tx, event, [event.version_id])
+
+    @process.register
+    def _(self, event: GarbageSweep.Collected, position: int, tx: ViewTransaction) -> None:
+        for digest in event.digests:
+            if _count(tx, digest) == 0:
+                tx.delete(b"Z/" + digest.encode())
+
+    def _hold(self, tx: ViewTransaction, event: Any, version: Version) -> None:
+        digests = [c["digest"] for c in version["chunks"]]
+        tx.put(_version_key(event, version["version_id"]), orjson.dumps(digests))
+        for digest in digests:
+            count = _count(tx, digest)
+            if count == 0:
+                tx.delete(b"Z/" + digest.encode())
+            tx.put(b"R/" + digest.encode(), str(count + 1).encode())
+
+    def _release(self, tx: ViewTransaction, event: Any, version_ids: list[str]) -> None:
+        for version_id in version_ids:
+            vkey = _version_key(event, version_id)
+            raw = tx.get(vkey)
+            if raw is None:
+                continue
+            tx.delete(vkey)
+            for digest in orjson.loads(raw):
+                count = _count(tx, digest) - 1
+                if count <= 0:
+                    tx.delete(b"R/" + digest.encode())
+                    tx.put(b"Z/" + digest.encode(), event.timestamp.isoformat().encode())
+                else:
+                    tx.put(b"R/" + digest.encode(), str(count).encode())
+
+
+def _version_key(event: Any, version_id: str) -> bytes:
+    return b"C/" + event.originator_id.bytes + b"\x00" + version_id.encode()
+
+
+def _count(views: ViewReader, digest: str) -> int:
+    raw = views.get(b"R/" + digest.encode())
+    return int(raw) if raw else 0
+
+
+def reference_count(views: ViewReader, digest: str) -> int:
+    return _count(views, digest)
+
+
+def zero_since(views: ViewReader, digest: str) -> datetime | None:
+    """When the chunk's last reference went away; None if it never had one (or has some)."""
+    raw = views.get(b"Z/" + digest.encode())
+    return datetime.fromisoformat(raw.decode()) if raw else None

@@ -1,0 +1,310 @@
+"""The object listing view: current versions, all versions, and per-bucket stats.
+
+Keys sort the way S3 lists (UTF-8 byte order), so prefix, start-after and delimiter
+queries are range scans:
+  L/<bucket>/<key>                   current version (absent when the latest is a marker)
+  V/<bucket>/<key>\\0<newest-first>  every version and delete marker
+  I/<bucket>/<key>\\0<version id>    version id -> its V/ sequence
+  S/<bucket>                         object count and bytes, current and all versions
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from functools import singledispatchmethod
+from typing import Any
+
+import orjson
+
+from domain.buckets import Bucket
+from domain.objects import ObjectKey
+from domain.records import Version
+from projections.base import ViewReader, ViewTransaction, prefix_end
+
+_MAX_SEQ = 2**64 - 1
+
+
+def _ns(kind: bytes, bucket: str) -> bytes:
+    return kind + b"/" + bucket.encode() + b"/"
+
+
+def _summary(version: Version) -> dict[str, Any]:
+    return {
+        "version_id": version["version_id"],
+        "is_delete_marker": version["is_delete_marker"],
+        "size": version["size"],
+        "etag": version["etag"],
+        "last_modified": version["created_at"],
+        "content_type": version["content_type"],
+        "owner": version["owner"],
+    }
+
+
+class ObjectListingProjection:
+    name = "object_listing"
+    prefixes = (b"L/", b"V/", b"I/", b"S/")
+
+    @singledispatchmethod
+    def process(self, event: Any, position: int, tx: ViewTransaction) -> None:
+        """Events this view does not need change nothing."""
+
+    @process.register
+    def _(self, event: ObjectKey.VersionPut, position: int, tx: ViewTransaction) -> None:
+        bucket, key = _bucket_key(event)
+        for version_id in event.replaced:
+            self._remove(tx, bucket, key, version_id)
+        self._add(tx, bucket, key, event.version, event.originator_version)
+        self._refresh_current(tx, bucket, key)
+
+    @process.register
+    def _(self, event: ObjectKey.DeleteMarkerPlaced, position: int, tx: ViewTransaction) -> None:
+        bucket, key = _bucket_key(event)
+        for version_id in event.replaced:
+            self._remove(tx, bucket, key, version_id)
+        self._add(tx, bucket, key, event.marker, event.originator_version)
+        self._refresh_current(tx, bucket, key)
+
+    @process.register
+    def _(self, event: ObjectKey.VersionDeleted, position: int, tx: ViewTransaction) -> None:
+        bucket, key = _bucket_key(event)
+        self._remove(tx, bucket, key, event.version_id)
+        self._refresh_current(tx, bucket, key)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _add(self, tx: ViewTransaction, bucket: str, key: str, version: Version, seq: int) -> None:
+        kb = key.encode()
+        vkey = _ns(b"V", bucket) + kb + b"\x00" + (_MAX_SEQ - seq).to_bytes(8, "big")
+        tx.put(vkey, orjson.dumps(_summary(version)))
+        tx.put(_ns(b"I", bucket) + kb + b"\x00" + version["version_id"].encode(), vkey)
+        self._count(tx, bucket, versions=1, version_bytes=version["size"])
+
+    def _remove(self, tx: ViewTransaction, bucket: str, key: str, version_id: str) -> None:
+        ikey = _ns(b"I", bucket) + key.encode() + b"\x00" + version_id.encode()
+        vkey = tx.get(ikey)
+        if vkey is None:
+            return
+        old = tx.get(vkey)
+        tx.delete(ikey)
+        tx.delete(vkey)
+        if old is not None:
+            self._count(tx, bucket, versions=-1, version_bytes=-orjson.loads(old)["size"])
+
+    def _refresh_current(self, tx: ViewTransaction, bucket: str, key: str) -> None:
+        kb = key.encode()
+        lkey = _ns(b"L", bucket) + kb
+        before = tx.get(lkey)
+        vprefix = _ns(b"V", bucket) + kb + b"\x00"
+        newest = tx.first(vprefix, prefix_end(vprefix))
+        after = None
+        if newest is not None and not orjson.loads(newest[1])["is_delete_marker"]:
+            after = newest[1]
+        if after is None:
+            tx.delete(lkey)
+        else:
+            tx.put(lkey, after)
+        size_before = orjson.loads(before)["size"] if before else 0
+        size_after = orjson.loads(after)["size"] if after else 0
+        self._count(
+            tx,
+            bucket,
+            objects=(after is not None) - (before is not None),
+            bytes_=size_after - size_before,
+        )
+
+    @staticmethod
+    def _count(
+        tx: ViewTransaction,
+        bucket: str,
+        objects: int = 0,
+        bytes_: int = 0,
+        versions: int = 0,
+        version_bytes: int = 0,
+    ) -> None:
+        skey = b"S/" + bucket.encode()
+        raw = tx.get(skey)
+        stats = (
+            orjson.loads(raw)
+            if raw
+            else {"objects": 0, "bytes": 0, "versions": 0, "version_bytes": 0}
+        )
+        stats["objects"] += objects
+        stats["bytes"] += bytes_
+        stats["versions"] += versions
+        stats["version_bytes"] += version_bytes
+        tx.put(skey, orjson.dumps(stats))
+
+
+def _bucket_key(event: Any) -> tuple[str, str]:
+    return event.bucket, event.key
+
+
+# -- queries ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListedVersion:
+    key: str
+    version_id: str
+    is_delete_marker: bool
+    is_latest: bool
+    size: int
+    etag: str
+    last_modified: str
+    content_type: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class ListPage:
+    entries: list[ListedVersion]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_key: str | None  # resume after this key (or common prefix)
+    next_version_id: str | None = None  # with versions: resume after this version of it
+
+
+@dataclass(frozen=True)
+class BucketStats:
+    objects: int = 0
+    bytes: int = 0
+    versions: int = 0
+    version_bytes: int = 0
+
+
+def encode_cursor(key: str, version_id: str | None = None) -> str:
+    raw = orjson.dumps([key, version_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str | None]:
+    """Raises ValueError for a cursor this view did not make."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key, version_id = orjson.loads(raw)
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise ValueError("The continuation cursor is not valid") from None
+    if not isinstance(key, str) or not (version_id is None or isinstance(version_id, str)):
+        raise ValueError("The continuation cursor is not valid")
+    return key, version_id
+
+
+def _rolled_up(key: str, prefix: str, delimiter: str) -> str | None:
+    """The common prefix `key` rolls up into, if the delimiter follows the prefix."""
+    if not delimiter:
+        return None
+    at = key.find(delimiter, len(prefix))
+    return key[: at + len(delimiter)] if at >= 0 else None
+
+
+def _resume_point(ns: bytes, after: str, prefix: str, delimiter: str) -> bytes:
+    if _rolled_up(after, prefix, delimiter) == after:
+        return ns + after.encode() + b"\xff"  # skip every key under that common prefix
+    return ns + after.encode() + b"\x01"
+
+
+def list_objects(
+    views: ViewReader,
+    bucket: str,
+    prefix: str = "",
+    delimiter: str = "",
+    after: str = "",
+    limit: int = 1000,
+) -> ListPage:
+    """Current versions in key order, as ListObjectsV2 pages them."""
+    ns = _ns(b"L", bucket)
+    start = max(ns + prefix.encode(), _resume_point(ns, after, prefix, delimiter) if after else b"")
+    return _page(views, ns, start, prefix, delimiter, limit, versions=False)
+
+
+def list_versions(
+    views: ViewReader,
+    bucket: str,
+    prefix: str = "",
+    delimiter: str = "",
+    after_key: str = "",
+    after_version_id: str | None = None,
+    limit: int = 1000,
+) -> ListPage:
+    """Every version and delete marker, by key, newest first within a key."""
+    ns = _ns(b"V", bucket)
+    start = ns + prefix.encode()
+    if after_key:
+        resume = _resume_point(ns, after_key, prefix, delimiter)
+        if after_version_id is not None:
+            ikey = _ns(b"I", bucket) + after_key.encode() + b"\x00" + after_version_id.encode()
+            vkey = views.get(ikey)
+            if vkey is not None:
+                resume = vkey + b"\x00"
+        start = max(start, resume)
+    return _page(views, ns, start, prefix, delimiter, limit, versions=True)
+
+
+def _page(
+    views: ViewReader,
+    ns: bytes,
+    start: bytes,
+    prefix: str,
+    delimiter: str,
+    limit: int,
+    versions: bool,
+) -> ListPage:
+    stop = prefix_end(ns + prefix.encode())
+    entries: list[ListedVersion] = []
+    prefixes: list[str] = []
+    last_key: str | None = None
+    last_version: str | None = None
+    truncated = False
+    while start < stop and not truncated:
+        restart_at = None
+        for raw_key, raw_value in views.scan(start, stop):
+            key_bytes = raw_key[len(ns) :]
+            if versions:
+                key_bytes = key_bytes[: key_bytes.rindex(b"\x00")]
+            key = key_bytes.decode()
+            common = _rolled_up(key, prefix, delimiter)
+            if len(entries) + len(prefixes) >= limit:
+                truncated = True
+                break
+            if common is not None:
+                prefixes.append(common)
+                last_key, last_version = common, None
+                restart_at = ns + common.encode() + b"\xff"
+                break
+            summary = orjson.loads(raw_value)
+            is_latest = not versions or key != last_key
+            entries.append(
+                ListedVersion(
+                    key=key,
+                    version_id=summary["version_id"],
+                    is_delete_marker=summary["is_delete_marker"],
+                    is_latest=is_latest,
+                    size=summary["size"],
+                    etag=summary["etag"],
+                    last_modified=summary["last_modified"],
+                    content_type=summary["content_type"],
+                    owner=summary["owner"],
+                )
+            )
+            last_key, last_version = key, summary["version_id"] if versions else None
+        if restart_at is None:
+            break
+        start = restart_at
+    return ListPage(
+        entries,
+        prefixes,
+        truncated,
+        last_key if truncated else None,
+        last_version if truncated else None,
+    )
+
+
+def is_bucket_empty(views: ViewReader, bucket: str) -> bool:
+    ns = _ns(b"V", bucket)
+    return next(views.scan(ns, prefix_end(ns)), None) is None
+
+
+def bucket_stats(views: ViewReader, bucket: str) -> BucketStats:
+    raw = views.get(b"S/" + bucket.encode())
+    return BucketStats(**orjson.loads(raw)) if raw else BucketStats()

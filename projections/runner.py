@@ -1,0 +1,119 @@
+"""ProjectionRunner: follows the notification log and keeps views current.
+
+Woken by the store's commit signal (SQLite has no subscriptions) and by a short poll
+for writers in other processes. `wait_for(position)` is the read barrier.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from projections.base import Projection, ViewStore, ViewTransaction
+
+log = logging.getLogger("strata.projections")
+
+
+class BarrierTimeout(TimeoutError):
+    """Views did not reach the requested position in time."""
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        store: Any,  # domain.application.ObjectStore: recorder and mapper
+        views: ViewStore,
+        projections: Sequence[Projection],
+        batch_size: int = 2000,
+        poll_seconds: float = 0.25,
+    ) -> None:
+        self._store = store
+        self._views = views
+        self._projections = list(projections)
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._positions = {p.name: views.position(p.name) for p in self._projections}
+        self._position = min(self._positions.values(), default=0)
+        self._changed = threading.Condition()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    @property
+    def position(self) -> int:
+        return self._position
+
+    def catch_up(self) -> int:
+        """Apply every new event; return the position reached."""
+        while self._apply_batch():
+            pass
+        return self._position
+
+    def _apply_batch(self) -> bool:
+        notifications = self._store.recorder.select_notifications(
+            start=self._position, limit=self._batch_size, inclusive_of_start=False
+        )
+        if not notifications:
+            return False
+        tx = ViewTransaction(self._views)
+        for notification in notifications:
+            event = self._store.mapper.to_domain_event(notification)
+            for projection in self._projections:
+                if notification.id > self._positions[projection.name]:
+                    projection.process(event, notification.id, tx)
+        last = notifications[-1].id
+        positions = {p.name: last for p in self._projections}
+        self._views.commit(tx.writes, positions)
+        self._positions = positions
+        with self._changed:
+            self._position = last
+            self._changed.notify_all()
+        return True
+
+    def wake(self, _position: int = 0) -> None:
+        self._wake.set()
+
+    def wait_for(self, position: int, timeout: float = 10.0) -> None:
+        """Block until every view has applied the event at `position`."""
+        if self._position >= position:
+            return
+        self.wake()
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self._position < position:
+                if self.error is not None:
+                    raise BarrierTimeout(f"views stopped: {self.error!r}")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise BarrierTimeout(
+                        f"views reached position {self._position}, not {position}, "
+                        f"within {timeout}s"
+                    )
+                self._changed.wait(remaining)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="projections", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()  # before catching up, so a commit during it is not missed
+            try:
+                self.catch_up()
+            except Exception as exc:  # a bad event must stop the views, loudly
+                log.exception("projection failed at position %s", self._position + 1)
+                self.error = exc
+                with self._changed:
+                    self._changed.notify_all()
+                return
+            self._wake.wait(self._poll_seconds)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
