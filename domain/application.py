@@ -15,6 +15,7 @@ from eventsourcing.utils import Environment
 
 from domain.access import canned_acl
 from domain.buckets import ENABLED, UNVERSIONED, Bucket
+from domain.collection import GarbageSweep
 from domain.errors import (
     AccessKeyAlreadyExists,
     BucketAlreadyExists,
@@ -246,6 +247,11 @@ class ObjectStore(Application[Any]):
         obj = self._object_key(bucket, key)
         return ObjectInfo(bucket, key, obj.readable(version_id), 0)
 
+    def get_object_version_record(self, bucket: str, key: str, version_id: str) -> Version:
+        """Any version, delete markers included (for metadata and history)."""
+        self._bucket(bucket)
+        return self._object_key(bucket, key).find_version(version_id)
+
     def object_acl(self, bucket: str, key: str, version_id: str | None = None) -> Acl:
         return self.get_object(bucket, key, version_id).version["acl"]
 
@@ -296,6 +302,11 @@ class ObjectStore(Application[Any]):
             return self._save(obj)
 
         return self._retrying(attempt)
+
+    def record_garbage_sweep(
+        self, run_id: str, digests: list[str], bytes_freed: int, meta: RequestMeta, now: datetime
+    ) -> int:
+        return self._save(GarbageSweep(run_id, digests, bytes_freed, meta, now))
 
     # -- users and access keys ---------------------------------------------------------
 

@@ -61,8 +61,8 @@ class BlobStore(Protocol):
         """Assert every chunk is present and reset its idle time (protects it from GC)."""
         ...
 
-    def delete_if_idle(self, digest: str, idle_seconds: float) -> int:
-        """Delete a chunk idle at least that long; return the bytes freed (0 if kept)."""
+    def delete_if_idle(self, digest: str, idle_seconds: float) -> int | None:
+        """Delete a chunk idle at least that long; the bytes freed, or None if kept."""
         ...
 
     def inventory(self) -> Iterator[StoredChunk]: ...

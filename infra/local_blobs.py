@@ -123,15 +123,15 @@ class LocalDiskBlobStore:
                         **chunk,
                     ) from None
 
-    def delete_if_idle(self, digest: str, idle_seconds: float) -> int:
+    def delete_if_idle(self, digest: str, idle_seconds: float) -> int | None:
         path = self.path(digest)
         with self._stripe(digest):
             try:
                 st = path.stat()
             except FileNotFoundError:
-                return 0
+                return None
             if time.time() - st.st_mtime < idle_seconds:
-                return 0
+                return None
             path.unlink()
             return st.st_size
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import orjson
 
-from domain.buckets import Bucket
 from domain.objects import ObjectKey
 from domain.records import Version
 from projections.base import ViewReader, ViewTransaction, prefix_end

@@ -53,6 +53,10 @@ class ProjectionRunner:
             pass
         return self._position
 
+    def catch_up_step(self) -> bool:
+        """Apply one batch; False when there was nothing new."""
+        return self._apply_batch()
+
     def _apply_batch(self) -> bool:
         notifications = self._store.recorder.select_notifications(
             start=self._position, limit=self._batch_size, inclusive_of_start=False

@@ -1,0 +1,91 @@
+"""App factories for the two doors. Both share one System built by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from api.context import RequestIdMiddleware
+from api.native import admin, buckets, objects
+from api.native.errors import handle_error
+from domain.errors import StrataError
+from infra.settings import Settings
+from infra.system import System, open_system
+
+
+async def healthz(request: Request) -> Response:
+    system: System = request.app.state.system
+    healthy = system.runner.error is None
+    return JSONResponse(
+        {"status": "ok" if healthy else "degraded", "views_position": system.runner.position},
+        200 if healthy else 503,
+    )
+
+
+def native_routes() -> list[Route]:
+    # Fixed paths come before the {key:path} catch-alls. A key that collides with
+    # one of them (list, upload, acl, versioning, meta/..., objects/...) is always
+    # reachable as /buckets/{bucket}/objects/{key}.
+    b = "/buckets/{bucket}"
+    return [
+        Route("/healthz", healthz),
+        Route("/auth/token", admin.token, methods=["POST"]),
+        Route("/admin/users", admin.create_user, methods=["POST"]),
+        Route("/admin/users/{user}", admin.get_user, methods=["GET"]),
+        Route("/admin/users/{user}/keys", admin.add_key, methods=["POST"]),
+        Route("/buckets", buckets.list_buckets, methods=["GET"]),
+        Route(b, buckets.create_bucket, methods=["PUT"]),
+        Route(b, buckets.get_bucket, methods=["GET"]),
+        Route(b, buckets.delete_bucket, methods=["DELETE"]),
+        Route(b + "/versioning", buckets.versioning, methods=["GET", "PUT"]),
+        Route(b + "/acl", buckets.bucket_acl, methods=["GET", "PUT"]),
+        Route(b + "/upload", objects.upload, methods=["POST"]),
+        Route(b + "/list", objects.list_keys, methods=["GET"]),
+        Route(b + "/meta/{key:path}", objects.metadata, methods=["GET"]),
+        Route(b + "/objects/{key:path}", objects.download, methods=["GET"]),
+        Route(b + "/objects/{key:path}", objects.delete, methods=["DELETE"]),
+        Route(b + "/{key:path}", objects.download, methods=["GET"]),
+        Route(b + "/{key:path}", objects.delete, methods=["DELETE"]),
+    ]
+
+
+def _lifespan(settings: Settings, system: System | None):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = system is None
+        app.state.system = open_system(settings) if owned else system
+        if owned:
+            app.state.system.start()
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.system.close()
+
+    return lifespan
+
+
+def create_native_app(settings: Settings, system: System | None = None) -> Starlette:
+    """The native REST door (JSON). Without `system`, its lifespan opens one."""
+    return Starlette(
+        routes=native_routes(),
+        middleware=[Middleware(RequestIdMiddleware)],
+        exception_handlers={StrataError: handle_error, Exception: handle_error},
+        lifespan=_lifespan(settings, system),
+    )
+
+
+def create_s3_app(settings: Settings, system: System | None = None) -> Starlette:
+    """The S3 door. Until the S3 protocol lands it answers its health check only."""
+    return Starlette(
+        routes=[Route("/healthz", healthz)],
+        middleware=[Middleware(RequestIdMiddleware)],
+        exception_handlers={StrataError: handle_error, Exception: handle_error},
+        lifespan=_lifespan(settings, system),
+    )

@@ -1,0 +1,59 @@
+"""Bearer tokens for the native door: JWTs signed with the data dir's token key."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from typing import Any
+
+import jwt
+from starlette.requests import Request
+
+from domain.access import Principal
+from domain.errors import InvalidAccessKeyId, StrataError
+
+
+class Unauthorized(StrataError):
+    """No usable credentials: say how to get some."""
+
+
+def issue_token(system: Any, access_key: str, secret_key: str) -> tuple[str, int]:
+    try:
+        creds = system.store.credentials(access_key)
+    except InvalidAccessKeyId:
+        raise Unauthorized("The access key or secret key is wrong") from None
+    expected = system.secret_box.decrypt(creds.secret_ciphertext)
+    if not hmac.compare_digest(expected.encode(), secret_key.encode()):
+        raise Unauthorized("The access key or secret key is wrong")
+    expires = int(time.time()) + system.settings.token_ttl_seconds
+    claims = {"sub": creds.user, "ak": access_key, "adm": creds.is_admin, "exp": expires}
+    return jwt.encode(claims, system.token_key, algorithm="HS256"), expires
+
+
+def principal_from_token(system: Any, token: str) -> Principal:
+    try:
+        claims = jwt.decode(token, system.token_key, algorithms=["HS256"])
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("The token has expired; get a new one from POST /auth/token") from None
+    except jwt.InvalidTokenError:
+        raise Unauthorized("The token is not valid; get one from POST /auth/token") from None
+    return Principal(user=claims["sub"], access_key=claims["ak"], is_admin=bool(claims["adm"]))
+
+
+def optional_principal(request: Request) -> Principal | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Use 'Authorization: Bearer <token>'; get a token from POST /auth/token")
+    return principal_from_token(request.app.state.system, token.strip())
+
+
+def required_principal(request: Request) -> Principal:
+    principal = optional_principal(request)
+    if principal is None:
+        raise Unauthorized(
+            "This call needs 'Authorization: Bearer <token>'; get a token from POST /auth/token"
+        )
+    return principal

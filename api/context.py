@@ -1,0 +1,54 @@
+"""Per-request context: request id middleware and the RequestMeta that events carry."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from domain.access import Principal
+from domain.records import RequestMeta
+
+
+class RequestIdMiddleware:
+    """Gives every request an id, echoed as x-request-id and x-amz-request-id."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex[:16].upper()
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"x-amz-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", ""))
+
+
+def request_meta(request: Request, principal: Principal | None) -> RequestMeta:
+    return {
+        "actor": principal.access_key if principal else "anonymous",
+        "request_id": request_id(request),
+        "source": request.client.host if request.client else "",
+        "user_agent": request.headers.get("user-agent", ""),
+    }
+
+
+def system_of(request: Request) -> Any:
+    """The System the lifespan built (infra.system.System)."""
+    return request.app.state.system

@@ -1,0 +1,131 @@
+"""Native bucket endpoints: create, list, inspect, delete, versioning, ACL."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.auth import optional_principal, required_principal
+from api.context import request_meta, system_of
+from api.native.common import json_body, json_response, now, text_field
+from api.native.errors import MalformedRequest
+from domain.access import Action, authorize, canned_acl, make_acl
+from domain.application import BucketInfo
+from domain.records import Acl, Grant
+from projections import buckets as bucket_view
+from projections.object_listing import bucket_stats
+
+
+def bucket_json(info: BucketInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "owner": info.owner,
+        "created_at": info.created_at.isoformat(),
+        "region": info.region,
+        "versioning": info.versioning,
+    }
+
+
+def acl_from_body(body: dict[str, Any], owner: str) -> Acl:
+    if "grants" in body:
+        grants = body["grants"]
+        if not isinstance(grants, list) or not all(
+            isinstance(g, dict)
+            and isinstance(g.get("grantee"), str)
+            and isinstance(g.get("permission"), str)
+            for g in grants
+        ):
+            raise MalformedRequest("grants must be a list of {grantee, permission} objects")
+        return make_acl(
+            owner, [Grant(grantee=g["grantee"], permission=g["permission"]) for g in grants]
+        )
+    return canned_acl(text_field(body, "acl", "private"), owner)
+
+
+async def create_bucket(request: Request) -> Response:
+    principal = required_principal(request)
+    body = await json_body(request, required=False)
+    system = system_of(request)
+    name = request.path_params["bucket"]
+    info = await run_in_threadpool(
+        system.store.create_bucket,
+        name,
+        principal.user,
+        request_meta(request, principal),
+        now(),
+        acl_from_body(body, principal.user),
+        text_field(body, "region", system.settings.region),
+    )
+    return json_response(bucket_json(info), 201)
+
+
+async def list_buckets(request: Request) -> Response:
+    principal = required_principal(request)
+    system = system_of(request)
+    await run_in_threadpool(system.runner.wait_for, system.store.current_position())
+    records = bucket_view.list_buckets(system.views)
+    visible = [r for r in records if principal.is_admin or r.owner == principal.user]
+    return json_response(
+        {"buckets": [{k: v for k, v in asdict(r).items() if k != "acl"} for r in visible]}
+    )
+
+
+async def get_bucket(request: Request) -> Response:
+    system = system_of(request)
+    info = await run_in_threadpool(system.store.get_bucket, request.path_params["bucket"])
+    authorize(optional_principal(request), Action.LIST_BUCKET, info.acl)
+    await run_in_threadpool(system.runner.wait_for, system.store.current_position())
+    stats = bucket_stats(system.views, info.name)
+    return json_response({**bucket_json(info), "stats": asdict(stats)})
+
+
+async def delete_bucket(request: Request) -> Response:
+    principal = required_principal(request)
+    system = system_of(request)
+    name = request.path_params["bucket"]
+    info = await run_in_threadpool(system.store.get_bucket, name)
+    authorize(principal, Action.ADMINISTER_BUCKET, info.acl)
+    await run_in_threadpool(
+        system.store.delete_bucket, name, system.contents, request_meta(request, principal), now()
+    )
+    return Response(status_code=204)
+
+
+async def versioning(request: Request) -> Response:
+    principal = required_principal(request)
+    system = system_of(request)
+    name = request.path_params["bucket"]
+    info = await run_in_threadpool(system.store.get_bucket, name)
+    if request.method == "GET":
+        authorize(principal, Action.LIST_BUCKET, info.acl)
+        return json_response({"status": info.versioning})
+    authorize(principal, Action.ADMINISTER_BUCKET, info.acl)
+    body = await json_body(request)
+    info = await run_in_threadpool(
+        system.store.set_bucket_versioning,
+        name,
+        text_field(body, "status"),
+        request_meta(request, principal),
+        now(),
+    )
+    return json_response({"status": info.versioning})
+
+
+async def bucket_acl(request: Request) -> Response:
+    principal = optional_principal(request)
+    system = system_of(request)
+    name = request.path_params["bucket"]
+    info = await run_in_threadpool(system.store.get_bucket, name)
+    if request.method == "GET":
+        authorize(principal, Action.READ_BUCKET_ACL, info.acl)
+        return json_response(info.acl)
+    authorize(principal, Action.WRITE_BUCKET_ACL, info.acl)
+    acl = acl_from_body(await json_body(request), info.owner)
+    info = await run_in_threadpool(
+        system.store.set_bucket_acl, name, acl, request_meta(request, principal), now()
+    )
+    return json_response(info.acl)

@@ -1,0 +1,55 @@
+"""Helpers the native handlers share: JSON in and out, time, and query parsing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.native.errors import MalformedRequest
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status, media_type="application/json")
+
+
+async def json_body(request: Request, required: bool = True) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        if required:
+            raise MalformedRequest("This call needs a JSON object as its body")
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRequest(f"The body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise MalformedRequest("The body must be a JSON object")
+    return body
+
+
+def text_field(body: dict[str, Any], name: str, default: str | None = None) -> str:
+    value = body.get(name, default)
+    if not isinstance(value, str):
+        raise MalformedRequest(f"The field {name!r} must be a string")
+    return value
+
+
+def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise MalformedRequest(f"{name} must be a whole number") from None
+    if not low <= value <= high:
+        raise MalformedRequest(f"{name} must be between {low} and {high}")
+    return value

@@ -1,0 +1,241 @@
+"""Native object endpoints: upload, download, delete, metadata, list."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import asdict
+from email.utils import format_datetime
+from datetime import datetime
+from typing import Any
+
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from api.auth import optional_principal
+from api.context import request_meta, system_of
+from api.ingest import ingest
+from api.native.common import int_param, json_response, now
+from api.native.errors import MalformedRequest
+from api.operations import delete_marker, new_version, read_version, record_version
+from api.ranges import parse_range
+from domain.access import Action, authorize, canned_acl
+from domain.errors import NoSuchKey
+from domain.names import validate_object_key, validate_prefix
+from domain.objects import ObjectKey
+from domain.records import Version
+from projections.object_listing import decode_cursor, encode_cursor, list_objects, list_versions
+
+KEPT_HEADERS = (
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+)
+META_PREFIX = "x-meta-"
+
+
+def metadata_json(
+    bucket: str, key: str, version: Version, is_deleted: bool = False
+) -> dict[str, Any]:
+    return {
+        "object_id": str(ObjectKey.create_id(bucket, key)),
+        "bucket": bucket,
+        "key": key,
+        "version_id": version["version_id"],
+        "size_bytes": version["size"],
+        "content_type": version["content_type"],
+        "created_at": version["created_at"],
+        "etag": version["etag"],
+        "checksum": {"sha256": version["sha256"]} if version["sha256"] else {},
+        "replicas": ["local"] if version["chunks"] else [],
+        "is_deleted": is_deleted or version["is_delete_marker"],
+        "metadata": version["user_metadata"],
+        "headers": version["headers"],
+    }
+
+
+def _user_metadata(pairs: Any) -> dict[str, str]:
+    return {
+        k[len(META_PREFIX) :].lower(): v
+        for k, v in pairs
+        if isinstance(v, str) and k.lower().startswith(META_PREFIX)
+    }
+
+
+async def _upload_stream(file: UploadFile) -> AsyncIterator[bytes]:
+    while piece := await file.read(1024 * 1024):
+        yield piece
+
+
+async def upload(request: Request) -> Response:
+    system = system_of(request)
+    bucket = request.path_params["bucket"]
+    principal = optional_principal(request)
+    info = await run_in_threadpool(system.store.get_bucket, bucket)
+    authorize(principal, Action.WRITE_OBJECTS, info.acl)
+    metadata = _user_metadata(request.headers.items())
+    headers = {h: request.headers[h] for h in KEPT_HEADERS if h in request.headers}
+    form = None
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=100)
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            await form.close()
+            raise MalformedRequest("A multipart upload needs its data in the field 'file'")
+        key_field = form.get("key")
+        key = key_field if isinstance(key_field, str) and key_field else (file.filename or "")
+        content_type = file.content_type or ""
+        metadata.update(_user_metadata(form.multi_items()))
+        body, expected = _upload_stream(file), None
+    else:
+        key = request.query_params.get("key", "")
+        if not key:
+            raise MalformedRequest("Name the object with ?key=<key>, or upload a form with 'file'")
+        content_type = request.headers.get("content-type", "")
+        length = request.headers.get("content-length")
+        body, expected = request.stream(), int(length) if length and length.isdigit() else None
+    try:
+        validate_object_key(key)
+        content = await ingest(body, system.blobs, system.settings.chunk_size, expected)
+    finally:
+        if form is not None:
+            await form.close()
+    owner = principal.user if principal else info.owner
+    moment = now()
+    version = new_version(
+        content, owner, canned_acl("private", owner), moment, content_type, headers, metadata
+    )
+    result = await run_in_threadpool(
+        record_version, system, bucket, key, version, request_meta(request, principal), moment
+    )
+    return json_response(metadata_json(bucket, key, result.version), 201)
+
+
+def _http_date(iso: str) -> str:
+    return format_datetime(datetime.fromisoformat(iso), usegmt=True)
+
+
+async def download(request: Request) -> Response:
+    system = system_of(request)
+    bucket, key = request.path_params["bucket"], request.path_params["key"]
+    principal = optional_principal(request)
+    version_id = request.query_params.get("version_id")
+    info = await run_in_threadpool(system.store.get_bucket, bucket)
+    obj = await run_in_threadpool(system.store.get_object, bucket, key, version_id)
+    version = obj.version
+    authorize(principal, Action.READ_OBJECT, info.acl, version["acl"])
+    byte_range = parse_range(request.headers.get("range"), version["size"])
+    pieces = read_version(system, version, byte_range)
+    # Read (and verify) the first piece before answering, so a missing or corrupt
+    # first chunk is an error status rather than a broken stream.
+    first = await run_in_threadpool(next, pieces, b"")
+    headers = {
+        "etag": f'"{version["etag"]}"',
+        "last-modified": _http_date(version["created_at"]),
+        "x-version-id": version["version_id"],
+        "accept-ranges": "bytes",
+        **version["headers"],
+        **{f"{META_PREFIX}{k}": v for k, v in version["user_metadata"].items()},
+    }
+    start, end = byte_range or (0, version["size"])
+    headers["content-length"] = str(end - start)
+    status = 200
+    if byte_range is not None:
+        status = 206
+        headers["content-range"] = f"bytes {start}-{end - 1}/{version['size']}"
+    return StreamingResponse(
+        _chain(first, pieces), status, headers, media_type=version["content_type"]
+    )
+
+
+async def _chain(first: bytes, rest: Iterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for piece in iterate_in_threadpool(rest):
+        yield piece
+
+
+async def delete(request: Request) -> Response:
+    system = system_of(request)
+    bucket, key = request.path_params["bucket"], request.path_params["key"]
+    principal = optional_principal(request)
+    info = await run_in_threadpool(system.store.get_bucket, bucket)
+    authorize(principal, Action.WRITE_OBJECTS, info.acl)
+    owner = principal.user if principal else info.owner
+    moment = now()
+    result = await run_in_threadpool(
+        system.store.delete_object,
+        bucket,
+        key,
+        request.query_params.get("version_id"),
+        delete_marker(owner, canned_acl("private", owner), moment),
+        request_meta(request, principal),
+        moment,
+    )
+    return json_response(
+        {
+            "bucket": bucket,
+            "key": key,
+            "version_id": result.version_id,
+            "delete_marker": result.delete_marker,
+        }
+    )
+
+
+async def metadata(request: Request) -> Response:
+    system = system_of(request)
+    bucket, key = request.path_params["bucket"], request.path_params["key"]
+    principal = optional_principal(request)
+    version_id = request.query_params.get("version_id")
+    info = await run_in_threadpool(system.store.get_bucket, bucket)
+    try:
+        obj = await run_in_threadpool(system.store.get_object, bucket, key, version_id)
+    except NoSuchKey as missing:
+        if not missing.delete_marker:
+            raise
+        authorize(principal, Action.LIST_BUCKET, info.acl)
+        marker = await run_in_threadpool(
+            system.store.get_object_version_record, bucket, key, missing.fields["version_id"]
+        )
+        return json_response(metadata_json(bucket, key, marker, is_deleted=True))
+    authorize(principal, Action.READ_OBJECT, info.acl, obj.version["acl"])
+    return json_response(metadata_json(bucket, key, obj.version))
+
+
+async def list_keys(request: Request) -> Response:
+    system = system_of(request)
+    bucket = request.path_params["bucket"]
+    info = await run_in_threadpool(system.store.get_bucket, bucket)
+    authorize(optional_principal(request), Action.LIST_BUCKET, info.acl)
+    prefix = request.query_params.get("prefix", "")
+    delimiter = request.query_params.get("delimiter", "")
+    validate_prefix(prefix)
+    limit = int_param(request, "limit", 1000, 1, 1000)
+    after, after_version = "", None
+    if cursor := request.query_params.get("cursor"):
+        try:
+            after, after_version = decode_cursor(cursor)
+        except ValueError as exc:
+            raise MalformedRequest(str(exc)) from None
+    with_versions = request.query_params.get("versions", "").lower() in ("true", "1", "yes")
+    await run_in_threadpool(system.runner.wait_for, system.store.current_position())
+    if with_versions:
+        page = list_versions(system.views, bucket, prefix, delimiter, after, after_version, limit)
+    else:
+        page = list_objects(system.views, bucket, prefix, delimiter, after, limit)
+    return json_response(
+        {
+            "bucket": bucket,
+            "prefix": prefix,
+            "delimiter": delimiter,
+            "objects": [asdict(e) for e in page.entries],
+            "common_prefixes": page.common_prefixes,
+            "is_truncated": page.is_truncated,
+            "next_cursor": encode_cursor(page.next_key, page.next_version_id)
+            if page.next_key is not None
+            else None,
+        }
+    )

@@ -1,0 +1,87 @@
+"""Object operations shared by both doors: they call the same commands and queries."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from domain.application import ObjectInfo
+from domain.records import NULL_VERSION, Acl, Content, RequestMeta, Version
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_version_id(now: datetime) -> str:
+    """A 26-character id that sorts by creation time (ULID layout)."""
+    value = (int(now.timestamp() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def new_version(
+    content: Content,
+    owner: str,
+    acl: Acl,
+    now: datetime,
+    content_type: str,
+    headers: dict[str, str],
+    user_metadata: dict[str, str],
+) -> Version:
+    return {
+        "version_id": new_version_id(now),
+        "is_delete_marker": False,
+        "created_at": now.isoformat(),
+        "owner": owner,
+        "size": content["size"],
+        "etag": content["etag"],
+        "sha256": content["sha256"],
+        "chunks": content["chunks"],
+        "content_type": content_type or "application/octet-stream",
+        "headers": headers,
+        "user_metadata": user_metadata,
+        "acl": acl,
+    }
+
+
+def delete_marker(owner: str, acl: Acl, now: datetime) -> Version:
+    return {
+        "version_id": new_version_id(now),
+        "is_delete_marker": True,
+        "created_at": now.isoformat(),
+        "owner": owner,
+        "size": 0,
+        "etag": "",
+        "sha256": "",
+        "chunks": [],
+        "content_type": "",
+        "headers": {},
+        "user_metadata": {},
+        "acl": acl,
+    }
+
+
+def record_version(
+    system: Any, bucket: str, key: str, version: Version, meta: RequestMeta, now: datetime
+) -> ObjectInfo:
+    """Blocking: confirm the chunks are durable and protected from GC, then record."""
+    system.blobs.confirm(version["chunks"])
+    return system.store.put_object(bucket, key, version, meta, now)  # type: ignore[no-any-return]
+
+
+def read_version(
+    system: Any, version: Version, byte_range: tuple[int, int] | None
+) -> Iterator[bytes]:
+    """Blocking iterator over the bytes of a version, every chunk verified first."""
+    start, end = byte_range or (0, version["size"])
+    offset = 0
+    for chunk in version["chunks"]:
+        lo, hi = offset, offset + chunk["size"]
+        offset = hi
+        if hi <= start or lo >= end:
+            continue
+        yield from system.blobs.read_chunk(chunk, max(start, lo) - lo, min(end, hi) - lo)
+
+
+def display_version_id(version_id: str) -> str:
+    return version_id if version_id else NULL_VERSION

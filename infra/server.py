@@ -1,0 +1,107 @@
+"""Runs both doors in one process over one System (the embedded shape)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+
+import uvicorn
+
+from api.app import create_native_app, create_s3_app
+from infra.settings import Settings
+from infra.system import System, open_system
+
+log = logging.getLogger("strata")
+
+
+def print_banner(settings: Settings, system: System) -> None:
+    api = f"http://{settings.host}:{settings.api_port}"
+    print(f"strata is serving data from {settings.data_dir.resolve()}", flush=True)
+    print(f"  native API : {api}", flush=True)
+    print(f"  S3 door    : http://{settings.host}:{settings.s3_port}", flush=True)
+    if system.root.generated:
+        print(
+            "  root credentials were generated and saved in "
+            f"{settings.data_dir / 'root-credentials.json'}:",
+            flush=True,
+        )
+        print(f"    access key: {system.root.access_key}", flush=True)
+        print(f"    secret key: {system.root.secret_key}", flush=True)
+        print(
+            f"  get a token: curl -s -X POST {api}/auth/token -d "
+            f'\'{{"access_key":"{system.root.access_key}","secret_key":"..."}}\'',
+            flush=True,
+        )
+    print("Press Ctrl-C to stop.", flush=True)
+
+
+class _QuietServer(uvicorn.Server):
+    """One of two servers in a process: the process, not each server, handles signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _serve(settings: Settings) -> None:
+    system = open_system(settings)
+    system.start()
+    try:
+        servers = [
+            uvicorn.Server(
+                uvicorn.Config(
+                    create_native_app(settings, system),
+                    host=settings.host,
+                    port=settings.api_port,
+                    log_level=settings.log_level,
+                    http="httptools",
+                    lifespan="on",
+                )
+            ),
+            uvicorn.Server(
+                uvicorn.Config(
+                    create_s3_app(settings, system),
+                    host=settings.host,
+                    port=settings.s3_port,
+                    log_level=settings.log_level,
+                    http="httptools",
+                    lifespan="on",
+                )
+            ),
+        ]
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, _stop_all, servers)
+        tasks = [asyncio.create_task(s.serve()) for s in servers]
+        while not all(s.started for s in servers):
+            if any(t.done() for t in tasks):
+                break
+            await asyncio.sleep(0.05)
+        if all(s.started for s in servers):
+            print_banner(settings, system)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            if task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        system.close()
+        print("strata stopped.", flush=True)
+
+
+def _stop_all(servers: list[uvicorn.Server]) -> None:
+    print("stopping strata ...", flush=True)
+    for server in servers:
+        server.should_exit = True
+
+
+def serve(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    asyncio.run(_serve(settings))

@@ -1,0 +1,162 @@
+"""The composition root: builds every part of an embedded strata from Settings."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import string
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from domain.application import ObjectStore
+from domain.errors import AccessKeyAlreadyExists, UserAlreadyExists
+from domain.records import RequestMeta
+from infra.gates import LocalBucketGate
+from infra.keys import SecretBox, token_signing_key
+from infra.local_blobs import LocalDiskBlobStore
+from infra.rocksdb_views import RocksDBViewStore
+from infra.settings import Settings
+from projections.base import Projection
+from projections.buckets import BucketsProjection
+from projections.chunk_refs import ChunkRefsProjection
+from projections.object_listing import ObjectListingProjection, is_bucket_empty
+from projections.runner import ProjectionRunner
+from workers.gc import GarbageCollector
+from workers.runner import LogFollower
+
+log = logging.getLogger("strata")
+ROOT_USER = "root"
+SYSTEM_META: RequestMeta = {"actor": "strata", "request_id": "", "source": "", "user_agent": ""}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def all_projections() -> list[Projection]:
+    return [ObjectListingProjection(), BucketsProjection(), ChunkRefsProjection()]
+
+
+@dataclass(frozen=True)
+class RootCredentials:
+    access_key: str
+    secret_key: str
+    generated: bool  # True when strata made them up on this start
+
+
+class ViewBackedContents:
+    """BucketContents from the listing view, after the read barrier."""
+
+    def __init__(self, runner: ProjectionRunner, views: RocksDBViewStore) -> None:
+        self._runner = runner
+        self._views = views
+
+    def is_empty(self, bucket: str, position: int) -> bool:
+        self._runner.wait_for(position)
+        return is_bucket_empty(self._views, bucket)
+
+
+@dataclass
+class System:
+    settings: Settings
+    store: ObjectStore
+    blobs: LocalDiskBlobStore
+    views: RocksDBViewStore
+    runner: ProjectionRunner
+    gc: GarbageCollector
+    gc_follower: LogFollower
+    secret_box: SecretBox
+    token_key: bytes
+    contents: ViewBackedContents
+    root: RootCredentials
+    started: bool = field(default=False)
+
+    def start(self) -> None:
+        self.runner.start()
+        self.gc_follower.start()
+        self.gc.start()
+        self.started = True
+
+    def close(self) -> None:
+        self.gc.stop()
+        self.gc_follower.stop()
+        self.runner.stop()
+        self.views.close()
+        self.store.close()
+
+
+def open_system(settings: Settings) -> System:
+    """Open (creating on first use) the data dir; the caller starts and closes it."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = ObjectStore(settings.event_store_env(), LocalBucketGate())
+    blobs = LocalDiskBlobStore(settings.blob_dir)
+    views = RocksDBViewStore(settings.views_dir)
+    runner = ProjectionRunner(store, views, all_projections())
+    gc = GarbageCollector(
+        store,
+        views,
+        runner.wait_for,
+        blobs,
+        settings.gc_grace_seconds,
+        settings.gc_interval_seconds,
+        utc_now,
+    )
+    gc_follower = LogFollower("gc", store, views, gc.handle)
+    store.on_commit(runner.wake)
+    store.on_commit(gc_follower.wake)
+    secret_box = SecretBox(settings.keys_dir)
+    root = ensure_root(store, secret_box, settings)
+    return System(
+        settings=settings,
+        store=store,
+        blobs=blobs,
+        views=views,
+        runner=runner,
+        gc=gc,
+        gc_follower=gc_follower,
+        secret_box=secret_box,
+        token_key=token_signing_key(settings.keys_dir),
+        contents=ViewBackedContents(runner, views),
+        root=root,
+    )
+
+
+def _generate(length: int, alphabet: str) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def root_credentials(settings: Settings) -> RootCredentials:
+    """From STRATA_ROOT_* when set; else generated once and kept in the data dir."""
+    if settings.root_access_key and settings.root_secret_key:
+        return RootCredentials(settings.root_access_key, settings.root_secret_key, False)
+    path: Path = settings.data_dir / "root-credentials.json"
+    if path.exists():
+        saved = json.loads(path.read_text())
+        return RootCredentials(saved["access_key"], saved["secret_key"], False)
+    creds = RootCredentials(
+        "STRATA" + _generate(14, string.ascii_uppercase + string.digits),
+        _generate(40, string.ascii_letters + string.digits),
+        True,
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"access_key": creds.access_key, "secret_key": creds.secret_key}, f)
+    return creds
+
+
+def ensure_root(store: ObjectStore, box: SecretBox, settings: Settings) -> RootCredentials:
+    creds = root_credentials(settings)
+    try:
+        store.create_user(ROOT_USER, "strata administrator", True, SYSTEM_META, utc_now())
+    except UserAlreadyExists:
+        pass
+    try:
+        store.add_access_key(
+            ROOT_USER, creds.access_key, creds.secret_key, box.encrypt, SYSTEM_META, utc_now()
+        )
+    except AccessKeyAlreadyExists:
+        pass
+    return creds

@@ -1,0 +1,131 @@
+"""LogFollower: the in-process worker runner (embedded shape).
+
+Follows the notification log from its tracked position and calls a plain handler
+for each event. A failing handler is retried with backoff; when it keeps failing the
+event goes to the dead-letter list with its error, is logged, and counted, and the
+follower moves on. Nothing is dropped silently. Delivery is at least once, so
+handlers must be idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from projections.base import ViewStore
+
+log = logging.getLogger("strata.workers")
+DEAD_LETTER_PREFIX = b"D/"
+
+
+class LogFollower:
+    def __init__(
+        self,
+        name: str,
+        store: Any,  # domain.application.ObjectStore
+        state: ViewStore,
+        handler: Callable[[Any], None],
+        attempts: int = 5,
+        backoff_seconds: float = 0.05,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self.name = f"worker:{name}"
+        self._store = store
+        self._state = state
+        self._handler = handler
+        self._attempts = attempts
+        self._backoff = backoff_seconds
+        self._poll = poll_seconds
+        self.position = state.position(self.name)
+        self.dead_letters = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def catch_up(self) -> int:
+        while not self._stop.is_set():
+            notifications = self._store.recorder.select_notifications(
+                start=self.position, limit=200, inclusive_of_start=False
+            )
+            if not notifications:
+                break
+            for notification in notifications:
+                event = self._store.mapper.to_domain_event(notification)
+                self._deliver(notification.id, event)
+                self._state.commit({}, {self.name: notification.id})
+                self.position = notification.id
+        return self.position
+
+    def _deliver(self, position: int, event: Any) -> None:
+        delay = self._backoff
+        for attempt in range(1, self._attempts + 1):
+            try:
+                self._handler(event)
+                return
+            except Exception as exc:
+                if attempt == self._attempts:
+                    self._dead_letter(position, event, exc)
+                    return
+                log.warning(
+                    "%s: attempt %d at position %d failed: %r; retrying",
+                    self.name,
+                    attempt,
+                    position,
+                    exc,
+                )
+                self._stop.wait(delay)
+                delay *= 2
+
+    def _dead_letter(self, position: int, event: Any, exc: Exception) -> None:
+        self.dead_letters += 1
+        log.error(
+            "%s: gave up on position %d (%s) after %d attempts: %r",
+            self.name,
+            position,
+            type(event).__qualname__,
+            self._attempts,
+            exc,
+        )
+        record = {
+            "worker": self.name,
+            "position": position,
+            "type": type(event).__qualname__,
+            "error": repr(exc),
+            "time": time.time(),
+        }
+        key = DEAD_LETTER_PREFIX + self.name.encode() + b"/" + b"%020d" % position
+        self._state.commit({key: orjson.dumps(record)}, {})
+
+    def wake(self, _position: int = 0) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.catch_up()
+            except Exception:
+                log.exception("%s: reading the log failed; retrying", self.name)
+                self._stop.wait(1.0)
+            self._wake.wait(self._poll)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+def dead_letters(state: ViewStore) -> list[dict[str, Any]]:
+    return [
+        orjson.loads(v) for _, v in state.scan(DEAD_LETTER_PREFIX, DEAD_LETTER_PREFIX + b"\xff")
+    ]
