@@ -344,7 +344,7 @@ class ObjectStore(Application[Any]):
                 user: User = self.repository.get(User.create_id(user_name))
             except AggregateNotFoundError:
                 raise NoSuchUser(f"No user named {user_name!r}", user=user_name) from None
-            if access_key in self.repository:
+            if AccessKey.create_id(access_key) in self.repository:
                 raise AccessKeyAlreadyExists("That access key id is taken", access_key=access_key)
             key = AccessKey.create(access_key, user_name, encrypt(secret), meta, now)
             user.add_access_key(access_key, meta, now)

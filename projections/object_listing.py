@@ -229,6 +229,7 @@ def list_versions(
     """Every version and delete marker, by key, newest first within a key."""
     ns = _ns(b"V", bucket)
     start = ns + prefix.encode()
+    inside_key = None
     if after_key:
         resume = _resume_point(ns, after_key, prefix, delimiter)
         if after_version_id is not None:
@@ -236,8 +237,9 @@ def list_versions(
             vkey = views.get(ikey)
             if vkey is not None:
                 resume = vkey + b"\x00"
+                inside_key = after_key  # the page goes on with older versions of this key
         start = max(start, resume)
-    return _page(views, ns, start, prefix, delimiter, limit, versions=True)
+    return _page(views, ns, start, prefix, delimiter, limit, versions=True, inside_key=inside_key)
 
 
 def _page(
@@ -248,11 +250,12 @@ def _page(
     delimiter: str,
     limit: int,
     versions: bool,
+    inside_key: str | None = None,
 ) -> ListPage:
     stop = prefix_end(ns + prefix.encode())
     entries: list[ListedVersion] = []
     prefixes: list[str] = []
-    last_key: str | None = None
+    last_key: str | None = inside_key
     last_version: str | None = None
     truncated = False
     while start < stop and not truncated:
@@ -290,6 +293,8 @@ def _page(
         if restart_at is None:
             break
         start = restart_at
+    if last_key == inside_key and not entries and not prefixes:
+        last_key = None
     return ListPage(
         entries,
         prefixes,

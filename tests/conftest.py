@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from domain.access import canned_acl
+from domain.records import RequestMeta, Version
+from infra.settings import Settings
+from infra.system import System, open_system
+
+ROOT_AK = "ROOTACCESSKEY0000001"
+ROOT_SK = "root-secret-key-for-tests-000000000000"
+META: RequestMeta = {"actor": "test", "request_id": "t", "source": "127.0.0.1", "user_agent": "t"}
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def version(version_id: str = "v", digest: str = "ab" * 32, size: int = 3) -> Version:
+    return {
+        "version_id": version_id, "is_delete_marker": False, "created_at": now().isoformat(),
+        "owner": "alice", "size": size, "etag": "e", "sha256": "",
+        "chunks": [{"digest": digest, "size": size}] if size else [],
+        "content_type": "text/plain", "headers": {}, "user_metadata": {},
+        "acl": canned_acl("private", "alice"),
+    }
+
+
+def marker(version_id: str = "m") -> Version:
+    v = version(version_id, size=0)
+    return {**v, "is_delete_marker": True}
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    name = f"strata_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    base = Settings(
+        data_dir=tmp_path / "data", root_access_key=ROOT_AK, root_secret_key=ROOT_SK,
+        gc_grace_seconds=0.5, gc_interval_seconds=0.2, chunk_size=64 * 1024,
+    )
+    if request.param == "postgres":
+        base = replace(base, event_store=request.getfixturevalue("postgres_url"))
+    return base
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data", root_access_key=ROOT_AK, root_secret_key=ROOT_SK,
+        gc_grace_seconds=0.5, gc_interval_seconds=0.2, chunk_size=64 * 1024,
+    )
+
+
+@pytest.fixture
+def system(settings: Settings) -> Iterator[System]:
+    opened = open_system(settings)
+    opened.start()
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A real `strata serve` process on loopback."""
+
+    data_dir: Path
+    api_port: int
+    s3_port: int
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def start(self, timeout: float = 30) -> None:
+        log = open(self.data_dir.parent / "server.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "infra.cli", "serve", "--data-dir", str(self.data_dir),
+             "--api-port", str(self.api_port), "--s3-port", str(self.s3_port)],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"strata serve exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.api}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError("strata serve did not answer /healthz in time")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def token(self, access_key: str = ROOT_AK, secret_key: str = ROOT_SK) -> dict[str, str]:
+        r = httpx.post(f"{self.api}/auth/token",
+                       json={"access_key": access_key, "secret_key": secret_key})
+        r.raise_for_status()
+        return {"authorization": f"Bearer {r.json()['token']}"}
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
+    env.update(STRATA_ROOT_ACCESS_KEY=ROOT_AK, STRATA_ROOT_SECRET_KEY=ROOT_SK,
+               STRATA_GC_GRACE_SECONDS="1", STRATA_GC_INTERVAL_SECONDS="0.5",
+               STRATA_CHUNK_SIZE=str(256 * 1024), STRATA_LOG_LEVEL="warning")
+    srv = Server(tmp_path / "data", free_port(), free_port(), env)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()

@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from domain.application import ObjectStore
+from infra.rocksdb_views import RocksDBViewStore
+from infra.settings import Settings
+from infra.system import System, all_projections
+from projections.base import InMemoryViewStore, ViewStore
+from projections.object_listing import bucket_stats, list_objects, list_versions
+from projections.runner import ProjectionRunner
+from tests.conftest import META, marker, now, version
+
+KEYS = ["a/1", "a/2", "a/b/c", "b", "b/", "c d", "é", "z+%", "a", "\x01ctrl", "a/../b"]
+
+
+def views_for(kind: str, tmp_path: Path) -> ViewStore:
+    return InMemoryViewStore() if kind == "memory" else RocksDBViewStore(tmp_path / "views")
+
+
+@pytest.fixture(params=["memory", "rocksdb"])
+def listing(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[ObjectStore, ViewStore]:
+    store = ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                         "SQLITE_DBNAME": str(tmp_path / "events.db")})
+    store.create_bucket("photos", "alice", META, now())
+    for key in KEYS:
+        store.put_object("photos", key, version(), META, now())
+    views = views_for(request.param, tmp_path)
+    ProjectionRunner(store, views, all_projections()).catch_up()
+    return store, views
+
+
+def test_keys_list_in_utf8_byte_order(listing: tuple[ObjectStore, ViewStore]) -> None:
+    _, views = listing
+    keys = [e.key for e in list_objects(views, "photos").entries]
+    assert keys == sorted(KEYS, key=lambda k: k.encode())
+
+
+def test_delimiter_rolls_up_common_prefixes(listing: tuple[ObjectStore, ViewStore]) -> None:
+    _, views = listing
+    page = list_objects(views, "photos", delimiter="/")
+    assert page.common_prefixes == ["a/", "b/"]
+    assert [e.key for e in page.entries] == ["\x01ctrl", "a", "b", "c d", "z+%", "é"]
+    inner = list_objects(views, "photos", prefix="a/", delimiter="/")
+    assert [e.key for e in inner.entries] == ["a/1", "a/2"]
+    assert inner.common_prefixes == ["a/../", "a/b/"]
+
+
+@pytest.mark.parametrize("delimiter", ["", "/"])
+@pytest.mark.parametrize("limit", [1, 2, 3])
+def test_pages_join_up_to_the_full_listing(
+    listing: tuple[ObjectStore, ViewStore], delimiter: str, limit: int
+) -> None:
+    _, views = listing
+    full = list_objects(views, "photos", delimiter=delimiter)
+    seen_keys: list[str] = []
+    seen_prefixes: list[str] = []
+    after = ""
+    for _ in range(50):
+        page = list_objects(views, "photos", delimiter=delimiter, after=after, limit=limit)
+        assert len(page.entries) + len(page.common_prefixes) <= limit
+        seen_keys += [e.key for e in page.entries]
+        seen_prefixes += page.common_prefixes
+        if not page.is_truncated:
+            break
+        assert page.next_key is not None
+        after = page.next_key
+    assert seen_keys == [e.key for e in full.entries]
+    assert seen_prefixes == full.common_prefixes
+
+
+def test_version_pages_resume_inside_a_key(tmp_path: Path) -> None:
+    store = ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                         "SQLITE_DBNAME": str(tmp_path / "events.db")})
+    store.create_bucket("photos", "alice", META, now())
+    store.set_bucket_versioning("photos", "Enabled", META, now())
+    for i in range(5):
+        store.put_object("photos", "k", version(f"v{i}"), META, now())
+    views = InMemoryViewStore()
+    ProjectionRunner(store, views, all_projections()).catch_up()
+    first = list_versions(views, "photos", limit=2)
+    assert [e.version_id for e in first.entries] == ["v4", "v3"]
+    rest = list_versions(views, "photos", after_key=first.next_key or "",
+                         after_version_id=first.next_version_id, limit=10)
+    assert [e.version_id for e in rest.entries] == ["v2", "v1", "v0"]
+    assert not any(e.is_latest for e in rest.entries)
+
+
+def test_stats_follow_overwrites_and_deletes(tmp_path: Path) -> None:
+    store = ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                         "SQLITE_DBNAME": str(tmp_path / "events.db")})
+    store.create_bucket("photos", "alice", META, now())
+    store.put_object("photos", "a", version(size=10), META, now())
+    store.put_object("photos", "a", version(size=4), META, now())
+    store.put_object("photos", "b", version(size=5), META, now())
+    store.delete_object("photos", "b", None, marker(), META, now())
+    views = InMemoryViewStore()
+    ProjectionRunner(store, views, all_projections()).catch_up()
+    stats = bucket_stats(views, "photos")
+    assert (stats.objects, stats.bytes, stats.versions, stats.version_bytes) == (1, 4, 1, 4)
+
+
+def test_a_rebuilt_view_equals_the_live_one(sqlite_settings: Settings, tmp_path: Path) -> None:
+    from infra.rebuild import rebuild_views
+    from infra.system import open_system
+
+    system = open_system(sqlite_settings)
+    system.start()
+    store = system.store
+    store.create_bucket("photos", "alice", META, now())
+    store.create_bucket("old", "alice", META, now())
+    store.delete_bucket("old", system.contents, META, now())
+    store.set_bucket_versioning("photos", "Enabled", META, now())
+    for i in range(40):
+        store.put_object("photos", f"k{i % 7}", version(f"v{i}", digest=f"{i % 5:02x}" * 32),
+                         META, now())
+        if i % 6 == 0:
+            store.delete_object("photos", f"k{i % 7}", None, marker(f"m{i}"), META, now())
+    store.delete_object("photos", "k1", "v8", marker("x"), META, now())
+    system.runner.wait_for(store.current_position())
+    system.close()
+    live = dict(_all_items(RocksDBViewStore(sqlite_settings.views_dir)))
+    assert rebuild_views(sqlite_settings) == max(int(live[k]) for k in live if b"tracking" in k)
+    rebuilt = dict(_all_items(RocksDBViewStore(sqlite_settings.views_dir)))
+    live_views = {k: v for k, v in live.items() if not k.startswith((b"\x00", b"D/"))}
+    assert live_views and live_views == {
+        k: v for k, v in rebuilt.items() if not k.startswith((b"\x00", b"D/"))}
+
+
+def _all_items(views: RocksDBViewStore) -> list[tuple[bytes, bytes]]:
+    try:
+        return list(views.scan(b"", b"\xff" * 8))
+    finally:
+        views.close()
+
+
+def test_read_after_write_and_list_after_write_under_concurrency(system: System) -> None:
+    store = system.store
+    store.create_bucket("photos", "alice", META, now())
+    failures: list[str] = []
+
+    def writer(n: int) -> None:
+        for i in range(15):
+            key = f"w{n}/k{i}"
+            store.put_object("photos", key, version(), META, now())
+            if store.get_object("photos", key).version["etag"] != "e":
+                failures.append(f"read {key}")
+            system.runner.wait_for(store.current_position())
+            keys = {e.key for e in list_objects(system.views, "photos", prefix=f"w{n}/").entries}
+            if key not in keys:
+                failures.append(f"list {key}")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert failures == []
+    assert len(list_objects(system.views, "photos").entries) == 60

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from infra.system import System
+from projections.base import InMemoryViewStore
+from tests.conftest import META, marker, now, version
+from workers.runner import LogFollower, dead_letters
+
+
+def _chunk(system: System, data: bytes) -> dict[str, Any]:
+    sink = system.blobs.begin_chunk()
+    sink.write(data)
+    return dict(sink.commit())
+
+
+def _eventually(check: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
+def test_deleted_objects_free_their_chunks_after_grace_but_shared_ones_stay(
+    system: System,
+) -> None:
+    store = system.store
+    store.create_bucket("photos", "alice", META, now())
+    only = _chunk(system, b"only-mine")
+    shared = _chunk(system, b"shared")
+    v1 = version(size=len(b"only-mine"))
+    v1["chunks"] = [only, shared]  # type: ignore[list-item]
+    v2 = version(size=6)
+    v2["chunks"] = [shared]  # type: ignore[list-item]
+    store.put_object("photos", "a", v1, META, now())
+    store.put_object("photos", "b", v2, META, now())
+    store.delete_object("photos", "a", None, marker(), META, now())
+    assert system.blobs.path(only["digest"]).exists()  # still within the grace period
+    _eventually(lambda: not system.blobs.path(only["digest"]).exists())
+    assert system.blobs.path(shared["digest"]).exists()
+    assert b"".join(system.blobs.read_chunk(shared)) == b"shared"  # type: ignore[arg-type]
+
+
+def test_chunks_of_an_upload_that_never_recorded_are_collected(system: System) -> None:
+    orphan = _chunk(system, b"crashed before the event")
+    _eventually(lambda: not system.blobs.path(orphan["digest"]).exists())
+    _eventually(lambda: system.gc.chunks_collected >= 1)
+
+
+def test_a_failing_handler_is_retried_then_dead_lettered(system: System) -> None:
+    store = system.store
+    store.create_bucket("photos", "alice", META, now())
+    calls: list[str] = []
+
+    def flaky(event: Any) -> None:
+        calls.append(type(event).__qualname__)
+        raise RuntimeError("sink down")
+
+    state = InMemoryViewStore()
+    follower = LogFollower("flaky", store, state, flaky, attempts=3, backoff_seconds=0.001)
+    position = follower.catch_up()
+    assert position == store.current_position()
+    events = position
+    assert len(calls) == 3 * events
+    letters = dead_letters(state)
+    assert len(letters) == events and letters[0]["error"] == "RuntimeError('sink down')"
+
+
+def test_a_handler_that_recovers_is_not_dead_lettered(system: System) -> None:
+    attempts: list[int] = []
+
+    def recovers(event: Any) -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("once")
+
+    state = InMemoryViewStore()
+    follower = LogFollower("recovers", system.store, state, recovers, backoff_seconds=0.001)
+    follower.catch_up()
+    assert dead_letters(state) == [] and len(attempts) >= 2
