@@ -108,12 +108,12 @@ class Server:
         return f"http://127.0.0.1:{self.api_port}"
 
     def start(self, timeout: float = 30) -> None:
-        log = open(self.data_dir.parent / "server.log", "ab")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", "serve", "--data-dir", str(self.data_dir),
-             "--api-port", str(self.api_port), "--s3-port", str(self.s3_port)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT,
-        )
+        with open(self.data_dir.parent / "server.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "infra.cli", "serve", "--data-dir", str(self.data_dir),
+                 "--api-port", str(self.api_port), "--s3-port", str(self.s3_port)],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
