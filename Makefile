@@ -36,7 +36,7 @@ lint: setup
 	$(VENV)/bin/mypy domain projections api workers infra
 
 bench: setup
-	$(VENV)/bin/python -m bench.run
+	$(VENV)/bin/python -m bench.memory
 
 clean:
 	rm -rf $(VENV) $(TOOLS)
