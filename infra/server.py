@@ -9,6 +9,7 @@ import signal
 from collections.abc import Iterator
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from api.app import create_native_app, create_s3_app
 from infra.settings import Settings
@@ -46,31 +47,26 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+def _door(app: ASGIApp, settings: Settings, port: int) -> uvicorn.Server:
+    return _QuietServer(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=port,
+            log_level=settings.log_level,
+            http="httptools",
+            lifespan="on",
+        )
+    )
+
+
 async def _serve(settings: Settings) -> None:
     system = open_system(settings)
     system.start()
     try:
         servers = [
-            uvicorn.Server(
-                uvicorn.Config(
-                    create_native_app(settings, system),
-                    host=settings.host,
-                    port=settings.api_port,
-                    log_level=settings.log_level,
-                    http="httptools",
-                    lifespan="on",
-                )
-            ),
-            uvicorn.Server(
-                uvicorn.Config(
-                    create_s3_app(settings, system),
-                    host=settings.host,
-                    port=settings.s3_port,
-                    log_level=settings.log_level,
-                    http="httptools",
-                    lifespan="on",
-                )
-            ),
+            _door(create_native_app(settings, system), settings, settings.api_port),
+            _door(create_s3_app(settings, system), settings, settings.s3_port),
         ]
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -50,19 +50,11 @@ class ObjectListingProjection:
 
     @process.register
     def _(self, event: ObjectKey.VersionPut, position: int, tx: ViewTransaction) -> None:
-        bucket, key = _bucket_key(event)
-        for version_id in event.replaced:
-            self._remove(tx, bucket, key, version_id)
-        self._add(tx, bucket, key, event.version, event.originator_version)
-        self._refresh_current(tx, bucket, key)
+        self._place(tx, event, event.version)
 
     @process.register
     def _(self, event: ObjectKey.DeleteMarkerPlaced, position: int, tx: ViewTransaction) -> None:
-        bucket, key = _bucket_key(event)
-        for version_id in event.replaced:
-            self._remove(tx, bucket, key, version_id)
-        self._add(tx, bucket, key, event.marker, event.originator_version)
-        self._refresh_current(tx, bucket, key)
+        self._place(tx, event, event.marker)
 
     @process.register
     def _(self, event: ObjectKey.VersionDeleted, position: int, tx: ViewTransaction) -> None:
@@ -71,6 +63,14 @@ class ObjectListingProjection:
         self._refresh_current(tx, bucket, key)
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _place(self, tx: ViewTransaction, event: Any, version: Version) -> None:
+        """A new newest version (or marker), after dropping the versions it replaced."""
+        bucket, key = _bucket_key(event)
+        for version_id in event.replaced:
+            self._remove(tx, bucket, key, version_id)
+        self._add(tx, bucket, key, version, event.originator_version)
+        self._refresh_current(tx, bucket, key)
 
     def _add(self, tx: ViewTransaction, bucket: str, key: str, version: Version, seq: int) -> None:
         kb = key.encode()

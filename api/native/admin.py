@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 import string
+from datetime import datetime
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -12,7 +14,9 @@ from starlette.responses import Response
 from api.auth import issue_token, required_principal
 from api.context import request_meta, system_of
 from api.native.common import json_body, json_response, now, text_field
+from domain.access import Principal
 from domain.errors import AccessDenied
+from domain.records import RequestMeta
 
 
 async def token(request: Request) -> Response:
@@ -24,9 +28,11 @@ async def token(request: Request) -> Response:
     return json_response({"token": value, "token_type": "Bearer", "expires_at": expires})
 
 
-def _require_admin(request: Request) -> None:
-    if not required_principal(request).is_admin:
+def _require_admin(request: Request) -> Principal:
+    principal = required_principal(request)
+    if not principal.is_admin:
         raise AccessDenied("Only an administrator may manage users")
+    return principal
 
 
 def _new_key() -> tuple[str, str]:
@@ -37,15 +43,30 @@ def _new_key() -> tuple[str, str]:
     )
 
 
-async def create_user(request: Request) -> Response:
-    _require_admin(request)
-    principal = required_principal(request)
-    body = await json_body(request)
-    system = system_of(request)
-    name = text_field(body, "name")
+async def _bind_key(
+    system: Any, user: str, body: dict[str, Any], meta: RequestMeta, moment: datetime
+) -> tuple[str, str]:
+    """Bind the access key the body names, or a generated one, to `user`."""
     generated_key, generated_secret = _new_key()
     access_key = text_field(body, "access_key", generated_key)
     secret_key = text_field(body, "secret_key", generated_secret)
+    await run_in_threadpool(
+        system.store.add_access_key,
+        user,
+        access_key,
+        secret_key,
+        system.secret_box.encrypt,
+        meta,
+        moment,
+    )
+    return access_key, secret_key
+
+
+async def create_user(request: Request) -> Response:
+    principal = _require_admin(request)
+    body = await json_body(request)
+    system = system_of(request)
+    name = text_field(body, "name")
     meta, moment = request_meta(request, principal), now()
     user = await run_in_threadpool(
         system.store.create_user,
@@ -55,15 +76,7 @@ async def create_user(request: Request) -> Response:
         meta,
         moment,
     )
-    await run_in_threadpool(
-        system.store.add_access_key,
-        name,
-        access_key,
-        secret_key,
-        system.secret_box.encrypt,
-        meta,
-        moment,
-    )
+    access_key, secret_key = await _bind_key(system, name, body, meta, moment)
     return json_response(
         {
             "name": user.name,
@@ -77,22 +90,11 @@ async def create_user(request: Request) -> Response:
 
 
 async def add_key(request: Request) -> Response:
-    _require_admin(request)
-    principal = required_principal(request)
+    principal = _require_admin(request)
     body = await json_body(request, required=False)
-    system = system_of(request)
     name = request.path_params["user"]
-    generated_key, generated_secret = _new_key()
-    access_key = text_field(body, "access_key", generated_key)
-    secret_key = text_field(body, "secret_key", generated_secret)
-    await run_in_threadpool(
-        system.store.add_access_key,
-        name,
-        access_key,
-        secret_key,
-        system.secret_box.encrypt,
-        request_meta(request, principal),
-        now(),
+    access_key, secret_key = await _bind_key(
+        system_of(request), name, body, request_meta(request, principal), now()
     )
     return json_response({"name": name, "access_key": access_key, "secret_key": secret_key}, 201)
 
