@@ -352,7 +352,25 @@ class ObjectStore(Application[Any]):
 
         self._retrying(attempt)
 
-    def credentials(self, access_key: str) -> Credentials:
+    def rotate_secret(
+        self,
+        access_key: str,
+        secret: str,
+        encrypt: Callable[[str], str],
+        meta: RequestMeta,
+        now: datetime,
+    ) -> None:
+        """Replace an access key's secret; the old secret stops working at once."""
+        validate_access_key(access_key, secret)
+
+        def attempt() -> None:
+            key = self._access_key(access_key)
+            key.rotate_secret(encrypt(secret), meta, now)
+            self._save(key)
+
+        self._retrying(attempt)
+
+    def _access_key(self, access_key: str) -> AccessKey:
         try:
             key: AccessKey = self.repository.get(AccessKey.create_id(access_key))
         except AggregateNotFoundError:
@@ -360,6 +378,10 @@ class ObjectStore(Application[Any]):
                 "The access key id you provided does not exist in our records.",
                 access_key=access_key,
             ) from None
+        return key
+
+    def credentials(self, access_key: str) -> Credentials:
+        key = self._access_key(access_key)
         user = self.get_user(key.user)
         return Credentials(access_key, key.user, key.secret_ciphertext, user.is_admin)
 

@@ -24,6 +24,34 @@ SUSPENDED = "Suspended"
 class Bucket(Aggregate):
     """One bucket name. Deleting it and creating it again starts a new generation."""
 
+    class Created(Aggregate.Created):
+        name: str
+        owner: str
+        acl: Acl
+        region: str
+        meta: RequestMeta
+
+    class Recreated(Aggregate.Event):
+        name: str
+        owner: str
+        acl: Acl
+        region: str
+        meta: RequestMeta
+
+    class Deleted(Aggregate.Event):
+        name: str
+        meta: RequestMeta
+
+    class VersioningChanged(Aggregate.Event):
+        name: str
+        status: str
+        meta: RequestMeta
+
+    class AclChanged(Aggregate.Event):
+        name: str
+        acl: Acl
+        meta: RequestMeta
+
     @staticmethod
     def create_id(name: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"/buckets/{name}")
@@ -35,7 +63,7 @@ class Bucket(Aggregate):
         validate_bucket_name(name)
         return cls(name=name, owner=owner, acl=acl, region=region, meta=meta, timestamp=timestamp)
 
-    @event("Created")
+    @event(Created)
     def __init__(
         self, name: str, owner: str, acl: Acl, region: str, meta: RequestMeta, timestamp: datetime
     ) -> None:
@@ -74,7 +102,7 @@ class Bucket(Aggregate):
             name=self.name, owner=owner, acl=acl, region=region, meta=meta, timestamp=timestamp
         )
 
-    @event("Recreated")
+    @event(Recreated)
     def _recreated(
         self, name: str, owner: str, acl: Acl, region: str, meta: RequestMeta, timestamp: datetime
     ) -> None:
@@ -86,7 +114,7 @@ class Bucket(Aggregate):
         self.ensure_live()
         self._deleted(name=self.name, meta=meta, timestamp=timestamp)
 
-    @event("Deleted")
+    @event(Deleted)
     def _deleted(self, name: str, meta: RequestMeta, timestamp: datetime) -> None:
         self.is_live = False
 
@@ -100,7 +128,7 @@ class Bucket(Aggregate):
         if status != self.versioning:
             self._versioning_changed(name=self.name, status=status, meta=meta, timestamp=timestamp)
 
-    @event("VersioningChanged")
+    @event(VersioningChanged)
     def _versioning_changed(
         self, name: str, status: str, meta: RequestMeta, timestamp: datetime
     ) -> None:
@@ -112,6 +140,6 @@ class Bucket(Aggregate):
             raise InvalidArgument("An ACL may not change the bucket's owner", owner=acl["owner"])
         self._acl_changed(name=self.name, acl=acl, meta=meta, timestamp=timestamp)
 
-    @event("AclChanged")
+    @event(AclChanged)
     def _acl_changed(self, name: str, acl: Acl, meta: RequestMeta, timestamp: datetime) -> None:
         self.acl = acl

@@ -13,11 +13,17 @@ from domain.records import RequestMeta
 class GarbageSweep(Aggregate):
     """One collection run that freed at least one chunk."""
 
+    class Collected(Aggregate.Created):
+        run_id: str
+        digests: list[str]
+        bytes_freed: int
+        meta: RequestMeta
+
     @staticmethod
     def create_id(run_id: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"/garbage-sweeps/{run_id}")
 
-    @event("Collected")
+    @event(Collected)
     def __init__(
         self,
         run_id: str,

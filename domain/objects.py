@@ -16,6 +16,37 @@ from domain.records import NULL_VERSION, Acl, RequestMeta, Version, check_user_m
 class ObjectKey(Aggregate):
     """All versions of one key, oldest first. The last one is the current version."""
 
+    class Created(Aggregate.Created):
+        bucket: str
+        key: str
+
+    class VersionPut(Aggregate.Event):
+        bucket: str
+        key: str
+        version: Version
+        replaced: list[str]
+        meta: RequestMeta
+
+    class VersionDeleted(Aggregate.Event):
+        bucket: str
+        key: str
+        version_id: str
+        meta: RequestMeta
+
+    class DeleteMarkerPlaced(Aggregate.Event):
+        bucket: str
+        key: str
+        marker: Version
+        replaced: list[str]
+        meta: RequestMeta
+
+    class AclChanged(Aggregate.Event):
+        bucket: str
+        key: str
+        version_id: str
+        acl: Acl
+        meta: RequestMeta
+
     @staticmethod
     def create_id(bucket: str, key: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"/buckets/{bucket}/objects/{key}")
@@ -25,7 +56,7 @@ class ObjectKey(Aggregate):
         validate_object_key(key)
         return cls(bucket=bucket, key=key, timestamp=timestamp)
 
-    @event("Created")
+    @event(Created)
     def __init__(self, bucket: str, key: str, timestamp: datetime) -> None:
         self.bucket = bucket
         self.key = key
@@ -102,7 +133,7 @@ class ObjectKey(Aggregate):
             timestamp=timestamp,
         )
 
-    @event("VersionPut")
+    @event(VersionPut)
     def _version_put(
         self,
         bucket: str,
@@ -161,13 +192,13 @@ class ObjectKey(Aggregate):
         )
         return marker
 
-    @event("VersionDeleted")
+    @event(VersionDeleted)
     def _version_deleted(
         self, bucket: str, key: str, version_id: str, meta: RequestMeta, timestamp: datetime
     ) -> None:
         self.versions = [v for v in self.versions if v["version_id"] != version_id]
 
-    @event("DeleteMarkerPlaced")
+    @event(DeleteMarkerPlaced)
     def _delete_marker_placed(
         self,
         bucket: str,
@@ -193,7 +224,7 @@ class ObjectKey(Aggregate):
             timestamp=timestamp,
         )
 
-    @event("AclChanged")
+    @event(AclChanged)
     def _acl_changed(
         self,
         bucket: str,

@@ -38,6 +38,16 @@ def validate_access_key(access_key: str, secret: str) -> None:
 class User(Aggregate):
     """A person or application that owns buckets and holds access keys."""
 
+    class Created(Aggregate.Created):
+        name: str
+        display_name: str
+        is_admin: bool
+        meta: RequestMeta
+
+    class AccessKeyAdded(Aggregate.Event):
+        access_key: str
+        meta: RequestMeta
+
     @staticmethod
     def create_id(name: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"/users/{name}")
@@ -51,7 +61,7 @@ class User(Aggregate):
             name=name, display_name=display_name, is_admin=is_admin, meta=meta, timestamp=timestamp
         )
 
-    @event("Created")
+    @event(Created)
     def __init__(
         self, name: str, display_name: str, is_admin: bool, meta: RequestMeta, timestamp: datetime
     ) -> None:
@@ -64,13 +74,23 @@ class User(Aggregate):
         if access_key not in self.access_keys:
             self._access_key_added(access_key=access_key, meta=meta, timestamp=timestamp)
 
-    @event("AccessKeyAdded")
+    @event(AccessKeyAdded)
     def _access_key_added(self, access_key: str, meta: RequestMeta, timestamp: datetime) -> None:
         self.access_keys.append(access_key)
 
 
 class AccessKey(Aggregate):
     """An access key id bound to one user; its id makes every access key unique."""
+
+    class Created(Aggregate.Created):
+        access_key: str
+        user: str
+        secret_ciphertext: str
+        meta: RequestMeta
+
+    class SecretRotated(Aggregate.Event):
+        secret_ciphertext: str
+        meta: RequestMeta
 
     @staticmethod
     def create_id(access_key: str) -> UUID:
@@ -93,7 +113,7 @@ class AccessKey(Aggregate):
             timestamp=timestamp,
         )
 
-    @event("Created")
+    @event(Created)
     def __init__(
         self,
         access_key: str,
@@ -106,3 +126,12 @@ class AccessKey(Aggregate):
         self.user = user
         self.secret_ciphertext = secret_ciphertext
         self.is_active = True
+
+    def rotate_secret(self, secret_ciphertext: str, meta: RequestMeta, timestamp: datetime) -> None:
+        self._secret_rotated(secret_ciphertext=secret_ciphertext, meta=meta, timestamp=timestamp)
+
+    @event(SecretRotated)
+    def _secret_rotated(
+        self, secret_ciphertext: str, meta: RequestMeta, timestamp: datetime
+    ) -> None:
+        self.secret_ciphertext = secret_ciphertext

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 from pathlib import Path
@@ -44,10 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             from infra.server import serve
 
-            try:
+            with contextlib.suppress(KeyboardInterrupt):
                 serve(settings)
-            except KeyboardInterrupt:
-                pass
             return 0
         if args.command == "projections":
             from infra.rebuild import rebuild_views

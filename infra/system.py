@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ from infra.gates import LocalBucketGate
 from infra.keys import SecretBox, token_signing_key
 from infra.local_blobs import LocalDiskBlobStore
 from infra.rocksdb_views import RocksDBViewStore
-from infra.settings import Settings
+from infra.settings import Settings, SettingsError
 from projections.base import Projection
 from projections.buckets import BucketsProjection
 from projections.chunk_refs import ChunkRefsProjection
@@ -149,14 +150,25 @@ def root_credentials(settings: Settings) -> RootCredentials:
 
 def ensure_root(store: ObjectStore, box: SecretBox, settings: Settings) -> RootCredentials:
     creds = root_credentials(settings)
-    try:
+    with contextlib.suppress(UserAlreadyExists):
         store.create_user(ROOT_USER, "strata administrator", True, SYSTEM_META, utc_now())
-    except UserAlreadyExists:
-        pass
     try:
         store.add_access_key(
             ROOT_USER, creds.access_key, creds.secret_key, box.encrypt, SYSTEM_META, utc_now()
         )
     except AccessKeyAlreadyExists:
-        pass
+        _sync_root_secret(store, box, creds)
     return creds
+
+
+def _sync_root_secret(store: ObjectStore, box: SecretBox, creds: RootCredentials) -> None:
+    """The configured root secret wins over the stored one, as operators expect of env."""
+    bound = store.credentials(creds.access_key)
+    if bound.user != ROOT_USER:
+        raise SettingsError(
+            f"STRATA_ROOT_ACCESS_KEY {creds.access_key} already belongs to user {bound.user!r}; "
+            "choose another access key for root"
+        )
+    if box.decrypt(bound.secret_ciphertext) != creds.secret_key:
+        store.rotate_secret(creds.access_key, creds.secret_key, box.encrypt, SYSTEM_META, utc_now())
+        log.warning("root secret for %s changed; the old secret no longer works", creds.access_key)

@@ -28,7 +28,7 @@ class BucketRecord:
 
 class BucketsProjection:
     name = "buckets"
-    prefixes = (b"B/",)
+    prefixes: tuple[bytes, ...] = (b"B/",)
 
     @singledispatchmethod
     def process(self, event: Any, position: int, tx: ViewTransaction) -> None:

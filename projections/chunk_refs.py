@@ -21,7 +21,7 @@ from projections.base import ViewReader, ViewTransaction
 
 class ChunkRefsProjection:
     name = "chunk_refs"
-    prefixes = (b"R/", b"Z/", b"C/")
+    prefixes: tuple[bytes, ...] = (b"R/", b"Z/", b"C/")
 
     @singledispatchmethod
     def process(self, event: Any, position: int, tx: ViewTransaction) -> None:
@@ -71,7 +71,7 @@ class ChunkRefsProjection:
                     tx.put(b"R/" + digest.encode(), str(count).encode())
 
 
-def _version_key(event: Any, version_id: str) -> bytes:
+def _version_key(event: ObjectKey.Event, version_id: str) -> bytes:
     return b"C/" + event.originator_id.bytes + b"\x00" + version_id.encode()
 
 

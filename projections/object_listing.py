@@ -42,7 +42,7 @@ def _summary(version: Version) -> dict[str, Any]:
 
 class ObjectListingProjection:
     name = "object_listing"
-    prefixes = (b"L/", b"V/", b"I/", b"S/")
+    prefixes: tuple[bytes, ...] = (b"L/", b"V/", b"I/", b"S/")
 
     @singledispatchmethod
     def process(self, event: Any, position: int, tx: ViewTransaction) -> None:

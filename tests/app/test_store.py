@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,9 +14,11 @@ from domain.errors import (
     NoSuchBucket,
     NoSuchKey,
 )
-from infra.system import System
+from domain.objects import ObjectKey
+from infra.settings import Settings
+from infra.system import System, open_system
 from projections.object_listing import list_objects, list_versions
-from tests.conftest import META, marker, now, version
+from tests.conftest import META, ROOT_AK, ROOT_SK, marker, now, version
 
 
 def test_versioned_history_with_markers(system: System) -> None:
@@ -85,7 +88,9 @@ def test_a_put_racing_a_bucket_delete_never_lands_in_a_deleted_bucket(system: Sy
         start = threading.Barrier(2)
         outcome: dict[str, object] = {}
 
-        def put(name: str = name) -> None:
+        def put(
+            name: str = name, start: threading.Barrier = start, outcome: dict[str, object] = outcome
+        ) -> None:
             start.wait()
             try:
                 store.put_object(name, "k", version(), META, now())
@@ -93,7 +98,9 @@ def test_a_put_racing_a_bucket_delete_never_lands_in_a_deleted_bucket(system: Sy
             except NoSuchBucket:
                 outcome["put"] = "no bucket"
 
-        def delete(name: str = name) -> None:
+        def delete(
+            name: str = name, start: threading.Barrier = start, outcome: dict[str, object] = outcome
+        ) -> None:
             start.wait()
             try:
                 store.delete_bucket(name, system.contents, META, now())
@@ -110,3 +117,39 @@ def test_a_put_racing_a_bucket_delete_never_lands_in_a_deleted_bucket(system: Sy
         system.runner.wait_for(store.current_position())
         if outcome["delete"] == "ok":
             assert list_versions(system.views, name).entries == []
+
+
+def test_a_long_lived_key_loads_from_a_snapshot_plus_a_short_tail(system: System) -> None:
+    store = system.store
+    store.create_bucket("busy", "alice", META, now())
+    store.set_bucket_versioning("busy", "Enabled", META, now())
+    for n in range(150):
+        store.put_object("busy", "hot", version(f"v{n:03}"), META, now())
+    key_id = ObjectKey.create_id("busy", "hot")
+    assert store.snapshots is not None
+    latest = list(store.snapshots.get(key_id, desc=True, limit=1))
+    assert latest, "no snapshot was taken for a key with 151 events"
+    tail = list(store.events.get(key_id, gt=latest[0].originator_version))
+    assert len(tail) < 64
+    replayed = None
+    for event in store.events.get(key_id):
+        replayed = event.mutate(replayed)
+    loaded = store.repository.get(key_id)
+    assert loaded.versions == replayed.versions
+    assert store.get_object("busy", "hot").version["version_id"] == "v149"
+
+
+def test_a_changed_root_secret_replaces_the_stored_one(sqlite_settings: Settings) -> None:
+    first = open_system(sqlite_settings)
+    try:
+        old = first.store.credentials(ROOT_AK).secret_ciphertext
+        assert first.secret_box.decrypt(old) == ROOT_SK
+    finally:
+        first.close()
+    rotated = dataclasses.replace(sqlite_settings, root_secret_key="a-brand-new-root-secret-0001")
+    second = open_system(rotated)
+    try:
+        stored = second.store.credentials(ROOT_AK).secret_ciphertext
+        assert second.secret_box.decrypt(stored) == "a-brand-new-root-secret-0001"
+    finally:
+        second.close()
