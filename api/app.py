@@ -14,6 +14,8 @@ from starlette.routing import Route
 from api.context import RequestIdMiddleware
 from api.native import admin, buckets, objects
 from api.native.errors import handle_error
+from api.s3 import errors as s3_errors
+from api.s3.door import s3_endpoint
 from domain.errors import StrataError
 from infra.settings import Settings
 from infra.system import System, open_system
@@ -81,11 +83,17 @@ def create_native_app(settings: Settings, system: System | None = None) -> Starl
     )
 
 
+S3_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
+
+
 def create_s3_app(settings: Settings, system: System | None = None) -> Starlette:
-    """The S3 door. Until the S3 protocol lands it answers its health check only."""
+    """The S3 door. `/_strata/healthz` cannot clash with a bucket: '_' is not allowed there."""
     return Starlette(
-        routes=[Route("/healthz", healthz)],
+        routes=[
+            Route("/_strata/healthz", healthz),
+            Route("/{path:path}", s3_endpoint, methods=S3_METHODS),
+        ],
         middleware=[Middleware(RequestIdMiddleware)],
-        exception_handlers={StrataError: handle_error, Exception: handle_error},
+        exception_handlers={StrataError: s3_errors.handle_error, Exception: s3_errors.handle_error},
         lifespan=_lifespan(settings, system),
     )

@@ -62,11 +62,20 @@ def delete_marker(owner: str, acl: Acl, now: datetime) -> Version:
 
 
 def record_version(
-    system: Any, bucket: str, key: str, version: Version, meta: RequestMeta, now: datetime
+    system: Any,
+    bucket: str,
+    key: str,
+    version: Version,
+    meta: RequestMeta,
+    now: datetime,
+    if_match: str | None = None,
+    if_none_match: bool = False,
 ) -> ObjectInfo:
     """Blocking: confirm the chunks are durable and protected from GC, then record."""
     system.blobs.confirm(version["chunks"])
-    return system.store.put_object(bucket, key, version, meta, now)  # type: ignore[no-any-return]
+    return system.store.put_object(  # type: ignore[no-any-return]
+        bucket, key, version, meta, now, if_match, if_none_match
+    )
 
 
 def read_version(

@@ -24,6 +24,7 @@ from domain.errors import (
     InvalidAccessKeyId,
     NoSuchBucket,
     NoSuchKey,
+    NoSuchUpload,
     NoSuchUser,
     UserAlreadyExists,
 )
@@ -31,6 +32,7 @@ from domain.names import validate_object_key
 from domain.objects import ObjectKey
 from domain.ports import BucketContents, BucketGate
 from domain.records import NULL_VERSION, Acl, RequestMeta, Version
+from domain.uploads import MultipartUpload, ObjectTemplate, UploadedPart
 from domain.users import AccessKey, User, validate_access_key
 
 MAX_ATTEMPTS = 20
@@ -94,7 +96,7 @@ class ObjectStore(Application[Any]):
     """Every command of strata's write model, and the strongly consistent reads."""
 
     name = "strata"
-    snapshotting_intervals = {ObjectKey: 64, User: 64}  # noqa: RUF012
+    snapshotting_intervals = {ObjectKey: 64, User: 64, MultipartUpload: 64}  # noqa: RUF012
 
     def __init__(self, env: Mapping[str, str], gate: BucketGate | None = None) -> None:
         self.gate: BucketGate = gate or _NoGate()
@@ -224,18 +226,27 @@ class ObjectStore(Application[Any]):
             return ObjectKey.create(bucket, key, now)
 
     def put_object(
-        self, bucket: str, key: str, version: Version, meta: RequestMeta, now: datetime
+        self,
+        bucket: str,
+        key: str,
+        version: Version,
+        meta: RequestMeta,
+        now: datetime,
+        if_match: str | None = None,
+        if_none_match: bool = False,
     ) -> ObjectInfo:
         """Record `version` as the key's current version.
 
         `version["version_id"]` is used when versioning is enabled; otherwise the
-        version is stored as `null`. The chunks must already be durable.
+        version is stored as `null`. The chunks must already be durable. The write
+        conditions are checked against the version this write replaces, atomically.
         """
 
         def attempt() -> ObjectInfo:
             with self.gate.shared(bucket):
                 info = self.get_bucket(bucket)
                 obj = self._object_key_or_new(bucket, key, now)
+                obj.check_write_condition(if_match, if_none_match)
                 stored = _with_version_id(version, info.versioning)
                 obj.put_version(stored, info.versioning, meta, now)
                 return ObjectInfo(bucket, key, stored, self._save(obj))
@@ -300,6 +311,89 @@ class ObjectStore(Application[Any]):
             obj = self._object_key(bucket, key)
             obj.set_acl(version_id, acl, meta, now)
             return self._save(obj)
+
+        return self._retrying(attempt)
+
+    # -- multipart uploads ----------------------------------------------------------------
+
+    def create_multipart_upload(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        template: ObjectTemplate,
+        meta: RequestMeta,
+        now: datetime,
+    ) -> None:
+        with self.gate.shared(bucket):
+            self._bucket(bucket)
+            self._save(MultipartUpload.initiate(bucket, key, upload_id, template, meta, now))
+
+    def get_upload(self, bucket: str, key: str, upload_id: str) -> MultipartUpload:
+        """The open upload `upload_id` of `bucket`/`key`; NoSuchUpload otherwise."""
+        self._bucket(bucket)
+        try:
+            upload: MultipartUpload = self.repository.get(MultipartUpload.create_id(upload_id))
+        except AggregateNotFoundError:
+            raise NoSuchUpload(
+                "The specified upload does not exist. The upload ID may be invalid, or the "
+                "upload may have been aborted or completed.",
+                bucket=bucket, key=key, upload_id=upload_id,
+            ) from None
+        upload.ensure_open(bucket, key)
+        return upload
+
+    def upload_part(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part: UploadedPart,
+        meta: RequestMeta,
+        now: datetime,
+    ) -> int:
+        def attempt() -> int:
+            upload = self.get_upload(bucket, key, upload_id)
+            upload.add_part(part, meta, now)
+            return self._save(upload)
+
+        return self._retrying(attempt)
+
+    def complete_multipart_upload(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        requested: list[tuple[int, str]],
+        version_id: str,
+        meta: RequestMeta,
+        now: datetime,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> ObjectInfo:
+        """The parts become the key's new version and the upload ends, in one commit."""
+
+        def attempt() -> ObjectInfo:
+            with self.gate.shared(bucket):
+                info = self.get_bucket(bucket)
+                upload = self.get_upload(bucket, key, upload_id)
+                version = upload.assemble(requested, version_id, now.isoformat())
+                obj = self._object_key_or_new(bucket, key, now)
+                obj.check_write_condition(if_match, if_none_match)
+                stored = _with_version_id(version, info.versioning)
+                obj.put_version(stored, info.versioning, meta, now)
+                upload.complete(stored["version_id"], meta, now)
+                return ObjectInfo(bucket, key, stored, self._save(obj, upload))
+
+        return self._retrying(attempt)
+
+    def abort_multipart_upload(
+        self, bucket: str, key: str, upload_id: str, meta: RequestMeta, now: datetime
+    ) -> int:
+        def attempt() -> int:
+            upload = self.get_upload(bucket, key, upload_id)
+            upload.abort(meta, now)
+            return self._save(upload)
 
         return self._retrying(attempt)
 

@@ -20,6 +20,10 @@ class InvalidObjectKey(StrataError):
     pass
 
 
+class KeyTooLong(InvalidObjectKey):
+    pass
+
+
 class InvalidArgument(StrataError):
     pass
 
@@ -90,3 +94,23 @@ class ChunkUnavailable(StrataError):
 
 class IncompleteBody(StrataError):
     """The request body ended before its declared length."""
+
+
+class NoSuchUpload(StrataError):
+    pass
+
+
+class InvalidPart(StrataError):
+    pass
+
+
+class InvalidPartOrder(StrataError):
+    pass
+
+
+class EntityTooSmall(StrataError):
+    pass
+
+
+class PreconditionFailed(StrataError):
+    pass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from domain.errors import InvalidArgument, InvalidBucketName, InvalidObjectKey
+from domain.errors import InvalidArgument, InvalidBucketName, InvalidObjectKey, KeyTooLong
 
 MAX_KEY_BYTES = 1024
 _BUCKET_CHARS = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -46,7 +46,7 @@ def validate_object_key(key: str) -> None:
     except UnicodeEncodeError:
         raise InvalidObjectKey("An object key must be valid UTF-8", key=key) from None
     if size > MAX_KEY_BYTES:
-        raise InvalidObjectKey(
+        raise KeyTooLong(
             f"Your key is too long: {size} bytes, at most {MAX_KEY_BYTES}", key=key[:64]
         )
     # NUL sorts below every other byte and separates key from version in the views.

@@ -8,7 +8,13 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.buckets import ENABLED, UNVERSIONED
-from domain.errors import InvalidArgument, MethodNotAllowed, NoSuchKey, NoSuchVersion
+from domain.errors import (
+    InvalidArgument,
+    MethodNotAllowed,
+    NoSuchKey,
+    NoSuchVersion,
+    PreconditionFailed,
+)
 from domain.names import validate_object_key
 from domain.records import NULL_VERSION, Acl, RequestMeta, Version, check_user_metadata
 
@@ -108,6 +114,29 @@ class ObjectKey(Aggregate):
                 delete_marker=True,
             )
         return found
+
+    def check_write_condition(self, if_match: str | None, if_none_match: bool) -> None:
+        """S3's conditional writes: If-None-Match: * and If-Match: <etag> on PUT."""
+        if not if_none_match and if_match is None:
+            return
+        latest = self.versions[-1] if self.versions else None
+        exists = latest is not None and not latest["is_delete_marker"]
+        if if_none_match and exists:
+            raise PreconditionFailed(
+                "At least one of the pre-conditions you specified did not hold",
+                bucket=self.bucket, key=self.key, condition="If-None-Match",
+            )
+        if if_match is not None:
+            if not exists:
+                raise NoSuchKey(
+                    "The specified key does not exist.", bucket=self.bucket, key=self.key
+                )
+            assert latest is not None
+            if if_match.strip().strip('"') not in ("*", latest["etag"]):
+                raise PreconditionFailed(
+                    "At least one of the pre-conditions you specified did not hold",
+                    bucket=self.bucket, key=self.key, condition="If-Match",
+                )
 
     def _null_version_ids(self) -> list[str]:
         return [v["version_id"] for v in self.versions if v["version_id"] == NULL_VERSION]

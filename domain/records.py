@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from domain.errors import MetadataTooLarge
 
@@ -43,6 +43,13 @@ class Acl(TypedDict):
     grants: list[Grant]
 
 
+class Part(TypedDict):
+    """One part of a multipart object, as GetObject?partNumber serves it."""
+
+    size: int
+    etag: str
+
+
 class Version(TypedDict):
     """One version of an object key, or a delete marker."""
 
@@ -58,6 +65,8 @@ class Version(TypedDict):
     headers: dict[str, str]  # Content-Disposition, Content-Encoding, Cache-Control, ...
     user_metadata: dict[str, str]
     acl: Acl
+    checksum: NotRequired[dict[str, str]]  # {"CRC32": base64, ...} as the client asked
+    parts: NotRequired[list[Part]]  # set when completed from a multipart upload
 
 
 def check_user_metadata(user_metadata: dict[str, str]) -> None:

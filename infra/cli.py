@@ -21,6 +21,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (STRATA_HOST, default 127.0.0.1)")
     serve.add_argument("--s3-port", type=int, help="S3 door port (STRATA_S3_PORT, default 9000)")
     serve.add_argument("--api-port", type=int, help="native API port (STRATA_API_PORT, 9001)")
+    serve.add_argument(
+        "--domain", help="virtual-host domain: bucket.<domain> names a bucket (STRATA_DOMAIN)"
+    )
+    serve.add_argument("--region", help="S3 region (STRATA_REGION, default us-east-1)")
     proj = sub.add_parser("projections", help="manage the views built from the event log")
     proj_sub = proj.add_subparsers(dest="action", required=True)
     rebuild = proj_sub.add_parser("rebuild", help="drop every view and replay the log from 0")
@@ -32,7 +36,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
     overrides = {
         name: getattr(args, name)
-        for name in ("data_dir", "host", "s3_port", "api_port")
+        for name in ("data_dir", "host", "s3_port", "api_port", "domain", "region")
         if getattr(args, name, None) is not None
     }
     return dataclasses.replace(settings, **overrides)

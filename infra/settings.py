@@ -25,6 +25,7 @@ class Settings:
     root_access_key: str = ""
     root_secret_key: str = ""
     region: str = "us-east-1"
+    domain: str = ""  # e.g. "localhost": bucket.localhost addresses a bucket by host name
     chunk_size: int = 8 * MiB
     gc_grace_seconds: float = 3600.0
     gc_interval_seconds: float = 60.0
@@ -59,6 +60,7 @@ class Settings:
             root_access_key=env.get("STRATA_ROOT_ACCESS_KEY", ""),
             root_secret_key=env.get("STRATA_ROOT_SECRET_KEY", ""),
             region=env.get("STRATA_REGION") or defaults.region,
+            domain=(env.get("STRATA_DOMAIN") or "").strip(".").lower(),
             chunk_size=int(number("STRATA_CHUNK_SIZE", defaults.chunk_size)),
             gc_grace_seconds=number("STRATA_GC_GRACE_SECONDS", defaults.gc_grace_seconds, float),
             gc_interval_seconds=number(

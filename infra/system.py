@@ -25,6 +25,7 @@ from projections.buckets import BucketsProjection
 from projections.chunk_refs import ChunkRefsProjection
 from projections.object_listing import ObjectListingProjection, is_bucket_empty
 from projections.runner import ProjectionRunner
+from projections.uploads import UploadsProjection
 from workers.gc import GarbageCollector
 from workers.runner import LogFollower
 
@@ -38,7 +39,12 @@ def utc_now() -> datetime:
 
 
 def all_projections() -> list[Projection]:
-    return [ObjectListingProjection(), BucketsProjection(), ChunkRefsProjection()]
+    return [
+        ObjectListingProjection(),
+        BucketsProjection(),
+        ChunkRefsProjection(),
+        UploadsProjection(),
+    ]
 
 
 @dataclass(frozen=True)

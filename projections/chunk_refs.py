@@ -3,6 +3,7 @@
 R/<digest>                          how many versions reference the chunk (absent: none)
 Z/<digest>                          when its count last dropped to zero (GC's grace clock)
 C/<object id>\\0<version id>         the digests a version references, to release them later
+C/<upload id>\\0part:<n>             the digests an uploaded part references, until it ends
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import orjson
 from domain.collection import GarbageSweep
 from domain.objects import ObjectKey
 from domain.records import Version
+from domain.uploads import MultipartUpload
 from projections.base import ViewReader, ViewTransaction
 
 
@@ -41,6 +43,22 @@ class ChunkRefsProjection:
         self._release(tx, event, [event.version_id])
 
     @process.register
+    def _(self, event: MultipartUpload.PartUploaded, position: int, tx: ViewTransaction) -> None:
+        holder = _part_holder(event.part["number"])
+        self._release(tx, event, [holder])
+        digests = [c["digest"] for c in event.part["chunks"]]
+        self._hold_digests(tx, _version_key(event, holder), digests)
+
+    @process.register
+    def _(self, event: MultipartUpload.Completed, position: int, tx: ViewTransaction) -> None:
+        # The completed version holds its own references (VersionPut, same commit, first).
+        self._release(tx, event, [_part_holder(n) for n in event.part_numbers])
+
+    @process.register
+    def _(self, event: MultipartUpload.Aborted, position: int, tx: ViewTransaction) -> None:
+        self._release(tx, event, [_part_holder(n) for n in event.part_numbers])
+
+    @process.register
     def _(self, event: GarbageSweep.Collected, position: int, tx: ViewTransaction) -> None:
         for digest in event.digests:
             if _count(tx, digest) == 0:
@@ -48,7 +66,10 @@ class ChunkRefsProjection:
 
     def _hold(self, tx: ViewTransaction, event: Any, version: Version) -> None:
         digests = [c["digest"] for c in version["chunks"]]
-        tx.put(_version_key(event, version["version_id"]), orjson.dumps(digests))
+        self._hold_digests(tx, _version_key(event, version["version_id"]), digests)
+
+    def _hold_digests(self, tx: ViewTransaction, holder: bytes, digests: list[str]) -> None:
+        tx.put(holder, orjson.dumps(digests))
         for digest in digests:
             count = _count(tx, digest)
             if count == 0:
@@ -71,7 +92,11 @@ class ChunkRefsProjection:
                     tx.put(b"R/" + digest.encode(), str(count).encode())
 
 
-def _version_key(event: ObjectKey.Event, version_id: str) -> bytes:
+def _part_holder(number: int) -> str:
+    return f"part:{number}"
+
+
+def _version_key(event: ObjectKey.Event | MultipartUpload.Event, version_id: str) -> bytes:
     return b"C/" + event.originator_id.bytes + b"\x00" + version_id.encode()
 
 

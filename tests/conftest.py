@@ -107,6 +107,10 @@ class Server:
     def api(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
+    @property
+    def s3(self) -> str:
+        return f"http://127.0.0.1:{self.s3_port}"
+
     def start(self, timeout: float = 30) -> None:
         with open(self.data_dir.parent / "server.log", "ab") as log:
             self.process = subprocess.Popen(
@@ -146,13 +150,17 @@ class Server:
         return {"authorization": f"Bearer {r.json()['token']}"}
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
+def server_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRATA_", "AWS_"))}
     env.update(STRATA_ROOT_ACCESS_KEY=ROOT_AK, STRATA_ROOT_SECRET_KEY=ROOT_SK,
                STRATA_GC_GRACE_SECONDS="1", STRATA_GC_INTERVAL_SECONDS="0.5",
-               STRATA_CHUNK_SIZE=str(256 * 1024), STRATA_LOG_LEVEL="warning")
-    srv = Server(tmp_path / "data", free_port(), free_port(), env)
+               STRATA_CHUNK_SIZE=str(256 * 1024), STRATA_LOG_LEVEL="warning", **extra)
+    return env
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path / "data", free_port(), free_port(), server_env())
     srv.start()
     try:
         yield srv

@@ -21,6 +21,7 @@ from typing import Any
 from domain.objects import ObjectKey
 from domain.ports import BlobStore
 from domain.records import RequestMeta
+from domain.uploads import MultipartUpload
 from projections.base import ViewReader
 from projections.chunk_refs import reference_count, zero_since
 
@@ -58,7 +59,13 @@ def sweep(refs: ViewReader, blobs: BlobStore, grace_seconds: float, now: datetim
 def releases_chunks(event: Any) -> bool:
     if isinstance(event, ObjectKey.VersionPut | ObjectKey.DeleteMarkerPlaced):
         return bool(event.replaced)
-    return isinstance(event, ObjectKey.VersionDeleted)
+    return isinstance(
+        event,
+        ObjectKey.VersionDeleted
+        | MultipartUpload.PartUploaded
+        | MultipartUpload.Completed
+        | MultipartUpload.Aborted,
+    )
 
 
 class GarbageCollector:

@@ -1,0 +1,213 @@
+"""Who is calling the S3 door: SigV4 in the header, in a presigned URL, or nobody.
+
+Verifies the signature over the request line and headers; the payload is checked
+later, as it streams (see api/s3/payload.py), against what the signature declared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from api.s3 import sigv4
+from api.s3.addressing import Target
+from api.s3.errors import (
+    AuthorizationHeaderMalformed,
+    AuthorizationQueryParametersError,
+    InvalidRequest,
+    RequestExpired,
+    RequestTimeTooSkewed,
+    S3ProtocolError,
+    SignatureDoesNotMatch,
+)
+from domain.access import Principal
+
+MAX_SKEW = timedelta(minutes=15)
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+_PAYLOAD_MODES = (
+    sigv4.UNSIGNED_PAYLOAD,
+    sigv4.STREAMING_SIGNED,
+    sigv4.STREAMING_SIGNED_TRAILER,
+    sigv4.STREAMING_UNSIGNED_TRAILER,
+)
+
+
+@dataclass(frozen=True)
+class ChunkSigning:
+    """What aws-chunked signatures chain from: the request's own signature."""
+
+    key: bytes
+    scope: sigv4.Scope
+    amz_date: str
+    seed: str
+
+
+@dataclass(frozen=True)
+class Caller:
+    principal: Principal | None
+    payload_hash: str  # a hex SHA-256, UNSIGNED-PAYLOAD or a STREAMING-* mode
+    chunk_signing: ChunkSigning | None = None
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise AuthorizationHeaderMalformed(
+            f"X-Amz-Date {text!r} is not in the form YYYYMMDDTHHMMSSZ"
+        ) from None
+
+
+def _check_scope(
+    scope: sigv4.Scope, amz_date: str, region: str, error: type[S3ProtocolError]
+) -> None:
+    if scope.date != amz_date[:8]:
+        raise error(f"The credential date {scope.date} does not match X-Amz-Date {amz_date}")
+    if scope.region != region:
+        raise error(
+            f"The authorization header is malformed; the region {scope.region!r} is wrong; "
+            f"expecting {region!r}",
+            region=region,
+        )
+    if scope.service != "s3":
+        raise error(f"The credential names service {scope.service!r}; expecting 's3'")
+
+
+def authenticate(target: Target, system: Any, now: datetime) -> Caller:
+    headers = target.signed.headers
+    if "authorization" in headers:
+        return _from_header(target, system, now)
+    if "X-Amz-Algorithm" in target.query or "X-Amz-Credential" in target.query:
+        return _from_query(target, system, now)
+    if "Signature" in target.query and "AWSAccessKeyId" in target.query:
+        raise InvalidRequest("Signature Version 2 is not supported; use AWS4-HMAC-SHA256")
+    declared = headers.get("x-amz-content-sha256", sigv4.UNSIGNED_PAYLOAD)
+    return Caller(None, declared)
+
+
+def _principal(system: Any, access_key: str) -> tuple[Principal, str]:
+    credentials = system.store.credentials(access_key)  # InvalidAccessKeyId if unknown
+    secret = system.secret_box.decrypt(credentials.secret_ciphertext)
+    return Principal(credentials.user, access_key, credentials.is_admin), secret
+
+
+def _verify(
+    target: Target,
+    secret: str,
+    scope: sigv4.Scope,
+    amz_date: str,
+    signed_headers: tuple[str, ...],
+    payload_hash: str,
+    signature: str,
+    skip_query: str | None,
+) -> bytes:
+    try:
+        canonical = sigv4.canonical_request(target.signed, signed_headers, payload_hash, skip_query)
+    except sigv4.MalformedAuthorization as exc:
+        raise AuthorizationHeaderMalformed(str(exc)) from None
+    to_sign = sigv4.string_to_sign(amz_date, scope, canonical)
+    key = sigv4.signing_key(secret, scope)
+    if not sigv4.signatures_match(sigv4.sign(key, to_sign), signature):
+        raise SignatureDoesNotMatch(
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your key and signing method.",
+            access_key=scope.access_key,
+            string_to_sign=to_sign,
+            canonical_request=canonical,
+        )
+    return key
+
+
+def _from_header(target: Target, system: Any, now: datetime) -> Caller:
+    headers = target.signed.headers
+    header = headers["authorization"]
+    if header.startswith("AWS "):
+        raise InvalidRequest("Signature Version 2 is not supported; use AWS4-HMAC-SHA256")
+    try:
+        auth = sigv4.parse_authorization(header)
+    except sigv4.MalformedAuthorization as exc:
+        raise AuthorizationHeaderMalformed(str(exc)) from None
+    amz_date = headers.get("x-amz-date", "")
+    if not amz_date:
+        raise AuthorizationHeaderMalformed("A signed request needs an X-Amz-Date header")
+    moment = _parse_time(amz_date)
+    if abs(now - moment) > MAX_SKEW:
+        raise RequestTimeTooSkewed(
+            "The difference between the request time and the current time is too large.",
+            request_time=amz_date,
+            server_time=now.strftime("%Y%m%dT%H%M%SZ"),
+        )
+    _check_scope(auth.scope, amz_date, system.settings.region, AuthorizationHeaderMalformed)
+    payload_hash = headers.get("x-amz-content-sha256")
+    if payload_hash is None:
+        raise InvalidRequest("Missing required header for this request: x-amz-content-sha256")
+    if payload_hash not in _PAYLOAD_MODES and not sigv4.is_payload_hash(payload_hash):
+        raise InvalidRequest(f"x-amz-content-sha256 {payload_hash!r} is not a valid value")
+    principal, secret = _principal(system, auth.scope.access_key)
+    key = _verify(
+        target,
+        secret,
+        auth.scope,
+        amz_date,
+        auth.signed_headers,
+        payload_hash,
+        auth.signature,
+        None,
+    )
+    chunking = None
+    if payload_hash in (sigv4.STREAMING_SIGNED, sigv4.STREAMING_SIGNED_TRAILER):
+        chunking = ChunkSigning(key, auth.scope, amz_date, auth.signature)
+    return Caller(principal, payload_hash, chunking)
+
+
+def _from_query(target: Target, system: Any, now: datetime) -> Caller:
+    query = target.query
+    fail = AuthorizationQueryParametersError
+    for name in (
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Date",
+        "X-Amz-Expires",
+        "X-Amz-SignedHeaders",
+        "X-Amz-Signature",
+    ):
+        if not query.get(name):
+            raise fail(f"Query-string authentication requires the {name} parameter")
+    if query["X-Amz-Algorithm"] != sigv4.ALGORITHM:
+        raise fail('X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"')
+    try:
+        scope = sigv4.parse_credential(query["X-Amz-Credential"])
+        signed_headers = tuple(query["X-Amz-SignedHeaders"].split(";"))
+    except sigv4.MalformedAuthorization as exc:
+        raise fail(str(exc)) from None
+    amz_date = query["X-Amz-Date"]
+    moment = _parse_time(amz_date)
+    try:
+        expires = int(query["X-Amz-Expires"])
+    except ValueError:
+        raise fail("X-Amz-Expires should be a number") from None
+    if not 1 <= expires <= MAX_PRESIGN_SECONDS:
+        raise fail("X-Amz-Expires must be between 1 and 604800 seconds")
+    _check_scope(scope, amz_date, system.settings.region, fail)
+    if now - moment > timedelta(seconds=expires):
+        raise RequestExpired(
+            "Request has expired",
+            expires=(moment + timedelta(seconds=expires)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            server_time=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+    if moment - now > MAX_SKEW:
+        raise RequestExpired("Request is not valid yet")
+    principal, secret = _principal(system, scope.access_key)
+    payload_hash = target.signed.headers.get("x-amz-content-sha256", sigv4.UNSIGNED_PAYLOAD)
+    _verify(
+        target,
+        secret,
+        scope,
+        amz_date,
+        signed_headers,
+        payload_hash,
+        query["X-Amz-Signature"],
+        "X-Amz-Signature",
+    )
+    return Caller(principal, payload_hash)

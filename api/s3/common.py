@@ -1,0 +1,104 @@
+"""What every S3 handler gets: the request, its target, the caller and the system."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from api.context import request_meta
+from api.s3.addressing import Target
+from api.s3.auth import Caller
+from api.s3.errors import InvalidRequest, MissingContentLength
+from api.s3.xml import Node
+from domain.access import Action, authorize
+from domain.application import BucketInfo
+from domain.records import RequestMeta
+
+
+@dataclass
+class Call:
+    request: Request
+    system: Any
+    target: Target
+    caller: Caller
+    now: datetime
+
+    @property
+    def bucket(self) -> str:
+        return self.target.bucket
+
+    @property
+    def key(self) -> str:
+        return self.target.key
+
+    @property
+    def query(self) -> dict[str, str]:
+        return self.target.query
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return dict(self.target.signed.headers)
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        return self.target.signed.headers.get(name, default)
+
+    @property
+    def meta(self) -> RequestMeta:
+        return request_meta(self.request, self.caller.principal)
+
+    @property
+    def user(self) -> str | None:
+        return self.caller.principal.user if self.caller.principal else None
+
+    async def bucket_info(self, action: Action | None = None) -> BucketInfo:
+        info: BucketInfo = await run_in_threadpool(self.system.store.get_bucket, self.bucket)
+        if action is not None:
+            authorize(self.caller.principal, action, info.acl)
+        return info
+
+
+def http_date(iso: str) -> str:
+    return format_datetime(datetime.fromisoformat(iso).astimezone(UTC), usegmt=True)
+
+
+def iso_z(iso: str) -> str:
+    """S3's listing timestamp form: 2013-09-17T18:07:53.000Z."""
+    moment = datetime.fromisoformat(iso).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_http_date(text: str) -> datetime | None:
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def owner_node(user: str, tag: str = "Owner") -> Node:
+    return (tag, [("ID", user), ("DisplayName", user)])
+
+
+def require_length(call: Call) -> int:
+    length = call.header("content-length")
+    if length is None or not length.isdigit():
+        raise MissingContentLength("You must provide the Content-Length HTTP header.")
+    return int(length)
+
+
+def int_query(call: Call, name: str, default: int, low: int = 0, high: int = 1000) -> int:
+    raw = call.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidRequest(f"Provided {name} not an integer or within integer range") from None
+    if value < low:
+        raise InvalidRequest(f"{name} must be at least {low}")
+    return min(value, high)

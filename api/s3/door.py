@@ -1,0 +1,158 @@
+"""The S3 door: one endpoint that addresses, authenticates, then routes by method,
+target (service, bucket or object) and sub-resource."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.s3 import buckets, listing, multipart, objects
+from api.s3.addressing import locate
+from api.s3.auth import authenticate
+from api.s3.common import Call
+from api.s3.errors import NoSuchConfiguration, NotImplementedYet
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+# Bucket sub-resources strata does not keep: GET answers the "nothing configured" error
+# a client expects from S3, anything else is NotImplemented.
+_UNCONFIGURED = {
+    "policy": "NoSuchBucketPolicy",
+    "cors": "NoSuchCORSConfiguration",
+    "lifecycle": "NoSuchLifecycleConfiguration",
+    "tagging": "NoSuchTagSet",
+    "website": "NoSuchWebsiteConfiguration",
+    "encryption": "ServerSideEncryptionConfigurationNotFoundError",
+    "replication": "ReplicationConfigurationNotFoundError",
+    "object-lock": "ObjectLockConfigurationNotFoundError",
+    "ownershipControls": "OwnershipControlsNotFoundError",
+}
+_UNSUPPORTED = (
+    "logging",
+    "notification",
+    "requestPayment",
+    "accelerate",
+    "analytics",
+    "metrics",
+    "inventory",
+    "intelligent-tiering",
+    "publicAccessBlock",
+    "policyStatus",
+    "torrent",
+    "restore",
+    "select",
+    "retention",
+    "legal-hold",
+    "attributes",
+    "tagging",
+)
+
+
+def _unconfigured(name: str) -> Handler:
+    async def handler(call: Call) -> Response:
+        await call.bucket_info()
+        raise NoSuchConfiguration(
+            f"The {name} configuration does not exist", _UNCONFIGURED[name], bucket=call.bucket
+        )
+
+    return handler
+
+
+async def _not_implemented(call: Call) -> Response:
+    raise NotImplementedYet(
+        "A header or query you provided implies functionality that is not implemented."
+    )
+
+
+def _bucket_handler(method: str, query: dict[str, str]) -> Handler:
+    if method == "GET":
+        for name in ("versioning", "acl", "location", "uploads", "versions"):
+            if name in query:
+                return {
+                    "versioning": buckets.get_versioning,
+                    "acl": buckets.get_acl,
+                    "location": buckets.get_location,
+                    "uploads": multipart.list_uploads,
+                    "versions": listing.list_object_versions,
+                }[name]
+        for name in _UNCONFIGURED:
+            if name in query:
+                return _unconfigured(name)
+        if any(name in query for name in _UNSUPPORTED):
+            return _not_implemented
+        return (
+            listing.list_objects_v2 if query.get("list-type") == "2" else (listing.list_objects_v1)
+        )
+    if method == "PUT":
+        if "versioning" in query:
+            return buckets.put_versioning
+        if "acl" in query:
+            return buckets.put_acl
+        if any(name in query for name in (*_UNCONFIGURED, *_UNSUPPORTED)):
+            return _not_implemented
+        return buckets.create_bucket
+    if method == "HEAD":
+        return buckets.head_bucket
+    if method == "DELETE":
+        if any(name in query for name in (*_UNCONFIGURED, *_UNSUPPORTED)):
+            return _not_implemented
+        return buckets.delete_bucket
+    if method == "POST" and "delete" in query:
+        return objects.delete_objects
+    return _not_implemented
+
+
+def _object_handler(method: str, query: dict[str, str]) -> Handler:
+    if method == "GET":
+        if "acl" in query:
+            return objects.get_object_acl
+        if "uploadId" in query:
+            return multipart.list_parts
+        if "tagging" in query:
+            return objects.get_object_tagging
+        if any(name in query for name in _UNSUPPORTED):
+            return _not_implemented
+        return objects.get_object
+    if method == "HEAD":
+        return objects.head_object
+    if method == "PUT":
+        if "acl" in query:
+            return objects.put_object_acl
+        if "uploadId" in query or "partNumber" in query:
+            return multipart.upload_part
+        if any(name in query for name in _UNSUPPORTED):
+            return _not_implemented
+        return objects.put_object
+    if method == "DELETE":
+        if "uploadId" in query:
+            return multipart.abort
+        if any(name in query for name in _UNSUPPORTED):
+            return _not_implemented
+        return objects.delete_object
+    if method == "POST":
+        if "uploads" in query:
+            return multipart.create
+        if "uploadId" in query:
+            return multipart.complete
+    return _not_implemented
+
+
+def route(method: str, bucket: str, key: str, query: dict[str, str]) -> Handler:
+    if not bucket:
+        return buckets.list_buckets if method == "GET" else _not_implemented
+    if not key:
+        return _bucket_handler(method, query)
+    return _object_handler(method, query)
+
+
+async def s3_endpoint(request: Request) -> Response:
+    system = request.app.state.system
+    target = locate(request, system.settings.domain)
+    now = datetime.now(UTC)
+    caller = await run_in_threadpool(authenticate, target, system, now)
+    handler = route(request.method, target.bucket, target.key, target.query)
+    return await handler(Call(request, system, target, caller, now))

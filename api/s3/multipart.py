@@ -1,0 +1,324 @@
+"""Multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort, ListParts
+and ListMultipartUploads. Completing references the parts' chunks; no byte is copied."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator, Iterator
+
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.responses import Response
+
+from api.ingest import ingest
+from api.operations import new_version_id, read_version
+from api.ranges import parse_range
+from api.s3.acl import acl_from_headers
+from api.s3.checksums import ALGORITHMS, encoded, header_name, new_checksum
+from api.s3.common import Call, int_query, iso_z, owner_node
+from api.s3.errors import InvalidRequest, MalformedXML
+from api.s3.integrity import read_small_body
+from api.s3.objects import (
+    _content_type,
+    kept_headers,
+    read_copy_source,
+    store_body,
+    user_metadata,
+    version_headers,
+)
+from api.s3.xml import Node, child_text, parse, xml_response
+from domain.access import Action
+from domain.errors import InvalidArgument
+from domain.names import validate_object_key
+from domain.uploads import MultipartUpload, ObjectTemplate, UploadedPart
+from projections.uploads import list_uploads as list_upload_view
+
+
+async def create(call: Call) -> Response:
+    info = await call.bucket_info(Action.WRITE_OBJECTS)
+    validate_object_key(call.key)
+    owner = call.user or info.owner
+    algorithm = (call.header("x-amz-checksum-algorithm") or "").upper()
+    if algorithm and algorithm not in ALGORITHMS:
+        raise InvalidRequest(f"Checksum algorithm {algorithm!r} is not supported")
+    template: ObjectTemplate = {
+        "owner": owner,
+        "content_type": _content_type(call),
+        "headers": kept_headers(call),
+        "user_metadata": user_metadata(call),
+        "acl": acl_from_headers(call, owner),
+        "checksum_algorithm": algorithm,
+    }
+    upload_id = new_version_id(call.now)
+    await run_in_threadpool(
+        call.system.store.create_multipart_upload,
+        call.bucket,
+        call.key,
+        upload_id,
+        template,
+        call.meta,
+        call.now,
+    )
+    headers = {"x-amz-checksum-algorithm": algorithm} if algorithm else {}
+    return xml_response(
+        "InitiateMultipartUploadResult",
+        [
+            ("Bucket", call.bucket),
+            ("Key", call.key),
+            ("UploadId", upload_id),
+        ],
+        headers,
+    )
+
+
+def _part_number(call: Call) -> int:
+    raw = call.query.get("partNumber", "")
+    if not raw.isdigit():
+        raise InvalidArgument("Part number must be an integer between 1 and 10000, inclusive")
+    return int(raw)
+
+
+async def _open_upload(call: Call) -> MultipartUpload:
+    await call.bucket_info(Action.WRITE_OBJECTS)
+    upload: MultipartUpload = await run_in_threadpool(
+        call.system.store.get_upload, call.bucket, call.key, call.query.get("uploadId", "")
+    )
+    return upload
+
+
+async def upload_part(call: Call) -> Response:
+    number = _part_number(call)
+    await _open_upload(call)
+    if call.header("x-amz-copy-source"):
+        return await _upload_part_copy(call, number)
+    content, checksum = await store_body(call)
+    part: UploadedPart = {
+        "number": number,
+        "etag": content["etag"],
+        "size": content["size"],
+        "chunks": content["chunks"],
+        "last_modified": call.now.isoformat(),
+        "checksum": checksum,
+    }
+    await run_in_threadpool(
+        call.system.store.upload_part,
+        call.bucket,
+        call.key,
+        call.query["uploadId"],
+        part,
+        call.meta,
+        call.now,
+    )
+    headers = {"etag": f'"{part["etag"]}"'}
+    headers.update({header_name(a): v for a, v in checksum.items()})
+    return Response(status_code=200, headers=headers)
+
+
+async def _upload_part_copy(call: Call, number: int) -> Response:
+    _, _, source = await read_copy_source(call)
+    range_header = call.header("x-amz-copy-source-range")
+    byte_range = None
+    if range_header:
+        byte_range = parse_range(range_header, source["size"])
+        if byte_range is None:
+            raise InvalidArgument(
+                "The x-amz-copy-source-range value must be of the form "
+                "bytes=first-last where first and last are the zero-based "
+                "offsets of the first and last bytes to copy"
+            )
+    if byte_range is None and "-" not in source["etag"]:
+        # The whole of a single-part object: its chunks and MD5 are the part's.
+        etag, size, chunks = source["etag"], source["size"], source["chunks"]
+    else:
+        pieces = read_version(call.system, source, byte_range)
+        system = call.system
+        content = await ingest(_async(pieces), system.blobs, system.settings.chunk_size, None)
+        etag, size, chunks = content["etag"], content["size"], content["chunks"]
+    part: UploadedPart = {
+        "number": number,
+        "etag": etag,
+        "size": size,
+        "chunks": chunks,
+        "last_modified": call.now.isoformat(),
+        "checksum": {},
+    }
+    await run_in_threadpool(call.system.blobs.confirm, chunks)
+    await run_in_threadpool(
+        call.system.store.upload_part,
+        call.bucket,
+        call.key,
+        call.query["uploadId"],
+        part,
+        call.meta,
+        call.now,
+    )
+    return xml_response(
+        "CopyPartResult",
+        [
+            ("LastModified", iso_z(part["last_modified"])),
+            ("ETag", f'"{etag}"'),
+        ],
+    )
+
+
+async def _async(pieces: Iterator[bytes]) -> AsyncIterator[bytes]:
+    async for piece in iterate_in_threadpool(pieces):
+        yield piece
+
+
+def _requested_parts(body: bytes) -> list[tuple[int, str]]:
+    request = parse(body, "CompleteMultipartUpload")
+    parts = []
+    for node in request.findall("Part"):
+        number = child_text(node, "PartNumber", "") or ""
+        etag = child_text(node, "ETag", "") or ""
+        if not number.strip().isdigit() or not etag:
+            raise MalformedXML("Each Part needs a PartNumber and an ETag")
+        parts.append((int(number), etag))
+    return parts
+
+
+def _composite_checksum(upload: MultipartUpload, numbers: list[int]) -> dict[str, str]:
+    """S3's checksum of checksums, `<base64>-N`, when every part carried one."""
+    algorithm = upload.template["checksum_algorithm"]
+    if not algorithm:
+        return {}
+    raw = b""
+    for number in numbers:
+        value = upload.parts[number]["checksum"].get(algorithm)
+        if value is None:
+            return {}
+        raw += base64.b64decode(value)
+    total = new_checksum(algorithm)
+    total.update(raw)
+    return {algorithm: f"{encoded(total)}-{len(numbers)}"}
+
+
+async def complete(call: Call) -> Response:
+    info = await call.bucket_info(Action.WRITE_OBJECTS)
+    upload_id = call.query.get("uploadId", "")
+    requested = _requested_parts(await read_small_body(call))
+    upload = await run_in_threadpool(call.system.store.get_upload, call.bucket, call.key, upload_id)
+    result = await run_in_threadpool(
+        call.system.store.complete_multipart_upload,
+        call.bucket,
+        call.key,
+        upload_id,
+        requested,
+        new_version_id(call.now),
+        call.meta,
+        call.now,
+        call.header("if-match"),
+        call.header("if-none-match") == "*",
+    )
+    checksum = _composite_checksum(upload, [n for n, _ in requested])
+    nodes: list[Node] = [
+        ("Location", f"{call.request.base_url}{call.bucket}/{call.key}"),
+        ("Bucket", call.bucket),
+        ("Key", call.key),
+        ("ETag", f'"{result.version["etag"]}"'),
+        *((f"Checksum{a}", v) for a, v in checksum.items()),
+    ]
+    return xml_response(
+        "CompleteMultipartUploadResult", nodes, version_headers(result.version, info)
+    )
+
+
+async def abort(call: Call) -> Response:
+    await _open_upload(call)
+    await run_in_threadpool(
+        call.system.store.abort_multipart_upload,
+        call.bucket,
+        call.key,
+        call.query["uploadId"],
+        call.meta,
+        call.now,
+    )
+    return Response(status_code=204)
+
+
+async def list_parts(call: Call) -> Response:
+    upload = await _open_upload(call)
+    max_parts = int_query(call, "max-parts", 1000)
+    marker = int_query(call, "part-number-marker", 0, high=10000)
+    numbers = [n for n in sorted(upload.parts) if n > marker]
+    page, truncated = numbers[:max_parts], len(numbers) > max_parts
+    algorithm = upload.template["checksum_algorithm"]
+    return xml_response(
+        "ListPartsResult",
+        [
+            ("Bucket", call.bucket),
+            ("Key", call.key),
+            ("UploadId", upload.upload_id),
+            owner_node(upload.template["owner"], "Initiator"),
+            owner_node(upload.template["owner"]),
+            ("StorageClass", "STANDARD"),
+            ("PartNumberMarker", marker),
+            *([("NextPartNumberMarker", page[-1])] if truncated and page else []),
+            ("MaxParts", max_parts),
+            ("IsTruncated", truncated),
+            *([("ChecksumAlgorithm", algorithm)] if algorithm else []),
+            *(
+                (
+                    "Part",
+                    [
+                        ("PartNumber", n),
+                        ("LastModified", iso_z(upload.parts[n]["last_modified"])),
+                        ("ETag", f'"{upload.parts[n]["etag"]}"'),
+                        ("Size", upload.parts[n]["size"]),
+                        *((f"Checksum{a}", v) for a, v in upload.parts[n]["checksum"].items()),
+                    ],
+                )
+                for n in page
+            ),
+        ],
+    )
+
+
+async def list_uploads(call: Call) -> Response:
+    await call.bucket_info(Action.LIST_BUCKET)
+    prefix = call.query.get("prefix", "")
+    delimiter = call.query.get("delimiter", "")
+    key_marker = call.query.get("key-marker", "")
+    upload_marker = call.query.get("upload-id-marker", "")
+    max_uploads = int_query(call, "max-uploads", 1000)
+    system = call.system
+    await run_in_threadpool(system.runner.wait_for, system.store.current_position())
+    page = await run_in_threadpool(
+        list_upload_view,
+        system.views,
+        call.bucket,
+        prefix,
+        delimiter,
+        key_marker,
+        upload_marker,
+        max_uploads,
+    )
+    return xml_response(
+        "ListMultipartUploadsResult",
+        [
+            ("Bucket", call.bucket),
+            ("KeyMarker", key_marker),
+            ("UploadIdMarker", upload_marker),
+            *([("NextKeyMarker", page.next_key)] if page.next_key is not None else []),
+            *([("NextUploadIdMarker", page.next_upload_id)] if page.next_upload_id else []),
+            ("Prefix", prefix),
+            *([("Delimiter", delimiter)] if delimiter else []),
+            ("MaxUploads", max_uploads),
+            ("IsTruncated", page.is_truncated),
+            *(
+                (
+                    "Upload",
+                    [
+                        ("Key", u.key),
+                        ("UploadId", u.upload_id),
+                        owner_node(u.owner, "Initiator"),
+                        owner_node(u.owner),
+                        ("StorageClass", "STANDARD"),
+                        ("Initiated", iso_z(u.initiated)),
+                    ],
+                )
+                for u in page.uploads
+            ),
+            *(("CommonPrefixes", [("Prefix", p)]) for p in page.common_prefixes),
+        ],
+    )

@@ -1,0 +1,451 @@
+"""S3 object operations: Put, Get, Head, Delete, DeleteObjects, Copy and object ACLs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from urllib.parse import unquote
+
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+
+from api.ingest import ingest
+from api.operations import delete_marker, new_version, read_version, record_version
+from api.ranges import RangeNotSatisfiable, parse_range
+from api.s3.acl import acl_from_headers, acl_from_xml, acl_nodes
+from api.s3.checksums import header_name
+from api.s3.common import Call, http_date, iso_z, parse_http_date
+from api.s3.errors import (
+    EntityTooLarge,
+    InvalidRequest,
+    MalformedXML,
+    MissingContentLength,
+    NotModified,
+    classify,
+)
+from api.s3.integrity import read_small_body, verify_content
+from api.s3.payload import STREAMING, request_body
+from api.s3.xml import Node, child_text, parse, xml_response
+from domain.access import Action, authorize
+from domain.application import BucketInfo
+from domain.errors import NoSuchKey, NoSuchVersion, PreconditionFailed, StrataError
+from domain.names import validate_object_key
+from domain.records import Content, Version
+
+MAX_PUT_BYTES = 5 * 1024**3
+KEPT_HEADERS = (
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+)
+META_PREFIX = "x-amz-meta-"
+RESPONSE_OVERRIDES = {
+    "response-content-type": "content-type",
+    "response-content-language": "content-language",
+    "response-expires": "expires",
+    "response-cache-control": "cache-control",
+    "response-content-disposition": "content-disposition",
+    "response-content-encoding": "content-encoding",
+}
+
+
+def user_metadata(call: Call) -> dict[str, str]:
+    return {
+        name[len(META_PREFIX) :]: value
+        for name, value in call.target.signed.headers.items()
+        if name.startswith(META_PREFIX)
+    }
+
+
+def kept_headers(call: Call) -> dict[str, str]:
+    return {h: v for h in KEPT_HEADERS if (v := call.header(h)) is not None}
+
+
+def _content_type(call: Call) -> str:
+    return call.header("content-type") or "application/octet-stream"
+
+
+def version_headers(version: Version, info: BucketInfo) -> dict[str, str]:
+    headers = {}
+    if info.versioning != "Unversioned" or version["version_id"] != "null":
+        headers["x-amz-version-id"] = version["version_id"]
+    return headers
+
+
+def _body_length(call: Call) -> int | None:
+    if call.caller.payload_hash in STREAMING:
+        raw = call.header("x-amz-decoded-content-length")
+        return int(raw) if raw and raw.isdigit() else None
+    raw = call.header("content-length")
+    if raw is None or not raw.isdigit():
+        raise MissingContentLength("You must provide the Content-Length HTTP header.")
+    return int(raw)
+
+
+async def store_body(call: Call) -> tuple[Content, dict[str, str]]:
+    """Stream the body into chunks and check it; returns (content, checksum)."""
+    length = _body_length(call)
+    if length is not None and length > MAX_PUT_BYTES:
+        raise EntityTooLarge(
+            "Your proposed upload exceeds the maximum allowed object size.",
+            size=length,
+        )
+    body = request_body(call.request.stream(), call.headers, call.caller)
+    system = call.system
+    content = await ingest(
+        body.stream, system.blobs, system.settings.chunk_size, body.decoded_length
+    )
+    checksum = verify_content(call, body, content)
+    return content, checksum
+
+
+async def put_object(call: Call) -> Response:
+    if call.header("x-amz-copy-source"):
+        return await copy_object(call)
+    info = await call.bucket_info(Action.WRITE_OBJECTS)
+    validate_object_key(call.key)
+    owner = call.user or info.owner
+    acl = acl_from_headers(call, owner)
+    metadata = user_metadata(call)
+    content, checksum = await store_body(call)
+    version = new_version(
+        content, owner, acl, call.now, _content_type(call), kept_headers(call), metadata
+    )
+    if checksum:
+        version["checksum"] = checksum
+    result = await run_in_threadpool(
+        record_version,
+        call.system,
+        call.bucket,
+        call.key,
+        version,
+        call.meta,
+        call.now,
+        call.header("if-match"),
+        call.header("if-none-match") == "*",
+    )
+    headers = {"etag": f'"{result.version["etag"]}"', **version_headers(result.version, info)}
+    headers.update({header_name(a): v for a, v in checksum.items()})
+    return Response(status_code=200, headers=headers)
+
+
+def _etag_matches(condition: str, etag: str) -> bool:
+    return any(tag.strip().strip('"') in ("*", etag) for tag in condition.split(","))
+
+
+def _seconds(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+def check_read_conditions(headers: dict[str, str], version: Version, prefix: str = "if-") -> None:
+    """RFC 7232 as S3 applies it to GET and HEAD (and, with prefix
+    x-amz-copy-source-if-, to a copy's source)."""
+    etag = version["etag"]
+    modified = _seconds(datetime.fromisoformat(version["created_at"]))
+    if_match = headers.get(prefix + "match")
+    if_none_match = headers.get(prefix + "none-match")
+    since = parse_http_date(headers.get(prefix + "modified-since", ""))
+    unmodified = parse_http_date(headers.get(prefix + "unmodified-since", ""))
+    fail = PreconditionFailed("At least one of the pre-conditions you specified did not hold")
+    if if_match is not None:
+        if not _etag_matches(if_match, etag):
+            raise fail
+    elif unmodified is not None and modified > unmodified:
+        raise fail
+    not_modified = NotModified(
+        "Not Modified", etag=f'"{etag}"', **{"last-modified": http_date(version["created_at"])}
+    )
+    if if_none_match is not None:
+        if _etag_matches(if_none_match, etag):
+            if prefix != "if-":
+                raise fail
+            raise not_modified
+    elif since is not None and modified <= since:
+        if prefix != "if-":
+            raise fail
+        raise not_modified
+
+
+def object_headers(version: Version, info: BucketInfo, call: Call) -> dict[str, str]:
+    headers = {
+        "etag": f'"{version["etag"]}"',
+        "last-modified": http_date(version["created_at"]),
+        "accept-ranges": "bytes",
+        "content-type": version["content_type"],
+        **version["headers"],
+        **{f"{META_PREFIX}{k}": v for k, v in version["user_metadata"].items()},
+        **version_headers(version, info),
+    }
+    if "parts" in version:
+        headers["x-amz-mp-parts-count"] = str(len(version["parts"]))
+    if (call.header("x-amz-checksum-mode") or "").upper() == "ENABLED":
+        for algorithm, value in version.get("checksum", {}).items():
+            headers[header_name(algorithm)] = value
+    for param, header in RESPONSE_OVERRIDES.items():
+        if param in call.query:
+            headers[header] = call.query[param]
+    return headers
+
+
+def _part_range(version: Version, number_text: str) -> tuple[int, int] | None:
+    try:
+        number = int(number_text)
+    except ValueError:
+        raise InvalidRequest("partNumber must be a whole number") from None
+    parts = version.get("parts")
+    if not parts:
+        if number == 1:
+            return None
+        raise RangeNotSatisfiable("The requested partnumber is not satisfiable")
+    if not 1 <= number <= len(parts):
+        raise RangeNotSatisfiable("The requested partnumber is not satisfiable")
+    start = sum(p["size"] for p in parts[: number - 1])
+    return start, start + parts[number - 1]["size"]
+
+
+async def _readable(call: Call) -> tuple[BucketInfo, Version]:
+    info = await call.bucket_info()
+    version_id = call.query.get("versionId") or None
+    try:
+        obj = await run_in_threadpool(
+            call.system.store.get_object, call.bucket, call.key, version_id
+        )
+    except (NoSuchKey, NoSuchVersion) as missing:
+        # Without READ on the bucket, S3 hides whether a key exists.
+        authorize(call.caller.principal, Action.LIST_BUCKET, info.acl)
+        raise missing
+    authorize(call.caller.principal, Action.READ_OBJECT, info.acl, obj.version["acl"])
+    return info, obj.version
+
+
+async def get_object(call: Call, head: bool = False) -> Response:
+    info, version = await _readable(call)
+    check_read_conditions(call.headers, version)
+    headers = object_headers(version, info, call)
+    size = version["size"]
+    if "partNumber" in call.query:
+        byte_range = _part_range(version, call.query["partNumber"])
+    else:
+        byte_range = parse_range(call.header("range"), size)
+    start, end = byte_range or (0, size)
+    status = 200
+    headers["content-length"] = str(end - start)
+    if byte_range is not None:
+        status = 206
+        headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
+    if head:
+        return Response(status_code=status, headers=headers)
+    pieces = read_version(call.system, version, byte_range)
+    # Read and verify the first piece before the status goes out, so a missing or
+    # corrupt chunk is an error response rather than a cut stream.
+    first = await run_in_threadpool(next, pieces, b"")
+    return StreamingResponse(_chain(first, pieces), status, headers)
+
+
+async def head_object(call: Call) -> Response:
+    return await get_object(call, head=True)
+
+
+async def _chain(first: bytes, rest: Iterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for piece in iterate_in_threadpool(rest):
+        yield piece
+
+
+async def _delete_one(
+    call: Call, info: BucketInfo, key: str, version_id: str | None
+) -> tuple[str | None, bool]:
+    owner = call.user or info.owner
+    marker = delete_marker(owner, {"owner": owner, "grants": []}, call.now)
+    try:
+        result = await run_in_threadpool(
+            call.system.store.delete_object,
+            call.bucket,
+            key,
+            version_id,
+            marker,
+            call.meta,
+            call.now,
+        )
+    except (NoSuchKey, NoSuchVersion):
+        return version_id, False  # deleting what is not there succeeds, as in S3
+    return result.version_id, result.delete_marker
+
+
+async def delete_object(call: Call) -> Response:
+    info = await call.bucket_info(Action.WRITE_OBJECTS)
+    validate_object_key(call.key)
+    version_id, is_marker = await _delete_one(
+        call, info, call.key, call.query.get("versionId") or None
+    )
+    headers = {}
+    if is_marker:
+        headers["x-amz-delete-marker"] = "true"
+    if version_id is not None and (info.versioning != "Unversioned" or version_id != "null"):
+        headers["x-amz-version-id"] = version_id
+    return Response(status_code=204, headers=headers)
+
+
+async def delete_objects(call: Call) -> Response:
+    info = await call.bucket_info(Action.WRITE_OBJECTS)
+    if call.header("content-md5") is None and not any(
+        name.startswith("x-amz-checksum-") or name == "x-amz-sdk-checksum-algorithm"
+        for name in call.target.signed.headers
+    ):
+        raise InvalidRequest("Missing required header for this request: Content-MD5")
+    request = parse(await read_small_body(call), "Delete")
+    quiet = (child_text(request, "Quiet", "false") or "").strip().lower() == "true"
+    targets = request.findall("Object")
+    if len(targets) > 1000:
+        raise MalformedXML("A Delete request may name at most 1000 objects")
+    results: list[Node] = []
+    for target in targets:
+        key = child_text(target, "Key")
+        version_id = child_text(target, "VersionId") or None
+        if not key:
+            raise MalformedXML("Every Object in a Delete request needs a Key")
+        try:
+            validate_object_key(key)
+            removed, is_marker = await _delete_one(call, info, key, version_id)
+        except StrataError as exc:
+            code = (classify(exc) or ("InternalError", 500))[0]
+            results.append(
+                (
+                    "Error",
+                    [
+                        ("Key", key),
+                        *_version_node(version_id),
+                        ("Code", code),
+                        ("Message", exc.message),
+                    ],
+                )
+            )
+            continue
+        if quiet:
+            continue
+        node: list[Node] = [("Key", key), *_version_node(version_id)]
+        if is_marker:
+            node += [("DeleteMarker", True), ("DeleteMarkerVersionId", removed or "")]
+        results.append(("Deleted", node))
+    return xml_response("DeleteResult", results)
+
+
+def _version_node(version_id: str | None) -> list[tuple[str, str]]:
+    return [("VersionId", version_id)] if version_id else []
+
+
+def parse_copy_source(raw: str) -> tuple[str, str, str | None]:
+    source, _, query = raw.partition("?")
+    source = unquote(source).lstrip("/")
+    bucket, _, key = source.partition("/")
+    if not bucket or not key:
+        raise InvalidRequest(
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey"
+        )
+    version_id = None
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if name == "versionId" and value:
+            version_id = unquote(value)
+    return bucket, key, version_id
+
+
+async def read_copy_source(call: Call) -> tuple[str, str, Version]:
+    bucket, key, version_id = parse_copy_source(call.header("x-amz-copy-source") or "")
+    store = call.system.store
+    source_info = await run_in_threadpool(store.get_bucket, bucket)
+    source = await run_in_threadpool(store.get_object, bucket, key, version_id)
+    authorize(call.caller.principal, Action.READ_OBJECT, source_info.acl, source.version["acl"])
+    check_read_conditions(call.headers, source.version, prefix="x-amz-copy-source-if-")
+    return bucket, key, source.version
+
+
+async def copy_object(call: Call) -> Response:
+    info = await call.bucket_info(Action.WRITE_OBJECTS)
+    validate_object_key(call.key)
+    source_bucket, source_key, source = await read_copy_source(call)
+    directive = (call.header("x-amz-metadata-directive") or "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise InvalidRequest("Unknown metadata directive.")
+    if (source_bucket, source_key) == (call.bucket, call.key) and directive == "COPY":
+        raise InvalidRequest(
+            "This copy request is illegal because it is trying to copy an object to itself "
+            "without changing the object's metadata, storage class, website redirect "
+            "location or encryption attributes."
+        )
+    owner = call.user or info.owner
+    if directive == "REPLACE":
+        content_type, headers, metadata = (
+            _content_type(call),
+            kept_headers(call),
+            user_metadata(call),
+        )
+    else:
+        content_type, headers, metadata = (
+            source["content_type"],
+            source["headers"],
+            source["user_metadata"],
+        )
+    content: Content = {
+        "size": source["size"],
+        "etag": source["etag"],
+        "sha256": source["sha256"],
+        "chunks": source["chunks"],
+    }
+    # Same bytes, new version: the chunk list is shared, so nothing is copied.
+    version = new_version(
+        content, owner, acl_from_headers(call, owner), call.now, content_type, headers, metadata
+    )
+    if "checksum" in source:
+        version["checksum"] = source["checksum"]
+    result = await run_in_threadpool(
+        record_version, call.system, call.bucket, call.key, version, call.meta, call.now
+    )
+    response_headers = version_headers(result.version, info)
+    if source["version_id"] != "null":
+        response_headers["x-amz-copy-source-version-id"] = source["version_id"]
+    return xml_response(
+        "CopyObjectResult",
+        [
+            ("LastModified", iso_z(result.version["created_at"])),
+            ("ETag", f'"{result.version["etag"]}"'),
+        ],
+        response_headers,
+    )
+
+
+async def get_object_acl(call: Call) -> Response:
+    info = await call.bucket_info()
+    version_id = call.query.get("versionId") or None
+    obj = await run_in_threadpool(call.system.store.get_object, call.bucket, call.key, version_id)
+    authorize(call.caller.principal, Action.READ_OBJECT_ACL, info.acl, obj.version["acl"])
+    return xml_response("AccessControlPolicy", acl_nodes(obj.version["acl"]))
+
+
+async def put_object_acl(call: Call) -> Response:
+    info = await call.bucket_info()
+    version_id = call.query.get("versionId") or None
+    obj = await run_in_threadpool(call.system.store.get_object, call.bucket, call.key, version_id)
+    authorize(call.caller.principal, Action.WRITE_OBJECT_ACL, info.acl, obj.version["acl"])
+    owner = obj.version["acl"]["owner"]
+    body = await read_small_body(call)
+    acl = acl_from_xml(body, owner) if body.strip() else acl_from_headers(call, owner)
+    await run_in_threadpool(
+        call.system.store.set_object_acl,
+        call.bucket,
+        call.key,
+        version_id,
+        acl,
+        call.meta,
+        call.now,
+    )
+    return Response(status_code=200)
+
+
+async def get_object_tagging(call: Call) -> Response:
+    """strata keeps no object tags; a readable object has an empty tag set."""
+    await _readable(call)
+    return xml_response("Tagging", [("TagSet", [])])

@@ -1,0 +1,173 @@
+"""AWS Signature Version 4, as S3 defines it: pure functions, no I/O.
+
+The server rebuilds what the client signed from what arrived, so every input here is
+the request as decoded once: the path without percent-escapes, the query as decoded
+pairs, header names lower-cased. Canonical forms re-encode them by AWS's rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import quote
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+_SPACES = re.compile(r" +")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class MalformedAuthorization(ValueError):
+    """The Authorization header or presigned query cannot be parsed."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    access_key: str
+    date: str  # YYYYMMDD
+    region: str
+    service: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.date}/{self.region}/{self.service}/aws4_request"
+
+
+@dataclass(frozen=True)
+class Authorization:
+    scope: Scope
+    signed_headers: tuple[str, ...]
+    signature: str
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """The parts of a request that a signature covers."""
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...]
+    headers: Mapping[str, str]
+
+
+def uri_encode(text: str, keep_slash: bool = False) -> str:
+    """Percent-encode every byte except A-Z a-z 0-9 - _ . ~ (and '/' in a path)."""
+    return quote(text, safe="/~" if keep_slash else "~")
+
+
+def parse_credential(credential: str) -> Scope:
+    parts = credential.split("/")
+    if len(parts) != 5 or parts[4] != "aws4_request" or not parts[0]:
+        raise MalformedAuthorization(
+            "The Credential is malformed; expected "
+            '"<access key>/<YYYYMMDD>/<region>/s3/aws4_request"'
+        )
+    return Scope(parts[0], parts[1], parts[2], parts[3])
+
+
+def parse_authorization(header: str) -> Authorization:
+    """Parse `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`."""
+    algorithm, _, rest = header.strip().partition(" ")
+    if algorithm != ALGORITHM:
+        raise MalformedAuthorization(f"Unsupported authorization type {algorithm!r}")
+    fields: dict[str, str] = {}
+    for part in rest.split(","):
+        name, sep, value = part.strip().partition("=")
+        if sep:
+            fields[name] = value
+    try:
+        return Authorization(
+            parse_credential(fields["Credential"]),
+            _signed_headers(fields["SignedHeaders"]),
+            fields["Signature"],
+        )
+    except KeyError as missing:
+        raise MalformedAuthorization(
+            f"The authorization header is missing {missing.args[0]}"
+        ) from None
+
+
+def _signed_headers(text: str) -> tuple[str, ...]:
+    names = tuple(text.split(";"))
+    if not all(names) or "host" not in names:
+        raise MalformedAuthorization("SignedHeaders must name host and may not be empty")
+    return names
+
+
+def canonical_query(query: Iterable[tuple[str, str]], skip: str | None = None) -> str:
+    encoded = sorted((uri_encode(k), uri_encode(v)) for k, v in query if k != skip)
+    return "&".join(f"{k}={v}" for k, v in encoded)
+
+
+def canonical_headers(headers: Mapping[str, str], names: Iterable[str]) -> str:
+    lines = []
+    for name in names:
+        value = headers.get(name)
+        if value is None:
+            raise MalformedAuthorization(f"The signed header {name!r} is not in the request")
+        lines.append(f"{name}:{_SPACES.sub(' ', value.strip())}\n")
+    return "".join(lines)
+
+
+def canonical_request(
+    request: HttpRequest,
+    signed_headers: tuple[str, ...],
+    payload_hash: str,
+    skip_query: str | None = None,
+) -> str:
+    return "\n".join(
+        (
+            request.method,
+            uri_encode(request.path, keep_slash=True),
+            canonical_query(request.query, skip_query),
+            canonical_headers(request.headers, signed_headers),
+            ";".join(signed_headers),
+            payload_hash,
+        )
+    )
+
+
+def _sha256_hex(text: str | bytes) -> str:
+    data = text.encode() if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()
+
+
+def string_to_sign(amz_date: str, scope: Scope, canonical: str) -> str:
+    return f"{ALGORITHM}\n{amz_date}\n{scope.text}\n{_sha256_hex(canonical)}"
+
+
+def signing_key(secret: str, scope: Scope) -> bytes:
+    key = ("AWS4" + secret).encode()
+    for part in (scope.date, scope.region, scope.service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def sign(key: bytes, text: str) -> str:
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
+def chunk_string_to_sign(amz_date: str, scope: Scope, previous: str, chunk_sha256: str) -> str:
+    """What each aws-chunked chunk's signature covers; the chain starts at the seed."""
+    return (
+        f"{ALGORITHM}-PAYLOAD\n{amz_date}\n{scope.text}\n{previous}\n{EMPTY_SHA256}\n{chunk_sha256}"
+    )
+
+
+def trailer_string_to_sign(amz_date: str, scope: Scope, previous: str, trailer: bytes) -> str:
+    return f"{ALGORITHM}-TRAILER\n{amz_date}\n{scope.text}\n{previous}\n{_sha256_hex(trailer)}"
+
+
+def is_payload_hash(value: str) -> bool:
+    return bool(_HEX64.match(value))
+
+
+def signatures_match(expected: str, given: str) -> bool:
+    return hmac.compare_digest(expected.encode(), given.encode())

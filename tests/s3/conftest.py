@@ -1,0 +1,52 @@
+"""One real `strata serve` per test module, and S3 clients pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import count
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tests.conftest import ROOT_AK, ROOT_SK, Server, free_port, server_env
+
+_names = count()
+
+
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("s3")
+    srv = Server(root / "data", free_port(), free_port(),
+                 server_env(STRATA_DOMAIN="localhost"))
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def make_client(server: Server, access_key: str = ROOT_AK, secret_key: str = ROOT_SK,
+                **config: Any) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=server.s3,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": config.pop("addressing_style", "path")},
+                      retries={"max_attempts": 1}, **config),
+    )
+
+
+@pytest.fixture(scope="module")
+def s3(s3_server: Server) -> Any:
+    return make_client(s3_server)
+
+
+@pytest.fixture
+def bucket(s3: Any) -> str:
+    name = f"test-bucket-{next(_names)}"
+    s3.create_bucket(Bucket=name)
+    return name
