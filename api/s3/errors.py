@@ -175,6 +175,11 @@ def error_xml(code: str, message: str, resource: str, rid: str, fields: dict[str
     ).encode()
 
 
+def _may_have_unread_body(request: Request) -> bool:
+    length = request.headers.get("content-length", "0")
+    return (length.isdigit() and int(length) > 0) or "transfer-encoding" in request.headers
+
+
 def classify(exc: Exception) -> tuple[str, int] | None:
     if isinstance(exc, NoSuchConfiguration):
         return exc.code, 404
@@ -205,6 +210,10 @@ async def handle_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, RangeNotSatisfiable) and "size" in exc.fields:
         headers["content-range"] = f"bytes */{exc.fields['size']}"
         fields.pop("size")
+    if _may_have_unread_body(request):
+        # The body may be partly unread; closing keeps its bytes from being taken for the
+        # next request on this connection.
+        headers["connection"] = "close"
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers)
     body = error_xml(code, message, request.url.path, request_id(request), fields)

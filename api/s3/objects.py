@@ -180,7 +180,9 @@ def object_headers(version: Version, info: BucketInfo, call: Call) -> dict[str, 
     }
     if "parts" in version:
         headers["x-amz-mp-parts-count"] = str(len(version["parts"]))
-    if (call.header("x-amz-checksum-mode") or "").upper() == "ENABLED":
+    whole = "range" not in call.target.signed.headers and "partNumber" not in call.query
+    # A checksum covers the whole object, so S3 leaves it off partial reads.
+    if whole and (call.header("x-amz-checksum-mode") or "").upper() == "ENABLED":
         for algorithm, value in version.get("checksum", {}).items():
             headers[header_name(algorithm)] = value
     for param, header in RESPONSE_OVERRIDES.items():
