@@ -16,6 +16,7 @@ class Target:
     key: str  # "" for a bucket
     query: dict[str, str]  # first value of each parameter, decoded
     signed: HttpRequest  # the request as SigV4 sees it
+    resource: str  # "/bucket/key" still percent-encoded, as SigV2 signs it
 
 
 def decoded_query(raw: bytes) -> tuple[tuple[str, str], ...]:
@@ -37,7 +38,8 @@ def _host_bucket(host: str, domain: str) -> str | None:
 
 def locate(request: Request, domain: str) -> Target:
     raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
-    path = unquote(raw_path.decode("utf-8", "surrogateescape"))
+    sent_path = raw_path.decode("utf-8", "surrogateescape")
+    path = unquote(sent_path)
     pairs = decoded_query(request.scope.get("query_string", b""))
     headers = _signing_headers(request)
     signed = HttpRequest(request.method, path, pairs, headers)
@@ -46,9 +48,9 @@ def locate(request: Request, domain: str) -> Target:
         query.setdefault(name, value)
     host_bucket = _host_bucket(headers.get("host", ""), domain)
     if host_bucket is not None:
-        return Target(host_bucket, path[1:], query, signed)
+        return Target(host_bucket, path[1:], query, signed, f"/{host_bucket}{sent_path}")
     bucket, _, key = path[1:].partition("/")
-    return Target(bucket, key, query, signed)
+    return Target(bucket, key, query, signed, sent_path)
 
 
 def _signing_headers(request: Request) -> dict[str, str]:

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api.s3 import sigv4
+from api.s3 import sigv2, sigv4
 from api.s3.addressing import Target
+from api.s3.dates import parse_http_date
 from api.s3.errors import (
     AuthorizationHeaderMalformed,
     AuthorizationQueryParametersError,
@@ -22,6 +23,7 @@ from api.s3.errors import (
     SignatureDoesNotMatch,
 )
 from domain.access import Principal
+from domain.errors import AccessDenied
 
 MAX_SKEW = timedelta(minutes=15)
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
@@ -81,7 +83,7 @@ def authenticate(target: Target, system: Any, now: datetime) -> Caller:
     if "X-Amz-Algorithm" in target.query or "X-Amz-Credential" in target.query:
         return _from_query(target, system, now)
     if "Signature" in target.query and "AWSAccessKeyId" in target.query:
-        raise InvalidRequest("Signature Version 2 is not supported; use AWS4-HMAC-SHA256")
+        return _from_v2_query(target, system, now)
     declared = headers.get("x-amz-content-sha256", sigv4.UNSIGNED_PAYLOAD)
     return Caller(None, declared)
 
@@ -123,7 +125,7 @@ def _from_header(target: Target, system: Any, now: datetime) -> Caller:
     headers = target.signed.headers
     header = headers["authorization"]
     if header.startswith("AWS "):
-        raise InvalidRequest("Signature Version 2 is not supported; use AWS4-HMAC-SHA256")
+        return _from_v2_header(target, system, now)
     try:
         auth = sigv4.parse_authorization(header)
     except sigv4.MalformedAuthorization as exc:
@@ -211,3 +213,51 @@ def _from_query(target: Target, system: Any, now: datetime) -> Caller:
         "X-Amz-Signature",
     )
     return Caller(principal, payload_hash)
+
+
+def _check_v2(target: Target, system: Any, access_key: str, signature: str, date: str) -> Caller:
+    principal, secret = _principal(system, access_key)
+    resource = sigv2.canonical_resource(target.resource, target.signed.query)
+    to_sign = sigv2.string_to_sign(target.signed.method, target.signed.headers, date, resource)
+    if not sigv4.signatures_match(sigv2.sign(secret, to_sign), signature):
+        raise SignatureDoesNotMatch(
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your key and signing method.",
+            access_key=access_key,
+            string_to_sign=to_sign,
+        )
+    return Caller(principal, sigv4.UNSIGNED_PAYLOAD)
+
+
+def _from_v2_query(target: Target, system: Any, now: datetime) -> Caller:
+    query = target.query
+    try:
+        expires = int(query.get("Expires", ""))
+    except ValueError:
+        raise AuthorizationQueryParametersError("Expires must be a number of seconds") from None
+    if now.timestamp() > expires:
+        raise RequestExpired(
+            "Request has expired",
+            expires=datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            server_time=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+    return _check_v2(target, system, query["AWSAccessKeyId"], query["Signature"], str(expires))
+
+
+def _from_v2_header(target: Target, system: Any, now: datetime) -> Caller:
+    headers = target.signed.headers
+    access_key, sep, signature = headers["authorization"][4:].strip().rpartition(":")
+    if not sep or not access_key:
+        raise AuthorizationHeaderMalformed('Expected "AWS <access key>:<signature>"')
+    stamp = headers.get("x-amz-date") or headers.get("date", "")
+    moment = parse_http_date(stamp)
+    if moment is None:
+        raise AccessDenied("AWS authentication requires a valid Date or x-amz-date header")
+    if abs(now - moment) > MAX_SKEW:
+        raise RequestTimeTooSkewed(
+            "The difference between the request time and the current time is too large.",
+            request_time=stamp,
+            server_time=now.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+        )
+    date_line = "" if "x-amz-date" in headers else headers.get("date", "")
+    return _check_v2(target, system, access_key, signature, date_line)

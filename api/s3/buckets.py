@@ -6,7 +6,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.s3.acl import acl_from_headers, acl_from_xml, acl_nodes
-from api.s3.common import Call, iso_z, owner_node
+from api.s3.common import Call, owner_node
+from api.s3.dates import iso_z
 from api.s3.errors import InvalidLocationConstraint, MalformedXML
 from api.s3.integrity import read_small_body
 from api.s3.xml import child_text, parse, text_response, xml_response

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -60,24 +59,6 @@ class Call:
         if action is not None:
             authorize(self.caller.principal, action, info.acl)
         return info
-
-
-def http_date(iso: str) -> str:
-    return format_datetime(datetime.fromisoformat(iso).astimezone(UTC), usegmt=True)
-
-
-def iso_z(iso: str) -> str:
-    """S3's listing timestamp form: 2013-09-17T18:07:53.000Z."""
-    moment = datetime.fromisoformat(iso).astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def parse_http_date(text: str) -> datetime | None:
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def owner_node(user: str, tag: str = "Owner") -> Node:

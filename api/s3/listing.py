@@ -7,7 +7,8 @@ from urllib.parse import quote
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.s3.common import Call, int_query, iso_z, owner_node
+from api.s3.common import Call, int_query, owner_node
+from api.s3.dates import iso_z
 from api.s3.errors import InvalidRequest
 from api.s3.xml import Node, xml_response
 from domain.access import Action

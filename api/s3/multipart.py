@@ -14,7 +14,8 @@ from api.operations import new_version_id, read_version
 from api.ranges import parse_range
 from api.s3.acl import acl_from_headers
 from api.s3.checksums import ALGORITHMS, encoded, header_name, new_checksum
-from api.s3.common import Call, int_query, iso_z, owner_node
+from api.s3.common import Call, int_query, owner_node
+from api.s3.dates import iso_z
 from api.s3.errors import InvalidRequest, MalformedXML
 from api.s3.integrity import read_small_body
 from api.s3.objects import (

@@ -14,7 +14,8 @@ from api.operations import delete_marker, new_version, read_version, record_vers
 from api.ranges import RangeNotSatisfiable, parse_range
 from api.s3.acl import acl_from_headers, acl_from_xml, acl_nodes
 from api.s3.checksums import header_name
-from api.s3.common import Call, http_date, iso_z, parse_http_date
+from api.s3.common import Call
+from api.s3.dates import http_date, iso_z, parse_http_date
 from api.s3.errors import (
     EntityTooLarge,
     InvalidRequest,
