@@ -109,11 +109,13 @@ class _Reader:
     async def _fill(self) -> bool:
         if self._done:
             return False
-        try:
-            piece = await anext(self._stream)
-        except StopAsyncIteration:
-            self._done = True
-            return False
+        piece = b""
+        while not piece:  # Starlette's stream ends with an empty piece
+            try:
+                piece = await anext(self._stream)
+            except StopAsyncIteration:
+                self._done = True
+                return False
         self._buffer += piece
         return True
 
