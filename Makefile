@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_NO_CONFIG := 1
 
-.PHONY: setup serve test test-all lint bench clean
+.PHONY: setup client-tools serve test test-all lint bench clean
 
 $(UV):
 	@echo "==> installing uv $(UV_VERSION) into $(TOOLS)/"
@@ -20,15 +20,30 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 	$(UV) sync --locked --extra dev --python $(PYTHON)
 	@touch $@
 
+# The S3 client tools the tests drive, from Debian's packages at pinned versions.
+DEBIAN_TOOLS := rclone=1.60.1+dfsg-2+b5 s3fs=1.90-1
+
+client-tools:
+	@if command -v rclone >/dev/null && command -v s3fs >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "==> installing the S3 client tools the tests use: $(DEBIAN_TOOLS)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBIAN_TOOLS) >/dev/null \
+		|| { apt-get update -q >/dev/null && \
+		     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBIAN_TOOLS) >/dev/null; }; \
+	else \
+		echo "rclone and s3fs are needed by the tests: run 'sudo apt-get install $(DEBIAN_TOOLS)'"; \
+		exit 1; \
+	fi
+
 setup: $(VENV)/.synced
 
 serve: setup
 	$(VENV)/bin/strata serve
 
-test: setup
+test: setup client-tools
 	$(VENV)/bin/python -m pytest -m "not slow" -p no:cacheprovider
 
-test-all: setup
+test-all: setup client-tools
 	$(VENV)/bin/python -m pytest -p no:cacheprovider
 
 lint: setup
