@@ -130,7 +130,8 @@ def test_s3fs_mount_reads_and_writes(
     log_path = tmp_path / "s3fs.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [s3fs, bucket, str(mount), "-f", "-o", f"url={s3_server.s3}", "-o", "use_path_request_style",
+        [s3fs, bucket, str(mount), "-f", "-o", f"url={s3_server.s3}",
+         "-o", "use_path_request_style",
          "-o", f"passwd_file={passwd}", "-o", "endpoint=us-east-1", "-o", "sigv4",
          "-o", "stat_cache_expire=1", "-o", "enable_noobj_cache"],
         stdout=log, stderr=subprocess.STDOUT,
