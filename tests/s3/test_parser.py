@@ -84,7 +84,9 @@ def test_query_decoding(raw: bytes, pairs: tuple[tuple[str, str], ...]) -> None:
     ("DELETE", "b", "k", {"uploadId": "u"}, multipart.abort),
     ("GET", "b", "k", {"uploadId": "u"}, multipart.list_parts),
 ])
-def test_routing(method: str, bucket: str, key: str, query: dict[str, str], handler: object) -> None:
+def test_routing(
+    method: str, bucket: str, key: str, query: dict[str, str], handler: object
+) -> None:
     assert route(method, bucket, key, query) is handler
 
 
