@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from api.s3.common import Call, owner_node
-from api.s3.errors import InvalidRequest, MalformedXML
+from api.s3.errors import InvalidRequest, MalformedACLError, MalformedXML
 from api.s3.xml import XSI_NS, Node, child_text, parse
 from domain.access import ALL_USERS, AUTHENTICATED_USERS, canned_acl, make_acl, user_grantee
+from domain.errors import InvalidArgument
 from domain.records import Acl, Grant
 
 GROUP_URIS = {
@@ -74,7 +75,13 @@ def acl_from_xml(body: bytes, owner: str) -> Acl:
             grants.append({"grantee": user_grantee(user), "permission": permission})
         else:
             raise MalformedXML("A Grantee needs an ID or a URI")
-    return make_acl(owner, grants)
+    try:
+        return make_acl(owner, grants)
+    except InvalidArgument as exc:
+        raise MalformedACLError(
+            "The XML you provided was not well-formed or did not validate against our "
+            f"published schema: {exc.message}"
+        ) from None
 
 
 def _grantee_node(grantee: str) -> Node:

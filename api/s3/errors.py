@@ -88,6 +88,10 @@ class NotModified(S3ProtocolError):
     """Not an error to the client: a 304 without a body."""
 
 
+class MalformedACLError(S3ProtocolError):
+    pass
+
+
 class InvalidLocationConstraint(S3ProtocolError):
     pass
 
@@ -117,6 +121,7 @@ ERRORS: dict[type[Exception], tuple[str, int]] = {
     BadDigest: ("BadDigest", 400),
     InvalidChunkEncoding: ("IncompleteBody", 400),
     MalformedXML: ("MalformedXML", 400),
+    MalformedACLError: ("MalformedACLError", 400),
     InvalidRequest: ("InvalidRequest", 400),
     InvalidLocationConstraint: ("InvalidLocationConstraint", 400),
     EntityTooLarge: ("EntityTooLarge", 400),

@@ -97,3 +97,30 @@ def test_virtual_host_addressing(s3_server: Server, s3: Any, bucket: str) -> Non
     s3.put_object_acl(Bucket=bucket, Key="vhost/key", ACL="public-read")
     got = httpx.get(f"{s3_server.s3}/vhost/key", headers={"host": f"{bucket}.localhost"})
     assert got.content == b"by host"
+
+
+def test_acl_xml_round_trips_and_bad_grants_are_refused(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="shared", Body=b"x")
+    owner = {"ID": "root", "DisplayName": "root"}
+    policy = {"Owner": owner, "Grants": [
+        {"Grantee": {"Type": "CanonicalUser", "ID": "root"}, "Permission": "FULL_CONTROL"},
+        {"Grantee": {"Type": "CanonicalUser", "ID": "carol"}, "Permission": "READ"},
+        {"Grantee": {"Type": "Group",
+                     "URI": "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"},
+         "Permission": "READ_ACP"},
+    ]}
+    s3.put_object_acl(Bucket=bucket, Key="shared", AccessControlPolicy=policy)
+    got = s3.get_object_acl(Bucket=bucket, Key="shared")
+    assert got["Owner"]["ID"] == "root"
+    assert {(g["Grantee"].get("ID") or g["Grantee"].get("URI"), g["Permission"])
+            for g in got["Grants"]} == {
+        ("root", "FULL_CONTROL"), ("carol", "READ"),
+        ("http://acs.amazonaws.com/groups/global/AuthenticatedUsers", "READ_ACP")}
+    bad = {"Owner": owner, "Grants": [
+        {"Grantee": {"Type": "CanonicalUser", "ID": "carol"}, "Permission": "EVERYTHING"}]}
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_acl(Bucket=bucket, AccessControlPolicy=bad)
+    assert _code(exc) == "MalformedACLError"
+    assert s3.get_bucket_acl(Bucket=bucket)["Grants"] == [
+        {"Grantee": {"Type": "CanonicalUser", "ID": "root", "DisplayName": "root"},
+         "Permission": "FULL_CONTROL"}]
