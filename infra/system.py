@@ -25,7 +25,7 @@ from projections.buckets import BucketsProjection
 from projections.chunk_refs import ChunkRefsProjection
 from projections.object_listing import ObjectListingProjection, is_bucket_empty
 from projections.runner import ProjectionRunner
-from projections.uploads import UploadsProjection
+from projections.uploads import UploadsProjection, has_uploads
 from workers.gc import GarbageCollector
 from workers.runner import LogFollower
 
@@ -55,7 +55,8 @@ class RootCredentials:
 
 
 class ViewBackedContents:
-    """BucketContents from the listing view, after the read barrier."""
+    """BucketContents from the views, after the read barrier. Multipart uploads in
+    progress count as content: their parts would otherwise outlive the bucket."""
 
     def __init__(self, runner: ProjectionRunner, views: RocksDBViewStore) -> None:
         self._runner = runner
@@ -63,7 +64,7 @@ class ViewBackedContents:
 
     def is_empty(self, bucket: str, position: int) -> bool:
         self._runner.wait_for(position)
-        return is_bucket_empty(self._views, bucket)
+        return is_bucket_empty(self._views, bucket) and not has_uploads(self._views, bucket)
 
 
 @dataclass

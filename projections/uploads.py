@@ -109,3 +109,8 @@ def list_uploads(
     elif truncated and prefixes:
         next_key = prefixes[-1]
     return UploadPage(uploads, prefixes, truncated, next_key, next_upload)
+
+
+def has_uploads(views: ViewReader, bucket: str) -> bool:
+    ns = _ns(bucket)
+    return next(views.scan(ns, prefix_end(ns)), None) is not None

@@ -119,3 +119,13 @@ def test_multipart_with_a_checksum_algorithm(s3: Any, bucket: str) -> None:
                                             "PartNumber": 1, "ETag": part["ETag"],
                                             "ChecksumSHA256": part["ChecksumSHA256"]}]})
     assert done["ChecksumSHA256"].endswith("-1")
+
+
+def test_a_bucket_with_an_upload_in_progress_is_not_empty(s3: Any) -> None:
+    s3.create_bucket(Bucket="pending-uploads")
+    upload = s3.create_multipart_upload(Bucket="pending-uploads", Key="k")["UploadId"]
+    with pytest.raises(ClientError) as exc:
+        s3.delete_bucket(Bucket="pending-uploads")
+    assert _code(exc) == "BucketNotEmpty"
+    s3.abort_multipart_upload(Bucket="pending-uploads", Key="k", UploadId=upload)
+    s3.delete_bucket(Bucket="pending-uploads")
