@@ -10,6 +10,14 @@ from typing import Any
 from domain.application import ObjectInfo
 from domain.records import NULL_VERSION, Acl, Content, RequestMeta, Version
 
+# Representation headers an object keeps and serves back, as S3 does.
+KEPT_HEADERS = (
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+)
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 

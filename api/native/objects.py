@@ -18,7 +18,13 @@ from api.context import request_meta, system_of
 from api.ingest import ingest
 from api.native.common import int_param, json_response, now
 from api.native.errors import MalformedRequest
-from api.operations import delete_marker, new_version, read_version, record_version
+from api.operations import (
+    KEPT_HEADERS,
+    delete_marker,
+    new_version,
+    read_version,
+    record_version,
+)
 from api.ranges import parse_range
 from domain.access import Action, authorize, canned_acl
 from domain.errors import NoSuchKey
@@ -27,13 +33,6 @@ from domain.objects import ObjectKey
 from domain.records import Version
 from projections.object_listing import decode_cursor, encode_cursor, list_objects, list_versions
 
-KEPT_HEADERS = (
-    "cache-control",
-    "content-disposition",
-    "content-encoding",
-    "content-language",
-    "expires",
-)
 META_PREFIX = "x-meta-"
 
 

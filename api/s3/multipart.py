@@ -86,6 +86,18 @@ async def _open_upload(call: Call) -> MultipartUpload:
     return upload
 
 
+def _confirm_and_record(call: Call, part: UploadedPart) -> None:
+    """Blocking: protect the part's chunks from GC, then record the part."""
+    call.system.blobs.confirm(part["chunks"])
+    call.system.store.upload_part(
+        call.bucket, call.key, call.query["uploadId"], part, call.meta, call.now
+    )
+
+
+async def _record_part(call: Call, part: UploadedPart) -> None:
+    await run_in_threadpool(_confirm_and_record, call, part)
+
+
 async def upload_part(call: Call) -> Response:
     number = _part_number(call)
     await _open_upload(call)
@@ -100,15 +112,7 @@ async def upload_part(call: Call) -> Response:
         "last_modified": call.now.isoformat(),
         "checksum": checksum,
     }
-    await run_in_threadpool(
-        call.system.store.upload_part,
-        call.bucket,
-        call.key,
-        call.query["uploadId"],
-        part,
-        call.meta,
-        call.now,
-    )
+    await _record_part(call, part)
     headers = {"etag": f'"{part["etag"]}"'}
     headers.update({header_name(a): v for a, v in checksum.items()})
     return Response(status_code=200, headers=headers)
@@ -142,16 +146,7 @@ async def _upload_part_copy(call: Call, number: int) -> Response:
         "last_modified": call.now.isoformat(),
         "checksum": {},
     }
-    await run_in_threadpool(call.system.blobs.confirm, chunks)
-    await run_in_threadpool(
-        call.system.store.upload_part,
-        call.bucket,
-        call.key,
-        call.query["uploadId"],
-        part,
-        call.meta,
-        call.now,
-    )
+    await _record_part(call, part)
     return xml_response(
         "CopyPartResult",
         [

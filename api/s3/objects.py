@@ -10,7 +10,13 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from api.ingest import ingest
-from api.operations import delete_marker, new_version, read_version, record_version
+from api.operations import (
+    KEPT_HEADERS,
+    delete_marker,
+    new_version,
+    read_version,
+    record_version,
+)
 from api.ranges import RangeNotSatisfiable, parse_range
 from api.s3.acl import acl_from_headers, acl_from_xml, acl_nodes
 from api.s3.checksums import header_name
@@ -34,13 +40,6 @@ from domain.names import validate_object_key
 from domain.records import Content, Version
 
 MAX_PUT_BYTES = 5 * 1024**3
-KEPT_HEADERS = (
-    "cache-control",
-    "content-disposition",
-    "content-encoding",
-    "content-language",
-    "expires",
-)
 META_PREFIX = "x-amz-meta-"
 RESPONSE_OVERRIDES = {
     "response-content-type": "content-type",
