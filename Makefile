@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_NO_CONFIG := 1
 
-.PHONY: setup client-tools serve test test-all lint bench clean
+.PHONY: setup client-tools bench-tools serve test test-all lint bench clean
 
 $(UV):
 	@echo "==> installing uv $(UV_VERSION) into $(TOOLS)/"
@@ -17,7 +17,7 @@ $(UV):
 
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 	@echo "==> installing strata and its locked dependencies into $(VENV)/"
-	$(UV) sync --locked --extra dev --python $(PYTHON)
+	$(UV) sync --locked --extra dev --extra bench --python $(PYTHON)
 	@touch $@
 
 # The S3 client tools the tests drive, from Debian's packages at pinned versions.
@@ -50,7 +50,23 @@ lint: setup
 	$(VENV)/bin/ruff check domain projections api workers infra tests
 	$(VENV)/bin/mypy domain projections api workers infra
 
-bench: setup
+# The load generator and the static-file ceiling for `make bench`, from Debian, pinned.
+BENCH_TOOLS := wrk=4.1.0-3+b2 nginx-light=1.22.1-9+deb12u11
+
+bench-tools:
+	@if command -v wrk >/dev/null && command -v nginx >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "==> installing the benchmark tools: $(BENCH_TOOLS)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BENCH_TOOLS) >/dev/null \
+		|| { apt-get update -q >/dev/null && \
+		     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BENCH_TOOLS) >/dev/null; }; \
+	else \
+		echo "wrk and nginx are needed by make bench: run 'sudo apt-get install $(BENCH_TOOLS)'"; \
+		exit 1; \
+	fi
+
+bench: setup bench-tools
+	$(VENV)/bin/python -m bench.suite
 	$(VENV)/bin/python -m bench.memory
 
 clean:

@@ -1,0 +1,174 @@
+"""The servers a benchmark run measures, each started on loopback and pinned to core 0
+(the load generator gets core 1)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+SERVER_CPU = "0"
+STRATA_AK, STRATA_SK = "BENCHACCESSKEY000001", "bench-secret-key-000000000000"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listened on port {port} within {timeout} s")
+
+
+@dataclass
+class Peer:
+    """One server under test. `s3` peers speak S3; the others take plain PUT/GET."""
+
+    name: str
+    s3: bool
+    can_put: bool = True
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    access_key: str = "bench"
+    secret_key: str = "bench-secret"
+    workdir: Path = field(default_factory=Path)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def client(self) -> object:
+        return boto3.client(
+            "s3", endpoint_url=self.url, aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key, region_name="us-east-1",
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
+                          retries={"max_attempts": 2}, max_pool_connections=64),
+        )
+
+    def _spawn(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        log = open(self.workdir / f"{self.name}.log", "ab")  # noqa: SIM115 - lives with the process
+        self.process = subprocess.Popen(["taskset", "-c", SERVER_CPU, *args], env=env,
+                                        stdout=log, stderr=subprocess.STDOUT)
+        _wait_for_port(self.port, self.process)
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+class StrataPeer(Peer):
+    def __init__(self, workdir: Path) -> None:
+        super().__init__("strata", s3=True, access_key=STRATA_AK, secret_key=STRATA_SK,
+                         workdir=workdir)
+
+    def start(self) -> None:
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
+        env.update(STRATA_ROOT_ACCESS_KEY=STRATA_AK, STRATA_ROOT_SECRET_KEY=STRATA_SK,
+                   STRATA_LOG_LEVEL="warning")
+        self._spawn([sys.executable, "-m", "infra.cli", "serve", "--data-dir",
+                     str(self.workdir / "strata-data"), "--s3-port", str(self.port),
+                     "--api-port", str(free_port())], env)
+
+
+class MotoPeer(Peer):
+    def __init__(self, workdir: Path) -> None:
+        super().__init__("moto", s3=True, workdir=workdir)
+
+    def start(self) -> None:
+        self.port = free_port()
+        moto = Path(sys.executable).parent / "moto_server"
+        self._spawn([str(moto), "-H", "127.0.0.1", "-p", str(self.port)])
+
+
+class RawFilePeer(Peer):
+    """Starlette writing files with fsync: the ceiling for a Python server on this disk."""
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__("raw-starlette", s3=False, workdir=workdir)
+
+    def start(self) -> None:
+        self.port = free_port()
+        self._spawn([sys.executable, "-m", "bench.raw_app", str(self.workdir / "raw"),
+                     str(self.port)])
+
+
+class NginxPeer(Peer):
+    """nginx serving static files: the ceiling for GET on this machine."""
+
+    def __init__(self, workdir: Path, files: Path) -> None:
+        super().__init__("nginx", s3=False, can_put=False, workdir=workdir)
+        self.files = files
+
+    def start(self) -> None:
+        self.port = free_port()
+        conf = self.workdir / "nginx.conf"
+        conf.write_text(
+            "worker_processes 1; daemon off; pid " + str(self.workdir / "nginx.pid") + ";\n"
+            "error_log " + str(self.workdir / "nginx-error.log") + ";\n"
+            "events { worker_connections 1024; }\n"
+            "http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;\n"
+            f"  client_body_temp_path {self.workdir}/nginx-body;\n"
+            f"  proxy_temp_path {self.workdir}/nginx-proxy;\n"
+            f"  fastcgi_temp_path {self.workdir}/nginx-fcgi;\n"
+            f"  uwsgi_temp_path {self.workdir}/nginx-uwsgi;\n"
+            f"  scgi_temp_path {self.workdir}/nginx-scgi;\n"
+            f"  server {{ listen 127.0.0.1:{self.port}; root {self.files}; }} }}\n"
+        )
+        self._spawn(["nginx", "-c", str(conf), "-p", str(self.workdir)])
+
+
+class CephPeer(Peer):
+    """Ceph radosgw from ../shared/peers/ceph-rgw, when it is up; never started here."""
+
+    ENV = Path("/tmp/cephpeer/env")
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__("ceph-rgw", s3=True, workdir=workdir)
+
+    @classmethod
+    def available(cls) -> bool:
+        if not cls.ENV.exists():
+            return False
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", 7480)) == 0
+
+    def start(self) -> None:
+        values = dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in self.ENV.read_text().splitlines() if "=" in line
+        )
+        self.port = 7480
+        self.access_key = values.get("S3_MAIN_ACCESS_KEY", "").strip('"')
+        self.secret_key = values.get("S3_MAIN_SECRET_KEY", "").strip('"')
+
+    def stop(self) -> None:
+        """Not ours to stop."""

@@ -1,0 +1,245 @@
+"""`make bench`: the same load against strata, moto, a bare fsync Starlette app, nginx
+(and Ceph radosgw when it is up), side by side in one run.
+
+Run: .venv/bin/python -m bench.suite [--seconds 5] [--concurrency 1,8,32] [--only put-4k,...]
+Writes docs/benchmarks.md and docs/benchmarks.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import wrk
+from bench.peers import CephPeer, MotoPeer, NginxPeer, Peer, RawFilePeer, StrataPeer
+
+KiB, MiB = 1024, 1024 * 1024
+BUCKET = "bench"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    size: int  # bytes moved per request (for MB/s); 0 for metadata calls
+    keys: int  # how many distinct keys the requests walk
+    populate: bool  # the keys must exist first
+    mix: tuple[tuple[str, int], ...]  # (S3 operation, weight)
+    plain: bool = True  # also run against the non-S3 peers (raw file app, nginx)
+
+
+WORKLOADS = [
+    Workload("put-4k", 4 * KiB, 500, False, (("PUT", 1),)),
+    Workload("get-4k", 4 * KiB, 200, True, (("GET", 1),)),
+    Workload("head-4k", 0, 200, True, (("HEAD", 1),)),
+    Workload("list-200", 0, 200, True, (("LIST", 1),), plain=False),
+    Workload("delete-4k", 0, 20000, True, (("DELETE", 1),), plain=False),
+    Workload("mixed-4k", 4 * KiB, 200, True,
+             (("GET", 6), ("PUT", 2), ("HEAD", 1), ("LIST", 1)), plain=False),
+    Workload("put-1m", 1 * MiB, 50, False, (("PUT", 1),)),
+    Workload("get-64m", 64 * MiB, 2, True, (("GET", 1),)),
+]
+
+
+def _s3_entries(peer: Peer, workload: Workload) -> list[tuple[str, str]]:
+    client: Any = peer.client()
+    methods = {"PUT": "put_object", "GET": "get_object", "HEAD": "head_object",
+               "DELETE": "delete_object"}
+    entries = []
+    for operation, weight in workload.mix:
+        for n in range(workload.keys):
+            if operation == "LIST":
+                url = client.generate_presigned_url(
+                    "list_objects_v2", Params={"Bucket": BUCKET, "Prefix": f"{workload.name}/"},
+                    ExpiresIn=7200)
+            else:
+                url = client.generate_presigned_url(
+                    methods[operation], Params={"Bucket": BUCKET, "Key": f"{workload.name}/{n}"},
+                    ExpiresIn=7200)
+            entries.extend([(operation if operation != "LIST" else "GET",
+                             url[len(peer.url):])] * weight)
+    return entries
+
+
+def _populate_s3(peer: Peer, workload: Workload) -> None:
+    client: Any = peer.client()
+    count = workload.keys if workload.size < 64 * MiB else 2
+    size = workload.size or 4 * KiB
+    body_size = min(size, 4 * KiB) if workload.name.startswith("delete") else size
+    for n in range(count):
+        client.put_object(Bucket=BUCKET, Key=f"{workload.name}/{n}",
+                          Body=os.urandom(16) + b"p" * (body_size - 16))
+
+
+def _plain_entries(workload: Workload) -> list[tuple[str, str]]:
+    method = workload.mix[0][0]
+    return [(method, f"/{workload.name}_{n}") for n in range(workload.keys)]
+
+
+def _populate_plain(peer: Peer, workload: Workload, files: Path) -> None:
+    size = workload.size or 4 * KiB
+    for n in range(workload.keys):
+        body = os.urandom(16) + b"p" * (size - 16)
+        if isinstance(peer, NginxPeer):
+            (files / f"{workload.name}_{n}").write_bytes(body)
+        else:
+            httpx.put(f"{peer.url}/{workload.name}_{n}", content=body).raise_for_status()
+
+
+@dataclass(frozen=True)
+class Row:
+    workload: str
+    connections: int
+    peer: str
+    result: wrk.Result
+    size: int
+
+    @property
+    def mb_s(self) -> float:
+        return self.result.ops * self.size / MiB
+
+
+def _applies(peer: Peer, workload: Workload) -> bool:
+    if peer.s3:
+        return True
+    if not workload.plain:
+        return False
+    return peer.can_put or workload.mix[0][0] != "PUT"
+
+
+def run_suite(seconds: float, levels: list[int], only: set[str] | None,
+              progress: Callable[[str], None]) -> list[Row]:
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="strata-bench-") as tmp:
+        work = Path(tmp)
+        work.chmod(0o755)  # nginx's workers run as an unprivileged user
+        files = work / "static"
+        files.mkdir(mode=0o755)
+        peers: list[Peer] = [StrataPeer(work), MotoPeer(work), RawFilePeer(work),
+                             NginxPeer(work, files)]
+        if CephPeer.available():
+            peers.append(CephPeer(work))
+        workloads = [w for w in WORKLOADS if only is None or w.name in only]
+        for peer in peers:
+            progress(f"starting {peer.name}")
+            peer.start()
+            try:
+                if peer.s3:
+                    client: Any = peer.client()
+                    try:
+                        client.create_bucket(Bucket=BUCKET)
+                    except client.exceptions.BucketAlreadyOwnedByYou:
+                        pass
+                for workload in workloads:
+                    if not _applies(peer, workload):
+                        continue
+                    if workload.populate:
+                        progress(f"  {peer.name}: preparing {workload.name}")
+                        if peer.s3:
+                            _populate_s3(peer, workload)
+                        else:
+                            _populate_plain(peer, workload, files)
+                    entries = _s3_entries(peer, workload) if peer.s3 else _plain_entries(
+                        workload)
+                    for level in levels:
+                        result = wrk.run(peer.url, entries, workload.size, level, seconds, work)
+                        row = Row(workload.name, level, peer.name, result, workload.size)
+                        rows.append(row)
+                        progress(f"  {peer.name:14} {workload.name:10} c={level:<3} "
+                                 f"{result.ops:9.1f} ops/s {row.mb_s:8.1f} MB/s "
+                                 f"p50 {result.p50_ms:7.2f} ms p99 {result.p99_ms:7.2f} ms"
+                                 + (f"  errors {result.errors}" if result.errors else ""))
+            finally:
+                peer.stop()
+    return rows
+
+
+def _table(rows: list[Row]) -> list[str]:
+    lines = ["| workload | conns | server | ops/s | MB/s | p50 ms | p99 ms | errors | "
+             "strata ÷ this |", "|---|---|---|---|---|---|---|---|---|"]
+    strata = {(r.workload, r.connections): r for r in rows if r.peer == "strata"}
+    for r in rows:
+        base = strata.get((r.workload, r.connections))
+        ratio = (f"{base.result.ops / r.result.ops:.2f}x"
+                 if base and r.peer != "strata" and r.result.ops else "")
+        lines.append(
+            f"| {r.workload} | {r.connections} | {r.peer} | {r.result.ops:.1f} | {r.mb_s:.1f} "
+            f"| {r.result.p50_ms:.2f} | {r.result.p99_ms:.2f} | {r.result.errors} | {ratio} |")
+    return lines
+
+
+def _plot(rows: list[Row], path: Path) -> None:
+    import matplotlib  # noqa: PLC0415 - only the plot needs it
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    shown = [w for w in ("put-4k", "get-4k") if any(r.workload == w for r in rows)]
+    if not shown:
+        return
+    figure, axes = plt.subplots(2, len(shown), figsize=(6 * len(shown), 7), squeeze=False)
+    for column, workload in enumerate(shown):
+        for peer in ("strata", "moto"):
+            points = sorted((r.connections, r.result.ops, r.result.p99_ms)
+                            for r in rows if r.workload == workload and r.peer == peer)
+            if points:
+                axes[0][column].plot([p[0] for p in points], [p[1] for p in points], "o-",
+                                     label=peer)
+                axes[1][column].plot([p[0] for p in points], [p[2] for p in points], "o-",
+                                     label=peer)
+        axes[0][column].set_title(f"{workload}: ops/s")
+        axes[1][column].set_title(f"{workload}: p99 latency (ms)")
+        for axis in (axes[0][column], axes[1][column]):
+            axis.set_xlabel("concurrent connections")
+            axis.set_xscale("log", base=2)
+            axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+
+
+def write_report(rows: list[Row], command: str) -> Path:
+    DOCS.mkdir(exist_ok=True)
+    report = DOCS / "benchmarks.md"
+    _plot(rows, DOCS / "benchmarks.png")
+    machine = (f"{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, "
+               f"{platform.system()} {platform.release()}")
+    report.write_text("\n".join([
+        "# Benchmarks",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine}.",
+        f"Command: `{command}`. Servers run pinned to core 0, wrk (one thread) to core 1;",
+        "every PUT body is distinct. Requests to the S3 servers are presigned (SigV4).",
+        "",
+        *_table(rows),
+        "",
+        "![ops/s and p99 against concurrency](benchmarks.png)",
+        "",
+    ]))
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument("--only", default="", help="comma-separated workload names")
+    args = parser.parse_args()
+    levels = [int(c) for c in args.concurrency.split(",")]
+    only = set(args.only.split(",")) if args.only else None
+    rows = run_suite(args.seconds, levels, only, lambda line: print(line, flush=True))
+    report = write_report(rows, "make bench")
+    print("\n".join(_table(rows)))
+    print(f"\nwritten: {report}")
+
+
+if __name__ == "__main__":
+    main()
