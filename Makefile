@@ -47,7 +47,7 @@ test-all: setup client-tools
 	$(VENV)/bin/python -m pytest -p no:cacheprovider
 
 lint: setup
-	$(VENV)/bin/ruff check domain projections api workers infra tests
+	$(VENV)/bin/ruff check domain projections api workers infra tests bench
 	$(VENV)/bin/mypy domain projections api workers infra
 
 # The load generator and the static-file ceiling for `make bench`, from Debian, pinned.

@@ -8,6 +8,7 @@ Writes docs/benchmarks.md and docs/benchmarks.png.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import tempfile
@@ -135,10 +136,8 @@ def run_suite(seconds: float, levels: list[int], only: set[str] | None,
             try:
                 if peer.s3:
                     client: Any = peer.client()
-                    try:
+                    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
                         client.create_bucket(Bucket=BUCKET)
-                    except client.exceptions.BucketAlreadyOwnedByYou:
-                        pass
                 for workload in workloads:
                     if not _applies(peer, workload):
                         continue
@@ -178,10 +177,10 @@ def _table(rows: list[Row]) -> list[str]:
 
 
 def _plot(rows: list[Row], path: Path) -> None:
-    import matplotlib  # noqa: PLC0415 - only the plot needs it
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     shown = [w for w in ("put-4k", "get-4k") if any(r.workload == w for r in rows)]
     if not shown:

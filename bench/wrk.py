@@ -60,8 +60,9 @@ def run(base_url: str, entries: list[tuple[str, str]], size: int, connections: i
         "entries": ",\n".join(f"  {{{_lua_string(m)}, {_lua_string(p)}}}" for m, p in entries),
         "size": size,
     })
+    duration = max(1, round(seconds))
     done = subprocess.run(
-        ["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+        ["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{connections}", f"-d{duration}s",
          "--latency", "--timeout", "30s", "-s", str(script), base_url],
         capture_output=True, text=True, timeout=seconds + 120,
     )
@@ -70,7 +71,7 @@ def run(base_url: str, entries: list[tuple[str, str]], size: int, connections: i
         raise RuntimeError(f"wrk failed: {out}\n{done.stderr}")
     total = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
     assert total is not None
-    duration = float(total.group(2)) * {"s": 1.0, "ms": 0.001, "m": 60.0}.get(total.group(3), 1.0)
+    elapsed = float(total.group(2)) * {"s": 1.0, "ms": 0.001, "m": 60.0}.get(total.group(3), 1.0)
     errors = 0
     if m := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
         errors += int(m.group(1))
@@ -79,5 +80,5 @@ def run(base_url: str, entries: list[tuple[str, str]], size: int, connections: i
         errors += sum(int(g) for g in m.groups())
     p50 = re.search(r"50%\s+([\d.]+\w+)", out)
     p99 = re.search(r"99%\s+([\d.]+\w+)", out)
-    return Result(int(total.group(1)), duration, errors,
+    return Result(int(total.group(1)), elapsed, errors,
                   _ms(p50.group(1)) if p50 else 0.0, _ms(p99.group(1)) if p99 else 0.0)
