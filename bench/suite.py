@@ -38,14 +38,15 @@ class Workload:
     plain: bool = True  # also run against the non-S3 peers (raw file app, nginx)
 
 
+# No HEAD workload: wrk waits for the body a HEAD response announces, so it cannot
+# time HEAD; HEAD costs what GET costs here minus the body.
 WORKLOADS = [
     Workload("put-4k", 4 * KiB, 500, False, (("PUT", 1),)),
     Workload("get-4k", 4 * KiB, 200, True, (("GET", 1),)),
-    Workload("head-4k", 0, 200, True, (("HEAD", 1),)),
     Workload("list-200", 0, 200, True, (("LIST", 1),), plain=False),
     Workload("delete-4k", 0, 20000, True, (("DELETE", 1),), plain=False),
     Workload("mixed-4k", 4 * KiB, 200, True,
-             (("GET", 6), ("PUT", 2), ("HEAD", 1), ("LIST", 1)), plain=False),
+             (("GET", 7), ("PUT", 2), ("LIST", 1)), plain=False),
     Workload("put-1m", 1 * MiB, 50, False, (("PUT", 1),)),
     Workload("get-64m", 64 * MiB, 2, True, (("GET", 1),)),
 ]
