@@ -119,7 +119,7 @@ def _applies(peer: Peer, workload: Workload) -> bool:
 
 
 def run_suite(seconds: float, levels: list[int], only: set[str] | None,
-              progress: Callable[[str], None]) -> list[Row]:
+              progress: Callable[[str], None], servers: set[str] | None = None) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="strata-bench-") as tmp:
         work = Path(tmp)
@@ -130,6 +130,8 @@ def run_suite(seconds: float, levels: list[int], only: set[str] | None,
                              NginxPeer(work, files)]
         if CephPeer.available():
             peers.append(CephPeer(work))
+        if servers is not None:
+            peers = [p for p in peers if p.name in servers]
         workloads = [w for w in WORKLOADS if only is None or w.name in only]
         for peer in peers:
             progress(f"starting {peer.name}")
@@ -232,13 +234,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--only", default="", help="comma-separated workload names")
+    parser.add_argument("--servers", default="", help="comma-separated server names")
+    parser.add_argument("--no-report", action="store_true", help="print only")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     only = set(args.only.split(",")) if args.only else None
-    rows = run_suite(args.seconds, levels, only, lambda line: print(line, flush=True))
-    report = write_report(rows, "make bench")
+    servers = set(args.servers.split(",")) if args.servers else None
+    rows = run_suite(args.seconds, levels, only, lambda line: print(line, flush=True), servers)
     print("\n".join(_table(rows)))
-    print(f"\nwritten: {report}")
+    if not args.no_report:
+        print(f"\nwritten: {write_report(rows, 'make bench')}")
 
 
 if __name__ == "__main__":

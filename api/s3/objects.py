@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote
 
@@ -207,13 +208,16 @@ def _part_range(version: Version, number_text: str) -> tuple[int, int] | None:
     return start, start + parts[number - 1]["size"]
 
 
-async def _readable(call: Call) -> tuple[BucketInfo, Version]:
-    info = await call.bucket_info()
+SMALL_READ_BYTES = 256 * 1024
+
+
+def _readable(call: Call) -> tuple[BucketInfo, Version]:
+    """Blocking: the version a GET or HEAD names, if the caller may read it."""
+    store = call.system.store
+    info: BucketInfo = store.get_bucket(call.bucket)
     version_id = call.query.get("versionId") or None
     try:
-        obj = await run_in_threadpool(
-            call.system.store.get_object, call.bucket, call.key, version_id
-        )
+        obj = store.get_object(call.bucket, call.key, version_id)
     except (NoSuchKey, NoSuchVersion) as missing:
         # Without READ on the bucket, S3 hides whether a key exists.
         authorize(call.caller.principal, Action.LIST_BUCKET, info.acl)
@@ -222,8 +226,19 @@ async def _readable(call: Call) -> tuple[BucketInfo, Version]:
     return info, obj.version
 
 
-async def get_object(call: Call, head: bool = False) -> Response:
-    info, version = await _readable(call)
+@dataclass
+class _Read:
+    status: int
+    headers: dict[str, str]
+    first: bytes  # the whole body when `rest` is None
+    rest: Iterator[bytes] | None
+
+
+def _start_read(call: Call, head: bool) -> _Read:
+    """Blocking, one thread hop for the whole preparation: find, authorize, check
+    conditions, and read either the whole body (small reads) or its first piece, so a
+    missing or corrupt chunk is an error status rather than a cut stream."""
+    info, version = _readable(call)
     check_read_conditions(call.headers, version)
     headers = object_headers(version, info, call)
     size = version["size"]
@@ -238,12 +253,18 @@ async def get_object(call: Call, head: bool = False) -> Response:
         status = 206
         headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
     if head:
-        return Response(status_code=status, headers=headers)
+        return _Read(status, headers, b"", None)
     pieces = read_version(call.system, version, byte_range)
-    # Read and verify the first piece before the status goes out, so a missing or
-    # corrupt chunk is an error response rather than a cut stream.
-    first = await run_in_threadpool(next, pieces, b"")
-    return StreamingResponse(_chain(first, pieces), status, headers)
+    if end - start <= SMALL_READ_BYTES:
+        return _Read(status, headers, b"".join(pieces), None)
+    return _Read(status, headers, next(pieces, b""), pieces)
+
+
+async def get_object(call: Call, head: bool = False) -> Response:
+    read = await run_in_threadpool(_start_read, call, head)
+    if read.rest is None:
+        return Response(read.first, read.status, read.headers)
+    return StreamingResponse(_chain(read.first, read.rest), read.status, read.headers)
 
 
 async def head_object(call: Call) -> Response:
@@ -449,5 +470,5 @@ async def put_object_acl(call: Call) -> Response:
 
 async def get_object_tagging(call: Call) -> Response:
     """strata keeps no object tags; a readable object has an empty tag set."""
-    await _readable(call)
+    await run_in_threadpool(_readable, call)
     return xml_response("Tagging", [("TagSet", [])])
