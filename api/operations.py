@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
+
+from starlette.concurrency import iterate_in_threadpool
 
 from domain.application import ObjectInfo
 from domain.records import NULL_VERSION, Acl, Content, RequestMeta, Version
@@ -98,6 +100,15 @@ def read_version(
         if hi <= start or lo >= end:
             continue
         yield from system.blobs.read_chunk(chunk, max(start, lo) - lo, min(end, hi) - lo)
+
+
+async def stream_after(first: bytes, rest: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """`first` (already read on purpose, to fail before the status goes out), then the
+    rest of a blocking iterator, each piece read in a worker thread."""
+    if first:
+        yield first
+    async for piece in iterate_in_threadpool(rest):
+        yield piece
 
 
 def display_version_id(version_id: str) -> str:

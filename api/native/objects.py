@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
 
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -24,6 +24,7 @@ from api.operations import (
     new_version,
     read_version,
     record_version,
+    stream_after,
 )
 from api.ranges import parse_range
 from domain.access import Action, authorize, canned_acl
@@ -146,15 +147,9 @@ async def download(request: Request) -> Response:
         status = 206
         headers["content-range"] = f"bytes {start}-{end - 1}/{version['size']}"
     return StreamingResponse(
-        _chain(first, pieces), status, headers, media_type=version["content_type"]
+        stream_after(first, pieces), status, headers, media_type=version["content_type"]
     )
 
-
-async def _chain(first: bytes, rest: Iterator[bytes]) -> AsyncIterator[bytes]:
-    if first:
-        yield first
-    async for piece in iterate_in_threadpool(rest):
-        yield piece
 
 
 async def delete(request: Request) -> Response:

@@ -4,7 +4,6 @@ and ListMultipartUploads. Completing references the parts' chunks; no byte is co
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator
 
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import Response
@@ -136,7 +135,9 @@ async def _upload_part_copy(call: Call, number: int) -> Response:
     else:
         pieces = read_version(call.system, source, byte_range)
         system = call.system
-        content = await ingest(_async(pieces), system.blobs, system.settings.chunk_size, None)
+        content = await ingest(
+            iterate_in_threadpool(pieces), system.blobs, system.settings.chunk_size, None
+        )
         etag, size, chunks = content["etag"], content["size"], content["chunks"]
     part: UploadedPart = {
         "number": number,
@@ -155,10 +156,6 @@ async def _upload_part_copy(call: Call, number: int) -> Response:
         ],
     )
 
-
-async def _async(pieces: Iterator[bytes]) -> AsyncIterator[bytes]:
-    async for piece in iterate_in_threadpool(pieces):
-        yield piece
 
 
 def _requested_parts(body: bytes) -> list[tuple[int, str]]:

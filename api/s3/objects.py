@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote
 
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from api.ingest import ingest
@@ -17,6 +17,7 @@ from api.operations import (
     new_version,
     read_version,
     record_version,
+    stream_after,
 )
 from api.ranges import RangeNotSatisfiable, parse_range
 from api.s3.acl import acl_from_headers, acl_from_xml, acl_nodes
@@ -264,18 +265,12 @@ async def get_object(call: Call, head: bool = False) -> Response:
     read = await run_in_threadpool(_start_read, call, head)
     if read.rest is None:
         return Response(read.first, read.status, read.headers)
-    return StreamingResponse(_chain(read.first, read.rest), read.status, read.headers)
+    return StreamingResponse(stream_after(read.first, read.rest), read.status, read.headers)
 
 
 async def head_object(call: Call) -> Response:
     return await get_object(call, head=True)
 
-
-async def _chain(first: bytes, rest: Iterator[bytes]) -> AsyncIterator[bytes]:
-    if first:
-        yield first
-    async for piece in iterate_in_threadpool(rest):
-        yield piece
 
 
 async def _delete_one(
