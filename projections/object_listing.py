@@ -189,7 +189,7 @@ def decode_cursor(cursor: str) -> tuple[str, str | None]:
     return key, version_id
 
 
-def _rolled_up(key: str, prefix: str, delimiter: str) -> str | None:
+def rolled_up(key: str, prefix: str, delimiter: str) -> str | None:
     """The common prefix `key` rolls up into, if the delimiter follows the prefix."""
     if not delimiter:
         return None
@@ -198,7 +198,7 @@ def _rolled_up(key: str, prefix: str, delimiter: str) -> str | None:
 
 
 def _resume_point(ns: bytes, after: str, prefix: str, delimiter: str) -> bytes:
-    if _rolled_up(after, prefix, delimiter) == after:
+    if rolled_up(after, prefix, delimiter) == after:
         return ns + after.encode() + b"\xff"  # skip every key under that common prefix
     return ns + after.encode() + b"\x01"
 
@@ -265,7 +265,7 @@ def _page(
             if versions:
                 key_bytes = key_bytes[: key_bytes.rindex(b"\x00")]
             key = key_bytes.decode()
-            common = _rolled_up(key, prefix, delimiter)
+            common = rolled_up(key, prefix, delimiter)
             if len(entries) + len(prefixes) >= limit:
                 truncated = True
                 break

@@ -13,6 +13,7 @@ import orjson
 
 from domain.uploads import MultipartUpload
 from projections.base import ViewReader, ViewTransaction, prefix_end
+from projections.object_listing import rolled_up
 
 
 def _ns(bucket: str) -> bytes:
@@ -89,10 +90,7 @@ def list_uploads(
     truncated = False
     for raw_key, raw_value in views.scan(start, stop):
         key, _, upload_id = raw_key[len(ns):].decode().rpartition("\x00")
-        rolled = None
-        if delimiter:
-            at = key.find(delimiter, len(prefix))
-            rolled = key[: at + len(delimiter)] if at >= 0 else None
+        rolled = rolled_up(key, prefix, delimiter)
         if rolled is not None and prefixes and prefixes[-1] == rolled:
             continue
         if len(uploads) + len(prefixes) >= limit:
