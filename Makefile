@@ -23,17 +23,24 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 # The S3 client tools the tests drive, from Debian's packages at pinned versions.
 DEBIAN_TOOLS := rclone=1.60.1+dfsg-2+b5 s3fs=1.90-1
 
-client-tools:
-	@if command -v rclone >/dev/null && command -v s3fs >/dev/null; then :; \
+# $(call debian_tools,<commands>,<pinned packages>,<who needs them>): install the
+# packages from Debian when any command is missing (as root), else say what to run.
+define debian_tools
+	@missing=; for c in $(1); do command -v $$c >/dev/null || missing=1; done; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "==> installing the S3 client tools the tests use: $(DEBIAN_TOOLS)"; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBIAN_TOOLS) >/dev/null \
+		echo "==> installing what $(3) need: $(2)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(2) >/dev/null \
 		|| { apt-get update -q >/dev/null && \
-		     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBIAN_TOOLS) >/dev/null; }; \
+		     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(2) >/dev/null; }; \
 	else \
-		echo "rclone and s3fs are needed by the tests: run 'sudo apt-get install $(DEBIAN_TOOLS)'"; \
+		echo "$(1) are needed by $(3): run 'sudo apt-get install $(2)'"; \
 		exit 1; \
 	fi
+endef
+
+client-tools:
+	$(call debian_tools,rclone s3fs,$(DEBIAN_TOOLS),the tests)
 
 setup: $(VENV)/.synced
 
@@ -54,16 +61,7 @@ lint: setup
 BENCH_TOOLS := wrk=4.1.0-3+b2 nginx-light=1.22.1-9+deb12u11
 
 bench-tools:
-	@if command -v wrk >/dev/null && command -v nginx >/dev/null; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "==> installing the benchmark tools: $(BENCH_TOOLS)"; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BENCH_TOOLS) >/dev/null \
-		|| { apt-get update -q >/dev/null && \
-		     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BENCH_TOOLS) >/dev/null; }; \
-	else \
-		echo "wrk and nginx are needed by make bench: run 'sudo apt-get install $(BENCH_TOOLS)'"; \
-		exit 1; \
-	fi
+	$(call debian_tools,wrk nginx,$(BENCH_TOOLS),make bench)
 
 bench: setup bench-tools
 	$(VENV)/bin/python -m bench.suite
