@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,7 @@ from starlette.requests import Request
 from api.context import request_meta
 from api.s3.addressing import Target
 from api.s3.auth import Caller
-from api.s3.errors import InvalidRequest, MissingContentLength
+from api.s3.errors import InvalidRequest
 from api.s3.xml import Node
 from domain.access import Action, authorize
 from domain.application import BucketInfo
@@ -40,8 +41,9 @@ class Call:
         return self.target.query
 
     @property
-    def headers(self) -> dict[str, str]:
-        return dict(self.target.signed.headers)
+    def headers(self) -> Mapping[str, str]:
+        """Lower-case names; repeated headers joined with ','."""
+        return self.target.signed.headers
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.target.signed.headers.get(name, default)
@@ -63,13 +65,6 @@ class Call:
 
 def owner_node(user: str, tag: str = "Owner") -> Node:
     return (tag, [("ID", user), ("DisplayName", user)])
-
-
-def require_length(call: Call) -> int:
-    length = call.header("content-length")
-    if length is None or not length.isdigit():
-        raise MissingContentLength("You must provide the Content-Length HTTP header.")
-    return int(length)
 
 
 def int_query(call: Call, name: str, default: int, low: int = 0, high: int = 1000) -> int:

@@ -157,7 +157,6 @@ async def _upload_part_copy(call: Call, number: int) -> Response:
     )
 
 
-
 def _requested_parts(body: bytes) -> list[tuple[int, str]]:
     request = parse(body, "CompleteMultipartUpload")
     parts = []

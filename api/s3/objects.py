@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote
@@ -141,7 +141,9 @@ def _seconds(moment: datetime) -> datetime:
     return moment.replace(microsecond=0)
 
 
-def check_read_conditions(headers: dict[str, str], version: Version, prefix: str = "if-") -> None:
+def check_read_conditions(
+    headers: Mapping[str, str], version: Version, prefix: str = "if-"
+) -> None:
     """RFC 7232 as S3 applies it to GET and HEAD (and, with prefix
     x-amz-copy-source-if-, to a copy's source)."""
     etag = version["etag"]
@@ -150,24 +152,20 @@ def check_read_conditions(headers: dict[str, str], version: Version, prefix: str
     if_none_match = headers.get(prefix + "none-match")
     since = parse_http_date(headers.get(prefix + "modified-since", ""))
     unmodified = parse_http_date(headers.get(prefix + "unmodified-since", ""))
-    fail = PreconditionFailed("At least one of the pre-conditions you specified did not hold")
     if if_match is not None:
-        if not _etag_matches(if_match, etag):
-            raise fail
-    elif unmodified is not None and modified > unmodified:
-        raise fail
-    not_modified = NotModified(
-        "Not Modified", etag=f'"{etag}"', **{"last-modified": http_date(version["created_at"])}
-    )
+        failed = not _etag_matches(if_match, etag)
+    else:
+        failed = unmodified is not None and modified > unmodified
     if if_none_match is not None:
-        if _etag_matches(if_none_match, etag):
-            if prefix != "if-":
-                raise fail
-            raise not_modified
-    elif since is not None and modified <= since:
-        if prefix != "if-":
-            raise fail
-        raise not_modified
+        unchanged = _etag_matches(if_none_match, etag)
+    else:
+        unchanged = since is not None and modified <= since
+    if failed or (unchanged and prefix != "if-"):
+        raise PreconditionFailed("At least one of the pre-conditions you specified did not hold")
+    if unchanged:
+        raise NotModified(
+            "Not Modified", etag=f'"{etag}"', **{"last-modified": http_date(version["created_at"])}
+        )
 
 
 def object_headers(version: Version, info: BucketInfo, call: Call) -> dict[str, str]:
@@ -270,7 +268,6 @@ async def get_object(call: Call, head: bool = False) -> Response:
 
 async def head_object(call: Call) -> Response:
     return await get_object(call, head=True)
-
 
 
 async def _delete_one(

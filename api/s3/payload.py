@@ -5,7 +5,7 @@ object only after the stream ended cleanly, so a bad body never becomes visible.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 from api.s3 import sigv4
@@ -52,7 +52,7 @@ class Body:
     trailers: dict[str, str] = field(default_factory=dict)
 
 
-def _claim_from_headers(headers: dict[str, str]) -> ChecksumClaim | None:
+def _claim_from_headers(headers: Mapping[str, str]) -> ChecksumClaim | None:
     for name, value in headers.items():
         algorithm = algorithm_of_header(name)
         if algorithm is not None:
@@ -72,7 +72,7 @@ def _claim_from_headers(headers: dict[str, str]) -> ChecksumClaim | None:
     return None
 
 
-def request_body(stream: AsyncIterator[bytes], headers: dict[str, str], caller: Caller) -> Body:
+def request_body(stream: AsyncIterator[bytes], headers: Mapping[str, str], caller: Caller) -> Body:
     """The decoded body, with its checksum claim wired in."""
     claim = _claim_from_headers(headers)
     if caller.payload_hash in STREAMING:
