@@ -414,12 +414,15 @@ class ObjectStore(Application[Any]):
             raise UserAlreadyExists(f"A user named {name!r} exists already", user=name) from None
         return _user_info(user)
 
-    def get_user(self, name: str) -> UserInfo:
+    def _user(self, name: str) -> User:
         try:
             user: User = self.repository.get(User.create_id(name))
         except AggregateNotFoundError:
             raise NoSuchUser(f"No user named {name!r}", user=name) from None
-        return _user_info(user)
+        return user
+
+    def get_user(self, name: str) -> UserInfo:
+        return _user_info(self._user(name))
 
     def add_access_key(
         self,
@@ -434,10 +437,7 @@ class ObjectStore(Application[Any]):
         validate_access_key(access_key, secret)
 
         def attempt() -> None:
-            try:
-                user: User = self.repository.get(User.create_id(user_name))
-            except AggregateNotFoundError:
-                raise NoSuchUser(f"No user named {user_name!r}", user=user_name) from None
+            user = self._user(user_name)
             if AccessKey.create_id(access_key) in self.repository:
                 raise AccessKeyAlreadyExists("That access key id is taken", access_key=access_key)
             key = AccessKey.create(access_key, user_name, encrypt(secret), meta, now)
