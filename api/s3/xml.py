@@ -37,11 +37,14 @@ def render(node: Node) -> str:
     return f"<{tag}>{inner}</{tag.split(' ', 1)[0]}>"
 
 
-def document(root: str, children: Iterable[Node]) -> bytes:
-    inner = "".join(render(child) for child in children)
+def _wrap(root: str, inner: str) -> bytes:
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="{S3_NS}">{inner}</{root}>'
     ).encode()
+
+
+def document(root: str, children: Iterable[Node]) -> bytes:
+    return _wrap(root, "".join(render(child) for child in children))
 
 
 def xml_response(
@@ -84,7 +87,4 @@ def child_text(element: Element, tag: str, default: str | None = None) -> str | 
 
 def text_response(root: str, text: str) -> Response:
     """A document whose root holds only text, as GetBucketLocation answers."""
-    body = (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="{S3_NS}">{escape(text)}</{root}>'
-    )
-    return Response(body.encode(), 200, media_type="application/xml")
+    return Response(_wrap(root, escape(text)), 200, media_type="application/xml")
