@@ -370,10 +370,11 @@ class ObjectStore(Application[Any]):
         now: datetime,
         if_match: str | None = None,
         if_none_match: bool = False,
-    ) -> ObjectInfo:
-        """The parts become the key's new version and the upload ends, in one commit."""
+    ) -> tuple[ObjectInfo, MultipartUpload]:
+        """The parts become the key's new version and the upload ends, in one commit.
+        Returns the version and the completed upload (its parts, as they were used)."""
 
-        def attempt() -> ObjectInfo:
+        def attempt() -> tuple[ObjectInfo, MultipartUpload]:
             with self.gate.shared(bucket):
                 info = self.get_bucket(bucket)
                 upload = self.get_upload(bucket, key, upload_id)
@@ -383,7 +384,7 @@ class ObjectStore(Application[Any]):
                 stored = _with_version_id(version, info.versioning)
                 obj.put_version(stored, info.versioning, meta, now)
                 upload.complete(stored["version_id"], meta, now)
-                return ObjectInfo(bucket, key, stored, self._save(obj, upload))
+                return ObjectInfo(bucket, key, stored, self._save(obj, upload)), upload
 
         return self._retrying(attempt)
 

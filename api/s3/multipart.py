@@ -189,8 +189,7 @@ async def complete(call: Call) -> Response:
     info = await call.bucket_info(Action.WRITE_OBJECTS)
     upload_id = call.query.get("uploadId", "")
     requested = _requested_parts(await read_small_body(call))
-    upload = await run_in_threadpool(call.system.store.get_upload, call.bucket, call.key, upload_id)
-    result = await run_in_threadpool(
+    result, upload = await run_in_threadpool(
         call.system.store.complete_multipart_upload,
         call.bucket,
         call.key,
