@@ -27,12 +27,7 @@ from domain.errors import AccessDenied
 
 MAX_SKEW = timedelta(minutes=15)
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
-_PAYLOAD_MODES = (
-    sigv4.UNSIGNED_PAYLOAD,
-    sigv4.STREAMING_SIGNED,
-    sigv4.STREAMING_SIGNED_TRAILER,
-    sigv4.STREAMING_UNSIGNED_TRAILER,
-)
+_PAYLOAD_MODES = (sigv4.UNSIGNED_PAYLOAD, *sigv4.STREAMING_MODES)
 
 
 @dataclass(frozen=True)

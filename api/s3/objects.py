@@ -33,7 +33,8 @@ from api.s3.errors import (
     classify,
 )
 from api.s3.integrity import read_small_body, verify_content
-from api.s3.payload import STREAMING, request_body
+from api.s3.payload import request_body
+from api.s3.sigv4 import STREAMING_MODES
 from api.s3.xml import Node, child_text, parse, xml_response
 from domain.access import Action, authorize
 from domain.application import BucketInfo
@@ -77,7 +78,7 @@ def version_headers(version: Version, info: BucketInfo) -> dict[str, str]:
 
 
 def _body_length(call: Call) -> int | None:
-    if call.caller.payload_hash in STREAMING:
+    if call.caller.payload_hash in STREAMING_MODES:
         raw = call.header("x-amz-decoded-content-length")
         return int(raw) if raw and raw.isdigit() else None
     raw = call.header("content-length")

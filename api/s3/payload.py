@@ -14,11 +14,6 @@ from api.s3.checksums import Checksum, algorithm_of_header, encoded, new_checksu
 from api.s3.errors import BadDigest, InvalidChunkEncoding, InvalidRequest, SignatureDoesNotMatch
 
 MAX_LINE = 4096
-STREAMING = (
-    sigv4.STREAMING_SIGNED,
-    sigv4.STREAMING_SIGNED_TRAILER,
-    sigv4.STREAMING_UNSIGNED_TRAILER,
-)
 
 
 @dataclass
@@ -75,7 +70,7 @@ def _claim_from_headers(headers: Mapping[str, str]) -> ChecksumClaim | None:
 def request_body(stream: AsyncIterator[bytes], headers: Mapping[str, str], caller: Caller) -> Body:
     """The decoded body, with its checksum claim wired in."""
     claim = _claim_from_headers(headers)
-    if caller.payload_hash in STREAMING:
+    if caller.payload_hash in sigv4.STREAMING_MODES:
         raw_length = headers.get("x-amz-decoded-content-length")
         if raw_length is None or not raw_length.isdigit():
             raise InvalidRequest("aws-chunked uploads need x-amz-decoded-content-length")
