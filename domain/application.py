@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
@@ -31,6 +32,7 @@ from domain.errors import (
 from domain.names import validate_object_key
 from domain.objects import ObjectKey
 from domain.ports import BucketContents, BucketGate
+from domain.read_cache import NoReadCache, ReadCache
 from domain.records import NULL_VERSION, Acl, RequestMeta, Version
 from domain.uploads import MultipartUpload, ObjectTemplate, UploadedPart
 from domain.users import AccessKey, User, validate_access_key
@@ -98,9 +100,15 @@ class ObjectStore(Application[Any]):
     name = "strata"
     snapshotting_intervals = {ObjectKey: 64, User: 64, MultipartUpload: 64}  # noqa: RUF012
 
-    def __init__(self, env: Mapping[str, str], gate: BucketGate | None = None) -> None:
+    def __init__(
+        self, env: Mapping[str, str], gate: BucketGate | None = None, read_cache_size: int = 0
+    ) -> None:
+        """`read_cache_size` > 0 only where this instance makes every write to the store."""
         self.gate: BucketGate = gate or _NoGate()
         self._commit_listeners: list[Callable[[int], None]] = []
+        self._reads: ReadCache | NoReadCache = (
+            ReadCache(read_cache_size) if read_cache_size > 0 else NoReadCache()
+        )
         super().__init__(env=dict(env))
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
@@ -119,6 +127,7 @@ class ObjectStore(Application[Any]):
 
     def _notify(self, recordings: list[Recording[Any]]) -> None:
         if recordings:
+            self._reads.committed({r.domain_event.originator_id for r in recordings})
             position = max(r.notification.id for r in recordings)
             for listener in self._commit_listeners:
                 listener(position)
@@ -142,9 +151,15 @@ class ObjectStore(Application[Any]):
 
     # -- buckets ------------------------------------------------------------------------
 
-    def _bucket(self, name: str) -> Bucket:
+    def _load(self, aggregate_id: UUID, query: bool) -> Any:
+        """Queries may get a shared aggregate from the read cache: they never change it."""
+        if query:
+            return self._reads.get(aggregate_id, lambda: self.repository.get(aggregate_id))
+        return self.repository.get(aggregate_id)
+
+    def _bucket(self, name: str, *, query: bool = False) -> Bucket:
         try:
-            bucket: Bucket = self.repository.get(Bucket.create_id(name))
+            bucket: Bucket = self._load(Bucket.create_id(name), query)
         except AggregateNotFoundError:
             raise NoSuchBucket("The specified bucket does not exist", bucket=name) from None
         bucket.ensure_live()
@@ -177,7 +192,7 @@ class ObjectStore(Application[Any]):
             raise BucketAlreadyExists("The requested bucket name is not available.") from None
 
     def get_bucket(self, name: str) -> BucketInfo:
-        return _bucket_info(self._bucket(name))
+        return _bucket_info(self._bucket(name, query=True))
 
     def delete_bucket(
         self, name: str, contents: BucketContents, meta: RequestMeta, now: datetime
@@ -211,10 +226,10 @@ class ObjectStore(Application[Any]):
 
     # -- objects ------------------------------------------------------------------------
 
-    def _object_key(self, bucket: str, key: str) -> ObjectKey:
+    def _object_key(self, bucket: str, key: str, *, query: bool = False) -> ObjectKey:
         validate_object_key(key)
         try:
-            obj: ObjectKey = self.repository.get(ObjectKey.create_id(bucket, key))
+            obj: ObjectKey = self._load(ObjectKey.create_id(bucket, key), query)
         except AggregateNotFoundError:
             raise NoSuchKey("The specified key does not exist.", bucket=bucket, key=key) from None
         return obj
@@ -253,15 +268,17 @@ class ObjectStore(Application[Any]):
 
         return self._retrying(attempt)
 
+    def _read_object_key(self, bucket: str, key: str) -> ObjectKey:
+        self._bucket(bucket, query=True)
+        return self._object_key(bucket, key, query=True)
+
     def get_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
-        self._bucket(bucket)
-        obj = self._object_key(bucket, key)
+        obj = self._read_object_key(bucket, key)
         return ObjectInfo(bucket, key, obj.readable(version_id), 0)
 
     def get_object_version_record(self, bucket: str, key: str, version_id: str) -> Version:
         """Any version, delete markers included (for metadata and history)."""
-        self._bucket(bucket)
-        return self._object_key(bucket, key).find_version(version_id)
+        return self._read_object_key(bucket, key).find_version(version_id)
 
     def object_acl(self, bucket: str, key: str, version_id: str | None = None) -> Acl:
         return self.get_object(bucket, key, version_id).version["acl"]
@@ -307,7 +324,7 @@ class ObjectStore(Application[Any]):
         now: datetime,
     ) -> int:
         def attempt() -> int:
-            self._bucket(bucket)
+            self._bucket(bucket, query=True)
             obj = self._object_key(bucket, key)
             obj.set_acl(version_id, acl, meta, now)
             return self._save(obj)
@@ -326,12 +343,12 @@ class ObjectStore(Application[Any]):
         now: datetime,
     ) -> None:
         with self.gate.shared(bucket):
-            self._bucket(bucket)
+            self._bucket(bucket, query=True)
             self._save(MultipartUpload.initiate(bucket, key, upload_id, template, meta, now))
 
     def get_upload(self, bucket: str, key: str, upload_id: str) -> MultipartUpload:
         """The open upload `upload_id` of `bucket`/`key`; NoSuchUpload otherwise."""
-        self._bucket(bucket)
+        self._bucket(bucket, query=True)
         try:
             upload: MultipartUpload = self.repository.get(MultipartUpload.create_id(upload_id))
         except AggregateNotFoundError:
@@ -415,15 +432,15 @@ class ObjectStore(Application[Any]):
             raise UserAlreadyExists(f"A user named {name!r} exists already", user=name) from None
         return _user_info(user)
 
-    def _user(self, name: str) -> User:
+    def _user(self, name: str, *, query: bool = False) -> User:
         try:
-            user: User = self.repository.get(User.create_id(name))
+            user: User = self._load(User.create_id(name), query)
         except AggregateNotFoundError:
             raise NoSuchUser(f"No user named {name!r}", user=name) from None
         return user
 
     def get_user(self, name: str) -> UserInfo:
-        return _user_info(self._user(name))
+        return _user_info(self._user(name, query=True))
 
     def add_access_key(
         self,
@@ -465,9 +482,9 @@ class ObjectStore(Application[Any]):
 
         self._retrying(attempt)
 
-    def _access_key(self, access_key: str) -> AccessKey:
+    def _access_key(self, access_key: str, *, query: bool = False) -> AccessKey:
         try:
-            key: AccessKey = self.repository.get(AccessKey.create_id(access_key))
+            key: AccessKey = self._load(AccessKey.create_id(access_key), query)
         except AggregateNotFoundError:
             raise InvalidAccessKeyId(
                 "The access key id you provided does not exist in our records.",
@@ -476,7 +493,7 @@ class ObjectStore(Application[Any]):
         return key
 
     def credentials(self, access_key: str) -> Credentials:
-        key = self._access_key(access_key)
+        key = self._access_key(access_key, query=True)
         user = self.get_user(key.user)
         return Credentials(access_key, key.user, key.secret_ciphertext, user.is_admin)
 

@@ -70,6 +70,12 @@ class Settings:
             log_level=env.get("STRATA_LOG_LEVEL") or defaults.log_level,
         )
 
+    @property
+    def read_cache_size(self) -> int:
+        """Queries are served from memory only where this process makes every write:
+        the embedded SQLite store. API instances sharing PostgreSQL load each time."""
+        return 0 if self.event_store else self.aggregate_cache_size
+
     def event_store_env(self) -> dict[str, str]:
         """The `env` for ObjectStore: which eventsourcing recorder, and where."""
         env = {"AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache_size)}

@@ -99,7 +99,9 @@ class System:
 def open_system(settings: Settings) -> System:
     """Open (creating on first use) the data dir; the caller starts and closes it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = ObjectStore(settings.event_store_env(), LocalBucketGate())
+    store = ObjectStore(
+        settings.event_store_env(), LocalBucketGate(), settings.read_cache_size
+    )
     blobs = LocalDiskBlobStore(settings.blob_dir)
     views = RocksDBViewStore(settings.views_dir)
     runner = ProjectionRunner(store, views, all_projections())

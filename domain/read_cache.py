@@ -1,0 +1,70 @@
+"""A cache of aggregates for queries, kept right by the commits of its own process.
+
+Sound only where every write to the event store passes through the one ObjectStore
+that owns the cache: the embedded shape, where one process owns the data directory.
+Commands never read from it; they load aggregates from the store and so keep their
+optimistic-concurrency checks.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+from uuid import UUID
+
+T = TypeVar("T")
+
+
+class ReadCache:
+    """LRU of aggregate id -> aggregate. A load that overlapped a commit to the same
+    aggregate is served but not kept: it may hold the state from before the commit."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._maxsize = maxsize
+        self._entries: OrderedDict[UUID, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._epoch = 0  # counts commits seen
+        self._committed_at: OrderedDict[UUID, int] = OrderedDict()  # id -> epoch of last commit
+        self._forgotten_epoch = 0  # the newest epoch dropped from _committed_at
+
+    def get(self, aggregate_id: UUID, load: Callable[[], T]) -> T:
+        with self._lock:
+            try:
+                self._entries.move_to_end(aggregate_id)
+                return self._entries[aggregate_id]  # type: ignore[no-any-return]
+            except KeyError:
+                started = self._epoch
+        value = load()
+        with self._lock:
+            if self._last_commit(aggregate_id) <= started:
+                self._entries[aggregate_id] = value
+                if len(self._entries) > self._maxsize:
+                    self._entries.popitem(last=False)
+        return value
+
+    def committed(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Call after a commit: its aggregates are stale here from now on."""
+        with self._lock:
+            self._epoch += 1
+            for aggregate_id in aggregate_ids:
+                self._entries.pop(aggregate_id, None)
+                self._committed_at[aggregate_id] = self._epoch
+                self._committed_at.move_to_end(aggregate_id)
+            while len(self._committed_at) > self._maxsize:
+                _, epoch = self._committed_at.popitem(last=False)
+                self._forgotten_epoch = max(self._forgotten_epoch, epoch)
+
+    def _last_commit(self, aggregate_id: UUID) -> int:
+        return self._committed_at.get(aggregate_id, self._forgotten_epoch)
+
+
+class NoReadCache:
+    """Where other processes write the same store: every query loads."""
+
+    def get(self, aggregate_id: UUID, load: Callable[[], T]) -> T:
+        return load()
+
+    def committed(self, aggregate_ids: Iterable[UUID]) -> None:
+        pass
