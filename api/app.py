@@ -8,26 +8,21 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from api.context import RequestIdMiddleware
+from api.health import health_response
 from api.native import admin, buckets, objects
 from api.native.errors import handle_error
-from api.s3 import errors as s3_errors
-from api.s3.door import s3_endpoint
+from api.s3.door import S3Door
 from domain.errors import StrataError
 from infra.settings import Settings
 from infra.system import System, open_system
 
 
 async def healthz(request: Request) -> Response:
-    system: System = request.app.state.system
-    healthy = system.runner.error is None
-    return JSONResponse(
-        {"status": "ok" if healthy else "degraded", "views_position": system.runner.position},
-        200 if healthy else 503,
-    )
+    return health_response(request.app.state.system)
 
 
 def native_routes() -> list[Route]:
@@ -83,17 +78,6 @@ def create_native_app(settings: Settings, system: System | None = None) -> Starl
     )
 
 
-S3_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
-
-
-def create_s3_app(settings: Settings, system: System | None = None) -> Starlette:
-    """The S3 door. `/_strata/healthz` cannot clash with a bucket: '_' is not allowed there."""
-    return Starlette(
-        routes=[
-            Route("/_strata/healthz", healthz),
-            Route("/{path:path}", s3_endpoint, methods=S3_METHODS),
-        ],
-        middleware=[Middleware(RequestIdMiddleware)],
-        exception_handlers={StrataError: s3_errors.handle_error, Exception: s3_errors.handle_error},
-        lifespan=_lifespan(settings, system),
-    )
+def create_s3_app(system: System) -> S3Door:
+    """The S3 door over a System its owner opened and started."""
+    return S3Door(system)

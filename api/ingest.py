@@ -9,8 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 
-from starlette.concurrency import run_in_threadpool
-
+from api.blocking import blocking
 from domain.errors import IncompleteBody
 from domain.ports import BlobStore, ChunkSink
 from domain.records import Chunk, Content
@@ -80,17 +79,17 @@ async def ingest(
             pending.append(piece)
             pending_size += len(piece)
             if pending_size >= FLUSH_BYTES:
-                await run_in_threadpool(work.feed, b"".join(pending))
+                await blocking(work.feed, b"".join(pending))
                 pending, pending_size = [], 0
         if pending:
-            await run_in_threadpool(work.feed, b"".join(pending))
+            await blocking(work.feed, b"".join(pending))
         if expected_size is not None and work.size != expected_size:
             raise IncompleteBody(
                 f"The body had {work.size} bytes, but Content-Length said {expected_size}",
                 received=work.size,
                 expected=expected_size,
             )
-        return await run_in_threadpool(work.finish)
+        return await blocking(work.finish)
     except BaseException:
-        await run_in_threadpool(work.abort)
+        await blocking(work.abort)
         raise

@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 
-from starlette.concurrency import iterate_in_threadpool
-
+from api.blocking import iterate_blocking
 from domain.application import ObjectInfo
 from domain.records import NULL_VERSION, Acl, Content, RequestMeta, Version
 
@@ -107,7 +106,7 @@ async def stream_after(first: bytes, rest: Iterator[bytes]) -> AsyncIterator[byt
     rest of a blocking iterator, each piece read in a worker thread."""
     if first:
         yield first
-    async for piece in iterate_in_threadpool(rest):
+    async for piece in iterate_blocking(rest):
         yield piece
 
 

@@ -7,11 +7,11 @@ import string
 from datetime import datetime
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import issue_token, required_principal
+from api.blocking import blocking
 from api.context import request_meta, system_of
 from api.native.common import json_body, json_response, now, text_field
 from domain.access import Principal
@@ -22,7 +22,7 @@ from domain.records import RequestMeta
 async def token(request: Request) -> Response:
     body = await json_body(request)
     system = system_of(request)
-    value, expires = await run_in_threadpool(
+    value, expires = await blocking(
         issue_token, system, text_field(body, "access_key"), text_field(body, "secret_key")
     )
     return json_response({"token": value, "token_type": "Bearer", "expires_at": expires})
@@ -50,7 +50,7 @@ async def _bind_key(
     generated_key, generated_secret = _new_key()
     access_key = text_field(body, "access_key", generated_key)
     secret_key = text_field(body, "secret_key", generated_secret)
-    await run_in_threadpool(
+    await blocking(
         system.store.add_access_key,
         user,
         access_key,
@@ -68,7 +68,7 @@ async def create_user(request: Request) -> Response:
     system = system_of(request)
     name = text_field(body, "name")
     meta, moment = request_meta(request, principal), now()
-    user = await run_in_threadpool(
+    user = await blocking(
         system.store.create_user,
         name,
         text_field(body, "display_name", name),
@@ -102,7 +102,7 @@ async def add_key(request: Request) -> Response:
 async def get_user(request: Request) -> Response:
     _require_admin(request)
     system = system_of(request)
-    user = await run_in_threadpool(system.store.get_user, request.path_params["user"])
+    user = await blocking(system.store.get_user, request.path_params["user"])
     return json_response(
         {
             "name": user.name,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import optional_principal, required_principal
+from api.blocking import blocking
 from api.context import request_meta, system_of
 from api.native.common import json_body, json_response, now, text_field
 from api.native.errors import MalformedRequest
@@ -51,7 +51,7 @@ async def create_bucket(request: Request) -> Response:
     body = await json_body(request, required=False)
     system = system_of(request)
     name = request.path_params["bucket"]
-    info = await run_in_threadpool(
+    info = await blocking(
         system.store.create_bucket,
         name,
         principal.user,
@@ -66,7 +66,7 @@ async def create_bucket(request: Request) -> Response:
 async def list_buckets(request: Request) -> Response:
     principal = required_principal(request)
     system = system_of(request)
-    await run_in_threadpool(system.runner.wait_for, system.store.current_position())
+    await blocking(system.runner.wait_for, system.store.current_position())
     records = bucket_view.list_buckets(system.views)
     visible = [r for r in records if principal.is_admin or r.owner == principal.user]
     return json_response(
@@ -76,9 +76,9 @@ async def list_buckets(request: Request) -> Response:
 
 async def get_bucket(request: Request) -> Response:
     system = system_of(request)
-    info = await run_in_threadpool(system.store.get_bucket, request.path_params["bucket"])
+    info = await blocking(system.store.get_bucket, request.path_params["bucket"])
     authorize(optional_principal(request), Action.LIST_BUCKET, info.acl)
-    await run_in_threadpool(system.runner.wait_for, system.store.current_position())
+    await blocking(system.runner.wait_for, system.store.current_position())
     stats = bucket_stats(system.views, info.name)
     return json_response({**bucket_json(info), "stats": asdict(stats)})
 
@@ -87,9 +87,9 @@ async def delete_bucket(request: Request) -> Response:
     principal = required_principal(request)
     system = system_of(request)
     name = request.path_params["bucket"]
-    info = await run_in_threadpool(system.store.get_bucket, name)
+    info = await blocking(system.store.get_bucket, name)
     authorize(principal, Action.ADMINISTER_BUCKET, info.acl)
-    await run_in_threadpool(
+    await blocking(
         system.store.delete_bucket, name, system.contents, request_meta(request, principal), now()
     )
     return Response(status_code=204)
@@ -99,13 +99,13 @@ async def versioning(request: Request) -> Response:
     principal = required_principal(request)
     system = system_of(request)
     name = request.path_params["bucket"]
-    info = await run_in_threadpool(system.store.get_bucket, name)
+    info = await blocking(system.store.get_bucket, name)
     if request.method == "GET":
         authorize(principal, Action.LIST_BUCKET, info.acl)
         return json_response({"status": info.versioning})
     authorize(principal, Action.ADMINISTER_BUCKET, info.acl)
     body = await json_body(request)
-    info = await run_in_threadpool(
+    info = await blocking(
         system.store.set_bucket_versioning,
         name,
         text_field(body, "status"),
@@ -119,13 +119,13 @@ async def bucket_acl(request: Request) -> Response:
     principal = optional_principal(request)
     system = system_of(request)
     name = request.path_params["bucket"]
-    info = await run_in_threadpool(system.store.get_bucket, name)
+    info = await blocking(system.store.get_bucket, name)
     if request.method == "GET":
         authorize(principal, Action.READ_BUCKET_ACL, info.acl)
         return json_response(info.acl)
     authorize(principal, Action.WRITE_BUCKET_ACL, info.acl)
     acl = acl_from_body(await json_body(request), info.owner)
-    info = await run_in_threadpool(
+    info = await blocking(
         system.store.set_bucket_acl, name, acl, request_meta(request, principal), now()
     )
     return json_response(info.acl)

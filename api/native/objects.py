@@ -8,12 +8,12 @@ from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from api.auth import optional_principal
+from api.blocking import blocking
 from api.context import request_meta, system_of
 from api.ingest import ingest
 from api.native.common import int_param, json_response, now
@@ -74,7 +74,7 @@ async def upload(request: Request) -> Response:
     system = system_of(request)
     bucket = request.path_params["bucket"]
     principal = optional_principal(request)
-    info = await run_in_threadpool(system.store.get_bucket, bucket)
+    info = await blocking(system.store.get_bucket, bucket)
     authorize(principal, Action.WRITE_OBJECTS, info.acl)
     metadata = _user_metadata(request.headers.items())
     headers = {h: request.headers[h] for h in KEPT_HEADERS if h in request.headers}
@@ -108,7 +108,7 @@ async def upload(request: Request) -> Response:
     version = new_version(
         content, owner, canned_acl("private", owner), moment, content_type, headers, metadata
     )
-    result = await run_in_threadpool(
+    result = await blocking(
         record_version, system, bucket, key, version, request_meta(request, principal), moment
     )
     return json_response(metadata_json(bucket, key, result.version), 201)
@@ -123,15 +123,15 @@ async def download(request: Request) -> Response:
     bucket, key = request.path_params["bucket"], request.path_params["key"]
     principal = optional_principal(request)
     version_id = request.query_params.get("version_id")
-    info = await run_in_threadpool(system.store.get_bucket, bucket)
-    obj = await run_in_threadpool(system.store.get_object, bucket, key, version_id)
+    info = await blocking(system.store.get_bucket, bucket)
+    obj = await blocking(system.store.get_object, bucket, key, version_id)
     version = obj.version
     authorize(principal, Action.READ_OBJECT, info.acl, version["acl"])
     byte_range = parse_range(request.headers.get("range"), version["size"])
     pieces = read_version(system, version, byte_range)
     # Read (and verify) the first piece before answering, so a missing or corrupt
     # first chunk is an error status rather than a broken stream.
-    first = await run_in_threadpool(next, pieces, b"")
+    first = await blocking(next, pieces, b"")
     headers = {
         "etag": f'"{version["etag"]}"',
         "last-modified": _http_date(version["created_at"]),
@@ -156,11 +156,11 @@ async def delete(request: Request) -> Response:
     system = system_of(request)
     bucket, key = request.path_params["bucket"], request.path_params["key"]
     principal = optional_principal(request)
-    info = await run_in_threadpool(system.store.get_bucket, bucket)
+    info = await blocking(system.store.get_bucket, bucket)
     authorize(principal, Action.WRITE_OBJECTS, info.acl)
     owner = principal.user if principal else info.owner
     moment = now()
-    result = await run_in_threadpool(
+    result = await blocking(
         system.store.delete_object,
         bucket,
         key,
@@ -184,14 +184,14 @@ async def metadata(request: Request) -> Response:
     bucket, key = request.path_params["bucket"], request.path_params["key"]
     principal = optional_principal(request)
     version_id = request.query_params.get("version_id")
-    info = await run_in_threadpool(system.store.get_bucket, bucket)
+    info = await blocking(system.store.get_bucket, bucket)
     try:
-        obj = await run_in_threadpool(system.store.get_object, bucket, key, version_id)
+        obj = await blocking(system.store.get_object, bucket, key, version_id)
     except NoSuchKey as missing:
         if not missing.delete_marker:
             raise
         authorize(principal, Action.LIST_BUCKET, info.acl)
-        marker = await run_in_threadpool(
+        marker = await blocking(
             system.store.get_object_version_record, bucket, key, missing.fields["version_id"]
         )
         return json_response(metadata_json(bucket, key, marker, is_deleted=True))
@@ -202,7 +202,7 @@ async def metadata(request: Request) -> Response:
 async def list_keys(request: Request) -> Response:
     system = system_of(request)
     bucket = request.path_params["bucket"]
-    info = await run_in_threadpool(system.store.get_bucket, bucket)
+    info = await blocking(system.store.get_bucket, bucket)
     authorize(optional_principal(request), Action.LIST_BUCKET, info.acl)
     prefix = request.query_params.get("prefix", "")
     delimiter = request.query_params.get("delimiter", "")
@@ -215,7 +215,7 @@ async def list_keys(request: Request) -> Response:
         except ValueError as exc:
             raise MalformedRequest(str(exc)) from None
     with_versions = request.query_params.get("versions", "").lower() in ("true", "1", "yes")
-    await run_in_threadpool(system.runner.wait_for, system.store.current_position())
+    await blocking(system.runner.wait_for, system.store.current_position())
     if with_versions:
         page = list_versions(system.views, bucket, prefix, delimiter, after, after_version, limit)
     else:

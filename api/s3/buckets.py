@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from api.blocking import blocking
 from api.s3.acl import acl_from_headers, acl_from_xml, acl_nodes
 from api.s3.common import Call, owner_node
 from api.s3.dates import iso_z
@@ -25,7 +25,7 @@ def _signed_in(call: Call) -> str:
 async def list_buckets(call: Call) -> Response:
     user = _signed_in(call)
     system = call.system
-    await run_in_threadpool(system.runner.wait_for, system.store.current_position())
+    await blocking(system.runner.wait_for, system.store.current_position())
     principal = call.caller.principal
     records = [
         r
@@ -61,7 +61,7 @@ async def create_bucket(call: Call) -> Response:
                 region=region,
             )
     acl = acl_from_headers(call, user)
-    await run_in_threadpool(
+    await blocking(
         call.system.store.create_bucket, call.bucket, user, call.meta, call.now, acl, region
     )
     return Response(status_code=200, headers={"location": f"/{call.bucket}"})
@@ -75,7 +75,7 @@ async def head_bucket(call: Call) -> Response:
 async def delete_bucket(call: Call) -> Response:
     await call.bucket_info(Action.ADMINISTER_BUCKET)
     system = call.system
-    await run_in_threadpool(
+    await blocking(
         system.store.delete_bucket, call.bucket, system.contents, call.meta, call.now
     )
     return Response(status_code=204)
@@ -99,7 +99,7 @@ async def put_versioning(call: Call) -> Response:
     status = child_text(config, "Status")
     if status not in ("Enabled", "Suspended"):
         raise MalformedXML("Versioning Status must be Enabled or Suspended")
-    await run_in_threadpool(
+    await blocking(
         call.system.store.set_bucket_versioning, call.bucket, status, call.meta, call.now
     )
     return Response(status_code=200)
@@ -114,5 +114,5 @@ async def put_acl(call: Call) -> Response:
     info = await call.bucket_info(Action.WRITE_BUCKET_ACL)
     body = await read_small_body(call)
     acl = acl_from_xml(body, info.owner) if body.strip() else acl_from_headers(call, info.owner)
-    await run_in_threadpool(call.system.store.set_bucket_acl, call.bucket, acl, call.meta, call.now)
+    await blocking(call.system.store.set_bucket_acl, call.bucket, acl, call.meta, call.now)
     return Response(status_code=200)

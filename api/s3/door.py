@@ -3,20 +3,27 @@ target (service, bucket or object) and sub-resource."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
+from api.blocking import blocking
+from api.health import health_response
 from api.s3 import buckets, listing, multipart, objects
 from api.s3.addressing import locate
 from api.s3.auth import authenticate
 from api.s3.common import Call
-from api.s3.errors import NoSuchConfiguration, NotImplementedYet
+from api.s3.errors import NoSuchConfiguration, NotImplementedYet, handle_error
 
 Handler = Callable[[Call], Awaitable[Response]]
+
+# Cannot clash with a bucket: "_" is not allowed in bucket names.
+HEALTH_PATH = "/_strata/healthz"
 
 # Bucket sub-resources strata does not keep: GET answers the "nothing configured" error
 # a client expects from S3, anything else is NotImplemented.
@@ -149,10 +156,49 @@ def route(method: str, bucket: str, key: str, query: dict[str, str]) -> Handler:
     return _object_handler(method, query)
 
 
-async def s3_endpoint(request: Request) -> Response:
-    system = request.app.state.system
-    target = locate(request, system.settings.domain)
-    now = datetime.now(UTC)
-    caller = await run_in_threadpool(authenticate, target, system, now)
-    handler = route(request.method, target.bucket, target.key, target.query)
-    return await handler(Call(request, system, target, caller, now))
+class S3Door:
+    """The S3 door as a bare ASGI app: every request takes the same path (address,
+    authenticate, route), so a router and middleware stack would only add cost."""
+
+    def __init__(self, system: Any) -> None:
+        self.system = system
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request_id = uuid.uuid4().hex[:16].upper()
+        scope["state"] = {"request_id": request_id}
+        request = Request(scope, receive)
+        response: Response
+        try:
+            if scope["path"] == HEALTH_PATH:
+                response = health_response(self.system)
+            else:
+                response = await self._serve(request)
+        except Exception as exc:
+            response = await handle_error(request, exc)
+        rid = request_id.encode()
+        response.raw_headers += [(b"x-request-id", rid), (b"x-amz-request-id", rid)]
+        await response(scope, receive, send)
+
+    async def _serve(self, request: Request) -> Response:
+        system = self.system
+        target = locate(request, system.settings.domain)
+        now = datetime.now(UTC)
+        caller = await blocking(authenticate, target, system, now)
+        handler = route(request.method, target.bucket, target.key, target.query)
+        return await handler(Call(request, system, target, caller, now))
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """The System is opened and closed by its owner (infra.server), not by the door."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from api.blocking import blocking
 from api.s3.common import Call, int_query, owner_node
 from api.s3.dates import iso_z
 from api.s3.errors import InvalidRequest
@@ -46,7 +46,7 @@ async def _prepare(call: Call) -> tuple[str, str, int]:
     validate_prefix(prefix)
     max_keys = int_query(call, "max-keys", 1000)
     system = call.system
-    await run_in_threadpool(system.runner.wait_for, system.store.current_position())
+    await blocking(system.runner.wait_for, system.store.current_position())
     return prefix, delimiter, max_keys
 
 
@@ -84,7 +84,7 @@ async def list_objects_v2(call: Call) -> Response:
         except ValueError:
             raise InvalidRequest("The continuation token provided is incorrect") from None
     page = (
-        await run_in_threadpool(
+        await blocking(
             list_objects, call.system.views, call.bucket, prefix, delimiter, after, max_keys
         )
         if max_keys
@@ -119,7 +119,7 @@ async def list_objects_v1(call: Call) -> Response:
     prefix, delimiter, max_keys = await _prepare(call)
     marker = call.query.get("marker", "")
     page = (
-        await run_in_threadpool(
+        await blocking(
             list_objects, call.system.views, call.bucket, prefix, delimiter, marker, max_keys
         )
         if max_keys
@@ -171,7 +171,7 @@ async def list_object_versions(call: Call) -> Response:
     if version_marker and not key_marker:
         raise InvalidRequest("A version-id marker cannot be specified without a key marker.")
     page = (
-        await run_in_threadpool(
+        await blocking(
             list_versions,
             call.system.views,
             call.bucket,

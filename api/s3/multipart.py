@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import base64
 
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import Response
 
+from api.blocking import blocking, iterate_blocking
 from api.ingest import ingest
 from api.operations import new_version_id, read_version
 from api.ranges import parse_range
@@ -49,7 +49,7 @@ async def create(call: Call) -> Response:
         "checksum_algorithm": algorithm,
     }
     upload_id = new_version_id(call.now)
-    await run_in_threadpool(
+    await blocking(
         call.system.store.create_multipart_upload,
         call.bucket,
         call.key,
@@ -79,7 +79,7 @@ def _part_number(call: Call) -> int:
 
 async def _open_upload(call: Call) -> MultipartUpload:
     await call.bucket_info(Action.WRITE_OBJECTS)
-    upload: MultipartUpload = await run_in_threadpool(
+    upload: MultipartUpload = await blocking(
         call.system.store.get_upload, call.bucket, call.key, call.query.get("uploadId", "")
     )
     return upload
@@ -94,7 +94,7 @@ def _confirm_and_record(call: Call, part: UploadedPart) -> None:
 
 
 async def _record_part(call: Call, part: UploadedPart) -> None:
-    await run_in_threadpool(_confirm_and_record, call, part)
+    await blocking(_confirm_and_record, call, part)
 
 
 async def upload_part(call: Call) -> Response:
@@ -136,7 +136,7 @@ async def _upload_part_copy(call: Call, number: int) -> Response:
         pieces = read_version(call.system, source, byte_range)
         system = call.system
         content = await ingest(
-            iterate_in_threadpool(pieces), system.blobs, system.settings.chunk_size, None
+            iterate_blocking(pieces), system.blobs, system.settings.chunk_size, None
         )
         etag, size, chunks = content["etag"], content["size"], content["chunks"]
     part: UploadedPart = {
@@ -189,7 +189,7 @@ async def complete(call: Call) -> Response:
     info = await call.bucket_info(Action.WRITE_OBJECTS)
     upload_id = call.query.get("uploadId", "")
     requested = _requested_parts(await read_small_body(call))
-    result, upload = await run_in_threadpool(
+    result, upload = await blocking(
         call.system.store.complete_multipart_upload,
         call.bucket,
         call.key,
@@ -216,7 +216,7 @@ async def complete(call: Call) -> Response:
 
 async def abort(call: Call) -> Response:
     await _open_upload(call)
-    await run_in_threadpool(
+    await blocking(
         call.system.store.abort_multipart_upload,
         call.bucket,
         call.key,
@@ -273,8 +273,8 @@ async def list_uploads(call: Call) -> Response:
     upload_marker = call.query.get("upload-id-marker", "")
     max_uploads = int_query(call, "max-uploads", 1000)
     system = call.system
-    await run_in_threadpool(system.runner.wait_for, system.store.current_position())
-    page = await run_in_threadpool(
+    await blocking(system.runner.wait_for, system.store.current_position())
+    page = await blocking(
         list_upload_view,
         system.views,
         call.bucket,

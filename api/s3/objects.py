@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote
 
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
+from api.blocking import blocking
 from api.ingest import ingest
 from api.operations import (
     KEPT_HEADERS,
@@ -118,7 +118,7 @@ async def put_object(call: Call) -> Response:
     )
     if checksum:
         version["checksum"] = checksum
-    result = await run_in_threadpool(
+    result = await blocking(
         record_version,
         call.system,
         call.bucket,
@@ -261,7 +261,7 @@ def _start_read(call: Call, head: bool) -> _Read:
 
 
 async def get_object(call: Call, head: bool = False) -> Response:
-    read = await run_in_threadpool(_start_read, call, head)
+    read = await blocking(_start_read, call, head)
     if read.rest is None:
         return Response(read.first, read.status, read.headers)
     return StreamingResponse(stream_after(read.first, read.rest), read.status, read.headers)
@@ -277,7 +277,7 @@ async def _delete_one(
     owner = call.user or info.owner
     marker = delete_marker(owner, {"owner": owner, "grants": []}, call.now)
     try:
-        result = await run_in_threadpool(
+        result = await blocking(
             call.system.store.delete_object,
             call.bucket,
             key,
@@ -372,8 +372,8 @@ def parse_copy_source(raw: str) -> tuple[str, str, str | None]:
 async def read_copy_source(call: Call) -> tuple[str, str, Version]:
     bucket, key, version_id = parse_copy_source(call.header("x-amz-copy-source") or "")
     store = call.system.store
-    source_info = await run_in_threadpool(store.get_bucket, bucket)
-    source = await run_in_threadpool(store.get_object, bucket, key, version_id)
+    source_info = await blocking(store.get_bucket, bucket)
+    source = await blocking(store.get_object, bucket, key, version_id)
     authorize(call.caller.principal, Action.READ_OBJECT, source_info.acl, source.version["acl"])
     check_read_conditions(call.headers, source.version, prefix="x-amz-copy-source-if-")
     return bucket, key, source.version
@@ -417,7 +417,7 @@ async def copy_object(call: Call) -> Response:
     )
     if "checksum" in source:
         version["checksum"] = source["checksum"]
-    result = await run_in_threadpool(
+    result = await blocking(
         record_version, call.system, call.bucket, call.key, version, call.meta, call.now
     )
     response_headers = version_headers(result.version, info)
@@ -436,7 +436,7 @@ async def copy_object(call: Call) -> Response:
 async def get_object_acl(call: Call) -> Response:
     info = await call.bucket_info()
     version_id = call.query.get("versionId") or None
-    obj = await run_in_threadpool(call.system.store.get_object, call.bucket, call.key, version_id)
+    obj = await blocking(call.system.store.get_object, call.bucket, call.key, version_id)
     authorize(call.caller.principal, Action.READ_OBJECT_ACL, info.acl, obj.version["acl"])
     return xml_response("AccessControlPolicy", acl_nodes(obj.version["acl"]))
 
@@ -444,12 +444,12 @@ async def get_object_acl(call: Call) -> Response:
 async def put_object_acl(call: Call) -> Response:
     info = await call.bucket_info()
     version_id = call.query.get("versionId") or None
-    obj = await run_in_threadpool(call.system.store.get_object, call.bucket, call.key, version_id)
+    obj = await blocking(call.system.store.get_object, call.bucket, call.key, version_id)
     authorize(call.caller.principal, Action.WRITE_OBJECT_ACL, info.acl, obj.version["acl"])
     owner = obj.version["acl"]["owner"]
     body = await read_small_body(call)
     acl = acl_from_xml(body, owner) if body.strip() else acl_from_headers(call, owner)
-    await run_in_threadpool(
+    await blocking(
         call.system.store.set_object_acl,
         call.bucket,
         call.key,
@@ -463,5 +463,5 @@ async def put_object_acl(call: Call) -> Response:
 
 async def get_object_tagging(call: Call) -> Response:
     """strata keeps no object tags; a readable object has an empty tag set."""
-    await run_in_threadpool(_readable, call)
+    await blocking(_readable, call)
     return xml_response("Tagging", [("TagSet", [])])
