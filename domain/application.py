@@ -32,7 +32,7 @@ from domain.errors import (
 from domain.names import validate_object_key
 from domain.objects import ObjectKey
 from domain.ports import BucketContents, BucketGate
-from domain.read_cache import NoReadCache, ReadCache
+from domain.read_cache import NoReadCache, NotInMemory, ReadCache, must_not_block
 from domain.records import NULL_VERSION, Acl, RequestMeta, Version
 from domain.uploads import MultipartUpload, ObjectTemplate, UploadedPart
 from domain.users import AccessKey, User, validate_access_key
@@ -134,6 +134,8 @@ class ObjectStore(Application[Any]):
 
     def current_position(self) -> int:
         """The newest position in the notification log: the read barrier's target."""
+        if must_not_block():
+            raise NotInMemory
         return self.recorder.max_notification_id() or 0
 
     def _save(self, *aggregates: Aggregate) -> int:
@@ -153,6 +155,10 @@ class ObjectStore(Application[Any]):
 
     def _load(self, aggregate_id: UUID, query: bool) -> Any:
         """Queries may get a shared aggregate from the read cache: they never change it."""
+        if must_not_block():
+            if not query:
+                raise NotInMemory
+            return self._reads.peek(aggregate_id)
         if query:
             return self._reads.get(aggregate_id, lambda: self.repository.get(aggregate_id))
         return self.repository.get(aggregate_id)

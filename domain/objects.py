@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -54,6 +55,7 @@ class ObjectKey(Aggregate):
         meta: RequestMeta
 
     @staticmethod
+    @functools.lru_cache(maxsize=8192)  # ids are hashed on every request that names one
     def create_id(bucket: str, key: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"/buckets/{bucket}/objects/{key}")
 

@@ -10,11 +10,33 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 from uuid import UUID
 
 T = TypeVar("T")
+_memory_only: ContextVar[bool] = ContextVar("memory_only", default=False)
+
+
+class NotInMemory(Exception):
+    """A query under `memory_only()` needed I/O: run it again where it may block."""
+
+
+@contextmanager
+def memory_only() -> Iterator[None]:
+    """Queries inside answer from memory or raise NotInMemory, so an event loop can
+    run them in place and send only the misses to a thread."""
+    token = _memory_only.set(True)
+    try:
+        yield
+    finally:
+        _memory_only.reset(token)
+
+
+def must_not_block() -> bool:
+    return _memory_only.get()
 
 
 class ReadCache:
@@ -44,6 +66,14 @@ class ReadCache:
                     self._entries.popitem(last=False)
         return value
 
+    def peek(self, aggregate_id: UUID) -> Any:
+        with self._lock:
+            try:
+                self._entries.move_to_end(aggregate_id)
+                return self._entries[aggregate_id]
+            except KeyError:
+                raise NotInMemory from None
+
     def committed(self, aggregate_ids: Iterable[UUID]) -> None:
         """Call after a commit: its aggregates are stale here from now on."""
         with self._lock:
@@ -65,6 +95,9 @@ class NoReadCache:
 
     def get(self, aggregate_id: UUID, load: Callable[[], T]) -> T:
         return load()
+
+    def peek(self, aggregate_id: UUID) -> Any:
+        raise NotInMemory
 
     def committed(self, aggregate_ids: Iterable[UUID]) -> None:
         pass

@@ -6,6 +6,7 @@ parts' chunk lists, in order.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import datetime
 from typing import TypedDict
@@ -84,6 +85,7 @@ class MultipartUpload(Aggregate):
         meta: RequestMeta
 
     @staticmethod
+    @functools.lru_cache(maxsize=8192)  # ids are hashed on every request that names one
     def create_id(upload_id: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"/uploads/{upload_id}")
 

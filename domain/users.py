@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -49,6 +50,7 @@ class User(Aggregate):
         meta: RequestMeta
 
     @staticmethod
+    @functools.lru_cache(maxsize=8192)  # ids are hashed on every request that names one
     def create_id(name: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"/users/{name}")
 
@@ -93,6 +95,7 @@ class AccessKey(Aggregate):
         meta: RequestMeta
 
     @staticmethod
+    @functools.lru_cache(maxsize=8192)  # ids are hashed on every request that names one
     def create_id(access_key: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"/access-keys/{access_key}")
 

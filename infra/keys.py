@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from pathlib import Path
@@ -27,11 +28,17 @@ class SecretBox:
 
     def __init__(self, keys_dir: Path) -> None:
         self._fernet = Fernet(_read_or_create(keys_dir / "secrets.key", Fernet.generate_key()))
+        # Every signed request needs its caller's secret; a ciphertext always decrypts to
+        # the same secret, and a rotated secret has a new ciphertext.
+        self._decrypt_cached = functools.lru_cache(maxsize=4096)(self._decrypt)
 
     def encrypt(self, secret: str) -> str:
         return self._fernet.encrypt(secret.encode()).decode()
 
     def decrypt(self, ciphertext: str) -> str:
+        return self._decrypt_cached(ciphertext)
+
+    def _decrypt(self, ciphertext: str) -> str:
         try:
             return self._fernet.decrypt(ciphertext.encode()).decode()
         except InvalidToken:

@@ -6,14 +6,18 @@ import hashlib
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from domain.errors import ChunkUnavailable
 from domain.ports import StoredChunk
+from domain.read_cache import NotInMemory, must_not_block
 from domain.records import Chunk
 
 READ_SIZE = 1024 * 1024
+WHOLE_READ_BYTES = 256 * 1024  # chunks up to this size are read and verified in one go
+HOT_CHUNK_BYTES = 32 * 1024 * 1024  # memory for recently read small chunks
 _STRIPES = 64
 
 
@@ -23,6 +27,40 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class HotChunks:
+    """Recently read small chunks, verified when read from disk. A chunk's name is its
+    hash, so a kept copy can never be stale; the scrubber, not this, finds rot on disk."""
+
+    def __init__(self, budget: int) -> None:
+        self._budget = budget
+        self._used = 0
+        self._chunks: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> bytes | None:
+        with self._lock:
+            data = self._chunks.get(digest)
+            if data is not None:
+                self._chunks.move_to_end(digest)
+            return data
+
+    def put(self, digest: str, data: bytes) -> None:
+        with self._lock:
+            if digest in self._chunks:
+                return
+            self._chunks[digest] = data
+            self._used += len(data)
+            while self._used > self._budget:
+                _, dropped = self._chunks.popitem(last=False)
+                self._used -= len(dropped)
+
+    def drop(self, digest: str) -> None:
+        with self._lock:
+            data = self._chunks.pop(digest, None)
+            if data is not None:
+                self._used -= len(data)
 
 
 class _LocalChunkSink:
@@ -56,6 +94,8 @@ class LocalDiskBlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root_text = str(root)
+        self._hot = HotChunks(HOT_CHUNK_BYTES)
         self.tmp_dir = root / "tmp"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         for i in range(256):
@@ -93,6 +133,11 @@ class LocalDiskBlobStore:
 
     def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         end = chunk["size"] if end is None else end
+        if chunk["size"] <= WHOLE_READ_BYTES:
+            yield self._read_whole(chunk)[start:end]
+            return
+        if must_not_block():
+            raise NotInMemory
         try:
             f = open(self.path(chunk["digest"]), "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
@@ -111,6 +156,27 @@ class LocalDiskBlobStore:
                     raise ChunkUnavailable("A chunk of this object is truncated", **chunk)
                 remaining -= len(piece)
                 yield piece
+
+    def _read_whole(self, chunk: Chunk) -> bytes:
+        """A small chunk in one read, verified in memory (and kept there while hot)."""
+        digest = chunk["digest"]
+        kept = self._hot.get(digest)
+        if kept is not None:
+            return kept
+        if must_not_block():
+            raise NotInMemory
+        try:
+            fd = os.open(f"{self._root_text}/{digest[:2]}/{digest}", os.O_RDONLY)
+        except FileNotFoundError:
+            raise ChunkUnavailable("A chunk of this object is missing", **chunk) from None
+        try:
+            data = os.read(fd, chunk["size"] + 1)
+        finally:
+            os.close(fd)
+        if len(data) != chunk["size"] or hashlib.sha256(data).hexdigest() != digest:
+            raise ChunkUnavailable("A chunk of this object is corrupt", **chunk)
+        self._hot.put(digest, data)
+        return data
 
     def confirm(self, chunks: Iterable[Chunk]) -> None:
         for chunk in chunks:
@@ -133,6 +199,7 @@ class LocalDiskBlobStore:
             if time.time() - st.st_mtime < idle_seconds:
                 return None
             path.unlink()
+            self._hot.drop(digest)
             return st.st_size
 
     def inventory(self) -> Iterator[StoredChunk]:

@@ -48,8 +48,14 @@ class Caller:
 
 
 def _parse_time(text: str) -> datetime:
+    # By hand: strptime costs more than the rest of a signature check.
     try:
-        return datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        if len(text) != 16 or text[8] != "T" or text[15] != "Z" or not text[:8].isdigit():
+            raise ValueError(text)
+        return datetime(
+            int(text[0:4]), int(text[4:6]), int(text[6:8]),
+            int(text[9:11]), int(text[11:13]), int(text[13:15]), tzinfo=UTC,
+        )
     except ValueError:
         raise AuthorizationHeaderMalformed(
             f"X-Amz-Date {text!r} is not in the form YYYYMMDDTHHMMSSZ"

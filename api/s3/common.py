@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from api.blocking import blocking
+from api.blocking import query
 from api.context import request_meta
 from api.s3.addressing import Target
 from api.s3.auth import Caller
@@ -57,7 +57,7 @@ class Call:
         return self.caller.principal.user if self.caller.principal else None
 
     async def bucket_info(self, action: Action | None = None) -> BucketInfo:
-        info: BucketInfo = await blocking(self.system.store.get_bucket, self.bucket)
+        info: BucketInfo = await query(self.system.store.get_bucket, self.bucket)
         if action is not None:
             authorize(self.caller.principal, action, info.acl)
         return info

@@ -3,7 +3,6 @@ target (service, bucket or object) and sub-resource."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from api.blocking import blocking
+from api.blocking import query
+from api.context import new_request_id
 from api.health import health_response
 from api.s3 import buckets, listing, multipart, objects
 from api.s3.addressing import locate
@@ -169,7 +169,7 @@ class S3Door:
             return
         if scope["type"] != "http":
             return
-        request_id = uuid.uuid4().hex[:16].upper()
+        request_id = new_request_id()
         scope["state"] = {"request_id": request_id}
         request = Request(scope, receive)
         response: Response
@@ -188,7 +188,7 @@ class S3Door:
         system = self.system
         target = locate(request, system.settings.domain)
         now = datetime.now(UTC)
-        caller = await blocking(authenticate, target, system, now)
+        caller = await query(authenticate, target, system, now)
         handler = route(request.method, target.bucket, target.key, target.query)
         return await handler(Call(request, system, target, caller, now))
 

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 from starlette.responses import Response, StreamingResponse
 
-from api.blocking import blocking
+from api.blocking import blocking, query
 from api.ingest import ingest
 from api.operations import (
     KEPT_HEADERS,
@@ -261,7 +261,7 @@ def _start_read(call: Call, head: bool) -> _Read:
 
 
 async def get_object(call: Call, head: bool = False) -> Response:
-    read = await blocking(_start_read, call, head)
+    read = await query(_start_read, call, head)
     if read.rest is None:
         return Response(read.first, read.status, read.headers)
     return StreamingResponse(stream_after(read.first, read.rest), read.status, read.headers)

@@ -7,8 +7,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from domain.application import ObjectStore
-from domain.read_cache import ReadCache
+from domain.read_cache import NotInMemory, ReadCache, memory_only
 from tests.conftest import META, now, version
 
 
@@ -121,4 +123,35 @@ def test_readers_racing_writers_never_see_an_older_version_than_acknowledged(
             future.result(timeout=120)
     assert stale == []
     assert store.get_object("bkt", "k").version["etag"] == "etag-v39"
+    store.close()
+
+
+def test_in_memory_only_mode_a_query_answers_from_the_cache_or_says_it_cannot(
+    tmp_path: Path,
+) -> None:
+    store = ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                         "SQLITE_DBNAME": str(tmp_path / "events.sqlite3")}, None, 64)
+    store.create_bucket("bkt", "alice", META, now())
+    store.put_object("bkt", "k", version(), META, now())
+    with memory_only(), pytest.raises(NotInMemory):
+        store.get_object("bkt", "k")  # nothing read yet: the answer needs the store
+    store.get_object("bkt", "k")
+    with memory_only():
+        assert store.get_object("bkt", "k").version["etag"] == "e"
+        with pytest.raises(NotInMemory):
+            store.current_position()
+    store.put_object("bkt", "k", {**version(), "etag": "e2"}, META, now())
+    with memory_only(), pytest.raises(NotInMemory):
+        store.get_object("bkt", "k")  # the commit made the kept copy stale
+    assert store.get_object("bkt", "k").version["etag"] == "e2"
+    store.close()
+
+
+def test_without_a_read_cache_memory_only_queries_always_defer(tmp_path: Path) -> None:
+    store = ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                         "SQLITE_DBNAME": str(tmp_path / "events.sqlite3")})
+    store.create_bucket("bkt", "alice", META, now())
+    store.get_bucket("bkt")
+    with memory_only(), pytest.raises(NotInMemory):
+        store.get_bucket("bkt")
     store.close()

@@ -1,0 +1,88 @@
+"""The local blob store's read path: every byte served is verified, hot or cold."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from pathlib import Path
+
+import pytest
+
+from api.blocking import query
+from domain.errors import ChunkUnavailable
+from domain.read_cache import NotInMemory, memory_only, must_not_block
+from infra.local_blobs import HotChunks, LocalDiskBlobStore
+
+
+def _store(blobs: LocalDiskBlobStore, data: bytes) -> dict[str, int | str]:
+    sink = blobs.begin_chunk()
+    sink.write(data)
+    return dict(sink.commit())
+
+
+def test_a_small_chunk_is_read_from_disk_once_then_from_memory(tmp_path: Path) -> None:
+    blobs = LocalDiskBlobStore(tmp_path)
+    chunk = _store(blobs, b"hello world")
+    with memory_only(), pytest.raises(NotInMemory):
+        b"".join(blobs.read_chunk(chunk))  # type: ignore[arg-type]
+    assert b"".join(blobs.read_chunk(chunk, 6)) == b"world"  # type: ignore[arg-type]
+    with memory_only():
+        assert b"".join(blobs.read_chunk(chunk, 0, 5)) == b"hello"  # type: ignore[arg-type]
+
+
+def test_a_rotten_small_chunk_is_refused_and_not_kept(tmp_path: Path) -> None:
+    blobs = LocalDiskBlobStore(tmp_path)
+    chunk = _store(blobs, b"hello world")
+    blobs.path(str(chunk["digest"])).write_bytes(b"hellO world")
+    with pytest.raises(ChunkUnavailable):
+        b"".join(blobs.read_chunk(chunk))  # type: ignore[arg-type]
+    with memory_only(), pytest.raises(NotInMemory):
+        b"".join(blobs.read_chunk(chunk))  # type: ignore[arg-type]
+
+
+def test_a_collected_chunk_leaves_memory_too(tmp_path: Path) -> None:
+    blobs = LocalDiskBlobStore(tmp_path)
+    chunk = _store(blobs, b"short-lived")
+    b"".join(blobs.read_chunk(chunk))  # type: ignore[arg-type]
+    assert blobs.delete_if_idle(str(chunk["digest"]), 0) == len(b"short-lived")
+    with pytest.raises(ChunkUnavailable):
+        b"".join(blobs.read_chunk(chunk))  # type: ignore[arg-type]
+
+
+def test_large_chunks_are_never_answered_from_memory(tmp_path: Path) -> None:
+    blobs = LocalDiskBlobStore(tmp_path)
+    data = bytes(range(256)) * 2048  # 512 KiB
+    chunk = _store(blobs, data)
+    assert hashlib.sha256(b"".join(blobs.read_chunk(chunk))).hexdigest() == chunk["digest"]  # type: ignore[arg-type]
+    with memory_only(), pytest.raises(NotInMemory):
+        next(blobs.read_chunk(chunk))  # type: ignore[arg-type]
+
+
+def test_hot_chunks_stay_within_their_budget() -> None:
+    hot = HotChunks(10)
+    for name in "abc":
+        hot.put(name, name.encode() * 4)
+    assert hot.get("a") is None
+    assert hot.get("b") == b"bbbb" and hot.get("c") == b"cccc"
+
+
+def test_query_runs_in_place_when_memory_suffices_and_in_a_thread_otherwise() -> None:
+    loop_thread = threading.get_ident()
+    kept = {"hit": 1}
+    threads: list[int] = []
+
+    def lookup(name: str) -> int:
+        threads.append(threading.get_ident())
+        if name not in kept:
+            if must_not_block():
+                raise NotInMemory
+            kept[name] = 2
+        return kept[name]
+
+    async def both() -> tuple[int, int]:
+        return await query(lookup, "hit"), await query(lookup, "miss")
+
+    assert asyncio.run(both()) == (1, 2)
+    assert threads[0] == loop_thread  # the hit never left the loop
+    assert threads[-1] != loop_thread  # the miss was run again in a worker thread
