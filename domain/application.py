@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +29,7 @@ from domain.errors import (
     NoSuchUser,
     UserAlreadyExists,
 )
+from domain.group_commit import GroupCommit, Turns, Unit
 from domain.names import validate_object_key
 from domain.objects import ObjectKey
 from domain.ports import BucketContents, BucketGate
@@ -106,6 +107,8 @@ class ObjectStore(Application[Any]):
         """`read_cache_size` > 0 only where this instance makes every write to the store."""
         self.gate: BucketGate = gate or _NoGate()
         self._commit_listeners: list[Callable[[int], None]] = []
+        self._group = GroupCommit(self._write_units)
+        self._turns = Turns()
         self._reads: ReadCache | NoReadCache = (
             ReadCache(read_cache_size) if read_cache_size > 0 else NoReadCache()
         )
@@ -139,16 +142,33 @@ class ObjectStore(Application[Any]):
         return self.recorder.max_notification_id() or 0
 
     def _save(self, *aggregates: Aggregate) -> int:
-        recordings = self.save(*aggregates)
-        return max((r.notification.id for r in recordings), default=0)
+        """Record the aggregates' pending events atomically, in a transaction shared with
+        the saves of concurrent commands (group commit); the newest position written."""
+        return self._group.save(*aggregates)
 
-    def _retrying(self, attempt: Callable[[], T]) -> T:
-        """Run a get -> call -> save attempt again when a concurrent write won the race."""
-        for _ in range(MAX_ATTEMPTS):
-            try:
-                return attempt()
-            except IntegrityError:
-                continue
+    def _write_units(self, units: Sequence[Unit]) -> list[int]:
+        events = [event for unit in units for event in unit.events]
+        # The aggregates come along, event-less by now, so snapshots are still taken.
+        recordings = self.save(*events, *(a for unit in units for a in unit.aggregates))
+        newest: dict[UUID, int] = {}
+        for recording in recordings:
+            originator = recording.domain_event.originator_id
+            newest[originator] = max(newest.get(originator, 0), recording.notification.id)
+        return [max((newest.get(a.id, 0) for a in unit.aggregates), default=0) for unit in units]
+
+    def _retrying(self, attempt: Callable[[], T], changes: UUID) -> T:
+        """Run a get -> call -> save attempt again when a concurrent write won the race.
+
+        Attempts on one aggregate (`changes`) take turns within this process, so they
+        race only with other processes: under group commit, same-key writers in one
+        batch would otherwise all but one fail, again and again.
+        """
+        with self._turns.turn(changes):
+            for _ in range(MAX_ATTEMPTS):
+                try:
+                    return attempt()
+                except IntegrityError:
+                    continue
         raise ConflictingWrites("Too many concurrent writes to the same resource; retry")
 
     # -- buckets ------------------------------------------------------------------------
@@ -193,7 +213,7 @@ class ObjectStore(Application[Any]):
             return _bucket_info(bucket)
 
         try:
-            return self._retrying(attempt)
+            return self._retrying(attempt, Bucket.create_id(name))
         except ConflictingWrites:
             raise BucketAlreadyExists("The requested bucket name is not available.") from None
 
@@ -219,7 +239,7 @@ class ObjectStore(Application[Any]):
             self._save(bucket)
             return _bucket_info(bucket)
 
-        return self._retrying(attempt)
+        return self._retrying(attempt, Bucket.create_id(name))
 
     def set_bucket_acl(self, name: str, acl: Acl, meta: RequestMeta, now: datetime) -> BucketInfo:
         def attempt() -> BucketInfo:
@@ -228,7 +248,7 @@ class ObjectStore(Application[Any]):
             self._save(bucket)
             return _bucket_info(bucket)
 
-        return self._retrying(attempt)
+        return self._retrying(attempt, Bucket.create_id(name))
 
     # -- objects ------------------------------------------------------------------------
 
@@ -272,7 +292,7 @@ class ObjectStore(Application[Any]):
                 obj.put_version(stored, info.versioning, meta, now)
                 return ObjectInfo(bucket, key, stored, self._save(obj))
 
-        return self._retrying(attempt)
+        return self._retrying(attempt, ObjectKey.create_id(bucket, key))
 
     def _read_object_key(self, bucket: str, key: str) -> ObjectKey:
         self._bucket(bucket, query=True)
@@ -318,7 +338,7 @@ class ObjectStore(Application[Any]):
                     return DeleteResult(bucket, key, placed["version_id"], True, position)
                 return DeleteResult(bucket, key, version_id, False, position)
 
-        return self._retrying(attempt)
+        return self._retrying(attempt, ObjectKey.create_id(bucket, key))
 
     def set_object_acl(
         self,
@@ -335,7 +355,7 @@ class ObjectStore(Application[Any]):
             obj.set_acl(version_id, acl, meta, now)
             return self._save(obj)
 
-        return self._retrying(attempt)
+        return self._retrying(attempt, ObjectKey.create_id(bucket, key))
 
     # -- multipart uploads ----------------------------------------------------------------
 
@@ -380,7 +400,7 @@ class ObjectStore(Application[Any]):
             upload.add_part(part, meta, now)
             return self._save(upload)
 
-        return self._retrying(attempt)
+        return self._retrying(attempt, MultipartUpload.create_id(upload_id))
 
     def complete_multipart_upload(
         self,
@@ -409,7 +429,7 @@ class ObjectStore(Application[Any]):
                 upload.complete(stored["version_id"], meta, now)
                 return ObjectInfo(bucket, key, stored, self._save(obj, upload)), upload
 
-        return self._retrying(attempt)
+        return self._retrying(attempt, ObjectKey.create_id(bucket, key))
 
     def abort_multipart_upload(
         self, bucket: str, key: str, upload_id: str, meta: RequestMeta, now: datetime
@@ -419,7 +439,7 @@ class ObjectStore(Application[Any]):
             upload.abort(meta, now)
             return self._save(upload)
 
-        return self._retrying(attempt)
+        return self._retrying(attempt, MultipartUpload.create_id(upload_id))
 
     def record_garbage_sweep(
         self, run_id: str, digests: list[str], bytes_freed: int, meta: RequestMeta, now: datetime
@@ -468,7 +488,7 @@ class ObjectStore(Application[Any]):
             user.add_access_key(access_key, meta, now)
             self._save(user, key)
 
-        self._retrying(attempt)
+        self._retrying(attempt, User.create_id(user_name))
 
     def rotate_secret(
         self,
@@ -486,7 +506,7 @@ class ObjectStore(Application[Any]):
             key.rotate_secret(encrypt(secret), meta, now)
             self._save(key)
 
-        self._retrying(attempt)
+        self._retrying(attempt, AccessKey.create_id(access_key))
 
     def _access_key(self, access_key: str, *, query: bool = False) -> AccessKey:
         try:

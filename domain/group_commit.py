@@ -1,0 +1,125 @@
+"""Group commit: saves that arrive while a transaction is being written share the next
+one, so N concurrent writes cost one fsync instead of N.
+
+Leader/follower: the first saver with no commit in flight leads. It takes every save
+queued so far, writes them in one transaction, hands each its outcome, then passes the
+lead to the oldest save that queued meanwhile. Nothing waits on a timer: batches form
+only from saves that would otherwise wait for the disk anyway.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+# Writes one transaction of (events, aggregates) units and returns, per unit, the
+# newest store position it got.
+WriteUnits = Callable[[Sequence["Unit"]], list[int]]
+
+
+@dataclass
+class Unit:
+    """One save: the events of its aggregates, taken out of them once, so that a failed
+    batch can be written again unit by unit without losing any."""
+
+    aggregates: tuple[Aggregate, ...]
+    events: list[Any]
+    position: int = 0
+    error: BaseException | None = None
+    lead: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class GroupCommit:
+    def __init__(self, write: WriteUnits) -> None:
+        self._write = write
+        self._lock = threading.Lock()
+        self._queue: list[Unit] = []
+        self._busy = False
+        self.batches = 0  # transactions written, for metrics and tests
+        self.saves = 0
+
+    def save(self, *aggregates: Aggregate) -> int:
+        """Blocks until the aggregates' pending events are durable; their position."""
+        events = [e for a in aggregates for e in a.collect_events()]
+        unit = Unit(aggregates, events)
+        with self._lock:
+            self._queue.append(unit)
+            if not self._busy:
+                self._busy = unit.lead = True
+        if not unit.lead:
+            unit.done.wait()
+        if unit.lead:  # led from the start, or handed the lead while queued
+            self._lead()
+        if unit.error is not None:
+            raise unit.error
+        return unit.position
+
+    def _lead(self) -> None:
+        with self._lock:
+            batch, self._queue = self._queue, []
+        self._commit(batch)
+        with self._lock:
+            if self._queue:
+                successor = self._queue[0]
+                successor.lead = True
+                successor.done.set()
+            else:
+                self._busy = False
+
+    def _commit(self, batch: list[Unit]) -> None:
+        try:
+            self._write_all(batch)
+        finally:
+            for unit in batch:
+                unit.lead = False
+                unit.done.set()
+
+    def _write_all(self, batch: list[Unit]) -> None:
+        self.batches += 1
+        self.saves += len(batch)
+        try:
+            positions = self._write(batch)
+        except BaseException as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+                return
+            # One unit spoiled the transaction (most often two saves of the same
+            # aggregate): write each alone, so only the spoiler fails.
+            for unit in batch:
+                try:
+                    unit.position = self._write([unit])[0]
+                except BaseException as alone:
+                    unit.error = alone
+            return
+        for unit, position in zip(batch, positions, strict=True):
+            unit.position = position
+
+
+class Turns:
+    """One lock per key, made on demand and dropped when nobody holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[Hashable, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def turn(self, key: Hashable) -> Iterator[None]:
+        with self._lock:
+            lock, users = self._held.get(key, (threading.Lock(), 0))
+            self._held[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._lock:
+                lock, users = self._held[key]
+                if users == 1:
+                    del self._held[key]
+                else:
+                    self._held[key] = (lock, users - 1)
