@@ -58,6 +58,17 @@ class _Ingest:
             "chunks": self.chunks,
         }
 
+    def finish_with(self, tail: bytes, expected_size: int | None) -> Content:
+        if tail:
+            self.feed(tail)
+        if expected_size is not None and self.size != expected_size:
+            raise IncompleteBody(
+                f"The body had {self.size} bytes, but Content-Length said {expected_size}",
+                received=self.size,
+                expected=expected_size,
+            )
+        return self.finish()
+
     def abort(self) -> None:
         if self._sink is not None:
             self._sink.abort()
@@ -81,15 +92,8 @@ async def ingest(
             if pending_size >= FLUSH_BYTES:
                 await blocking(work.feed, b"".join(pending))
                 pending, pending_size = [], 0
-        if pending:
-            await blocking(work.feed, b"".join(pending))
-        if expected_size is not None and work.size != expected_size:
-            raise IncompleteBody(
-                f"The body had {work.size} bytes, but Content-Length said {expected_size}",
-                received=work.size,
-                expected=expected_size,
-            )
-        return await blocking(work.finish)
+        # The tail and the seal in one hop: for a small body it is the only one.
+        return await blocking(work.finish_with, b"".join(pending), expected_size)
     except BaseException:
         await blocking(work.abort)
         raise

@@ -8,8 +8,11 @@ position in one atomic write, so a crash never double-applies or skips an event.
 from __future__ import annotations
 
 import bisect
+import inspect
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+import types
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import singledispatchmethod
 from typing import Any, Protocol
 
 TRACKING_PREFIX = b"\x00tracking/"
@@ -47,6 +50,7 @@ class ViewTransaction:
     def __init__(self, reader: ViewReader) -> None:
         self._reader = reader
         self.writes: dict[bytes, bytes | None] = {}
+        self._sorted: list[bytes] = []  # the keys of `writes`, for range scans
 
     def get(self, key: bytes) -> bytes | None:
         if key in self.writes:
@@ -54,14 +58,21 @@ class ViewTransaction:
         return self._reader.get(key)
 
     def put(self, key: bytes, value: bytes) -> None:
-        self.writes[key] = value
+        self._write(key, value)
 
     def delete(self, key: bytes) -> None:
-        self.writes[key] = None
+        self._write(key, None)
+
+    def _write(self, key: bytes, value: bytes | None) -> None:
+        if key not in self.writes:
+            bisect.insort(self._sorted, key)
+        self.writes[key] = value
 
     def scan(self, start: bytes, stop: bytes) -> Iterator[tuple[bytes, bytes]]:
         """The committed entries merged with this batch's pending writes."""
-        pending = {k: v for k, v in self.writes.items() if start <= k < stop}
+        lo = bisect.bisect_left(self._sorted, start)
+        hi = bisect.bisect_left(self._sorted, stop)
+        pending = {k: self.writes[k] for k in self._sorted[lo:hi]}
         merged = {k: v for k, v in self._reader.scan(start, stop) if k not in pending}
         merged.update({k: v for k, v in pending.items() if v is not None})
         for key in sorted(merged):
@@ -72,12 +83,28 @@ class ViewTransaction:
 
 
 class Projection(Protocol):
-    """A function from events to view writes, with a name for its tracking position."""
+    """A function from events to view writes, with a name for its tracking position.
+    Written as a singledispatchmethod, its generic case must change nothing: the runner
+    skips events a projection has no handler for."""
 
     name: str
     prefixes: tuple[bytes, ...]
 
     def process(self, event: Any, position: int, tx: ViewTransaction) -> None: ...
+
+
+def bound_handler(projection: Projection, event_type: type) -> Callable[..., None] | None:
+    """`projection.process` for events of `event_type`, resolved once; None when a
+    singledispatchmethod `process` has no handler registered for it (its generic case
+    must change nothing). On Python 3.11 a singledispatchmethod rebuilds its wrapper on
+    every call, which costs more than most handlers do."""
+    method = inspect.getattr_static(type(projection), "process")
+    if not isinstance(method, singledispatchmethod):
+        return projection.process
+    handler = method.dispatcher.dispatch(event_type)
+    if handler is method.dispatcher.dispatch(object):
+        return None
+    return types.MethodType(handler, projection)
 
 
 class InMemoryViewStore:

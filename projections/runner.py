@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from projections.base import Projection, ViewStore, ViewTransaction
+from eventsourcing.utils import resolve_topic
+
+from projections.base import Projection, ViewStore, ViewTransaction, bound_handler
 
 log = logging.getLogger("strata.projections")
 
@@ -42,6 +44,7 @@ class ProjectionRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        self._handlers: dict[type, list[tuple[str, Callable[..., None]]]] = {}
 
     @property
     def position(self) -> int:
@@ -64,11 +67,15 @@ class ProjectionRunner:
         if not notifications:
             return False
         tx = ViewTransaction(self._views)
+        ahead = max(self._positions.values())
         for notification in notifications:
+            handlers = self._handlers_for(resolve_topic(notification.topic))
+            if not handlers:
+                continue  # no view needs it: skip decoding, most of what an event costs
             event = self._store.mapper.to_domain_event(notification)
-            for projection in self._projections:
-                if notification.id > self._positions[projection.name]:
-                    projection.process(event, notification.id, tx)
+            for name, handler in handlers:
+                if notification.id > ahead or notification.id > self._positions[name]:
+                    handler(event, notification.id, tx)
         last = notifications[-1].id
         positions = {p.name: last for p in self._projections}
         self._views.commit(tx.writes, positions)
@@ -77,6 +84,16 @@ class ProjectionRunner:
             self._position = last
             self._changed.notify_all()
         return True
+
+    def _handlers_for(self, event_type: type) -> list[tuple[str, Callable[..., None]]]:
+        handlers = self._handlers.get(event_type)
+        if handlers is None:
+            handlers = self._handlers[event_type] = [
+                (p.name, handler)
+                for p in self._projections
+                if (handler := bound_handler(p, event_type)) is not None
+            ]
+        return handlers
 
     def wake(self, _position: int = 0) -> None:
         self._wake.set()

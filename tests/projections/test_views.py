@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 import threading
+from functools import singledispatchmethod
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from domain.application import ObjectStore
+from domain.buckets import Bucket
 from infra.rocksdb_views import RocksDBViewStore
 from infra.settings import Settings
 from infra.system import System, all_projections
-from projections.base import InMemoryViewStore, ViewStore
+from projections.base import InMemoryViewStore, ViewStore, ViewTransaction
 from projections.object_listing import bucket_stats, list_objects, list_versions
 from projections.runner import ProjectionRunner
 from tests.conftest import META, marker, now, version
@@ -160,3 +163,44 @@ def test_read_after_write_and_list_after_write_under_concurrency(system: System)
         t.join(60)
     assert failures == []
     assert len(list_objects(system.views, "photos").entries) == 60
+
+
+class _CountsBuckets:
+    """Handles Bucket.Created only; its generic case must never run."""
+
+    name = "counts-buckets"
+    prefixes = (b"CB/",)
+
+    @singledispatchmethod
+    def process(self, event: Any, position: int, tx: ViewTransaction) -> None:
+        raise AssertionError(f"called for {type(event).__name__}")
+
+    @process.register
+    def _(self, event: Bucket.Created, position: int, tx: ViewTransaction) -> None:
+        tx.put(b"CB/" + event.name.encode(), str(position).encode())
+
+
+def test_the_runner_hands_a_projection_only_the_events_it_handles(tmp_path: Path) -> None:
+    store = ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                         "SQLITE_DBNAME": str(tmp_path / "events.db")})
+    store.create_bucket("photos", "alice", META, now())
+    store.put_object("photos", "k", version(), META, now())
+    store.create_bucket("videos", "alice", META, now())
+    views = InMemoryViewStore()
+    runner = ProjectionRunner(store, views, [_CountsBuckets()])
+    runner.catch_up()
+    assert [k for k, _ in views.items() if k.startswith(b"CB/")] == [b"CB/photos", b"CB/videos"]
+    assert runner.position == store.current_position()
+
+
+def test_a_batch_reads_its_own_pending_writes_in_key_order() -> None:
+    committed = InMemoryViewStore()
+    committed.commit({b"k/1": b"old", b"k/3": b"three", b"z": b"other"}, {})
+    tx = ViewTransaction(committed)
+    tx.put(b"k/2", b"two")
+    tx.put(b"k/1", b"new")
+    tx.delete(b"k/3")
+    tx.put(b"k/0", b"zero")
+    assert list(tx.scan(b"k/", b"k/\xff")) == [
+        (b"k/0", b"zero"), (b"k/1", b"new"), (b"k/2", b"two")]
+    assert tx.first(b"k/2", b"k/\xff") == (b"k/2", b"two")
