@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
+import uvloop
 from starlette.types import ASGIApp
 
 from api.app import create_native_app, create_s3_app
@@ -109,4 +110,5 @@ def serve(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
-    asyncio.run(_serve(settings))
+    # uvloop: cheaper I/O and thread hand-offs than asyncio's own loop (measured in bench/).
+    uvloop.run(_serve(settings))
