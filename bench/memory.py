@@ -1,22 +1,28 @@
-"""Peak resident memory of `strata serve` during a streamed 1 GiB upload and download.
+"""Peak resident memory of the server during a streamed 1 GiB PUT and GET over the S3
+protocol (presigned URLs), strata against moto, in one run.
 
-Run: .venv/bin/python -m bench.memory [--gib 1]
+Run: .venv/bin/python -m bench.memory [--gib 1] [--servers strata,moto]
+Appends its table to docs/benchmarks.md when that file exists.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-AK, SK = "BENCHACCESSKEY000001", "bench-secret-key-000000000000"
+from bench.peers import MotoPeer, Peer, StrataPeer
+
+MiB = 1024 * 1024
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def rss_mib(pid: int) -> float:
@@ -26,71 +32,118 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+class PeakSampler:
+    """Samples a process's RSS every 20 ms; `peak` is the highest seen since `reset`."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = rss_mib(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_mib(self.pid))
+            time.sleep(0.02)
+
+    def reset(self) -> float:
+        self.peak = rss_mib(self.pid)
+        return self.peak
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass(frozen=True)
+class MemoryRow:
+    server: str
+    baseline: float
+    put_peak: float
+    put_mib_s: float
+    get_peak: float
+    get_mib_s: float
+
+
+def _body(size: int, label: str) -> Iterator[bytes]:
+    block = os.urandom(MiB)
+    sent = 0
+    while sent < size:
+        piece = block[: min(MiB, size - sent)]
+        sent += len(piece)
+        if sent % (256 * MiB) == 0:
+            print(f"  {label}: uploaded {sent // MiB} MiB", flush=True)
+        yield piece
+
+
+def measure(peer: Peer, size: int) -> MemoryRow:
+    client: Any = peer.client()
+    client.create_bucket(Bucket="memory")
+    put_url = client.generate_presigned_url(
+        "put_object", Params={"Bucket": "memory", "Key": "big"}, ExpiresIn=3600)
+    get_url = client.generate_presigned_url(
+        "get_object", Params={"Bucket": "memory", "Key": "big"}, ExpiresIn=3600)
+    sampler = PeakSampler(peer.pid)
+    try:
+        baseline = sampler.reset()
+        started = time.monotonic()
+        httpx.put(put_url, content=_body(size, peer.name),
+                  headers={"content-length": str(size)}, timeout=900).raise_for_status()
+        put_s = time.monotonic() - started
+        put_peak = sampler.peak
+        sampler.reset()
+        started = time.monotonic()
+        received = 0
+        with httpx.stream("GET", get_url, timeout=900) as response:
+            response.raise_for_status()
+            for piece in response.iter_bytes(MiB):
+                received += len(piece)
+        get_s = time.monotonic() - started
+        if received != size:
+            raise RuntimeError(f"{peer.name}: downloaded {received} of {size} bytes")
+        return MemoryRow(peer.name, baseline, put_peak, size / MiB / put_s, sampler.peak,
+                         size / MiB / get_s)
+    finally:
+        sampler.stop()
+
+
+def table(rows: list[MemoryRow], size: int) -> list[str]:
+    lines = ["| server | object | RSS before MiB | PUT peak MiB (growth) | PUT MiB/s "
+             "| GET peak MiB (growth) | GET MiB/s |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r.server} | {size // MiB} MiB | {r.baseline:.0f} | {r.put_peak:.0f} "
+            f"(+{r.put_peak - r.baseline:.0f}) | {r.put_mib_s:.0f} | {r.get_peak:.0f} "
+            f"(+{r.get_peak - r.baseline:.0f}) | {r.get_mib_s:.0f} |")
+    return lines
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gib", type=float, default=1.0)
+    parser.add_argument("--servers", default="strata,moto")
     args = parser.parse_args()
     size = int(args.gib * 1024**3)
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "STRATA_ROOT_ACCESS_KEY": AK, "STRATA_ROOT_SECRET_KEY": SK,
-               "STRATA_LOG_LEVEL": "warning"}
-        proc = subprocess.Popen([sys.executable, "-m", "infra.cli", "serve", "--data-dir",
-                                 f"{tmp}/data", "--api-port", "19801", "--s3-port", "19800"],
-                                env=env, stdout=subprocess.DEVNULL)
-        api = "http://127.0.0.1:19801"
-        try:
-            for _ in range(100):
-                try:
-                    httpx.get(f"{api}/healthz")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            token = httpx.post(f"{api}/auth/token", json={"access_key": AK, "secret_key": SK})
-            h = {"authorization": f"Bearer {token.json()['token']}"}
-            httpx.put(f"{api}/buckets/bench", headers=h).raise_for_status()
-            baseline = rss_mib(proc.pid)
-            peak = [baseline]
-            done = threading.Event()
-
-            def sample() -> None:
-                while not done.is_set():
-                    peak[0] = max(peak[0], rss_mib(proc.pid))
-                    time.sleep(0.02)
-
-            threading.Thread(target=sample, daemon=True).start()
-
-            def body() -> object:
-                block = os.urandom(1024 * 1024)
-                sent = 0
-                while sent < size:
-                    piece = block[: min(len(block), size - sent)]
-                    sent += len(piece)
-                    if sent % (128 * 1024 * 1024) == 0:
-                        print(f"  uploaded {sent // 2**20} MiB", flush=True)
-                    yield piece
-
-            t0 = time.monotonic()
-            httpx.post(f"{api}/buckets/bench/upload", params={"key": "big"}, content=body(),
-                       headers={**h, "content-length": str(size)}, timeout=600).raise_for_status()
-            put_s = time.monotonic() - t0
-            put_peak = peak[0]
-            t0 = time.monotonic()
-            got = 0
-            with httpx.stream("GET", f"{api}/buckets/bench/big", headers=h, timeout=600) as r:
-                for piece in r.iter_bytes(1024 * 1024):
-                    got += len(piece)
-            get_s = time.monotonic() - t0
-            done.set()
-            assert got == size, f"downloaded {got} of {size} bytes"
-            mib = size / 2**20
-            print(f"object: {mib:.0f} MiB; server RSS before: {baseline:.0f} MiB")
-            print(f"PUT: {mib / put_s:.0f} MiB/s, peak RSS {put_peak:.0f} MiB "
-                  f"(+{put_peak - baseline:.0f})")
-            print(f"GET: {mib / get_s:.0f} MiB/s, peak RSS {peak[0]:.0f} MiB "
-                  f"(+{peak[0] - baseline:.0f})")
-        finally:
-            proc.terminate()
-            proc.wait(30)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="strata-memory-") as tmp:
+        for peer in (StrataPeer(Path(tmp)), MotoPeer(Path(tmp))):
+            if peer.name not in args.servers.split(","):
+                continue
+            print(f"starting {peer.name}", flush=True)
+            peer.start()
+            try:
+                rows.append(measure(peer, size))
+            finally:
+                peer.stop()
+    lines = table(rows, size)
+    print("\n".join(lines))
+    report = DOCS / "benchmarks.md"
+    if report.exists():
+        report.write_text(report.read_text() + "\n## Memory: one streamed object\n\n"
+                          "Peak resident memory of the server process (sampled every 20 ms) "
+                          "while one object is PUT, then GET, through presigned URLs.\n\n"
+                          + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

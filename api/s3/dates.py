@@ -12,6 +12,11 @@ def http_date(iso: str) -> str:
 
 def iso_z(iso: str) -> str:
     """S3's listing timestamp form: 2013-09-17T18:07:53.000Z."""
+    if iso.endswith("+00:00"):  # what strata stores: sliced, as a listing has a thousand
+        if len(iso) == 32:
+            return iso[:23] + "Z"
+        if len(iso) == 25:
+            return iso[:19] + ".000Z"
     moment = datetime.fromisoformat(iso).astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
+from xml.sax.saxutils import escape
 
 from starlette.responses import Response
 
@@ -10,7 +12,7 @@ from api.blocking import blocking
 from api.s3.common import Call, int_query, owner_node
 from api.s3.dates import iso_z
 from api.s3.errors import InvalidRequest
-from api.s3.xml import Node, xml_response
+from api.s3.xml import Node, Raw, render, xml_response
 from domain.access import Action
 from domain.names import validate_prefix
 from projections.object_listing import (
@@ -21,6 +23,8 @@ from projections.object_listing import (
     list_objects,
     list_versions,
 )
+
+_NEEDS_NO_ENCODING = re.compile(r"[A-Za-z0-9_.~/-]*")
 
 
 class _Names:
@@ -33,7 +37,9 @@ class _Names:
         self.encoded = encoding == "url"
 
     def __call__(self, text: str) -> str:
-        return quote(text, safe="/") if self.encoded else text
+        if not self.encoded or _NEEDS_NO_ENCODING.fullmatch(text):
+            return text
+        return quote(text, safe="/")
 
     def node(self) -> list[Node]:
         return [("EncodingType", "url")] if self.encoded else []
@@ -54,17 +60,13 @@ def _empty_page() -> ListPage:
     return ListPage([], [], False, None)
 
 
-def _object_node(entry: ListedVersion, name: _Names, with_owner: bool) -> Node:
-    return (
-        "Contents",
-        [
-            ("Key", name(entry.key)),
-            ("LastModified", iso_z(entry.last_modified)),
-            ("ETag", f'"{entry.etag}"'),
-            ("Size", entry.size),
-            ("StorageClass", "STANDARD"),
-            *([owner_node(entry.owner)] if with_owner else []),
-        ],
+def _object_node(entry: ListedVersion, name: _Names, with_owner: bool) -> Raw:
+    owner = render(owner_node(entry.owner)) if with_owner else ""
+    return Raw(
+        f"<Contents><Key>{escape(name(entry.key))}</Key>"
+        f"<LastModified>{iso_z(entry.last_modified)}</LastModified>"
+        f'<ETag>"{escape(entry.etag)}"</ETag><Size>{entry.size}</Size>'
+        f"<StorageClass>STANDARD</StorageClass>{owner}</Contents>"
     )
 
 
