@@ -66,6 +66,7 @@ bench-tools:
 bench: setup bench-tools
 	$(VENV)/bin/python -m bench.suite
 	$(VENV)/bin/python -m bench.memory
+	$(VENV)/bin/python -m bench.metadata
 
 clean:
 	rm -rf $(VENV) $(TOOLS)
