@@ -20,7 +20,7 @@ _DONE = object()
 
 
 async def blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    call = functools.partial(fn, *args, **kwargs) if kwargs else functools.partial(fn, *args)
+    call = functools.partial(fn, *args, **kwargs)
     return await asyncio.get_running_loop().run_in_executor(None, call)
 
 

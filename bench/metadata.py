@@ -22,17 +22,17 @@ from typing import Any
 
 import httpx
 
+from api.operations import new_version
 from bench.peers import STRATA_AK, STRATA_SK, StrataPeer
 from domain.access import canned_acl
 from domain.objects import ObjectKey
-from domain.records import RequestMeta, Version
+from domain.records import NULL_VERSION, Content, Version
 from infra.rebuild import rebuild_views
 from infra.settings import Settings
-from infra.system import open_system
+from infra.system import ROOT_USER, SYSTEM_META, open_system
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 BUCKET = "million"
-META: RequestMeta = {"actor": "bench", "request_id": "", "source": "", "user_agent": "bench"}
 
 
 def key_name(n: int) -> str:
@@ -41,27 +41,26 @@ def key_name(n: int) -> str:
 
 
 def _version(n: int, now: datetime) -> Version:
-    return {
-        "version_id": "null", "is_delete_marker": False, "created_at": now.isoformat(),
-        "owner": "root", "size": 4096, "etag": f"{n:032x}", "sha256": f"{n:064x}",
-        "chunks": [{"digest": f"{n:064x}", "size": 4096}],
-        "content_type": "application/octet-stream",
-        "headers": {}, "user_metadata": {}, "acl": canned_acl("private", "root"),
-    }
+    """What a 4 KiB PUT into an unversioned bucket records (the chunk need not exist)."""
+    content: Content = {"size": 4096, "etag": f"{n:032x}", "sha256": f"{n:064x}",
+                        "chunks": [{"digest": f"{n:064x}", "size": 4096}]}
+    version = new_version(content, ROOT_USER, canned_acl("private", ROOT_USER), now,
+                          "application/octet-stream", {}, {})
+    return {**version, "version_id": NULL_VERSION}
 
 
 def write_log(settings: Settings, keys: int) -> float:
     system = open_system(settings)
     try:
         store = system.store
-        store.create_bucket(BUCKET, "root", META, datetime.now(UTC))
+        store.create_bucket(BUCKET, ROOT_USER, SYSTEM_META, datetime.now(UTC))
         started = time.monotonic()
         for first in range(0, keys, 1000):
             batch = []
             for n in range(first, min(first + 1000, keys)):
                 now = datetime.now(UTC)
                 obj = ObjectKey.create(BUCKET, key_name(n), now)
-                obj.put_version(_version(n, now), "Unversioned", META, now)
+                obj.put_version(_version(n, now), "Unversioned", SYSTEM_META, now)
                 batch.append(obj)
             store.save(*batch)
             if (first + 1000) % 100_000 == 0:

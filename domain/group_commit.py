@@ -41,8 +41,6 @@ class GroupCommit:
         self._lock = threading.Lock()
         self._queue: list[Unit] = []
         self._busy = False
-        self.batches = 0  # transactions written, for metrics and tests
-        self.saves = 0
 
     def save(self, *aggregates: Aggregate) -> int:
         """Blocks until the aggregates' pending events are durable; their position."""
@@ -81,8 +79,6 @@ class GroupCommit:
                 unit.done.set()
 
     def _write_all(self, batch: list[Unit]) -> None:
-        self.batches += 1
-        self.saves += len(batch)
         try:
             positions = self._write(batch)
         except BaseException as exc:

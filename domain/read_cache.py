@@ -54,9 +54,8 @@ class ReadCache:
     def get(self, aggregate_id: UUID, load: Callable[[], T]) -> T:
         with self._lock:
             try:
-                self._entries.move_to_end(aggregate_id)
-                return self._entries[aggregate_id]  # type: ignore[no-any-return]
-            except KeyError:
+                return self._hit(aggregate_id)  # type: ignore[no-any-return]
+            except NotInMemory:
                 started = self._epoch
         value = load()
         with self._lock:
@@ -68,11 +67,15 @@ class ReadCache:
 
     def peek(self, aggregate_id: UUID) -> Any:
         with self._lock:
-            try:
-                self._entries.move_to_end(aggregate_id)
-                return self._entries[aggregate_id]
-            except KeyError:
-                raise NotInMemory from None
+            return self._hit(aggregate_id)
+
+    def _hit(self, aggregate_id: UUID) -> Any:
+        """The kept aggregate, now the most recently used; call with the lock held."""
+        try:
+            self._entries.move_to_end(aggregate_id)
+        except KeyError:
+            raise NotInMemory from None
+        return self._entries[aggregate_id]
 
     def committed(self, aggregate_ids: Iterable[UUID]) -> None:
         """Call after a commit: its aggregates are stale here from now on."""

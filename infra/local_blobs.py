@@ -111,8 +111,12 @@ class LocalDiskBlobStore:
             if not tmp.name.startswith(mine):
                 tmp.unlink(missing_ok=True)
 
+    def _location(self, digest: str) -> str:
+        # A str, not a Path: building Paths costs more than reading a small chunk.
+        return f"{self._root_text}/{digest[:2]}/{digest}"
+
     def path(self, digest: str) -> Path:
-        return self.root / digest[:2] / digest
+        return Path(self._location(digest))
 
     def _stripe(self, digest: str) -> threading.Lock:
         return self._stripes[int(digest[:2], 16) % _STRIPES]
@@ -166,7 +170,7 @@ class LocalDiskBlobStore:
         if must_not_block():
             raise NotInMemory
         try:
-            fd = os.open(f"{self._root_text}/{digest[:2]}/{digest}", os.O_RDONLY)
+            fd = os.open(self._location(digest), os.O_RDONLY)
         except FileNotFoundError:
             raise ChunkUnavailable("A chunk of this object is missing", **chunk) from None
         try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from starlette.responses import Response
@@ -12,6 +10,7 @@ from api.blocking import blocking
 from api.s3.common import Call, int_query, owner_node
 from api.s3.dates import iso_z
 from api.s3.errors import InvalidRequest
+from api.s3.sigv4 import uri_encode
 from api.s3.xml import Node, Raw, render, xml_response
 from domain.access import Action
 from domain.names import validate_prefix
@@ -24,8 +23,6 @@ from projections.object_listing import (
     list_versions,
 )
 
-_NEEDS_NO_ENCODING = re.compile(r"[A-Za-z0-9_.~/-]*")
-
 
 class _Names:
     """encoding-type=url: keys and prefixes go out percent-encoded."""
@@ -37,9 +34,7 @@ class _Names:
         self.encoded = encoding == "url"
 
     def __call__(self, text: str) -> str:
-        if not self.encoded or _NEEDS_NO_ENCODING.fullmatch(text):
-            return text
-        return quote(text, safe="/")
+        return uri_encode(text, keep_slash=True) if self.encoded else text
 
     def node(self) -> list[Node]:
         return [("EncodingType", "url")] if self.encoded else []

@@ -14,6 +14,11 @@ from domain.read_cache import NotInMemory, ReadCache, memory_only
 from tests.conftest import META, now, version
 
 
+def sqlite_store(tmp_path: Path, read_cache_size: int = 0) -> ObjectStore:
+    return ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                        "SQLITE_DBNAME": str(tmp_path / "events.sqlite3")}, None, read_cache_size)
+
+
 class Loads:
     def __init__(self, value: object = "v") -> None:
         self.count = 0
@@ -95,8 +100,7 @@ def test_the_cache_holds_at_most_maxsize_aggregates() -> None:
 def test_readers_racing_writers_never_see_an_older_version_than_acknowledged(
     tmp_path: Path,
 ) -> None:
-    store = ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                         "SQLITE_DBNAME": str(tmp_path / "events.sqlite3")}, None, 64)
+    store = sqlite_store(tmp_path, 64)
     store.create_bucket("bkt", "alice", META, now())
     acknowledged = [0]
     stop = threading.Event()
@@ -129,8 +133,7 @@ def test_readers_racing_writers_never_see_an_older_version_than_acknowledged(
 def test_in_memory_only_mode_a_query_answers_from_the_cache_or_says_it_cannot(
     tmp_path: Path,
 ) -> None:
-    store = ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                         "SQLITE_DBNAME": str(tmp_path / "events.sqlite3")}, None, 64)
+    store = sqlite_store(tmp_path, 64)
     store.create_bucket("bkt", "alice", META, now())
     store.put_object("bkt", "k", version(), META, now())
     with memory_only(), pytest.raises(NotInMemory):
@@ -148,8 +151,7 @@ def test_in_memory_only_mode_a_query_answers_from_the_cache_or_says_it_cannot(
 
 
 def test_without_a_read_cache_memory_only_queries_always_defer(tmp_path: Path) -> None:
-    store = ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                         "SQLITE_DBNAME": str(tmp_path / "events.sqlite3")})
+    store = sqlite_store(tmp_path)
     store.create_bucket("bkt", "alice", META, now())
     store.get_bucket("bkt")
     with memory_only(), pytest.raises(NotInMemory):
