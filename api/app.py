@@ -12,8 +12,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api.context import RequestIdMiddleware
+from api.feed import CommitSignal
 from api.health import health_response
-from api.native import admin, buckets, objects
+from api.native import admin, buckets, events, history, objects
 from api.native.errors import handle_error
 from api.s3.door import S3Door
 from domain.errors import StrataError
@@ -33,6 +34,9 @@ def native_routes() -> list[Route]:
     return [
         Route("/healthz", healthz),
         Route("/auth/token", admin.token, methods=["POST"]),
+        Route("/events", events.stream, methods=["GET"]),
+        Route("/audit", events.audit, methods=["GET"]),
+        Route("/audit/denied", events.denied, methods=["GET"]),
         Route("/admin/users", admin.create_user, methods=["POST"]),
         Route("/admin/users/{user}", admin.get_user, methods=["GET"]),
         Route("/admin/users/{user}/keys", admin.add_key, methods=["POST"]),
@@ -42,6 +46,9 @@ def native_routes() -> list[Route]:
         Route(b, buckets.delete_bucket, methods=["DELETE"]),
         Route(b + "/versioning", buckets.versioning, methods=["GET", "PUT"]),
         Route(b + "/acl", buckets.bucket_acl, methods=["GET", "PUT"]),
+        Route(b + "/retention", history.retention, methods=["GET", "PUT"]),
+        Route(b + "/restore", history.restore, methods=["POST"]),
+        Route(b + "/history/{key:path}", history.history, methods=["GET"]),
         Route(b + "/upload", objects.upload, methods=["POST"]),
         Route(b + "/list", objects.list_keys, methods=["GET"]),
         Route(b + "/meta/{key:path}", objects.metadata, methods=["GET"]),
@@ -59,6 +66,7 @@ def _lifespan(settings: Settings, system: System | None):  # type: ignore[no-unt
         app.state.system = open_system(settings) if owned else system
         if owned:
             app.state.system.start()
+        app.state.commit_signal = CommitSignal(app.state.system.store.on_commit)
         try:
             yield
         finally:

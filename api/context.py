@@ -56,6 +56,7 @@ def request_meta(request: Request, principal: Principal | None) -> RequestMeta:
         "request_id": request_id(request),
         "source": request.client.host if request.client else "",
         "user_agent": request.headers.get("user-agent", ""),
+        "user": principal.user if principal else "anonymous",
     }
 
 

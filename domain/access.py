@@ -98,12 +98,16 @@ def authorize(
     """
     if principal is not None and (principal.is_admin or principal.user == bucket_acl["owner"]):
         return
+    who = {
+        "actor": principal.access_key if principal else "anonymous",
+        "user": principal.user if principal else "anonymous",
+    }
     if action.permission == "OWNER":
-        raise AccessDenied("Only the bucket owner may do this", action=action.name)
+        raise AccessDenied("Only the bucket owner may do this", action=action.name, **who)
     acl = bucket_acl if action.resource == "bucket" else object_acl
     if acl is not None and _grants(acl, principal, action.permission):
         return
-    raise AccessDenied("Access Denied", action=action.name)
+    raise AccessDenied("Access Denied", action=action.name, **who)
 
 
 def _grants(acl: Acl, principal: Principal | None, permission: str) -> bool:

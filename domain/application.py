@@ -50,6 +50,7 @@ class BucketInfo:
     versioning: str
     region: str
     created_at: datetime
+    retention_seconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -250,6 +251,17 @@ class ObjectStore(Application[Any]):
 
         return self._retrying(attempt, Bucket.create_id(name))
 
+    def set_bucket_retention(
+        self, name: str, seconds: int, meta: RequestMeta, now: datetime
+    ) -> BucketInfo:
+        def attempt() -> BucketInfo:
+            bucket = self._bucket(name)
+            bucket.set_retention(seconds, meta, now)
+            self._save(bucket)
+            return _bucket_info(bucket)
+
+        return self._retrying(attempt, Bucket.create_id(name))
+
     # -- objects ------------------------------------------------------------------------
 
     def _object_key(self, bucket: str, key: str, *, query: bool = False) -> ObjectKey:
@@ -301,6 +313,24 @@ class ObjectStore(Application[Any]):
     def get_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
         obj = self._read_object_key(bucket, key)
         return ObjectInfo(bucket, key, obj.readable(version_id), 0)
+
+    def get_object_at(self, bucket: str, key: str, aggregate_version: int) -> ObjectInfo:
+        """The key's current version as it was after its event number `aggregate_version`
+        (the time index says which event was in force at an instant)."""
+        self._bucket(bucket, query=True)
+        validate_object_key(key)
+        try:
+            obj: ObjectKey = self.repository.get(
+                ObjectKey.create_id(bucket, key), version=aggregate_version
+            )
+        except AggregateNotFoundError:
+            raise NoSuchKey("The specified key does not exist.", bucket=bucket, key=key) from None
+        return ObjectInfo(bucket, key, obj.current(), 0)
+
+    def object_events(self, bucket: str, key: str) -> list[Any]:
+        """Every event of the key, oldest first (its history)."""
+        validate_object_key(key)
+        return list(self.events.get(ObjectKey.create_id(bucket, key)))
 
     def get_object_version_record(self, bucket: str, key: str, version_id: str) -> Version:
         """Any version, delete markers included (for metadata and history)."""
@@ -538,6 +568,7 @@ def _bucket_info(bucket: Bucket) -> BucketInfo:
         versioning=bucket.versioning,
         region=bucket.region,
         created_at=bucket.generation_created_at,
+        retention_seconds=bucket.retention_seconds,
     )
 
 

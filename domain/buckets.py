@@ -20,6 +20,7 @@ from domain.records import Acl, RequestMeta
 UNVERSIONED = "Unversioned"
 ENABLED = "Enabled"
 SUSPENDED = "Suspended"
+MAX_RETENTION_SECONDS = 100 * 365 * 24 * 3600
 
 
 class Bucket(Aggregate):
@@ -53,6 +54,11 @@ class Bucket(Aggregate):
         acl: Acl
         meta: RequestMeta
 
+    class RetentionChanged(Aggregate.Event):
+        name: str
+        seconds: int
+        meta: RequestMeta
+
     @staticmethod
     @functools.lru_cache(maxsize=8192)  # ids are hashed on every request that names one
     def create_id(name: str) -> UUID:
@@ -78,6 +84,7 @@ class Bucket(Aggregate):
         self.acl = acl
         self.region = region
         self.versioning = UNVERSIONED
+        self.retention_seconds = 0
         self.is_live = True
         self.generation_created_at = timestamp
 
@@ -145,3 +152,20 @@ class Bucket(Aggregate):
     @event(AclChanged)
     def _acl_changed(self, name: str, acl: Acl, meta: RequestMeta, timestamp: datetime) -> None:
         self.acl = acl
+
+    def set_retention(self, seconds: int, meta: RequestMeta, timestamp: datetime) -> None:
+        """How long superseded data stays readable by point-in-time reads, at least."""
+        self.ensure_live()
+        if not 0 <= seconds <= MAX_RETENTION_SECONDS:
+            raise InvalidArgument(
+                f"Retention must be between 0 and {MAX_RETENTION_SECONDS} seconds",
+                seconds=seconds,
+            )
+        if seconds != self.retention_seconds:
+            self._retention_changed(name=self.name, seconds=seconds, meta=meta, timestamp=timestamp)
+
+    @event(RetentionChanged)
+    def _retention_changed(
+        self, name: str, seconds: int, meta: RequestMeta, timestamp: datetime
+    ) -> None:
+        self.retention_seconds = seconds

@@ -92,6 +92,10 @@ class ChunkUnavailable(StrataError):
     """A chunk is missing, or its bytes no longer match its hash."""
 
 
+class DataGone(StrataError):
+    """A past version's bytes were collected after its bucket's retention ran out."""
+
+
 class IncompleteBody(StrataError):
     """The request body ended before its declared length."""
 

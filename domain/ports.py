@@ -61,6 +61,10 @@ class BlobStore(Protocol):
         """Assert every chunk is present and reset its idle time (protects it from GC)."""
         ...
 
+    def holds(self, digest: str) -> bool:
+        """Whether the chunk is stored (without touching its idle clock)."""
+        ...
+
     def delete_if_idle(self, digest: str, idle_seconds: float) -> int | None:
         """Delete a chunk idle at least that long; the bytes freed, or None if kept."""
         ...

@@ -13,10 +13,11 @@ MAX_USER_METADATA_BYTES = 2048
 class RequestMeta(TypedDict):
     """Who asked for a change, from where, and under which request id (decision 10)."""
 
-    actor: str
+    actor: str  # the access key, or "anonymous", or the system's own name
     request_id: str
     source: str
     user_agent: str
+    user: NotRequired[str]  # the user the access key belonged to (absent in early events)
 
 
 class Chunk(TypedDict):

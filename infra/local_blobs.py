@@ -193,6 +193,9 @@ class LocalDiskBlobStore:
                         **chunk,
                     ) from None
 
+    def holds(self, digest: str) -> bool:
+        return self.path(digest).exists()
+
     def delete_if_idle(self, digest: str, idle_seconds: float) -> int | None:
         path = self.path(digest)
         with self._stripe(digest):

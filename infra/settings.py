@@ -32,6 +32,7 @@ class Settings:
     token_ttl_seconds: int = 3600
     aggregate_cache_size: int = 4096
     log_level: str = "info"
+    access_log_max_bytes: int = 16 * MiB
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -68,6 +69,9 @@ class Settings:
             ),
             token_ttl_seconds=int(number("STRATA_TOKEN_TTL_SECONDS", defaults.token_ttl_seconds)),
             log_level=env.get("STRATA_LOG_LEVEL") or defaults.log_level,
+            access_log_max_bytes=int(
+                number("STRATA_ACCESS_LOG_MAX_BYTES", defaults.access_log_max_bytes)
+            ),
         )
 
     @property
@@ -108,6 +112,10 @@ class Settings:
     @property
     def views_dir(self) -> Path:
         return self.data_dir / "views"
+
+    @property
+    def access_log_dir(self) -> Path:
+        return self.data_dir / "access-log"
 
     @property
     def keys_dir(self) -> Path:

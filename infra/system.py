@@ -15,6 +15,7 @@ from pathlib import Path
 from domain.application import ObjectStore
 from domain.errors import AccessKeyAlreadyExists, UserAlreadyExists
 from domain.records import RequestMeta
+from infra.access_log import DeniedLog
 from infra.gates import LocalBucketGate
 from infra.keys import SecretBox, token_signing_key
 from infra.local_blobs import LocalDiskBlobStore
@@ -25,6 +26,7 @@ from projections.buckets import BucketsProjection
 from projections.chunk_refs import ChunkRefsProjection
 from projections.object_listing import ObjectListingProjection, is_bucket_empty
 from projections.runner import ProjectionRunner
+from projections.time_index import TimeIndexProjection
 from projections.uploads import UploadsProjection, has_uploads
 from workers.gc import GarbageCollector
 from workers.runner import LogFollower
@@ -41,6 +43,7 @@ def utc_now() -> datetime:
 def all_projections() -> list[Projection]:
     return [
         ObjectListingProjection(),
+        TimeIndexProjection(),  # after the listing: it reads the listing's rows
         BucketsProjection(),
         ChunkRefsProjection(),
         UploadsProjection(),
@@ -80,6 +83,7 @@ class System:
     token_key: bytes
     contents: ViewBackedContents
     root: RootCredentials
+    denied: DeniedLog
     started: bool = field(default=False)
 
     def start(self) -> None:
@@ -131,6 +135,7 @@ def open_system(settings: Settings) -> System:
         token_key=token_signing_key(settings.keys_dir),
         contents=ViewBackedContents(runner, views),
         root=root,
+        denied=DeniedLog(settings.access_log_dir, settings.access_log_max_bytes),
     )
 
 

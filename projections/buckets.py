@@ -1,6 +1,8 @@
 """The bucket view: every live bucket with its owner, versioning state and ACL.
 
 B/<bucket>   JSON record of the bucket's current generation (absent once deleted)
+
+The chunk reference view reads a bucket's retention from here in the same batch.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class BucketRecord:
     region: str
     versioning: str
     acl: Acl
+    retention_seconds: int = 0
 
 
 class BucketsProjection:
@@ -54,6 +57,10 @@ class BucketsProjection:
     def _(self, event: Bucket.AclChanged, position: int, tx: ViewTransaction) -> None:
         self._update(tx, event, acl=event.acl)
 
+    @process.register
+    def _(self, event: Bucket.RetentionChanged, position: int, tx: ViewTransaction) -> None:
+        self._update(tx, event, retention_seconds=event.seconds)
+
     def _start(self, tx: ViewTransaction, name: str, event: Any) -> None:
         record = {
             "name": name,
@@ -79,3 +86,9 @@ def list_buckets(views: ViewReader) -> list[BucketRecord]:
 def get_bucket(views: ViewReader, name: str) -> BucketRecord | None:
     raw = views.get(b"B/" + name.encode())
     return BucketRecord(**orjson.loads(raw)) if raw else None
+
+
+def retention_of(views: ViewReader, name: str) -> int:
+    """How long the bucket keeps superseded data readable (0: the GC grace alone)."""
+    record = get_bucket(views, name)
+    return record.retention_seconds if record is not None else 0

@@ -1,13 +1,15 @@
 """Chunk reference counts, from events (decision 3: references are counted from events).
 
 R/<digest>                          how many versions reference the chunk (absent: none)
-Z/<digest>                          when its count last dropped to zero (GC's grace clock)
+Z/<digest>                          when its count last dropped to zero, and the releasing
+                                    bucket's retention (GC's grace clock)
 C/<object id>\\0<version id>         the digests a version references, to release them later
 C/<upload id>\\0part:<n>             the digests an uploaded part references, until it ends
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
@@ -19,6 +21,7 @@ from domain.objects import ObjectKey
 from domain.records import Version
 from domain.uploads import MultipartUpload
 from projections.base import ViewReader, ViewTransaction
+from projections.buckets import retention_of
 
 
 class ChunkRefsProjection:
@@ -77,6 +80,7 @@ class ChunkRefsProjection:
             tx.put(b"R/" + digest.encode(), str(count + 1).encode())
 
     def _release(self, tx: ViewTransaction, event: Any, version_ids: list[str]) -> None:
+        keep = retention_of(tx, event.bucket)
         for version_id in version_ids:
             vkey = _version_key(event, version_id)
             raw = tx.get(vkey)
@@ -87,7 +91,8 @@ class ChunkRefsProjection:
                 count = _count(tx, digest) - 1
                 if count <= 0:
                     tx.delete(b"R/" + digest.encode())
-                    tx.put(b"Z/" + digest.encode(), event.timestamp.isoformat().encode())
+                    released = {"at": event.timestamp.isoformat(), "keep": keep}
+                    tx.put(b"Z/" + digest.encode(), orjson.dumps(released))
                 else:
                     tx.put(b"R/" + digest.encode(), str(count).encode())
 
@@ -109,7 +114,20 @@ def reference_count(views: ViewReader, digest: str) -> int:
     return _count(views, digest)
 
 
-def zero_since(views: ViewReader, digest: str) -> datetime | None:
-    """When the chunk's last reference went away; None if it never had one (or has some)."""
+@dataclass(frozen=True)
+class Release:
+    """When a chunk's last reference went away, and how long its bucket keeps it since."""
+
+    at: datetime
+    keep_seconds: int
+
+
+def released(views: ViewReader, digest: str) -> Release | None:
+    """None if the chunk never had a reference (or has some now)."""
     raw = views.get(b"Z/" + digest.encode())
-    return datetime.fromisoformat(raw.decode()) if raw else None
+    if not raw:
+        return None
+    if not raw.startswith(b"{"):  # written before retention existed: a bare time
+        return Release(datetime.fromisoformat(raw.decode()), 0)
+    record = orjson.loads(raw)
+    return Release(datetime.fromisoformat(record["at"]), record["keep"])

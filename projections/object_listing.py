@@ -197,7 +197,7 @@ def rolled_up(key: str, prefix: str, delimiter: str) -> str | None:
     return key[: at + len(delimiter)] if at >= 0 else None
 
 
-def _resume_point(ns: bytes, after: str, prefix: str, delimiter: str) -> bytes:
+def resume_point(ns: bytes, after: str, prefix: str, delimiter: str) -> bytes:
     if rolled_up(after, prefix, delimiter) == after:
         return ns + after.encode() + b"\xff"  # skip every key under that common prefix
     return ns + after.encode() + b"\x01"
@@ -213,7 +213,7 @@ def list_objects(
 ) -> ListPage:
     """Current versions in key order, as ListObjectsV2 pages them."""
     ns = _ns(b"L", bucket)
-    start = max(ns + prefix.encode(), _resume_point(ns, after, prefix, delimiter) if after else b"")
+    start = max(ns + prefix.encode(), resume_point(ns, after, prefix, delimiter) if after else b"")
     return _page(views, ns, start, prefix, delimiter, limit, versions=False)
 
 
@@ -231,7 +231,7 @@ def list_versions(
     start = ns + prefix.encode()
     inside_key = None
     if after_key:
-        resume = _resume_point(ns, after_key, prefix, delimiter)
+        resume = resume_point(ns, after_key, prefix, delimiter)
         if after_version_id is not None:
             ikey = _ns(b"I", bucket) + after_key.encode() + b"\x00" + after_version_id.encode()
             vkey = views.get(ikey)
@@ -302,6 +302,11 @@ def _page(
         last_key if truncated else None,
         last_version if truncated else None,
     )
+
+
+def current_row(views: ViewReader, bucket: str, key: str) -> bytes | None:
+    """The key's listing row (its current version's summary); None when it has none."""
+    return views.get(_ns(b"L", bucket) + key.encode())
 
 
 def is_bucket_empty(views: ViewReader, bucket: str) -> bool:

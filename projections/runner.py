@@ -37,14 +37,20 @@ class ProjectionRunner:
         self._projections = list(projections)
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
-        self._positions = {p.name: views.position(p.name) for p in self._projections}
-        self._position = min(self._positions.values(), default=0)
+        positions = {p.name: views.position(p.name) for p in self._projections}
+        if len(set(positions.values())) > 1:
+            # A view was added (or lost): views may read one another within a batch, so
+            # they are rebuilt together from the start rather than caught up apart.
+            log.warning("views are at different positions %s; rebuilding them", positions)
+            views.drop([x for p in self._projections for x in p.prefixes], positions)
+            positions = dict.fromkeys(positions, 0)
+        self._position = min(positions.values(), default=0)
         self._changed = threading.Condition()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
-        self._handlers: dict[type, list[tuple[str, Callable[..., None]]]] = {}
+        self._handlers: dict[type, list[Callable[..., None]]] = {}
 
     @property
     def position(self) -> int:
@@ -67,29 +73,25 @@ class ProjectionRunner:
         if not notifications:
             return False
         tx = ViewTransaction(self._views)
-        ahead = max(self._positions.values())
         for notification in notifications:
             handlers = self._handlers_for(resolve_topic(notification.topic))
             if not handlers:
                 continue  # no view needs it: skip decoding, most of what an event costs
             event = self._store.mapper.to_domain_event(notification)
-            for name, handler in handlers:
-                if notification.id > ahead or notification.id > self._positions[name]:
-                    handler(event, notification.id, tx)
+            for handler in handlers:
+                handler(event, notification.id, tx)
         last = notifications[-1].id
-        positions = {p.name: last for p in self._projections}
-        self._views.commit(tx.writes, positions)
-        self._positions = positions
+        self._views.commit(tx.writes, {p.name: last for p in self._projections})
         with self._changed:
             self._position = last
             self._changed.notify_all()
         return True
 
-    def _handlers_for(self, event_type: type) -> list[tuple[str, Callable[..., None]]]:
+    def _handlers_for(self, event_type: type) -> list[Callable[..., None]]:
         handlers = self._handlers.get(event_type)
         if handlers is None:
             handlers = self._handlers[event_type] = [
-                (p.name, handler)
+                handler
                 for p in self._projections
                 if (handler := bound_handler(p, event_type)) is not None
             ]

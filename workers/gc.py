@@ -23,7 +23,7 @@ from domain.ports import BlobStore
 from domain.records import RequestMeta
 from domain.uploads import MultipartUpload
 from projections.base import ViewReader
-from projections.chunk_refs import reference_count, zero_since
+from projections.chunk_refs import reference_count, released
 
 log = logging.getLogger("strata.gc")
 GC_META: RequestMeta = {"actor": "strata:gc", "request_id": "", "source": "", "user_agent": ""}
@@ -43,8 +43,10 @@ def sweep(refs: ViewReader, blobs: BlobStore, grace_seconds: float, now: datetim
         if reference_count(refs, stored.digest) > 0:
             report.referenced += 1
             continue
-        released = zero_since(refs, stored.digest)
-        if released is not None and now - released < timedelta(seconds=grace_seconds):
+        release = released(refs, stored.digest)
+        if release is not None and now - release.at < timedelta(
+            seconds=max(grace_seconds, release.keep_seconds)
+        ):
             report.in_grace += 1
             continue
         freed = blobs.delete_if_idle(stored.digest, grace_seconds)

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from api.auth import Unauthorized
 from api.context import request_id
+from api.denials import REFUSED, record_denied
 from api.ranges import RangeNotSatisfiable
 from domain import errors as e
 from projections.runner import BarrierTimeout
@@ -43,6 +44,7 @@ ERRORS: dict[type[Exception], tuple[str, int]] = {
     e.AccessKeyAlreadyExists: ("AccessKeyAlreadyExists", 409),
     RangeNotSatisfiable: ("InvalidRange", 416),
     e.ConflictingWrites: ("SlowDown", 503),
+    e.DataGone: ("Gone", 410),
     e.ChunkUnavailable: ("ServiceUnavailable", 503),
     BarrierTimeout: ("ServiceUnavailable", 503),
 }
@@ -59,6 +61,8 @@ async def handle_error(request: Request, exc: Exception) -> Response:
             code, status = ERRORS[kind]
             message = exc.message if isinstance(exc, e.StrataError) else str(exc)
             response = error_response(request, code, status, message)
+            if status in REFUSED:
+                record_denied(request.app.state.system, request, "native", code, status, exc)
             if isinstance(exc, Unauthorized):
                 response.headers["www-authenticate"] = "Bearer"
             return response

@@ -18,6 +18,7 @@ from api.context import request_meta, system_of
 from api.ingest import ingest
 from api.native.common import int_param, json_response, now
 from api.native.errors import MalformedRequest
+from api.native.history import instant_param, list_as_of, version_as_of
 from api.operations import (
     KEPT_HEADERS,
     delete_marker,
@@ -28,11 +29,18 @@ from api.operations import (
 )
 from api.ranges import parse_range
 from domain.access import Action, authorize, canned_acl
+from domain.application import ObjectInfo
 from domain.errors import NoSuchKey
 from domain.names import validate_object_key, validate_prefix
 from domain.objects import ObjectKey
 from domain.records import Version
-from projections.object_listing import decode_cursor, encode_cursor, list_objects, list_versions
+from projections.object_listing import (
+    ListPage,
+    decode_cursor,
+    encode_cursor,
+    list_objects,
+    list_versions,
+)
 
 META_PREFIX = "x-meta-"
 
@@ -122,10 +130,8 @@ async def download(request: Request) -> Response:
     system = system_of(request)
     bucket, key = request.path_params["bucket"], request.path_params["key"]
     principal = optional_principal(request)
-    version_id = request.query_params.get("version_id")
     info = await blocking(system.store.get_bucket, bucket)
-    obj = await blocking(system.store.get_object, bucket, key, version_id)
-    version = obj.version
+    version = await _version_asked(request, system, bucket, key)
     authorize(principal, Action.READ_OBJECT, info.acl, version["acl"])
     byte_range = parse_range(request.headers.get("range"), version["size"])
     pieces = read_version(system, version, byte_range)
@@ -150,6 +156,18 @@ async def download(request: Request) -> Response:
         stream_after(first, pieces), status, headers, media_type=version["content_type"]
     )
 
+
+
+async def _version_asked(request: Request, system: Any, bucket: str, key: str) -> Version:
+    """The version a read names: the current one, `?version_id=`, or `?as_of=` an instant."""
+    version_id = request.query_params.get("version_id")
+    moment = instant_param(request)
+    if moment is None:
+        found: ObjectInfo = await blocking(system.store.get_object, bucket, key, version_id)
+        return found.version
+    if version_id is not None:
+        raise MalformedRequest("Name a version with version_id or an instant with as_of, not both")
+    return await blocking(version_as_of, system, bucket, key, moment)
 
 
 async def delete(request: Request) -> Response:
@@ -185,6 +203,10 @@ async def metadata(request: Request) -> Response:
     principal = optional_principal(request)
     version_id = request.query_params.get("version_id")
     info = await blocking(system.store.get_bucket, bucket)
+    if "as_of" in request.query_params:
+        version = await _version_asked(request, system, bucket, key)
+        authorize(principal, Action.READ_OBJECT, info.acl, version["acl"])
+        return json_response(metadata_json(bucket, key, version))
     try:
         obj = await blocking(system.store.get_object, bucket, key, version_id)
     except NoSuchKey as missing:
@@ -215,11 +237,22 @@ async def list_keys(request: Request) -> Response:
         except ValueError as exc:
             raise MalformedRequest(str(exc)) from None
     with_versions = request.query_params.get("versions", "").lower() in ("true", "1", "yes")
+    moment = instant_param(request)
+    if moment is not None:
+        if with_versions:
+            raise MalformedRequest("as_of lists the versions current at that instant; "
+                                   "drop versions=true")
+        page = await blocking(list_as_of, system, bucket, moment, prefix, delimiter, after, limit)
+        return _page_json(bucket, prefix, delimiter, page)
     await blocking(system.runner.wait_for, system.store.current_position())
     if with_versions:
         page = list_versions(system.views, bucket, prefix, delimiter, after, after_version, limit)
     else:
         page = list_objects(system.views, bucket, prefix, delimiter, after, limit)
+    return _page_json(bucket, prefix, delimiter, page)
+
+
+def _page_json(bucket: str, prefix: str, delimiter: str, page: ListPage) -> Response:
     return json_response(
         {
             "bucket": bucket,

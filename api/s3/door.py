@@ -13,12 +13,13 @@ from starlette.types import Receive, Scope, Send
 
 from api.blocking import query
 from api.context import new_request_id
+from api.denials import REFUSED, record_denied
 from api.health import health_response
 from api.s3 import buckets, listing, multipart, objects
 from api.s3.addressing import locate
 from api.s3.auth import authenticate
 from api.s3.common import Call
-from api.s3.errors import NoSuchConfiguration, NotImplementedYet, handle_error
+from api.s3.errors import NoSuchConfiguration, NotImplementedYet, classify, handle_error
 
 Handler = Callable[[Call], Awaitable[Response]]
 
@@ -180,6 +181,10 @@ class S3Door:
                 response = await self._serve(request)
         except Exception as exc:
             response = await handle_error(request, exc)
+            if response.status_code in REFUSED:
+                found = classify(exc)
+                code = found[0] if found else "AccessDenied"
+                record_denied(self.system, request, "s3", code, response.status_code, exc)
         rid = request_id.encode()
         response.raw_headers += [(b"x-request-id", rid), (b"x-amz-request-id", rid)]
         await response(scope, receive, send)

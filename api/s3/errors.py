@@ -144,6 +144,7 @@ ERRORS: dict[type[Exception], tuple[str, int]] = {
     RangeNotSatisfiable: ("InvalidRange", 416),
     NotImplementedYet: ("NotImplemented", 501),
     e.ConflictingWrites: ("SlowDown", 503),
+    e.DataGone: ("Gone", 410),
     e.ChunkUnavailable: ("ServiceUnavailable", 503),
     BarrierTimeout: ("ServiceUnavailable", 503),
 }

@@ -1,0 +1,79 @@
+"""Reading the event log as published records, and waking readers when it grows."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain.envelope import EventFilter, envelope
+
+# Clocks are read before a command takes its turn to commit, so log order and time
+# order may disagree by a little; a search by time starts this much earlier.
+CLOCK_SLACK = timedelta(seconds=5)
+
+
+def read_records(
+    store: Any, after: int, wanted: EventFilter, limit: int, scan_limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Blocking: up to `limit` records after position `after` that `wanted` matches,
+    reading at most `scan_limit` events; also the position read up to."""
+    found: list[dict[str, Any]] = []
+    position = after
+    while len(found) < limit and position - after < scan_limit:
+        batch = store.recorder.select_notifications(
+            start=position, limit=min(500, scan_limit), inclusive_of_start=False
+        )
+        if not batch:
+            break
+        for notification in batch:
+            position = notification.id
+            record = envelope(store.mapper.to_domain_event(notification), notification.id)
+            if wanted.matches(record):
+                found.append(record)
+                if len(found) == limit:
+                    break
+    return found, position
+
+
+def position_before(store: Any, moment: datetime) -> int:
+    """Blocking: a position after which every event at or after `moment` lies (a binary
+    search over the log, O(log n) reads)."""
+    target = moment - CLOCK_SLACK
+    low, high = 0, store.recorder.max_notification_id() or 0
+    while low < high:
+        middle = (low + high + 1) // 2
+        first = store.recorder.select_notifications(start=middle, limit=1)
+        if not first or store.mapper.to_domain_event(first[0]).timestamp >= target:
+            high = middle - 1
+        else:
+            low = first[0].id
+    return low
+
+
+class CommitSignal:
+    """Wakes asyncio readers after each commit this process makes (other processes'
+    commits are found by the readers' periodic poll)."""
+
+    def __init__(self, on_commit: Callable[[Callable[[int], None]], None]) -> None:
+        self._lock = threading.Lock()
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        on_commit(self._committed)
+
+    def _committed(self, _position: int) -> None:
+        with self._lock:
+            waiters = list(self._waiters)
+        for loop, woken in waiters:
+            loop.call_soon_threadsafe(woken.set)
+
+    def subscribe(self) -> asyncio.Event:
+        woken = asyncio.Event()
+        with self._lock:
+            self._waiters.add((asyncio.get_running_loop(), woken))
+        return woken
+
+    def unsubscribe(self, woken: asyncio.Event) -> None:
+        with self._lock:
+            self._waiters = {w for w in self._waiters if w[1] is not woken}

@@ -1,0 +1,252 @@
+"""History as a feature: point-in-time reads, per-object history, retention, restore."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.auth import optional_principal, required_principal
+from api.blocking import blocking
+from api.context import request_meta, system_of
+from api.native.common import json_body, json_response, now
+from api.native.errors import MalformedRequest
+from api.operations import delete_marker, new_version_id, record_version
+from domain.access import Action, authorize, canned_acl
+from domain.envelope import envelope
+from domain.errors import ChunkUnavailable, DataGone, NoSuchKey
+from domain.objects import ObjectKey
+from domain.records import RequestMeta, Version
+from projections.chunk_refs import reference_count
+from projections.object_listing import ListedVersion, ListPage, list_objects
+from projections.time_index import list_objects_as_of, positions_of, state_at
+
+RESTORE_REPORT_KEYS = 1000  # keys named per kind of change in a restore report
+
+
+def instant_param(request: Request, name: str = "as_of") -> datetime | None:
+    """An RFC 3339 instant from the query (no offset means UTC); None when absent."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.strip().replace(" ", "+"))
+    except ValueError:
+        raise MalformedRequest(
+            f"{name} must be an RFC 3339 time such as 2026-11-27T09:30:00Z, not {raw!r}"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def version_as_of(system: Any, bucket: str, key: str, moment: datetime) -> Version:
+    """Blocking: the key's current version at `moment`, its bytes checked present."""
+    system.runner.wait_for(system.store.current_position())
+    state = state_at(system.views, bucket, key, moment)
+    if state is None or state.summary is None:
+        raise NoSuchKey(
+            f"The key did not exist at {moment.isoformat()}", bucket=bucket, key=key
+        )
+    version: Version = system.store.get_object_at(bucket, key, state.aggregate_version).version
+    ensure_bytes_kept(system, version)
+    return version
+
+
+def ensure_bytes_kept(system: Any, version: Version) -> None:
+    """DataGone when a chunk was collected (retention ran out): a clear 410, never
+    wrong bytes. A chunk still referenced but missing is damage, not history."""
+    for chunk in version["chunks"]:
+        if system.blobs.holds(chunk["digest"]):
+            continue
+        if reference_count(system.views, chunk["digest"]) == 0:
+            raise DataGone(
+                "This version's data was collected after the bucket's retention period; "
+                "raise the retention (PUT /buckets/{bucket}/retention) to keep older data",
+                version_id=version["version_id"],
+            )
+        raise ChunkUnavailable("A chunk of this object is missing", **chunk)
+
+
+def list_as_of(
+    system: Any, bucket: str, moment: datetime, prefix: str, delimiter: str, after: str, limit: int
+) -> ListPage:
+    system.runner.wait_for(system.store.current_position())
+    return list_objects_as_of(system.views, bucket, moment, prefix, delimiter, after, limit)
+
+
+# -- per-object history ---------------------------------------------------------------------
+
+
+class ActorNames:
+    """Access key -> user, for events recorded before events named their user."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._known: dict[str, str] = {}
+
+    def user_of(self, record: dict[str, Any]) -> str:
+        if record["user"] or not record["actor"]:
+            return str(record["user"])
+        actor = record["actor"]
+        if actor not in self._known:
+            try:
+                self._known[actor] = self._store.credentials(actor).user
+            except Exception:  # not an access key: "anonymous", a system worker
+                self._known[actor] = actor
+        return self._known[actor]
+
+
+def object_history(system: Any, bucket: str, key: str) -> list[dict[str, Any]]:
+    """Blocking: every change of the key, oldest first, each with who made it."""
+    events = system.store.object_events(bucket, key)
+    system.runner.wait_for(system.store.current_position())
+    positions = positions_of(system.views, bucket, key)
+    names = ActorNames(system.store)
+    history = []
+    for event in events:
+        if isinstance(event, ObjectKey.Created):
+            continue  # the key's first version or marker says it all
+        record = envelope(event, positions.get(event.originator_version, 0))
+        record["user"] = names.user_of(record)
+        history.append(record)
+    return history
+
+
+async def history(request: Request) -> Response:
+    system = system_of(request)
+    bucket, key = request.path_params["bucket"], request.path_params["key"]
+    info = await blocking(system.store.get_bucket, bucket)
+    authorize(optional_principal(request), Action.LIST_BUCKET, info.acl)
+    records = await blocking(object_history, system, bucket, key)
+    if not records:
+        raise NoSuchKey("The specified key has no history.", bucket=bucket, key=key)
+    return json_response({"bucket": bucket, "key": key, "history": records})
+
+
+# -- retention ----------------------------------------------------------------------------
+
+
+async def retention(request: Request) -> Response:
+    principal = required_principal(request)
+    system = system_of(request)
+    name = request.path_params["bucket"]
+    info = await blocking(system.store.get_bucket, name)
+    if request.method == "GET":
+        authorize(principal, Action.LIST_BUCKET, info.acl)
+        return json_response({"retention_seconds": info.retention_seconds})
+    authorize(principal, Action.ADMINISTER_BUCKET, info.acl)
+    seconds = (await json_body(request)).get("retention_seconds")
+    if not isinstance(seconds, int) or isinstance(seconds, bool):
+        raise MalformedRequest("retention_seconds must be a whole number of seconds")
+    info = await blocking(
+        system.store.set_bucket_retention, name, seconds, request_meta(request, principal), now()
+    )
+    return json_response({"retention_seconds": info.retention_seconds})
+
+
+# -- restore ------------------------------------------------------------------------------
+
+
+@dataclass
+class RestoreReport:
+    restored: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)  # data collected: left as it is now
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"restored": 0, "deleted": 0, "gone": 0, "unchanged": 0}
+    )
+
+    def note(self, kind: str, key: str) -> None:
+        self.counts[kind] += 1
+        named: list[str] | None = getattr(self, kind, None)
+        if named is not None and len(named) < RESTORE_REPORT_KEYS:
+            named.append(key)
+
+
+def _every(page_of: Callable[[str], ListPage]) -> Iterator[ListedVersion]:
+    after = ""
+    while True:
+        page = page_of(after)
+        yield from page.entries
+        if not page.is_truncated or page.next_key is None:
+            return
+        after = page.next_key
+
+
+def _same(a: ListedVersion, b: ListedVersion) -> bool:
+    """The same version, or one with the same bytes and type (an earlier restore's copy)."""
+    return (a.etag, a.size, a.content_type) == (b.etag, b.size, b.content_type)
+
+
+def restore_prefix(
+    system: Any, bucket: str, prefix: str, moment: datetime, meta: RequestMeta, owner: str
+) -> RestoreReport:
+    """Blocking: make the live listing under `prefix` equal the listing at `moment`, by
+    recording new versions and deletions (nothing is rewritten). A merge of two key-ordered
+    listings, so memory stays flat however large the bucket."""
+    system.runner.wait_for(system.store.current_position())
+    views = system.views
+    past = _every(lambda after: list_objects_as_of(views, bucket, moment, prefix, "", after))
+    live = _every(lambda after: list_objects(views, bucket, prefix, "", after))
+    report = RestoreReport()
+    then, current = next(past, None), next(live, None)
+    while then is not None or current is not None:
+        if current is None or (then is not None and then.key.encode() < current.key.encode()):
+            assert then is not None
+            _bring_back(system, bucket, then.key, moment, meta, report)
+            then = next(past, None)
+        elif then is None or current.key.encode() < then.key.encode():
+            _delete(system, bucket, current.key, meta, owner)
+            report.note("deleted", current.key)
+            current = next(live, None)
+        else:
+            if _same(then, current):
+                report.note("unchanged", then.key)
+            else:
+                _bring_back(system, bucket, then.key, moment, meta, report)
+            then, current = next(past, None), next(live, None)
+    return report
+
+
+def _bring_back(
+    system: Any, bucket: str, key: str, moment: datetime, meta: RequestMeta, report: RestoreReport
+) -> None:
+    try:
+        old = version_as_of(system, bucket, key, moment)
+    except DataGone:
+        report.note("gone", key)
+        return
+    stamp = datetime.now(UTC)
+    copy: Version = {**old, "version_id": new_version_id(stamp), "created_at": stamp.isoformat()}
+    record_version(system, bucket, key, copy, meta, stamp)
+    report.note("restored", key)
+
+
+def _delete(system: Any, bucket: str, key: str, meta: RequestMeta, owner: str) -> None:
+    stamp = datetime.now(UTC)
+    marker = delete_marker(owner, canned_acl("private", owner), stamp)
+    system.store.delete_object(bucket, key, None, marker, meta, stamp)
+
+
+async def restore(request: Request) -> Response:
+    principal = required_principal(request)
+    system = system_of(request)
+    bucket = request.path_params["bucket"]
+    moment = instant_param(request)
+    if moment is None:
+        raise MalformedRequest("Say which instant to restore with ?as_of=<RFC 3339 time>")
+    info = await blocking(system.store.get_bucket, bucket)
+    authorize(principal, Action.LIST_BUCKET, info.acl)
+    authorize(principal, Action.WRITE_OBJECTS, info.acl)
+    prefix = request.query_params.get("prefix", "")
+    report = await blocking(
+        restore_prefix, system, bucket, prefix, moment, request_meta(request, principal),
+        principal.user,
+    )
+    return json_response(
+        {"bucket": bucket, "prefix": prefix, "as_of": moment.isoformat(), **asdict(report)}
+    )
+
