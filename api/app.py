@@ -14,7 +14,7 @@ from starlette.routing import Route
 from api.context import RequestIdMiddleware
 from api.feed import CommitSignal
 from api.health import health_response
-from api.native import admin, buckets, events, history, objects
+from api.native import admin, buckets, events, history, inventory, objects
 from api.native.errors import handle_error
 from api.s3.door import S3Door
 from domain.errors import StrataError
@@ -48,6 +48,9 @@ def native_routes() -> list[Route]:
         Route(b + "/acl", buckets.bucket_acl, methods=["GET", "PUT"]),
         Route(b + "/retention", history.retention, methods=["GET", "PUT"]),
         Route(b + "/restore", history.restore, methods=["POST"]),
+        Route(b + "/inventory", inventory.rows, methods=["GET"]),
+        Route(b + "/inventory", inventory.export, methods=["POST"]),
+        Route(b + "/inventory-schedule", inventory.schedule, methods=["GET", "PUT", "DELETE"]),
         Route(b + "/history/{key:path}", history.history, methods=["GET"]),
         Route(b + "/upload", objects.upload, methods=["POST"]),
         Route(b + "/list", objects.list_keys, methods=["GET"]),

@@ -34,7 +34,7 @@ from domain.names import validate_object_key
 from domain.objects import ObjectKey
 from domain.ports import BucketContents, BucketGate
 from domain.read_cache import NoReadCache, NotInMemory, ReadCache, must_not_block
-from domain.records import NULL_VERSION, Acl, RequestMeta, Version
+from domain.records import NULL_VERSION, Acl, InventoryConfig, RequestMeta, Version
 from domain.uploads import MultipartUpload, ObjectTemplate, UploadedPart
 from domain.users import AccessKey, User, validate_access_key
 
@@ -51,6 +51,7 @@ class BucketInfo:
     region: str
     created_at: datetime
     retention_seconds: int = 0
+    inventory: InventoryConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -257,6 +258,17 @@ class ObjectStore(Application[Any]):
         def attempt() -> BucketInfo:
             bucket = self._bucket(name)
             bucket.set_retention(seconds, meta, now)
+            self._save(bucket)
+            return _bucket_info(bucket)
+
+        return self._retrying(attempt, Bucket.create_id(name))
+
+    def configure_inventory(
+        self, name: str, inventory: InventoryConfig | None, meta: RequestMeta, now: datetime
+    ) -> BucketInfo:
+        def attempt() -> BucketInfo:
+            bucket = self._bucket(name)
+            bucket.configure_inventory(inventory, meta, now)
             self._save(bucket)
             return _bucket_info(bucket)
 
@@ -569,6 +581,7 @@ def _bucket_info(bucket: Bucket) -> BucketInfo:
         region=bucket.region,
         created_at=bucket.generation_created_at,
         retention_seconds=bucket.retention_seconds,
+        inventory=bucket.inventory,
     )
 
 

@@ -15,7 +15,7 @@ from domain.errors import (
     NoSuchBucket,
 )
 from domain.names import validate_bucket_name
-from domain.records import Acl, RequestMeta
+from domain.records import Acl, InventoryConfig, RequestMeta
 
 UNVERSIONED = "Unversioned"
 ENABLED = "Enabled"
@@ -59,6 +59,11 @@ class Bucket(Aggregate):
         seconds: int
         meta: RequestMeta
 
+    class InventoryConfigured(Aggregate.Event):
+        name: str
+        inventory: InventoryConfig | None
+        meta: RequestMeta
+
     @staticmethod
     @functools.lru_cache(maxsize=8192)  # ids are hashed on every request that names one
     def create_id(name: str) -> UUID:
@@ -85,6 +90,7 @@ class Bucket(Aggregate):
         self.region = region
         self.versioning = UNVERSIONED
         self.retention_seconds = 0
+        self.inventory: InventoryConfig | None = None
         self.is_live = True
         self.generation_created_at = timestamp
 
@@ -169,3 +175,20 @@ class Bucket(Aggregate):
         self, name: str, seconds: int, meta: RequestMeta, timestamp: datetime
     ) -> None:
         self.retention_seconds = seconds
+
+    def configure_inventory(
+        self, inventory: InventoryConfig | None, meta: RequestMeta, timestamp: datetime
+    ) -> None:
+        """A daily Parquet inventory of this bucket into `destination` (None: no more)."""
+        self.ensure_live()
+        if inventory is not None:
+            validate_bucket_name(inventory["destination"])
+        self._inventory_configured(
+            name=self.name, inventory=inventory, meta=meta, timestamp=timestamp
+        )
+
+    @event(InventoryConfigured)
+    def _inventory_configured(
+        self, name: str, inventory: InventoryConfig | None, meta: RequestMeta, timestamp: datetime
+    ) -> None:
+        self.inventory = inventory

@@ -33,6 +33,7 @@ NAMES: dict[type, str] = {
     Bucket.VersioningChanged: "strata:BucketVersioningChanged",
     Bucket.AclChanged: "strata:BucketAclChanged",
     Bucket.RetentionChanged: "strata:BucketRetentionChanged",
+    Bucket.InventoryConfigured: "strata:BucketInventoryConfigured",
     MultipartUpload.Initiated: "strata:MultipartUploadCreated",
     MultipartUpload.PartUploaded: "strata:MultipartPartUploaded",
     MultipartUpload.Completed: "strata:MultipartUploadCompleted",

@@ -44,6 +44,13 @@ class Acl(TypedDict):
     grants: list[Grant]
 
 
+class InventoryConfig(TypedDict):
+    """Where a bucket's daily Parquet inventory lands: <destination>/<prefix><bucket>/<day>."""
+
+    destination: str
+    prefix: str
+
+
 class Part(TypedDict):
     """One part of a multipart object, as GetObject?partNumber serves it."""
 

@@ -7,7 +7,9 @@ import contextlib
 import dataclasses
 import sys
 from pathlib import Path
+from typing import Any
 
+from infra.client import ApiError
 from infra.settings import Settings, SettingsError
 
 
@@ -29,7 +31,70 @@ def _parser() -> argparse.ArgumentParser:
     proj_sub = proj.add_subparsers(dest="action", required=True)
     rebuild = proj_sub.add_parser("rebuild", help="drop every view and replay the log from 0")
     rebuild.add_argument("--data-dir", type=Path, help="where data lives (STRATA_DATA_DIR)")
+    _client_commands(sub)
     return parser
+
+
+def _remote(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Options of commands that talk to a running server's native API."""
+    parser.add_argument("--url", help="the native API (default http://STRATA_HOST:STRATA_API_PORT)")
+    parser.add_argument("--access-key", help="default: STRATA_ROOT_ACCESS_KEY, or the data dir's")
+    parser.add_argument("--secret-key", help="default: STRATA_ROOT_SECRET_KEY, or the data dir's")
+    parser.add_argument("--data-dir", type=Path, help="where saved root credentials are")
+    return parser
+
+
+def _client_commands(sub: Any) -> None:
+    events = sub.add_parser("events", help="the event stream").add_subparsers(
+        dest="action", required=True)
+    tail = _remote(events.add_parser("tail", help="print events as JSON lines as they commit"))
+    tail.add_argument("--bucket")
+    tail.add_argument("--prefix", help="only keys with this prefix")
+    tail.add_argument("--type", help="event types or names, comma-separated (s3:ObjectCreated:*)")
+    tail.add_argument("--from", dest="start", type=int,
+                      help="start after this log position (0: from the beginning; default: now)")
+    tail.add_argument("--no-follow", action="store_true", help="stop once caught up")
+    restore = _remote(sub.add_parser("restore", help="bring a bucket or prefix back to an instant"))
+    restore.add_argument("bucket")
+    restore.add_argument("--as-of", required=True, help="RFC 3339 time, e.g. 2026-11-27T09:00Z")
+    restore.add_argument("--prefix", default="")
+    inventory = sub.add_parser("inventory", help="bucket inventories").add_subparsers(
+        dest="action", required=True)
+    export = _remote(inventory.add_parser("export", help="a bucket's inventory as Parquet"))
+    export.add_argument("bucket")
+    export.add_argument("--as-of", help="the current versions at this RFC 3339 time")
+    export.add_argument("--current-only", action="store_true", help="no noncurrent versions")
+    where = export.add_mutually_exclusive_group()
+    where.add_argument("--to", help="a local file (default: <bucket>-inventory.parquet)")
+    where.add_argument("--to-bucket", help="store it as an object in this bucket instead")
+    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="action", required=True)
+    audit_export = _remote(audit.add_parser("export", help="the event log as daily Parquet"))
+    audit_export.add_argument("--since", help="RFC 3339 time")
+    audit_export.add_argument("--until", help="RFC 3339 time")
+    audit_export.add_argument("--bucket")
+    audit_export.add_argument("--to", default="audit", help="folder (default ./audit)")
+
+
+def _run_remote(args: argparse.Namespace, settings: Settings) -> int:
+    from infra import commands
+    from infra.client import NativeClient, target
+
+    client = NativeClient(target(settings, args.url, args.access_key, args.secret_key))
+    try:
+        if args.command == "events":
+            commands.events_tail(client, args.bucket, args.prefix, args.type, args.start,
+                                 not args.no_follow)
+        elif args.command == "restore":
+            commands.restore(client, args.bucket, args.as_of, args.prefix)
+        elif args.command == "inventory":
+            commands.inventory_export(client, args.bucket, args.as_of, args.to, args.to_bucket,
+                                      args.current_only)
+        elif args.command == "audit":
+            commands.audit_export(client, args.since, args.until, args.to, args.bucket)
+    finally:
+        client.close()
+    return 0
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -57,9 +122,13 @@ def main(argv: list[str] | None = None) -> int:
 
             rebuild_views(settings)
             return 0
+        return _run_remote(args, settings)
     except SettingsError as exc:
         print(f"strata: {exc}", file=sys.stderr)
         return 2
+    except ApiError as exc:
+        print(f"strata: {exc}", file=sys.stderr)
+        return 1
     return 1
 
 

@@ -33,6 +33,7 @@ class Settings:
     aggregate_cache_size: int = 4096
     log_level: str = "info"
     access_log_max_bytes: int = 16 * MiB
+    inventory_interval_seconds: float = 3600.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -69,6 +70,9 @@ class Settings:
             ),
             token_ttl_seconds=int(number("STRATA_TOKEN_TTL_SECONDS", defaults.token_ttl_seconds)),
             log_level=env.get("STRATA_LOG_LEVEL") or defaults.log_level,
+            inventory_interval_seconds=number(
+                "STRATA_INVENTORY_INTERVAL_SECONDS", defaults.inventory_interval_seconds, float
+            ),
             access_log_max_bytes=int(
                 number("STRATA_ACCESS_LOG_MAX_BYTES", defaults.access_log_max_bytes)
             ),
@@ -112,6 +116,10 @@ class Settings:
     @property
     def views_dir(self) -> Path:
         return self.data_dir / "views"
+
+    @property
+    def scratch_dir(self) -> Path:
+        return self.data_dir / "scratch"
 
     @property
     def access_log_dir(self) -> Path:

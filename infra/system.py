@@ -17,6 +17,7 @@ from domain.errors import AccessKeyAlreadyExists, UserAlreadyExists
 from domain.records import RequestMeta
 from infra.access_log import DeniedLog
 from infra.gates import LocalBucketGate
+from infra.inventory import InventoryExporter
 from infra.keys import SecretBox, token_signing_key
 from infra.local_blobs import LocalDiskBlobStore
 from infra.rocksdb_views import RocksDBViewStore
@@ -29,6 +30,7 @@ from projections.runner import ProjectionRunner
 from projections.time_index import TimeIndexProjection
 from projections.uploads import UploadsProjection, has_uploads
 from workers.gc import GarbageCollector
+from workers.inventory import InventoryScheduler
 from workers.runner import LogFollower
 
 log = logging.getLogger("strata")
@@ -84,15 +86,19 @@ class System:
     contents: ViewBackedContents
     root: RootCredentials
     denied: DeniedLog
+    inventory: InventoryExporter
+    inventory_schedule: InventoryScheduler
     started: bool = field(default=False)
 
     def start(self) -> None:
         self.runner.start()
         self.gc_follower.start()
         self.gc.start()
+        self.inventory_schedule.start()
         self.started = True
 
     def close(self) -> None:
+        self.inventory_schedule.stop()
         self.gc.stop()
         self.gc_follower.stop()
         self.runner.stop()
@@ -123,6 +129,9 @@ def open_system(settings: Settings) -> System:
     store.on_commit(gc_follower.wake)
     secret_box = SecretBox(settings.keys_dir)
     root = ensure_root(store, secret_box, settings)
+    inventory = InventoryExporter(
+        store, views, blobs, settings.chunk_size, settings.scratch_dir, utc_now
+    )
     return System(
         settings=settings,
         store=store,
@@ -136,6 +145,15 @@ def open_system(settings: Settings) -> System:
         contents=ViewBackedContents(runner, views),
         root=root,
         denied=DeniedLog(settings.access_log_dir, settings.access_log_max_bytes),
+        inventory=inventory,
+        inventory_schedule=InventoryScheduler(
+            store,
+            views,
+            runner.wait_for,
+            inventory.export,
+            utc_now,
+            settings.inventory_interval_seconds,
+        ),
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from domain.buckets import UNVERSIONED, Bucket
-from domain.records import Acl
+from domain.records import Acl, InventoryConfig
 from projections.base import ViewReader, ViewTransaction, prefix_end
 
 
@@ -27,6 +27,7 @@ class BucketRecord:
     versioning: str
     acl: Acl
     retention_seconds: int = 0
+    inventory: InventoryConfig | None = None
 
 
 class BucketsProjection:
@@ -60,6 +61,10 @@ class BucketsProjection:
     @process.register
     def _(self, event: Bucket.RetentionChanged, position: int, tx: ViewTransaction) -> None:
         self._update(tx, event, retention_seconds=event.seconds)
+
+    @process.register
+    def _(self, event: Bucket.InventoryConfigured, position: int, tx: ViewTransaction) -> None:
+        self._update(tx, event, inventory=event.inventory)
 
     def _start(self, tx: ViewTransaction, name: str, event: Any) -> None:
         record = {

@@ -34,6 +34,7 @@ def _summary(version: Version) -> dict[str, Any]:
         "is_delete_marker": version["is_delete_marker"],
         "size": version["size"],
         "etag": version["etag"],
+        "sha256": version["sha256"],
         "last_modified": version["created_at"],
         "content_type": version["content_type"],
         "owner": version["owner"],

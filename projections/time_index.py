@@ -14,6 +14,7 @@ with it (the runner rebuilds views that are not at one position together).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import singledispatchmethod
@@ -86,8 +87,7 @@ class KeyState:
 def state_at(views: ViewReader, bucket: str, key: str, moment: datetime) -> KeyState | None:
     """The key's state at `moment`; None when it had no event by then."""
     head = _ns(bucket) + key.encode() + b"\x00"
-    floor = (_MASK - micros(moment)).to_bytes(8, "big")
-    found = next(views.scan(head + floor, prefix_end(head)), None)
+    found = next(views.scan(head + _floor(moment), prefix_end(head)), None)
     return _state(found[1]) if found is not None else None
 
 
@@ -105,6 +105,41 @@ def _state(raw: bytes) -> KeyState:
     return KeyState(record["s"], record["n"], record["p"])
 
 
+def _next_present(
+    views: ViewReader, ns: bytes, floor: bytes, cursor: bytes, stop: bytes
+) -> tuple[str, dict[str, Any], bytes] | None:
+    """The first key at or after `cursor` that existed at the instant `floor` encodes:
+    its name, its listing row then, and the cursor just past it."""
+    while cursor < stop:
+        first = next(views.scan(cursor, stop), None)
+        if first is None:
+            return None
+        key_bytes = first[0][len(ns) : -_SUFFIX]
+        head = ns + key_bytes + b"\x00"
+        entry = first if first[0] >= head + floor else next(
+            views.scan(head + floor, prefix_end(head)), None
+        )
+        cursor = ns + key_bytes + b"\x01"
+        if entry is not None and (summary := orjson.loads(entry[1])["s"]) is not None:
+            return key_bytes.decode(), summary, cursor
+    return None
+
+
+def _floor(moment: datetime) -> bytes:
+    return (_MASK - micros(moment)).to_bytes(8, "big")
+
+
+def rows_as_of(
+    views: ViewReader, bucket: str, moment: datetime, prefix: str = ""
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every key present at `moment`, in key order, with its listing row then."""
+    ns = _ns(bucket)
+    cursor, stop = ns + prefix.encode(), prefix_end(ns + prefix.encode())
+    while (found := _next_present(views, ns, _floor(moment), cursor, stop)) is not None:
+        key, summary, cursor = found
+        yield key, summary
+
+
 def list_objects_as_of(
     views: ViewReader,
     bucket: str,
@@ -116,7 +151,7 @@ def list_objects_as_of(
 ) -> ListPage:
     """The bucket's current versions as they stood at `moment`, paged as ListObjectsV2."""
     ns = _ns(bucket)
-    floor = (_MASK - micros(moment)).to_bytes(8, "big")
+    floor = _floor(moment)
     stop = prefix_end(ns + prefix.encode())
     cursor = ns + prefix.encode()
     if after:
@@ -125,30 +160,18 @@ def list_objects_as_of(
     prefixes: list[str] = []
     last: str | None = None
     truncated = False
-    while cursor < stop:
-        first = next(views.scan(cursor, stop), None)
-        if first is None:
-            break
-        key_bytes = first[0][len(ns) : -_SUFFIX]
-        head = ns + key_bytes + b"\x00"
-        entry = first if first[0] >= head + floor else next(
-            views.scan(head + floor, prefix_end(head)), None
-        )
-        cursor = ns + key_bytes + b"\x01"
-        state = _state(entry[1]) if entry is not None else None
-        if state is None or state.summary is None:
-            continue
+    while (found := _next_present(views, ns, floor, cursor, stop)) is not None:
+        key, summary, cursor = found
         if len(entries) + len(prefixes) >= limit:
             truncated = True
             break
-        key = key_bytes.decode()
         common = rolled_up(key, prefix, delimiter)
         if common is not None:
             prefixes.append(common)
             last = common
             cursor = ns + common.encode() + b"\xff"
             continue
-        entries.append(_listed(key, state.summary))
+        entries.append(_listed(key, summary))
         last = key
     return ListPage(entries, prefixes, truncated, last if truncated else None)
 

@@ -1,0 +1,97 @@
+"""Inventory endpoints: rows as JSON lines, an export into a bucket, the daily schedule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from api.auth import optional_principal, required_principal
+from api.blocking import blocking, iterate_blocking
+from api.context import request_meta, system_of
+from api.native.common import json_body, json_response, now, text_field
+from api.native.errors import MalformedRequest
+from api.native.history import instant_param
+from domain.access import Action, authorize
+from domain.records import InventoryConfig
+from projections.inventory import inventory_rows
+
+LINES_PER_PIECE = 1000
+
+
+def _json_lines(
+    system: Any, bucket: str, moment: datetime | None, current: bool
+) -> Iterator[bytes]:
+    system.runner.wait_for(system.store.current_position())
+    lines: list[bytes] = []
+    for row in inventory_rows(system.views, bucket, moment, current):
+        lines.append(orjson.dumps(row))
+        if len(lines) == LINES_PER_PIECE:
+            yield b"\n".join(lines) + b"\n"
+            lines.clear()
+    if lines:
+        yield b"\n".join(lines) + b"\n"
+
+
+async def rows(request: Request) -> Response:
+    """GET /buckets/{b}/inventory: one JSON object a line, in key order, streamed."""
+    system = system_of(request)
+    bucket = request.path_params["bucket"]
+    info = await blocking(system.store.get_bucket, bucket)
+    authorize(optional_principal(request), Action.LIST_BUCKET, info.acl)
+    moment = instant_param(request)
+    current = request.query_params.get("current_only", "").lower() in ("true", "1", "yes")
+    pieces = _json_lines(system, bucket, moment, current)
+    return StreamingResponse(iterate_blocking(pieces), media_type="application/x-ndjson")
+
+
+async def export(request: Request) -> Response:
+    """POST /buckets/{b}/inventory?to_bucket=B[&key=K][&as_of=T]: a Parquet inventory
+    written into bucket B."""
+    principal = required_principal(request)
+    system = system_of(request)
+    bucket = request.path_params["bucket"]
+    destination = request.query_params.get("to_bucket")
+    if not destination:
+        raise MalformedRequest("Name the bucket to write the inventory into with ?to_bucket=")
+    moment = instant_param(request)
+    source = await blocking(system.store.get_bucket, bucket)
+    authorize(principal, Action.LIST_BUCKET, source.acl)
+    target = await blocking(system.store.get_bucket, destination)
+    authorize(principal, Action.WRITE_OBJECTS, target.acl)
+    stamp = (moment or now()).strftime("%Y%m%dT%H%M%SZ")
+    key = request.query_params.get("key") or f"inventory/{bucket}/{stamp}.parquet"
+    await blocking(system.runner.wait_for, system.store.current_position())
+    done = await blocking(
+        system.inventory.export, bucket, destination, key, request_meta(request, principal), moment
+    )
+    return json_response(asdict(done), 201)
+
+
+async def schedule(request: Request) -> Response:
+    """GET/PUT/DELETE /buckets/{b}/inventory-schedule: {"destination", "prefix"}."""
+    principal = required_principal(request)
+    system = system_of(request)
+    bucket = request.path_params["bucket"]
+    info = await blocking(system.store.get_bucket, bucket)
+    if request.method == "GET":
+        authorize(principal, Action.LIST_BUCKET, info.acl)
+        return json_response({"inventory": info.inventory})
+    authorize(principal, Action.ADMINISTER_BUCKET, info.acl)
+    config: InventoryConfig | None = None
+    if request.method == "PUT":
+        body = await json_body(request)
+        config = {
+            "destination": text_field(body, "destination"),
+            "prefix": text_field(body, "prefix", "inventory/"),
+        }
+        await blocking(system.store.get_bucket, config["destination"])
+    info = await blocking(
+        system.store.configure_inventory, bucket, config, request_meta(request, principal), now()
+    )
+    return json_response({"inventory": info.inventory})

@@ -1,0 +1,100 @@
+"""The `strata` commands that work through a running server's native API."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from infra.client import NativeClient, bar, progress_line, save_path
+from infra.parquet import DailyAuditWriter, write_inventory
+
+
+def events_tail(
+    client: NativeClient, bucket: str | None, prefix: str | None, types: str | None,
+    start: int | None, follow: bool,
+) -> int:
+    """Print each event as one JSON line, as it commits; the count printed."""
+    params: dict[str, Any] = {"follow": str(follow).lower()}
+    for name, value in (("bucket", bucket), ("prefix", prefix), ("type", types),
+                        ("after", start)):
+        if value is not None:
+            params[name] = value
+    printed = 0
+    for line in client.lines("/events", params):
+        if line.startswith("data: "):
+            sys.stdout.write(line[len("data: "):] + "\n")
+            sys.stdout.flush()
+            printed += 1
+    return printed
+
+
+def restore(client: NativeClient, bucket: str, as_of: str, prefix: str) -> dict[str, Any]:
+    print(f"restoring s3://{bucket}/{prefix} to its state at {as_of} ...", file=sys.stderr)
+    report: dict[str, Any] = client.call(
+        "POST", f"/buckets/{bucket}/restore", params={"as_of": as_of, "prefix": prefix},
+        timeout=None,
+    )
+    counts = report["counts"]
+    print(f"restored {counts['restored']}, deleted {counts['deleted']}, unchanged "
+          f"{counts['unchanged']}, data gone {counts['gone']}", file=sys.stderr)
+    for kind in ("restored", "deleted", "gone"):
+        for key in report[kind]:
+            print(f"{kind}\t{key}")
+    return report
+
+
+def inventory_export(
+    client: NativeClient, bucket: str, as_of: str | None, to_file: str | None,
+    to_bucket: str | None, current_only: bool,
+) -> int:
+    params: dict[str, Any] = {}
+    if as_of:
+        params["as_of"] = as_of
+    if to_bucket:
+        done = client.call("POST", f"/buckets/{bucket}/inventory",
+                           params={**params, "to_bucket": to_bucket}, timeout=None)
+        print(f"wrote {done['rows']:,} rows to s3://{done['bucket']}/{done['key']} "
+              f"({done['size']:,} bytes)", file=sys.stderr)
+        return int(done["rows"])
+    if current_only:
+        params["current_only"] = "true"
+    stats = client.call("GET", f"/buckets/{bucket}")["stats"]
+    total = None if as_of else stats["objects" if current_only else "versions"]
+    out = save_path(to_file or f"{bucket}-inventory.parquet")
+    rows = (orjson.loads(line) for line in client.lines(f"/buckets/{bucket}/inventory", params)
+            if line)
+    written = write_inventory(rows, out, lambda n: progress_line(f"rows {bar(n, total)}"))
+    print(f"\nwrote {written:,} rows to {out}", file=sys.stderr)
+    return written
+
+
+def audit_export(
+    client: NativeClient, since: str | None, until: str | None, to_dir: str, bucket: str | None,
+) -> list[Path]:
+    """The event log as Parquet partitioned by day, fetched a page at a time."""
+    params: dict[str, Any] = {"limit": 1000}
+    for name, value in (("since", since), ("until", until), ("bucket", bucket)):
+        if value:
+            params[name] = value
+    writer = DailyAuditWriter(Path(to_dir))
+    after = None
+    seen = 0
+    try:
+        while True:
+            page = client.call("GET", "/audit",
+                               params={**params, **({"after": after} if after else {})})
+            for record in page["events"]:
+                writer.add(record)
+            seen += len(page["events"])
+            progress_line(f"events {seen:,} (log position {page['next_after'] or 'end'})")
+            after = page["next_after"]
+            if after is None:
+                break
+    finally:
+        writer.close()
+    print(f"\nwrote {writer.rows:,} events into {len(writer.files)} files under {to_dir}",
+          file=sys.stderr)
+    return writer.files

@@ -1,0 +1,89 @@
+"""The daily inventory: once a day, each bucket that asks for one gets a Parquet
+inventory in its destination bucket, as <prefix><bucket>/<YYYY-MM-DD>.parquet.
+
+Idempotent and restart-safe: a day's file that exists already is not made again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from domain.errors import NoSuchBucket, NoSuchKey
+from domain.records import RequestMeta
+from projections.base import ViewReader
+from projections.buckets import list_buckets
+
+log = logging.getLogger("strata.inventory")
+INVENTORY_META: RequestMeta = {
+    "actor": "strata:inventory", "request_id": "", "source": "", "user_agent": "",
+    "user": "strata:inventory",
+}
+
+Export = Callable[[str, str, str, RequestMeta], Any]  # bucket, destination, key, meta
+
+
+def daily_key(prefix: str, bucket: str, moment: datetime) -> str:
+    return f"{prefix}{bucket}/{moment.date().isoformat()}.parquet"
+
+
+class InventoryScheduler:
+    def __init__(
+        self,
+        store: Any,  # domain.application.ObjectStore
+        views: ViewReader,
+        wait_for_views: Callable[[int], None],
+        export: Export,
+        clock: Callable[[], datetime],
+        interval_seconds: float,
+    ) -> None:
+        self._store = store
+        self._views = views
+        self._wait_for_views = wait_for_views
+        self._export = export
+        self._clock = clock
+        self._interval = interval_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> list[tuple[str, str]]:
+        """Make every inventory due today that is missing; (destination, key) of each."""
+        self._wait_for_views(self._store.current_position())
+        made = []
+        for record in list_buckets(self._views):
+            config = record.inventory
+            if config is None:
+                continue
+            key = daily_key(config["prefix"], record.name, self._clock())
+            try:
+                self._store.get_object(config["destination"], key)
+                continue
+            except NoSuchKey:
+                pass
+            except NoSuchBucket:
+                log.warning("inventory of %s: destination bucket %s does not exist",
+                            record.name, config["destination"])
+                continue
+            self._export(record.name, config["destination"], key, INVENTORY_META)
+            made.append((config["destination"], key))
+            log.info("inventory of %s written to %s/%s", record.name, config["destination"], key)
+        return made
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="inventory", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("daily inventory failed; will try again")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
