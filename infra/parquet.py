@@ -12,7 +12,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-ROW_GROUP = 50_000
+ROW_GROUP = 16_384
 
 INVENTORY_SCHEMA = pa.schema(
     [

@@ -35,6 +35,9 @@ class RocksDBViewStore:
             yield key, it.value()
             it.next()
 
+    def seeker(self) -> RocksDBSeeker:
+        return RocksDBSeeker(self._db)
+
     def position(self, name: str) -> int:
         raw = self._db.get(tracking_key(name))
         return int(raw) if raw else 0
@@ -64,3 +67,17 @@ class RocksDBViewStore:
     @staticmethod
     def destroy(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
+
+
+class RocksDBSeeker:
+    """One RocksDB iterator, repositioned for each seek."""
+
+    def __init__(self, db: Rdict) -> None:
+        self._it = db.iter()
+
+    def seek(self, key: bytes, stop: bytes) -> tuple[bytes, bytes] | None:
+        self._it.seek(key)
+        if not self._it.valid():
+            return None
+        found: bytes = self._it.key()
+        return (found, self._it.value()) if found < stop else None

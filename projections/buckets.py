@@ -1,6 +1,7 @@
 """The bucket view: every live bucket with its owner, versioning state and ACL.
 
 B/<bucket>   JSON record of the bucket's current generation (absent once deleted)
+BR/<bucket>  its retention in seconds, when set
 
 The chunk reference view reads a bucket's retention from here in the same batch.
 """
@@ -32,7 +33,8 @@ class BucketRecord:
 
 class BucketsProjection:
     name = "buckets"
-    prefixes: tuple[bytes, ...] = (b"B/",)
+    prefixes: tuple[bytes, ...] = (b"B/", b"BR/")
+    ranged: tuple[bytes, ...] = ()
 
     @singledispatchmethod
     def process(self, event: Any, position: int, tx: ViewTransaction) -> None:
@@ -49,6 +51,7 @@ class BucketsProjection:
     @process.register
     def _(self, event: Bucket.Deleted, position: int, tx: ViewTransaction) -> None:
         tx.delete(b"B/" + event.name.encode())
+        tx.delete(b"BR/" + event.name.encode())
 
     @process.register
     def _(self, event: Bucket.VersioningChanged, position: int, tx: ViewTransaction) -> None:
@@ -61,6 +64,7 @@ class BucketsProjection:
     @process.register
     def _(self, event: Bucket.RetentionChanged, position: int, tx: ViewTransaction) -> None:
         self._update(tx, event, retention_seconds=event.seconds)
+        tx.put(b"BR/" + event.name.encode(), b"%d" % event.seconds)
 
     @process.register
     def _(self, event: Bucket.InventoryConfigured, position: int, tx: ViewTransaction) -> None:
@@ -94,6 +98,7 @@ def get_bucket(views: ViewReader, name: str) -> BucketRecord | None:
 
 
 def retention_of(views: ViewReader, name: str) -> int:
-    """How long the bucket keeps superseded data readable (0: the GC grace alone)."""
-    record = get_bucket(views, name)
-    return record.retention_seconds if record is not None else 0
+    """How long the bucket keeps superseded data readable (0: the GC grace alone).
+    Kept under a key of its own: every release of a chunk reads it."""
+    raw = views.get(b"BR/" + name.encode())
+    return int(raw) if raw else 0

@@ -27,6 +27,7 @@ from projections.buckets import retention_of
 class ChunkRefsProjection:
     name = "chunk_refs"
     prefixes: tuple[bytes, ...] = (b"R/", b"Z/", b"C/")
+    ranged: tuple[bytes, ...] = ()
 
     @singledispatchmethod
     def process(self, event: Any, position: int, tx: ViewTransaction) -> None:

@@ -44,6 +44,7 @@ def _summary(version: Version) -> dict[str, Any]:
 class ObjectListingProjection:
     name = "object_listing"
     prefixes: tuple[bytes, ...] = (b"L/", b"V/", b"I/", b"S/")
+    ranged: tuple[bytes, ...] = (b"V/",)
 
     @singledispatchmethod
     def process(self, event: Any, position: int, tx: ViewTransaction) -> None:

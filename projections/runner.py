@@ -51,6 +51,7 @@ class ProjectionRunner:
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self._handlers: dict[type, list[Callable[..., None]]] = {}
+        self._ranged = tuple(prefix for p in self._projections for prefix in p.ranged)
 
     @property
     def position(self) -> int:
@@ -72,7 +73,7 @@ class ProjectionRunner:
         )
         if not notifications:
             return False
-        tx = ViewTransaction(self._views)
+        tx = ViewTransaction(self._views, self._ranged)
         for notification in notifications:
             handlers = self._handlers_for(resolve_topic(notification.topic))
             if not handlers:

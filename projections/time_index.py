@@ -2,6 +2,7 @@
 
   T/<bucket>/<key>\\0<~micros:8><~position:8>   {"p": position, "n": aggregate version,
                                                 "t": time, "s": listing summary or null}
+  N/<bucket>/<key>                              the time of the key's newest entry
 
 `~` is the bitwise complement, so within a key the newest entry sorts first and the
 entry in force at an instant T is the first one at or after `<key>\\0<~T>`. An as-of
@@ -23,7 +24,7 @@ from typing import Any
 import orjson
 
 from domain.objects import ObjectKey
-from projections.base import ViewReader, ViewTransaction, prefix_end
+from projections.base import Seeker, ViewReader, ViewTransaction, prefix_end, seeker
 from projections.object_listing import (
     ListedVersion,
     ListPage,
@@ -48,7 +49,8 @@ def micros(moment: datetime) -> int:
 
 class TimeIndexProjection:
     name = "time_index"
-    prefixes: tuple[bytes, ...] = (b"T/",)
+    prefixes: tuple[bytes, ...] = (b"T/", b"N/")
+    ranged: tuple[bytes, ...] = ()
 
     @singledispatchmethod
     def process(self, event: Any, position: int, tx: ViewTransaction) -> None:
@@ -56,22 +58,24 @@ class TimeIndexProjection:
 
     @process.register(ObjectKey.Event)
     def _(self, event: Any, position: int, tx: ViewTransaction) -> None:
-        head = _ns(event.bucket) + event.key.encode() + b"\x00"
-        newest = tx.first(head, prefix_end(head))
+        key = event.bucket.encode() + b"/" + event.key.encode()
+        latest = b"N/" + key
         moment = micros(event.timestamp)
-        if newest is not None:
+        previous = tx.get(latest)
+        if previous is not None:
             # Per key, time never runs backwards: a command's clock is read before it
             # waits its turn, so a later version may carry a slightly earlier stamp.
-            moment = max(moment, _MASK - int.from_bytes(newest[0][-16:-8], "big"))
-        entry = head + (_MASK - moment).to_bytes(8, "big") + (_MASK - position).to_bytes(8, "big")
+            moment = max(moment, int(previous))
+        tx.put(latest, b"%d" % moment)
+        entry = (
+            b"T/" + key + b"\x00"
+            + (_MASK - moment).to_bytes(8, "big") + (_MASK - position).to_bytes(8, "big")
+        )
         row = current_row(tx, event.bucket, event.key)
-        record = {
-            "p": position,
-            "n": event.originator_version,
-            "t": moment,
-            "s": orjson.loads(row) if row is not None else None,
-        }
-        tx.put(entry, orjson.dumps(record))
+        record = b'{"p":%d,"n":%d,"t":%d,"s":%s}' % (
+            position, event.originator_version, moment, row if row is not None else b"null"
+        )
+        tx.put(entry, record)
 
 
 @dataclass(frozen=True)
@@ -106,22 +110,20 @@ def _state(raw: bytes) -> KeyState:
 
 
 def _next_present(
-    views: ViewReader, ns: bytes, floor: bytes, cursor: bytes, stop: bytes
+    cursor: Seeker, ns: bytes, floor: bytes, start: bytes, stop: bytes
 ) -> tuple[str, dict[str, Any], bytes] | None:
-    """The first key at or after `cursor` that existed at the instant `floor` encodes:
-    its name, its listing row then, and the cursor just past it."""
-    while cursor < stop:
-        first = next(views.scan(cursor, stop), None)
+    """The first key at or after `start` that existed at the instant `floor` encodes:
+    its name, its listing row then, and the position just past it."""
+    while start < stop:
+        first = cursor.seek(start, stop)
         if first is None:
             return None
         key_bytes = first[0][len(ns) : -_SUFFIX]
         head = ns + key_bytes + b"\x00"
-        entry = first if first[0] >= head + floor else next(
-            views.scan(head + floor, prefix_end(head)), None
-        )
-        cursor = ns + key_bytes + b"\x01"
+        entry = first if first[0] >= head + floor else cursor.seek(head + floor, prefix_end(head))
+        start = ns + key_bytes + b"\x01"
         if entry is not None and (summary := orjson.loads(entry[1])["s"]) is not None:
-            return key_bytes.decode(), summary, cursor
+            return key_bytes.decode(), summary, start
     return None
 
 
@@ -135,7 +137,8 @@ def rows_as_of(
     """Every key present at `moment`, in key order, with its listing row then."""
     ns = _ns(bucket)
     cursor, stop = ns + prefix.encode(), prefix_end(ns + prefix.encode())
-    while (found := _next_present(views, ns, _floor(moment), cursor, stop)) is not None:
+    at = seeker(views)
+    while (found := _next_present(at, ns, _floor(moment), cursor, stop)) is not None:
         key, summary, cursor = found
         yield key, summary
 
@@ -160,7 +163,8 @@ def list_objects_as_of(
     prefixes: list[str] = []
     last: str | None = None
     truncated = False
-    while (found := _next_present(views, ns, floor, cursor, stop)) is not None:
+    at = seeker(views)
+    while (found := _next_present(at, ns, floor, cursor, stop)) is not None:
         key, summary, cursor = found
         if len(entries) + len(prefixes) >= limit:
             truncated = True

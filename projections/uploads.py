@@ -27,6 +27,7 @@ def _entry_key(bucket: str, key: str, upload_id: str) -> bytes:
 class UploadsProjection:
     name = "uploads"
     prefixes: tuple[bytes, ...] = (b"U/",)
+    ranged: tuple[bytes, ...] = ()
 
     @singledispatchmethod
     def process(self, event: Any, position: int, tx: ViewTransaction) -> None:

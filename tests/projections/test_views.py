@@ -170,6 +170,7 @@ class _CountsBuckets:
 
     name = "counts-buckets"
     prefixes = (b"CB/",)
+    ranged = ()
 
     @singledispatchmethod
     def process(self, event: Any, position: int, tx: ViewTransaction) -> None:
