@@ -205,3 +205,35 @@ def test_a_batch_reads_its_own_pending_writes_in_key_order() -> None:
     assert list(tx.scan(b"k/", b"k/\xff")) == [
         (b"k/0", b"zero"), (b"k/1", b"new"), (b"k/2", b"two")]
     assert tx.first(b"k/2", b"k/\xff") == (b"k/2", b"two")
+
+
+def test_a_batch_scans_only_the_prefixes_its_projections_declare() -> None:
+    tx = ViewTransaction(InMemoryViewStore(), ranged=(b"V/",))
+    tx.put(b"V/b", b"2")
+    tx.put(b"V/a", b"1")
+    tx.put(b"L/x", b"unordered")
+    assert list(tx.scan(b"V/", b"V/\xff")) == [(b"V/a", b"1"), (b"V/b", b"2")]
+    assert tx.get(b"L/x") == b"unordered"
+    with pytest.raises(ValueError, match="declare it"):
+        list(tx.scan(b"L/", b"L/\xff"))
+
+
+def test_views_at_different_positions_are_rebuilt_together(tmp_path: Path) -> None:
+    """A view added to an existing store (the time index, say) reads the listing's rows
+    within a batch: it cannot catch up alone, so every view starts again from 0."""
+    store = ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                         "SQLITE_DBNAME": str(tmp_path / "events.db")})
+    store.create_bucket("photos", "alice", META, now())
+    store.put_object("photos", "k", version("v1"), META, now())
+    store.put_object("photos", "k", version("v2"), META, now())
+    views = InMemoryViewStore()
+    older = [p for p in all_projections() if p.name != "time_index"]
+    ProjectionRunner(store, views, older).catch_up()
+    assert not [k for k, _ in views.items() if k.startswith(b"T/")]
+    runner = ProjectionRunner(store, views, all_projections())
+    assert runner.position == 0
+    runner.catch_up()
+    fresh = InMemoryViewStore()
+    ProjectionRunner(store, fresh, all_projections()).catch_up()
+    assert views.items() == fresh.items()
+    assert len([k for k, _ in views.items() if k.startswith(b"T/")]) == 3
