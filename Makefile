@@ -67,6 +67,7 @@ bench: setup bench-tools
 	$(VENV)/bin/python -m bench.suite
 	$(VENV)/bin/python -m bench.memory
 	$(VENV)/bin/python -m bench.metadata
+	$(VENV)/bin/python -m bench.history
 
 clean:
 	rm -rf $(VENV) $(TOOLS)

@@ -10,7 +10,7 @@ import jwt
 from starlette.requests import Request
 
 from domain.access import Principal
-from domain.errors import InvalidAccessKeyId, StrataError
+from domain.errors import AccessDenied, InvalidAccessKeyId, StrataError
 
 
 class Unauthorized(StrataError):
@@ -56,4 +56,13 @@ def required_principal(request: Request) -> Principal:
         raise Unauthorized(
             "This call needs 'Authorization: Bearer <token>'; get a token from POST /auth/token"
         )
+    return principal
+
+
+def admin_principal(request: Request, doing: str) -> Principal:
+    """The caller, who must be an administrator to be `doing` this."""
+    principal = required_principal(request)
+    if not principal.is_admin:
+        raise AccessDenied(f"Only an administrator may {doing}",
+                           actor=principal.access_key, user=principal.user)
     return principal

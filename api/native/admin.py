@@ -10,12 +10,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.auth import issue_token, required_principal
+from api.auth import admin_principal, issue_token
 from api.blocking import blocking
 from api.context import request_meta, system_of
 from api.native.common import json_body, json_response, now, text_field
-from domain.access import Principal
-from domain.errors import AccessDenied
 from domain.records import RequestMeta
 
 
@@ -26,13 +24,6 @@ async def token(request: Request) -> Response:
         issue_token, system, text_field(body, "access_key"), text_field(body, "secret_key")
     )
     return json_response({"token": value, "token_type": "Bearer", "expires_at": expires})
-
-
-def _require_admin(request: Request) -> Principal:
-    principal = required_principal(request)
-    if not principal.is_admin:
-        raise AccessDenied("Only an administrator may manage users")
-    return principal
 
 
 def _new_key() -> tuple[str, str]:
@@ -63,7 +54,7 @@ async def _bind_key(
 
 
 async def create_user(request: Request) -> Response:
-    principal = _require_admin(request)
+    principal = admin_principal(request, "manage users")
     body = await json_body(request)
     system = system_of(request)
     name = text_field(body, "name")
@@ -90,7 +81,7 @@ async def create_user(request: Request) -> Response:
 
 
 async def add_key(request: Request) -> Response:
-    principal = _require_admin(request)
+    principal = admin_principal(request, "manage users")
     body = await json_body(request, required=False)
     name = request.path_params["user"]
     access_key, secret_key = await _bind_key(
@@ -100,7 +91,7 @@ async def add_key(request: Request) -> Response:
 
 
 async def get_user(request: Request) -> Response:
-    _require_admin(request)
+    admin_principal(request, "manage users")
     system = system_of(request)
     user = await blocking(system.store.get_user, request.path_params["user"])
     return json_response(

@@ -10,7 +10,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from api.auth import required_principal
+from api.auth import admin_principal, required_principal
 from api.blocking import blocking
 from api.context import system_of
 from api.feed import CommitSignal, position_before, read_records
@@ -92,8 +92,7 @@ async def _messages(
             records, after = await blocking(
                 read_records, system.store, after, wanted, 500, 5000
             )
-            for record in records:
-                record["user"] = names.user_of(record)
+            for record in names.fill(records):
                 yield b"id: %d\ndata: %s\n\n" % (record["position"], orjson.dumps(record))
             if records:
                 quiet = 0.0
@@ -113,10 +112,7 @@ async def _messages(
 
 async def audit(request: Request) -> Response:
     """GET /audit: who changed what and when, filtered, paged by log position."""
-    principal = required_principal(request)
-    if not principal.is_admin:
-        raise AccessDenied("Only an administrator may read the audit trail",
-                           actor=principal.access_key, user=principal.user)
+    admin_principal(request, "read the audit trail")
     system = system_of(request)
     wanted = _filter(request)
     limit = int_param(request, "limit", 100, 1, 1000)
@@ -128,9 +124,7 @@ async def audit(request: Request) -> Response:
     records, reached = await blocking(
         read_records, system.store, after, wanted, limit, AUDIT_SCAN_LIMIT
     )
-    names = ActorNames(system.store)
-    for record in records:
-        record["user"] = names.user_of(record)
+    ActorNames(system.store).fill(records)
     newest = await blocking(system.store.current_position)
     return json_response(
         {"events": records, "next_after": reached if reached < newest else None}
@@ -139,10 +133,7 @@ async def audit(request: Request) -> Response:
 
 async def denied(request: Request) -> Response:
     """GET /audit/denied: refused requests, newest last, with the same filters."""
-    principal = required_principal(request)
-    if not principal.is_admin:
-        raise AccessDenied("Only an administrator may read the access log",
-                           actor=principal.access_key, user=principal.user)
+    admin_principal(request, "read the access log")
     wanted = _filter(request)
     limit = int_param(request, "limit", 100, 1, 1000)
     entries = [e for e in system_of(request).denied.entries() if wanted.matches(e)]

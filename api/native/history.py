@@ -98,21 +98,23 @@ class ActorNames:
                 self._known[actor] = actor
         return self._known[actor]
 
+    def fill(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Name the user of each record that does not yet; the same list."""
+        for record in records:
+            record["user"] = self.user_of(record)
+        return records
+
 
 def object_history(system: Any, bucket: str, key: str) -> list[dict[str, Any]]:
     """Blocking: every change of the key, oldest first, each with who made it."""
     events = system.store.object_events(bucket, key)
     system.runner.wait_for(system.store.current_position())
     positions = positions_of(system.views, bucket, key)
-    names = ActorNames(system.store)
-    history = []
-    for event in events:
-        if isinstance(event, ObjectKey.Created):
-            continue  # the key's first version or marker says it all
-        record = envelope(event, positions.get(event.originator_version, 0))
-        record["user"] = names.user_of(record)
-        history.append(record)
-    return history
+    return ActorNames(system.store).fill([
+        envelope(event, positions.get(event.originator_version, 0))
+        for event in events
+        if not isinstance(event, ObjectKey.Created)  # its first version says it all
+    ])
 
 
 async def history(request: Request) -> Response:
