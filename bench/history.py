@@ -157,20 +157,29 @@ def export_memory(data_dir: Path, out: Path) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+
+
 def _export_only(data_dir: Path, out: Path) -> None:
     from infra.parquet import write_inventory
     from projections.inventory import inventory_rows
 
     views = RocksDBViewStore(data_dir / "views")
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    baseline = peak = _rss_mib()
+
+    def sample(_rows: int) -> None:  # after every row group
+        nonlocal peak
+        peak = max(peak, _rss_mib())
+
     started = time.monotonic()
-    rows = write_inventory(inventory_rows(views, BUCKET), out)
+    rows = write_inventory(inventory_rows(views, BUCKET), out, sample)
     elapsed = time.monotonic() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     views.close()
     print(f"{rows:,} rows in {elapsed:.1f} s ({rows / elapsed:,.0f} rows/s), "
-          f"{out.stat().st_size / 2**20:.1f} MiB of Parquet; peak memory grew "
-          f"{(peak - baseline) / 1024:.0f} MiB over {baseline / 1024:.0f} MiB at start")
+          f"{out.stat().st_size / 2**20:.1f} MiB of Parquet; resident memory grew "
+          f"{peak - baseline:.0f} MiB (from {baseline:.0f} MiB)")
 
 
 def main() -> None:

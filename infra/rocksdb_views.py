@@ -77,6 +77,13 @@ class RocksDBSeeker:
 
     def seek(self, key: bytes, stop: bytes) -> tuple[bytes, bytes] | None:
         self._it.seek(key)
+        return self._here(stop)
+
+    def next(self, stop: bytes) -> tuple[bytes, bytes] | None:
+        self._it.next()
+        return self._here(stop)
+
+    def _here(self, stop: bytes) -> tuple[bytes, bytes] | None:
         if not self._it.valid():
             return None
         found: bytes = self._it.key()

@@ -38,15 +38,25 @@ class Seeker(Protocol):
         """The first entry with key <= entry < stop, if any."""
         ...
 
+    def next(self, stop: bytes) -> tuple[bytes, bytes] | None:
+        """The entry after the last one returned, if it is below `stop`."""
+        ...
+
 
 class ScanSeeker:
     """A Seeker over any ViewReader, one scan per seek."""
 
     def __init__(self, reader: ViewReader) -> None:
         self._reader = reader
+        self._rest: Iterator[tuple[bytes, bytes]] = iter(())
 
     def seek(self, key: bytes, stop: bytes) -> tuple[bytes, bytes] | None:
-        return next(self._reader.scan(key, stop), None)
+        self._rest = self._reader.scan(key, stop)
+        return next(self._rest, None)
+
+    def next(self, stop: bytes) -> tuple[bytes, bytes] | None:
+        found = next(self._rest, None)
+        return found if found is not None and found[0] < stop else None
 
 
 def seeker(reader: ViewReader) -> Seeker:

@@ -35,6 +35,7 @@ from projections.object_listing import (
 
 _MASK = 2**64 - 1
 _SUFFIX = 17  # b"\0" + two 8-byte fields
+_STEPS = 4  # entries newer than an instant stepped over before seeking past the rest
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -110,20 +111,27 @@ def _state(raw: bytes) -> KeyState:
 
 
 def _next_present(
-    cursor: Seeker, ns: bytes, floor: bytes, start: bytes, stop: bytes
+    at: Seeker, ns: bytes, floor: bytes, start: bytes, stop: bytes
 ) -> tuple[str, dict[str, Any], bytes] | None:
     """The first key at or after `start` that existed at the instant `floor` encodes:
     its name, its listing row then, and the position just past it."""
-    while start < stop:
-        first = cursor.seek(start, stop)
-        if first is None:
-            return None
-        key_bytes = first[0][len(ns) : -_SUFFIX]
+    entry = at.seek(start, stop)
+    while entry is not None:
+        key_bytes = entry[0][len(ns) : -_SUFFIX]
         head = ns + key_bytes + b"\x00"
-        entry = first if first[0] >= head + floor else cursor.seek(head + floor, prefix_end(head))
-        start = ns + key_bytes + b"\x01"
-        if entry is not None and (summary := orjson.loads(entry[1])["s"]) is not None:
-            return key_bytes.decode(), summary, start
+        in_force = head + floor
+        # Entries newer than the instant come first: step over a few (cheap), else seek.
+        steps = 0
+        while entry is not None and entry[0] < in_force:
+            entry = at.next(stop) if steps < _STEPS else at.seek(in_force, stop)
+            steps += 1
+        if entry is None or not entry[0].startswith(head):
+            continue  # the key had no event by then; `entry` is the next key's newest
+        past_key = ns + key_bytes + b"\x01"
+        summary = orjson.loads(entry[1])["s"]
+        if summary is not None:
+            return key_bytes.decode(), summary, past_key
+        entry = at.seek(past_key, stop)
     return None
 
 

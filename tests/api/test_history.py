@@ -214,3 +214,18 @@ def test_restore_of_a_prefix_leaves_other_keys_alone(client: TestClient) -> None
     assert client.get("/buckets/part/objects/undo/y").content == b"y1"
     assert client.get("/buckets/part/objects/keep/x").content == b"x2"
     assert client.post("/buckets/part/restore").status_code == 400
+
+
+def test_keys_with_long_histories_read_right_at_every_instant(client: TestClient) -> None:
+    """More entries after an instant than the listing steps over before it seeks."""
+    client.put("/buckets/long")
+    _put(client, "long", "a-before", b"neighbour")
+    moments = []
+    for n in range(12):
+        _put(client, "long", "k", b"edition %d" % n)
+        moments.append(_instant())
+    _put(client, "long", "z-after", b"neighbour")
+    for n, moment in enumerate(moments):
+        assert client.get("/buckets/long/objects/k", params={"as_of": moment}).content == (
+            b"edition %d" % n)
+        assert _listing(client, "long", as_of=moment) == ["a-before", "k"]
