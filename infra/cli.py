@@ -31,6 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     proj_sub = proj.add_subparsers(dest="action", required=True)
     rebuild = proj_sub.add_parser("rebuild", help="drop every view and replay the log from 0")
     rebuild.add_argument("--data-dir", type=Path, help="where data lives (STRATA_DATA_DIR)")
+    node = sub.add_parser("node", help="run a blob node in the foreground")
+    node.add_argument("--data-dir", type=Path, required=True, help="where its chunks live")
+    node.add_argument("--port", type=int, required=True)
+    node.add_argument("--zone", default="zone-a", help="its failure domain (default zone-a)")
+    node.add_argument("--host", help="address to bind (STRATA_HOST, default 127.0.0.1)")
     _client_commands(sub)
     return parser
 
@@ -116,6 +121,13 @@ def main(argv: list[str] | None = None) -> int:
 
             with contextlib.suppress(KeyboardInterrupt):
                 serve(settings)
+            return 0
+        if args.command == "node":
+            from infra.node_server import serve_node
+
+            with contextlib.suppress(KeyboardInterrupt):
+                serve_node(args.data_dir, settings.host, args.port, args.zone,
+                           settings.require_cluster_secret())
             return 0
         if args.command == "projections":
             from infra.rebuild import rebuild_views

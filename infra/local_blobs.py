@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from domain.errors import ChunkUnavailable
+from domain.errors import ChunkUnavailable, StrataError
 from domain.ports import StoredChunk
 from domain.read_cache import NotInMemory, must_not_block
 from domain.records import Chunk
@@ -19,6 +19,10 @@ READ_SIZE = 1024 * 1024
 WHOLE_READ_BYTES = 256 * 1024  # chunks up to this size are read and verified in one go
 HOT_CHUNK_BYTES = 32 * 1024 * 1024  # memory for recently read small chunks
 _STRIPES = 64
+
+
+class DigestMismatch(StrataError):
+    """A chunk's bytes do not hash to the name it was sent under."""
 
 
 def _fsync_dir(path: Path) -> None:
@@ -76,12 +80,21 @@ class _LocalChunkSink:
         self._size += len(data)
         self._file.write(data)
 
-    def commit(self) -> Chunk:
+    def commit(self, expected_digest: str | None = None) -> Chunk:
+        """Durable under its SHA-256; with `expected_digest`, only if the bytes match it
+        (a blob node checks what a client claims before anything is kept)."""
+        digest = self._hash.hexdigest()
+        if expected_digest is not None and digest != expected_digest:
+            self.abort()
+            raise DigestMismatch(
+                f"The bytes hash to {digest}, not {expected_digest}",
+                expected=expected_digest, actual=digest,
+            )
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        chunk: Chunk = {"digest": self._hash.hexdigest(), "size": self._size}
-        self._store.install(self._tmp, chunk["digest"])
+        chunk: Chunk = {"digest": digest, "size": self._size}
+        self._store.install(self._tmp, digest)
         return chunk
 
     def abort(self) -> None:
@@ -208,6 +221,23 @@ class LocalDiskBlobStore:
             path.unlink()
             self._hot.drop(digest)
             return st.st_size
+
+    def inventory_after(self, after: str, limit: int) -> list[StoredChunk]:
+        """Up to `limit` chunks whose digests sort after `after`, in digest order."""
+        found: list[StoredChunk] = []
+        now = time.time()
+        first = int(after[:2], 16) if after else 0
+        for i in range(first, 256):
+            names = sorted(e for e in os.listdir(self.root / f"{i:02x}") if e > after)
+            for name in names:
+                try:
+                    st = os.stat(self._location(name))
+                except FileNotFoundError:
+                    continue
+                found.append(StoredChunk(name, st.st_size, now - st.st_mtime))
+                if len(found) == limit:
+                    return found
+        return found
 
     def inventory(self) -> Iterator[StoredChunk]:
         now = time.time()

@@ -70,7 +70,7 @@ class RocksDBViewStore:
 
 
 class RocksDBSeeker:
-    """One RocksDB iterator, repositioned for each seek."""
+    """One RocksDB iterator, repositioned for each seek and stepped for each next."""
 
     def __init__(self, db: Rdict) -> None:
         self._it = db.iter()

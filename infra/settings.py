@@ -34,6 +34,7 @@ class Settings:
     log_level: str = "info"
     access_log_max_bytes: int = 16 * MiB
     inventory_interval_seconds: float = 3600.0
+    cluster_secret: str = ""  # signs every request to a blob node
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -73,10 +74,19 @@ class Settings:
             inventory_interval_seconds=number(
                 "STRATA_INVENTORY_INTERVAL_SECONDS", defaults.inventory_interval_seconds, float
             ),
+            cluster_secret=env.get("STRATA_CLUSTER_SECRET", ""),
             access_log_max_bytes=int(
                 number("STRATA_ACCESS_LOG_MAX_BYTES", defaults.access_log_max_bytes)
             ),
         )
+
+    def require_cluster_secret(self) -> str:
+        if len(self.cluster_secret) < 16:
+            raise SettingsError(
+                "STRATA_CLUSTER_SECRET must be set to at least 16 characters: blob nodes and "
+                "strata sign every request with it (use the same value on every process)"
+            )
+        return self.cluster_secret
 
     @property
     def read_cache_size(self) -> int:

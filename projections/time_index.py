@@ -15,7 +15,7 @@ with it (the runner rebuilds views that are not at one position together).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import singledispatchmethod
@@ -110,33 +110,42 @@ def _state(raw: bytes) -> KeyState:
     return KeyState(record["s"], record["n"], record["p"])
 
 
-def _next_present(
+def _floor(moment: datetime) -> bytes:
+    return (_MASK - micros(moment)).to_bytes(8, "big")
+
+
+def _step(at: Seeker, entry: tuple[bytes, bytes] | None, below: bytes, stop: bytes,
+          within: bytes) -> tuple[bytes, bytes] | None:
+    """From `entry`, the first entry >= `below`: a few steps forward while entries stay
+    under `within` and below the target (cheap), else one seek."""
+    steps = 0
+    while entry is not None and entry[0] < below and entry[0].startswith(within):
+        entry = at.next(stop) if steps < _STEPS else at.seek(below, stop)
+        steps += 1
+    return entry
+
+
+def _walk(
     at: Seeker, ns: bytes, floor: bytes, start: bytes, stop: bytes
-) -> tuple[str, dict[str, Any], bytes] | None:
-    """The first key at or after `start` that existed at the instant `floor` encodes:
-    its name, its listing row then, and the position just past it."""
+) -> Generator[tuple[str, dict[str, Any]], bytes | None, None]:
+    """Every key from `start` that existed at the instant `floor` encodes, with its
+    listing row then, in key order, in one forward pass over the index. Send a key to
+    jump forward to it (past a common prefix)."""
     entry = at.seek(start, stop)
     while entry is not None:
         key_bytes = entry[0][len(ns) : -_SUFFIX]
         head = ns + key_bytes + b"\x00"
-        in_force = head + floor
-        # Entries newer than the instant come first: step over a few (cheap), else seek.
-        steps = 0
-        while entry is not None and entry[0] < in_force:
-            entry = at.next(stop) if steps < _STEPS else at.seek(in_force, stop)
-            steps += 1
+        entry = _step(at, entry, head + floor, stop, head)
         if entry is None or not entry[0].startswith(head):
-            continue  # the key had no event by then; `entry` is the next key's newest
-        past_key = ns + key_bytes + b"\x01"
+            continue  # no event by then; `entry` is the next key's newest
         summary = orjson.loads(entry[1])["s"]
+        past = ns + key_bytes + b"\x01"
+        after = _step(at, at.next(stop), past, stop, head)  # over its older entries
         if summary is not None:
-            return key_bytes.decode(), summary, past_key
-        entry = at.seek(past_key, stop)
-    return None
-
-
-def _floor(moment: datetime) -> bytes:
-    return (_MASK - micros(moment)).to_bytes(8, "big")
+            jump = yield key_bytes.decode(), summary
+            if jump is not None:
+                after = at.seek(jump, stop)
+        entry = after
 
 
 def rows_as_of(
@@ -144,11 +153,8 @@ def rows_as_of(
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every key present at `moment`, in key order, with its listing row then."""
     ns = _ns(bucket)
-    cursor, stop = ns + prefix.encode(), prefix_end(ns + prefix.encode())
-    at = seeker(views)
-    while (found := _next_present(at, ns, _floor(moment), cursor, stop)) is not None:
-        key, summary, cursor = found
-        yield key, summary
+    start = ns + prefix.encode()
+    yield from _walk(seeker(views), ns, _floor(moment), start, prefix_end(start))
 
 
 def list_objects_as_of(
@@ -162,30 +168,39 @@ def list_objects_as_of(
 ) -> ListPage:
     """The bucket's current versions as they stood at `moment`, paged as ListObjectsV2."""
     ns = _ns(bucket)
-    floor = _floor(moment)
-    stop = prefix_end(ns + prefix.encode())
-    cursor = ns + prefix.encode()
+    start = ns + prefix.encode()
     if after:
-        cursor = max(cursor, resume_point(ns, after, prefix, delimiter))
+        start = max(start, resume_point(ns, after, prefix, delimiter))
+    walk = _walk(seeker(views), ns, _floor(moment), start, prefix_end(ns + prefix.encode()))
     entries: list[ListedVersion] = []
     prefixes: list[str] = []
     last: str | None = None
     truncated = False
-    at = seeker(views)
-    while (found := _next_present(at, ns, floor, cursor, stop)) is not None:
-        key, summary, cursor = found
+    found = next(walk, None)
+    while found is not None:
+        key, summary = found
         if len(entries) + len(prefixes) >= limit:
             truncated = True
             break
         common = rolled_up(key, prefix, delimiter)
-        if common is not None:
+        if common is None:
+            entries.append(_listed(key, summary))
+            last = key
+            found = next(walk, None)
+        else:
             prefixes.append(common)
             last = common
-            cursor = ns + common.encode() + b"\xff"
-            continue
-        entries.append(_listed(key, summary))
-        last = key
+            found = _send(walk, ns + common.encode() + b"\xff")
     return ListPage(entries, prefixes, truncated, last if truncated else None)
+
+
+def _send(
+    walk: Generator[tuple[str, dict[str, Any]], bytes | None, None], jump: bytes
+) -> tuple[str, dict[str, Any]] | None:
+    try:
+        return walk.send(jump)
+    except StopIteration:
+        return None
 
 
 def _listed(key: str, summary: dict[str, Any]) -> ListedVersion:

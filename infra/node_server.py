@@ -1,0 +1,208 @@
+"""A blob node: chunks by SHA-256 over HTTP, on a LocalDiskBlobStore.
+
+PUT /chunks/{sha256}          the body, kept only if it hashes to the name (temp file,
+                              fsync, rename); 201
+GET /chunks/{sha256}?size=N   the chunk (Range: bytes=a-b for part), verified first
+HEAD /chunks/{sha256}         200 with its size and idle seconds, or 404
+POST /chunks/{sha256}/touch   reset its idle clock (GC safety); 404 if absent
+DELETE /chunks/{sha256}?idle=S  delete it if idle at least S seconds: {"freed": bytes|null}
+GET /chunks?after=D&limit=N   a page of the inventory, in digest order
+GET /health                   node id, zone, chunk count, capacity
+Every request must be signed with the cluster secret (infra.node_auth).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from api.ranges import RangeNotSatisfiable, parse_range
+from domain.errors import ChunkUnavailable
+from domain.records import Chunk
+from infra.local_blobs import DigestMismatch, LocalDiskBlobStore
+from infra.node_auth import verify
+
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+GATHER_BYTES = 1024 * 1024
+_DONE = object()
+
+
+def node_id(data_dir: Path) -> str:
+    """The node's own id, made on its first start and kept in its data dir."""
+    path = data_dir / "node-id"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"node-{uuid.uuid4().hex[:12]}")
+    return path.read_text().strip()
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status, media_type="application/json")
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return _json({"error": code, "message": message}, status)
+
+
+class BlobNode:
+    def __init__(self, data_dir: Path, zone: str, secret: str) -> None:
+        self.store = LocalDiskBlobStore(data_dir / "chunks")
+        self.node_id = node_id(data_dir)
+        self.zone = zone
+        self._secret = secret
+        self._data_dir = data_dir
+
+    def refused(self, request: Request) -> Response | None:
+        why = verify(self._secret, request.method, request.url.path,
+                     dict(request.headers), dict(request.query_params), time.time())
+        return _error(403, "AccessDenied", why) if why else None
+
+    async def put(self, request: Request, digest: str) -> Response:
+        sink = self.store.begin_chunk()
+        pending: list[bytes] = []
+        size = 0
+        try:
+            async for piece in request.stream():
+                pending.append(piece)
+                size += len(piece)
+                if size >= GATHER_BYTES:
+                    await asyncio.to_thread(sink.write, b"".join(pending))
+                    pending, size = [], 0
+            await asyncio.to_thread(sink.write, b"".join(pending))
+            chunk = await asyncio.to_thread(sink.commit, digest)
+        except DigestMismatch as exc:
+            return _error(400, "BadDigest", exc.message)
+        except BaseException:
+            await asyncio.to_thread(sink.abort)
+            raise
+        return _json(chunk, 201)
+
+    async def get(self, request: Request, digest: str) -> Response:
+        size = request.query_params.get("size", "")
+        if not size.isdigit():
+            return _error(400, "InvalidArgument", "GET needs ?size=<the chunk's size>")
+        chunk: Chunk = {"digest": digest, "size": int(size)}
+        try:
+            byte_range = parse_range(request.headers.get("range"), chunk["size"])
+        except RangeNotSatisfiable as exc:
+            return _error(416, "InvalidRange", exc.message)
+        start, end = byte_range or (0, chunk["size"])
+        pieces = self.store.read_chunk(chunk, start, end)
+        try:
+            first = await asyncio.to_thread(next, pieces, b"")
+        except ChunkUnavailable as exc:
+            if not self.store.holds(digest):
+                return _error(404, "NoSuchChunk", exc.message)
+            return _error(409, "CorruptChunk", exc.message)
+        headers = {"content-length": str(end - start)}
+        return StreamingResponse(_stream(first, pieces), 206 if byte_range else 200, headers,
+                                 media_type="application/octet-stream")
+
+    def head(self, digest: str) -> Response:
+        try:
+            st = self.store.path(digest).stat()
+        except FileNotFoundError:
+            return Response(status_code=404)
+        return Response(headers={"x-chunk-size": str(st.st_size),
+                                 "x-idle-seconds": f"{time.time() - st.st_mtime:.3f}"})
+
+    def touch(self, digest: str) -> Response:
+        try:
+            self.store.confirm([{"digest": digest, "size": 0}])
+        except ChunkUnavailable:
+            return _error(404, "NoSuchChunk", "The chunk is not on this node")
+        return Response(status_code=204)
+
+    def delete(self, request: Request, digest: str) -> Response:
+        idle = request.query_params.get("idle", "0")
+        try:
+            seconds = float(idle)
+        except ValueError:
+            return _error(400, "InvalidArgument", "idle must be a number of seconds")
+        return _json({"freed": self.store.delete_if_idle(digest, seconds)})
+
+    def inventory(self, request: Request) -> Response:
+        after = request.query_params.get("after", "")
+        limit = min(int(request.query_params.get("limit", "1000") or 1000), 10_000)
+        page = self.store.inventory_after(after, limit)
+        return _json({
+            "chunks": [{"digest": c.digest, "size": c.size, "idle_seconds": c.idle_seconds}
+                       for c in page],
+            "next": page[-1].digest if len(page) == limit else None,
+        })
+
+    def health(self) -> Response:
+        usage = shutil.disk_usage(self._data_dir)
+        return _json({"node_id": self.node_id, "zone": self.zone, "status": "ok",
+                      "bytes_total": usage.total, "bytes_free": usage.free})
+
+
+async def _stream(first: bytes, rest: Iterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    while True:
+        piece = await asyncio.to_thread(next, rest, _DONE)
+        if piece is _DONE:
+            return
+        yield piece  # type: ignore[misc]
+
+
+def create_node_app(node: BlobNode) -> Starlette:
+    async def chunk(request: Request) -> Response:
+        if (refused := node.refused(request)) is not None:
+            return refused
+        digest = request.path_params["digest"]
+        if not _DIGEST.match(digest):
+            return _error(400, "InvalidDigest", "A chunk is named by its SHA-256 in hex")
+        method = request.method
+        if method == "PUT":
+            return await node.put(request, digest)
+        if method == "GET":
+            return await node.get(request, digest)
+        if method == "HEAD":
+            return node.head(digest)
+        if method == "DELETE":
+            return await asyncio.to_thread(node.delete, request, digest)
+        return await asyncio.to_thread(node.touch, digest)
+
+    async def listing(request: Request) -> Response:
+        if (refused := node.refused(request)) is not None:
+            return refused
+        return await asyncio.to_thread(node.inventory, request)
+
+    async def health(request: Request) -> Response:
+        if (refused := node.refused(request)) is not None:
+            return refused
+        return node.health()
+
+    return Starlette(routes=[
+        Route("/chunks/{digest}", chunk, methods=["PUT", "GET", "HEAD", "DELETE"]),
+        Route("/chunks/{digest}/touch", chunk, methods=["POST"]),
+        Route("/chunks", listing, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+    ])
+
+
+def serve_node(data_dir: Path, host: str, port: int, zone: str, secret: str) -> None:
+    """Run a blob node in the foreground until Ctrl-C or SIGTERM."""
+    import uvicorn
+    import uvloop
+
+    node = BlobNode(data_dir, zone, secret)
+    print(f"blob node {node.node_id} (zone {zone}) serving {data_dir.resolve()} "
+          f"on http://{host}:{port}", flush=True)
+    config = uvicorn.Config(create_node_app(node), host=host, port=port, log_level="warning",
+                            http="httptools", lifespan="off")
+    uvloop.run(uvicorn.Server(config).serve())
