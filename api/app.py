@@ -14,7 +14,7 @@ from starlette.routing import Route
 from api.context import RequestIdMiddleware
 from api.feed import CommitSignal
 from api.health import health_response
-from api.native import admin, buckets, events, history, inventory, objects
+from api.native import admin, buckets, events, history, inventory, nodes, objects
 from api.native.errors import handle_error
 from api.s3.door import S3Door
 from domain.errors import StrataError
@@ -37,6 +37,10 @@ def native_routes() -> list[Route]:
         Route("/events", events.stream, methods=["GET"]),
         Route("/audit", events.audit, methods=["GET"]),
         Route("/audit/denied", events.denied, methods=["GET"]),
+        Route("/admin/nodes", nodes.list_all, methods=["GET"]),
+        Route("/admin/nodes", nodes.add, methods=["POST"]),
+        Route("/admin/nodes/{node}/drain", nodes.drain, methods=["POST"]),
+        Route("/admin/nodes/{node}", nodes.remove, methods=["DELETE"]),
         Route("/admin/users", admin.create_user, methods=["POST"]),
         Route("/admin/users/{user}", admin.get_user, methods=["GET"]),
         Route("/admin/users/{user}/keys", admin.add_key, methods=["POST"]),

@@ -25,12 +25,14 @@ from domain.errors import (
     InvalidAccessKeyId,
     NoSuchBucket,
     NoSuchKey,
+    NoSuchNode,
     NoSuchUpload,
     NoSuchUser,
     UserAlreadyExists,
 )
 from domain.group_commit import GroupCommit, Turns, Unit
 from domain.names import validate_object_key
+from domain.nodes import BlobNode
 from domain.objects import ObjectKey
 from domain.ports import BucketContents, BucketGate
 from domain.read_cache import NoReadCache, NotInMemory, ReadCache, must_not_block
@@ -487,6 +489,40 @@ class ObjectStore(Application[Any]):
         self, run_id: str, digests: list[str], bytes_freed: int, meta: RequestMeta, now: datetime
     ) -> int:
         return self._save(GarbageSweep(run_id, digests, bytes_freed, meta, now))
+
+    # -- blob nodes ---------------------------------------------------------------------
+
+    def register_node(
+        self, node_id: str, url: str, zone: str, meta: RequestMeta, now: datetime
+    ) -> int:
+        def attempt() -> int:
+            try:
+                node: BlobNode = self.repository.get(BlobNode.create_id(node_id))
+            except AggregateNotFoundError:
+                node = BlobNode.register(node_id, url, zone, meta, now)
+            else:
+                node.reinstate(url, zone, meta, now)
+            return self._save(node) if node.pending_events else 0
+
+        return self._retrying(attempt, BlobNode.create_id(node_id))
+
+    def _node_change(self, node_id: str, change: Callable[[BlobNode], None]) -> int:
+        def attempt() -> int:
+            try:
+                node: BlobNode = self.repository.get(BlobNode.create_id(node_id))
+            except AggregateNotFoundError:
+                raise NoSuchNode(f"No blob node {node_id!r} is registered",
+                                 node_id=node_id) from None
+            change(node)
+            return self._save(node) if node.pending_events else 0
+
+        return self._retrying(attempt, BlobNode.create_id(node_id))
+
+    def drain_node(self, node_id: str, meta: RequestMeta, now: datetime) -> int:
+        return self._node_change(node_id, lambda node: node.drain(meta, now))
+
+    def remove_node(self, node_id: str, meta: RequestMeta, now: datetime) -> int:
+        return self._node_change(node_id, lambda node: node.remove(meta, now))
 
     # -- users and access keys ---------------------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from domain.buckets import Bucket
 from domain.collection import GarbageSweep
+from domain.nodes import BlobNode
 from domain.objects import ObjectKey
 from domain.uploads import MultipartUpload
 from domain.users import AccessKey, User
@@ -43,6 +44,10 @@ NAMES: dict[type, str] = {
     AccessKey.Created: "strata:AccessKeyCreated",
     AccessKey.SecretRotated: "strata:AccessKeySecretRotated",
     GarbageSweep.Collected: "strata:ChunksCollected",
+    BlobNode.Registered: "strata:NodeRegistered",
+    BlobNode.Reinstated: "strata:NodeRegistered",
+    BlobNode.Drained: "strata:NodeDrained",
+    BlobNode.Removed: "strata:NodeRemoved",
 }
 COMPLETED_MULTIPART = "s3:ObjectCreated:CompleteMultipartUpload"
 

@@ -92,6 +92,14 @@ class ChunkUnavailable(StrataError):
     """A chunk is missing, or its bytes no longer match its hash."""
 
 
+class NoSuchNode(StrataError):
+    pass
+
+
+class InsufficientReplicas(StrataError):
+    """Fewer blob nodes than the write quorum took the data: nothing was recorded."""
+
+
 class DataGone(StrataError):
     """A past version's bytes were collected after its bucket's retention ran out."""
 

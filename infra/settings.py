@@ -35,6 +35,11 @@ class Settings:
     access_log_max_bytes: int = 16 * MiB
     inventory_interval_seconds: float = 3600.0
     cluster_secret: str = ""  # signs every request to a blob node
+    blob_backend: str = "local"  # "local": chunks in the data dir; "nodes": blob nodes
+    replicas: int = 3  # with blob nodes
+    write_quorum: int = 2
+    node_probe_seconds: float = 2.0
+    node_down_after_seconds: float = 10.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -75,10 +80,31 @@ class Settings:
                 "STRATA_INVENTORY_INTERVAL_SECONDS", defaults.inventory_interval_seconds, float
             ),
             cluster_secret=env.get("STRATA_CLUSTER_SECRET", ""),
+            blob_backend=env.get("STRATA_BLOBS") or defaults.blob_backend,
+            replicas=int(number("STRATA_REPLICAS", defaults.replicas)),
+            write_quorum=int(number("STRATA_WRITE_QUORUM", defaults.write_quorum)),
+            node_probe_seconds=number(
+                "STRATA_NODE_PROBE_SECONDS", defaults.node_probe_seconds, float
+            ),
+            node_down_after_seconds=number(
+                "STRATA_NODE_DOWN_AFTER_SECONDS", defaults.node_down_after_seconds, float
+            ),
             access_log_max_bytes=int(
                 number("STRATA_ACCESS_LOG_MAX_BYTES", defaults.access_log_max_bytes)
             ),
         )
+
+    def check_blob_backend(self) -> None:
+        if self.blob_backend not in ("local", "nodes"):
+            raise SettingsError(
+                f"STRATA_BLOBS={self.blob_backend!r}: use 'local' (chunks in the data dir) or "
+                "'nodes' (blob nodes registered with 'strata node add')"
+            )
+        if self.blob_backend == "nodes" and not 1 <= self.write_quorum <= self.replicas:
+            raise SettingsError(
+                f"STRATA_WRITE_QUORUM={self.write_quorum} must be between 1 and "
+                f"STRATA_REPLICAS={self.replicas}"
+            )
 
     def require_cluster_secret(self) -> str:
         if len(self.cluster_secret) < 16:

@@ -14,17 +14,21 @@ from pathlib import Path
 
 from domain.application import ObjectStore
 from domain.errors import AccessKeyAlreadyExists, UserAlreadyExists
+from domain.ports import BlobStore
 from domain.records import RequestMeta
 from infra.access_log import DeniedLog
 from infra.gates import LocalBucketGate
 from infra.inventory import InventoryExporter
 from infra.keys import SecretBox, token_signing_key
 from infra.local_blobs import LocalDiskBlobStore
+from infra.membership import MembershipWatcher
+from infra.node_blobs import NodeBlobStore
 from infra.rocksdb_views import RocksDBViewStore
 from infra.settings import Settings, SettingsError
 from projections.base import Projection
 from projections.buckets import BucketsProjection
 from projections.chunk_refs import ChunkRefsProjection
+from projections.nodes import NodesProjection
 from projections.object_listing import ObjectListingProjection, is_bucket_empty
 from projections.runner import ProjectionRunner
 from projections.time_index import TimeIndexProjection
@@ -49,6 +53,7 @@ def all_projections() -> list[Projection]:
         BucketsProjection(),
         ChunkRefsProjection(),
         UploadsProjection(),
+        NodesProjection(),
     ]
 
 
@@ -76,7 +81,7 @@ class ViewBackedContents:
 class System:
     settings: Settings
     store: ObjectStore
-    blobs: LocalDiskBlobStore
+    blobs: BlobStore
     views: RocksDBViewStore
     runner: ProjectionRunner
     gc: GarbageCollector
@@ -88,16 +93,23 @@ class System:
     denied: DeniedLog
     inventory: InventoryExporter
     inventory_schedule: InventoryScheduler
+    membership: MembershipWatcher | None = None  # with blob nodes
     started: bool = field(default=False)
 
     def start(self) -> None:
         self.runner.start()
+        if self.membership is not None:
+            self.membership.start()
         self.gc_follower.start()
         self.gc.start()
         self.inventory_schedule.start()
         self.started = True
 
     def close(self) -> None:
+        if self.membership is not None:
+            self.membership.stop()
+        if isinstance(self.blobs, NodeBlobStore):
+            self.blobs.close()
         self.inventory_schedule.stop()
         self.gc.stop()
         self.gc_follower.stop()
@@ -112,9 +124,18 @@ def open_system(settings: Settings) -> System:
     store = ObjectStore(
         settings.event_store_env(), LocalBucketGate(), settings.read_cache_size
     )
-    blobs = LocalDiskBlobStore(settings.blob_dir)
+    settings.check_blob_backend()
     views = RocksDBViewStore(settings.views_dir)
     runner = ProjectionRunner(store, views, all_projections())
+    blobs: BlobStore
+    membership = None
+    if settings.blob_backend == "nodes":
+        blobs = NodeBlobStore(settings.require_cluster_secret(), settings.replicas,
+                              settings.write_quorum, settings.node_down_after_seconds)
+        membership = MembershipWatcher(blobs, views, store.current_position, runner.wait_for,
+                                       settings.node_probe_seconds)
+    else:
+        blobs = LocalDiskBlobStore(settings.blob_dir)
     gc = GarbageCollector(
         store,
         views,
@@ -146,6 +167,7 @@ def open_system(settings: Settings) -> System:
         root=root,
         denied=DeniedLog(settings.access_log_dir, settings.access_log_max_bytes),
         inventory=inventory,
+        membership=membership,
         inventory_schedule=InventoryScheduler(
             store,
             views,

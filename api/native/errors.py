@@ -36,6 +36,7 @@ ERRORS: dict[type[Exception], tuple[str, int]] = {
     e.NoSuchKey: ("NoSuchKey", 404),
     e.NoSuchVersion: ("NoSuchVersion", 404),
     e.NoSuchUser: ("NoSuchUser", 404),
+    e.NoSuchNode: ("NoSuchNode", 404),
     e.MethodNotAllowed: ("MethodNotAllowed", 405),
     e.BucketAlreadyExists: ("BucketAlreadyExists", 409),
     e.BucketAlreadyOwnedByYou: ("BucketAlreadyOwnedByYou", 409),
@@ -45,6 +46,7 @@ ERRORS: dict[type[Exception], tuple[str, int]] = {
     RangeNotSatisfiable: ("InvalidRange", 416),
     e.ConflictingWrites: ("SlowDown", 503),
     e.DataGone: ("Gone", 410),
+    e.InsufficientReplicas: ("ServiceUnavailable", 503),
     e.ChunkUnavailable: ("ServiceUnavailable", 503),
     BarrierTimeout: ("ServiceUnavailable", 503),
 }

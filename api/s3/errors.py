@@ -145,6 +145,7 @@ ERRORS: dict[type[Exception], tuple[str, int]] = {
     NotImplementedYet: ("NotImplemented", 501),
     e.ConflictingWrites: ("SlowDown", 503),
     e.DataGone: ("Gone", 410),
+    e.InsufficientReplicas: ("ServiceUnavailable", 503),
     e.ChunkUnavailable: ("ServiceUnavailable", 503),
     BarrierTimeout: ("ServiceUnavailable", 503),
 }

@@ -1,0 +1,92 @@
+"""Blob node administration: register, drain, remove, and each node's state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.auth import admin_principal
+from api.blocking import blocking
+from api.context import request_meta, system_of
+from api.native.common import json_body, json_response, now, text_field
+from domain.errors import InvalidArgument
+from domain.placement import NodeRef
+from infra.node_client import NodeClient, NodeError
+from projections.nodes import list_nodes
+
+
+def _node_store(system: Any) -> Any:
+    if system.membership is None:
+        raise InvalidArgument(
+            "This strata keeps chunks in its data dir; start it with STRATA_BLOBS=nodes "
+            "to use blob nodes"
+        )
+    return system.blobs
+
+
+def _identify(system: Any, url: str) -> dict[str, Any]:
+    """Blocking: ask the node at `url` who it is (it must know the cluster secret)."""
+    probe = NodeClient(NodeRef("?", "?"), url, system.settings.require_cluster_secret(), 5.0)
+    try:
+        return probe.health()
+    except NodeError as exc:
+        raise InvalidArgument(f"No blob node answered at {url}: {exc}", url=url) from None
+    finally:
+        probe.close()
+
+
+async def add(request: Request) -> Response:
+    """POST /admin/nodes {"url", "zone"?}: register the node answering at `url`."""
+    principal = admin_principal(request, "manage blob nodes")
+    system = system_of(request)
+    _node_store(system)
+    body = await json_body(request)
+    url = text_field(body, "url").rstrip("/")
+    health = await blocking(_identify, system, url)
+    zone = text_field(body, "zone", str(health["zone"]))
+    node_id = str(health["node_id"])
+    await blocking(system.store.register_node, node_id, url, zone,
+                   request_meta(request, principal), now())
+    await blocking(system.membership.refresh)
+    return json_response({"node_id": node_id, "url": url, "zone": zone}, 201)
+
+
+async def drain(request: Request) -> Response:
+    principal = admin_principal(request, "manage blob nodes")
+    system = system_of(request)
+    _node_store(system)
+    await blocking(system.store.drain_node, request.path_params["node"],
+                   request_meta(request, principal), now())
+    await blocking(system.membership.refresh)
+    return json_response({"node_id": request.path_params["node"], "state": "draining"})
+
+
+async def remove(request: Request) -> Response:
+    principal = admin_principal(request, "manage blob nodes")
+    system = system_of(request)
+    _node_store(system)
+    await blocking(system.store.remove_node, request.path_params["node"],
+                   request_meta(request, principal), now())
+    await blocking(system.membership.refresh)
+    return Response(status_code=204)
+
+
+async def list_all(request: Request) -> Response:
+    """GET /admin/nodes: every registered node with its state and health."""
+    admin_principal(request, "inspect blob nodes")
+    system = system_of(request)
+    store = _node_store(system)
+    await blocking(system.runner.wait_for, system.store.current_position())
+    health = {m.client.node_id: m for m in store.members()}
+    nodes = []
+    for record in list_nodes(system.views):
+        member = health.get(record.node_id)
+        nodes.append({
+            "node_id": record.node_id, "url": record.url, "zone": record.zone,
+            "state": record.state,
+            "up": member is not None and not member.down,
+        })
+    return json_response({"nodes": nodes, "replicas": store.replicas,
+                          "write_quorum": store.write_quorum})

@@ -1,0 +1,56 @@
+"""Keeps a NodeBlobStore's members in step with the membership view, and probes them."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from infra.node_blobs import NodeBlobStore
+from projections.base import ViewReader
+from projections.nodes import list_nodes
+
+log = logging.getLogger("strata.nodes")
+
+
+class MembershipWatcher:
+    def __init__(
+        self,
+        blobs: NodeBlobStore,
+        views: ViewReader,
+        current_position: Callable[[], int],
+        wait_for_views: Callable[[int], None],
+        interval_seconds: float,
+    ) -> None:
+        self._blobs = blobs
+        self._views = views
+        self._current_position = current_position
+        self._wait_for_views = wait_for_views
+        self._interval = interval_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def refresh(self) -> None:
+        """Read membership as of now (after the read barrier), then probe every node."""
+        self._wait_for_views(self._current_position())
+        self._blobs.set_members(
+            (n.node_id, n.url, n.zone, n.state) for n in list_nodes(self._views)
+        )
+        self._blobs.probe()
+
+    def start(self) -> None:
+        self.refresh()
+        self._thread = threading.Thread(target=self._run, name="membership", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.refresh()
+            except Exception:
+                log.exception("refreshing blob node membership failed; will try again")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)

@@ -1,0 +1,300 @@
+"""NodeBlobStore: the BlobStore port over blob nodes, with placement and quorum writes.
+
+A chunk's bytes are gathered (its name is its hash, so its placement is known only at
+its end), then sent to its N placement nodes in parallel; the write succeeds once W of
+them have it durably and fails cleanly (InsufficientReplicas, nothing referenced) when
+fewer can. A read takes the first replica in placement order that answers with the
+right bytes; a missing or corrupt replica is skipped and reported for repair.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from domain.errors import ChunkUnavailable, InsufficientReplicas
+from domain.nodes import ACTIVE
+from domain.placement import NodeRef, placement_order
+from domain.ports import StoredChunk
+from domain.records import Chunk
+from infra.node_client import ChunkCorrupt, ChunkMissing, NodeClient, NodeError
+
+log = logging.getLogger("strata.nodes")
+PIECE = 1024 * 1024
+
+
+@dataclass
+class Member:
+    client: NodeClient
+    state: str  # domain.nodes ACTIVE or DRAINING
+    last_seen: float
+    down: bool = False
+
+
+@dataclass
+class RepairLog:
+    """Replicas found bad on read, for the repair workers; counted for observability."""
+
+    found: dict[tuple[str, str], str] = field(default_factory=dict)  # (digest, node) -> why
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def report(self, digest: str, node_id: str, why: str) -> None:
+        with self.lock:
+            self.found[(digest, node_id)] = why
+        log.warning("replica of %s on %s is bad: %s", digest[:12], node_id, why)
+
+    def take(self) -> dict[tuple[str, str], str]:
+        with self.lock:
+            found, self.found = self.found, {}
+        return found
+
+
+class NodeBlobStore:
+    def __init__(
+        self,
+        secret: str,
+        replicas: int,
+        write_quorum: int,
+        down_after_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        threads: int = 32,
+    ) -> None:
+        if not 1 <= write_quorum <= replicas:
+            raise ValueError("the write quorum must be between 1 and the replication factor")
+        self._secret = secret
+        self.replicas = replicas
+        self.write_quorum = write_quorum
+        self._down_after = down_after_seconds
+        self._clock = clock
+        self._members: dict[str, Member] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="strata-nodes")
+        self.repairs = RepairLog()
+
+    # -- membership and health --------------------------------------------------------
+
+    def set_members(self, records: Iterable[tuple[str, str, str, str]]) -> None:
+        """(node id, url, zone, state) of every registered node, from the membership view."""
+        with self._lock:
+            current = dict(self._members)
+            fresh: dict[str, Member] = {}
+            for node_id, url, zone, state in records:
+                old = current.get(node_id)
+                if old is not None and old.client.url == url and old.client.ref.zone == zone:
+                    old.state = state
+                    fresh[node_id] = old
+                else:
+                    client = NodeClient(NodeRef(node_id, zone), url, self._secret)
+                    fresh[node_id] = Member(client, state, self._clock())
+            self._members = fresh
+
+    def members(self) -> list[Member]:
+        with self._lock:
+            return list(self._members.values())
+
+    def probe(self) -> None:
+        """Ask every node how it is; one silent for `down_after` seconds is down."""
+        members = self.members()
+        results = list(self._pool.map(_answers, [m.client for m in members]))
+        now = self._clock()
+        for member, answered in zip(members, results, strict=True):
+            if answered:
+                if member.down:
+                    log.warning("blob node %s is back up", member.client.node_id)
+                member.last_seen, member.down = now, False
+            elif not member.down and now - member.last_seen >= self._down_after:
+                member.down = True
+                log.warning("blob node %s is down (silent for %.0f s)",
+                            member.client.node_id, now - member.last_seen)
+
+    def _up(self) -> list[Member]:
+        return [m for m in self.members() if not m.down]
+
+    def _writable(self) -> list[Member]:
+        return [m for m in self._up() if m.state == ACTIVE]
+
+    def read_order(self, digest: str) -> list[NodeClient]:
+        """Every member in the chunk's placement order, nodes that are up first."""
+        members = {m.client.node_id: m for m in self.members()}
+        order = placement_order(digest, [m.client.ref for m in members.values()])
+        up = [members[n.node_id] for n in order if not members[n.node_id].down]
+        down = [members[n.node_id] for n in order if members[n.node_id].down]
+        return [m.client for m in up + down]
+
+    # -- the BlobStore port -----------------------------------------------------------
+
+    def begin_chunk(self) -> _ReplicatingSink:
+        return _ReplicatingSink(self)
+
+    def store(self, digest: str, data: bytes) -> list[str]:
+        """Send a whole chunk to its placement nodes; the ids of W or more that have it.
+        Nodes past the first W finish in the background."""
+        writable = self._writable()
+        if len(writable) < self.write_quorum:
+            raise InsufficientReplicas(
+                f"{len(writable)} blob nodes can take writes; {self.write_quorum} are needed",
+                available=len(writable), needed=self.write_quorum,
+            )
+        order = [r.node_id for r in placement_order(digest, [m.client.ref for m in writable])]
+        clients = {m.client.node_id: m.client for m in writable}
+        spare = iter(order[self.replicas :])
+        running: dict[Future[None], str] = {
+            self._pool.submit(clients[n].put, digest, data): n for n in order[: self.replicas]
+        }
+        stored: list[str] = []
+        while running and len(stored) < self.write_quorum:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                node_id = running.pop(future)
+                if future.exception() is None:
+                    stored.append(node_id)
+                    continue
+                log.warning("chunk %s not stored on %s: %s", digest[:12], node_id,
+                            future.exception())
+                substitute = next(spare, None)  # a failed node's share goes to the next one
+                if substitute is not None:
+                    running[self._pool.submit(clients[substitute].put, digest, data)] = (
+                        substitute)
+        if len(stored) < self.write_quorum:
+            raise InsufficientReplicas(
+                f"only {len(stored)} blob nodes stored the chunk; {self.write_quorum} are needed",
+                available=len(stored), needed=self.write_quorum,
+            )
+        return stored
+
+    def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        end = chunk["size"] if end is None else end
+        data = self._fetch(chunk, start, end)
+        for offset in range(0, len(data), PIECE):
+            yield data[offset : offset + PIECE]
+
+    def _fetch(self, chunk: Chunk, start: int, end: int) -> bytes:
+        whole = (start, end) == (0, chunk["size"])
+        for client in self.read_order(chunk["digest"]):
+            try:
+                data = client.get(chunk, start, end)
+            except ChunkMissing:
+                self.repairs.report(chunk["digest"], client.node_id, "missing")
+                continue
+            except ChunkCorrupt:
+                self.repairs.report(chunk["digest"], client.node_id, "corrupt")
+                continue
+            except NodeError as exc:
+                log.info("reading %s from %s failed: %s", chunk["digest"][:12], client.node_id,
+                         exc)
+                continue
+            # The node verifies before it serves; a whole chunk is verified here again,
+            # so no replica, however damaged in transit, reaches a reader.
+            if len(data) != end - start or (
+                whole and hashlib.sha256(data).hexdigest() != chunk["digest"]
+            ):
+                self.repairs.report(chunk["digest"], client.node_id, "corrupt in transit")
+                continue
+            return data
+        raise ChunkUnavailable("No blob node could serve a good copy of a chunk", **chunk)
+
+    def _on_up(self, call: Callable[[NodeClient], object]) -> list[object]:
+        """`call` on every node that is up, in parallel; NodeErrors come back as values."""
+
+        def guarded(client: NodeClient) -> object:
+            try:
+                return call(client)
+            except NodeError as exc:
+                return exc
+
+        return list(self._pool.map(guarded, [m.client for m in self._up()]))
+
+    def confirm(self, chunks: Iterable[Chunk]) -> None:
+        for chunk in chunks:
+            digest = chunk["digest"]
+            touched = self._on_up(lambda client: client.touch(digest))  # noqa: B023
+            holders = sum(1 for answer in touched if answer is True)
+            if holders < self.write_quorum:
+                raise ChunkUnavailable(
+                    f"A chunk is on {holders} blob nodes, fewer than the write quorum "
+                    f"{self.write_quorum}; retry the upload",
+                    **chunk,
+                )
+
+    def holds(self, digest: str) -> bool:
+        return any(r is True for r in self._on_up(lambda c: c.holds(digest)))
+
+    def holders(self, digest: str) -> list[str]:
+        members = [m.client for m in self._up()]
+        found = self._on_up(lambda c: c.holds(digest))
+        return [c.node_id for c, r in zip(members, found, strict=True) if r is True]
+
+    def delete_if_idle(self, digest: str, idle_seconds: float) -> int | None:
+        freed = [r for r in self._on_up(lambda c: c.delete_if_idle(digest, idle_seconds))
+                 if isinstance(r, int)]
+        return sum(freed) if freed else None
+
+    def inventory(self) -> Iterator[StoredChunk]:
+        """Every chunk on any node that is up, once, in digest order (the least idle
+        copy's idle time: the chunk is only as idle as its busiest replica)."""
+        merged = heapq.merge(*(_pages(m.client) for m in self._up()), key=lambda c: c.digest)
+        current: StoredChunk | None = None
+        for stored in merged:
+            if current is not None and stored.digest == current.digest:
+                if stored.idle_seconds < current.idle_seconds:
+                    current = stored
+                continue
+            if current is not None:
+                yield current
+            current = stored
+        if current is not None:
+            yield current
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for member in self.members():
+            member.client.close()
+
+
+class _ReplicatingSink:
+    def __init__(self, store: NodeBlobStore) -> None:
+        self._store = store
+        self._hash = hashlib.sha256()
+        self._data = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self._hash.update(data)
+        self._data += data
+
+    def commit(self) -> Chunk:
+        digest = self._hash.hexdigest()
+        self._store.store(digest, bytes(self._data))
+        chunk: Chunk = {"digest": digest, "size": len(self._data)}
+        self._data = bytearray()
+        return chunk
+
+    def abort(self) -> None:
+        self._data = bytearray()
+
+
+def _answers(client: NodeClient) -> bool:
+    try:
+        client.health()
+    except NodeError:
+        return False
+    return True
+
+
+def _pages(client: NodeClient) -> Iterator[StoredChunk]:
+    after = ""
+    while True:
+        try:
+            chunks, after_next = client.inventory_page(after)
+        except NodeError as exc:
+            log.warning("inventory of %s stopped: %s", client.node_id, exc)
+            return
+        yield from chunks
+        if after_next is None:
+            return
+        after = after_next
