@@ -37,6 +37,7 @@ from domain.objects import ObjectKey
 from domain.ports import BucketContents, BucketGate
 from domain.read_cache import NoReadCache, NotInMemory, ReadCache, must_not_block
 from domain.records import NULL_VERSION, Acl, InventoryConfig, RequestMeta, Version
+from domain.replicas import ReplicaSurvey
 from domain.uploads import MultipartUpload, ObjectTemplate, UploadedPart
 from domain.users import AccessKey, User, validate_access_key
 
@@ -523,6 +524,17 @@ class ObjectStore(Application[Any]):
 
     def remove_node(self, node_id: str, meta: RequestMeta, now: datetime) -> int:
         return self._node_change(node_id, lambda node: node.remove(meta, now))
+
+    def record_replica_survey(
+        self,
+        run_id: str,
+        placed: list[list[str]],
+        dropped: list[list[str]],
+        corrupt: list[list[str]],
+        meta: RequestMeta,
+        now: datetime,
+    ) -> int:
+        return self._save(ReplicaSurvey(run_id, placed, dropped, corrupt, meta, now))
 
     # -- users and access keys ---------------------------------------------------------
 

@@ -16,6 +16,7 @@ from domain.buckets import Bucket
 from domain.collection import GarbageSweep
 from domain.nodes import BlobNode
 from domain.objects import ObjectKey
+from domain.replicas import ReplicaSurvey
 from domain.uploads import MultipartUpload
 from domain.users import AccessKey, User
 
@@ -44,6 +45,7 @@ NAMES: dict[type, str] = {
     AccessKey.Created: "strata:AccessKeyCreated",
     AccessKey.SecretRotated: "strata:AccessKeySecretRotated",
     GarbageSweep.Collected: "strata:ChunksCollected",
+    ReplicaSurvey.Recorded: "strata:ReplicasSurveyed",
     BlobNode.Registered: "strata:NodeRegistered",
     BlobNode.Reinstated: "strata:NodeRegistered",
     BlobNode.Drained: "strata:NodeDrained",

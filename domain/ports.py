@@ -70,3 +70,29 @@ class BlobStore(Protocol):
         ...
 
     def inventory(self) -> Iterator[StoredChunk]: ...
+
+
+class ReplicaNodes(Protocol):
+    """What the replication workers need of the blob nodes (infra.node_blobs)."""
+
+    replicas: int
+
+    def desired(self, digest: str) -> list[str]:
+        """The nodes that should hold the chunk now: its placement over writable nodes."""
+        ...
+
+    def readable(self) -> set[str]:
+        """Nodes that are up (active or draining): where a replica counts."""
+        ...
+
+    def check(self, digest: str, node_id: str) -> str:
+        """"ok", "missing", "corrupt" (verified by reading it) or "unreachable"."""
+        ...
+
+    def copy(self, digest: str, to_node: str) -> bool:
+        """Copy a verified replica from any holder to `to_node`; False if none had one."""
+        ...
+
+    def drop(self, digest: str, node_id: str) -> None:
+        """Delete the node's replica (misplaced or corrupt)."""
+        ...

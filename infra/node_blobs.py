@@ -49,10 +49,10 @@ class RepairLog:
             self.found[(digest, node_id)] = why
         log.warning("replica of %s on %s is bad: %s", digest[:12], node_id, why)
 
-    def take(self) -> dict[tuple[str, str], str]:
+    def take(self) -> list[tuple[str, str]]:
         with self.lock:
             found, self.found = self.found, {}
-        return found
+        return list(found)
 
 
 class NodeBlobStore:
@@ -126,6 +126,71 @@ class NodeBlobStore:
         up = [members[n.node_id] for n in order if not members[n.node_id].down]
         down = [members[n.node_id] for n in order if members[n.node_id].down]
         return [m.client for m in up + down]
+
+    # -- what the replication workers need (domain.ports.ReplicaNodes) --------------
+
+    def _member(self, node_id: str) -> NodeClient | None:
+        with self._lock:
+            member = self._members.get(node_id)
+        return member.client if member is not None else None
+
+    def desired(self, digest: str) -> list[str]:
+        writable = [m.client.ref for m in self._writable()]
+        return [r.node_id for r in placement_order(digest, writable)[: self.replicas]]
+
+    def readable(self) -> set[str]:
+        return {m.client.node_id for m in self._up()}
+
+    def members_ids(self) -> set[str]:
+        return {m.client.node_id for m in self.members()}
+
+    def check(self, digest: str, node_id: str) -> str:
+        client = self._member(node_id)
+        if client is None:
+            return "unreachable"
+        try:
+            size = client.size_of(digest)
+            if size is None:
+                return "missing"
+            data = client.get({"digest": digest, "size": size})
+        except ChunkMissing:
+            return "missing"
+        except ChunkCorrupt:
+            return "corrupt"
+        except NodeError:
+            return "unreachable"
+        return "ok" if hashlib.sha256(data).hexdigest() == digest else "corrupt"
+
+    def copy(self, digest: str, to_node: str) -> bool:
+        target = self._member(to_node)
+        if target is None:
+            return False
+        for source in self.read_order(digest):
+            if source.node_id == to_node:
+                continue
+            try:
+                size = source.size_of(digest)
+                if size is None:
+                    continue
+                data = source.get({"digest": digest, "size": size})
+                if hashlib.sha256(data).hexdigest() != digest:
+                    self.repairs.report(digest, source.node_id, "corrupt")
+                    continue
+                target.put(digest, data)
+            except ChunkCorrupt:
+                self.repairs.report(digest, source.node_id, "corrupt")
+                continue
+            except NodeError as exc:
+                log.info("copying %s from %s to %s failed: %s", digest[:12], source.node_id,
+                         to_node, exc)
+                continue
+            return True
+        return False
+
+    def drop(self, digest: str, node_id: str) -> None:
+        client = self._member(node_id)
+        if client is not None:
+            client.delete_if_idle(digest, 0)
 
     # -- the BlobStore port -----------------------------------------------------------
 

@@ -75,6 +75,15 @@ class NodeClient:
             raise self._fail(r, f"HEAD of {digest[:12]} on {self.node_id}")
         return r.status_code == 200
 
+    def size_of(self, digest: str) -> int | None:
+        """The chunk's size on this node; None when it does not hold it."""
+        r = self._call("HEAD", f"/chunks/{digest}")
+        if r.status_code == 404:
+            return None
+        if r.status_code != 200:
+            raise self._fail(r, f"HEAD of {digest[:12]} on {self.node_id}")
+        return int(r.headers["x-chunk-size"])
+
     def touch(self, digest: str) -> bool:
         """Reset the chunk's idle clock; False when the node does not hold it."""
         r = self._call("POST", f"/chunks/{digest}/touch")

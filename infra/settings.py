@@ -40,6 +40,8 @@ class Settings:
     write_quorum: int = 2
     node_probe_seconds: float = 2.0
     node_down_after_seconds: float = 10.0
+    replication_interval_seconds: float = 30.0
+    scrub_per_second: float = 50.0  # replicas read and verified a second, at most
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -86,6 +88,11 @@ class Settings:
             node_probe_seconds=number(
                 "STRATA_NODE_PROBE_SECONDS", defaults.node_probe_seconds, float
             ),
+            replication_interval_seconds=number(
+                "STRATA_REPLICATION_INTERVAL_SECONDS", defaults.replication_interval_seconds,
+                float,
+            ),
+            scrub_per_second=number("STRATA_SCRUB_PER_SECOND", defaults.scrub_per_second, float),
             node_down_after_seconds=number(
                 "STRATA_NODE_DOWN_AFTER_SECONDS", defaults.node_down_after_seconds, float
             ),

@@ -30,11 +30,13 @@ from projections.buckets import BucketsProjection
 from projections.chunk_refs import ChunkRefsProjection
 from projections.nodes import NodesProjection
 from projections.object_listing import ObjectListingProjection, is_bucket_empty
+from projections.placement import PlacementProjection
 from projections.runner import ProjectionRunner
 from projections.time_index import TimeIndexProjection
 from projections.uploads import UploadsProjection, has_uploads
 from workers.gc import GarbageCollector
 from workers.inventory import InventoryScheduler
+from workers.replication import Replicator
 from workers.runner import LogFollower
 
 log = logging.getLogger("strata")
@@ -54,6 +56,7 @@ def all_projections() -> list[Projection]:
         ChunkRefsProjection(),
         UploadsProjection(),
         NodesProjection(),
+        PlacementProjection(),
     ]
 
 
@@ -94,18 +97,26 @@ class System:
     inventory: InventoryExporter
     inventory_schedule: InventoryScheduler
     membership: MembershipWatcher | None = None  # with blob nodes
+    replicator: Replicator | None = None
+    replication_follower: LogFollower | None = None
     started: bool = field(default=False)
 
     def start(self) -> None:
         self.runner.start()
         if self.membership is not None:
             self.membership.start()
+        if self.replicator is not None and self.replication_follower is not None:
+            self.replication_follower.start()
+            self.replicator.start()
         self.gc_follower.start()
         self.gc.start()
         self.inventory_schedule.start()
         self.started = True
 
     def close(self) -> None:
+        if self.replicator is not None and self.replication_follower is not None:
+            self.replicator.stop()
+            self.replication_follower.stop()
         if self.membership is not None:
             self.membership.stop()
         if isinstance(self.blobs, NodeBlobStore):
@@ -128,12 +139,18 @@ def open_system(settings: Settings) -> System:
     views = RocksDBViewStore(settings.views_dir)
     runner = ProjectionRunner(store, views, all_projections())
     blobs: BlobStore
-    membership = None
+    membership = replicator = replication_follower = None
     if settings.blob_backend == "nodes":
-        blobs = NodeBlobStore(settings.require_cluster_secret(), settings.replicas,
+        nodes = NodeBlobStore(settings.require_cluster_secret(), settings.replicas,
                               settings.write_quorum, settings.node_down_after_seconds)
-        membership = MembershipWatcher(blobs, views, store.current_position, runner.wait_for,
+        membership = MembershipWatcher(nodes, views, store.current_position, runner.wait_for,
                                        settings.node_probe_seconds)
+        replicator = Replicator(store, views, runner.wait_for, nodes, utc_now,
+                                settings.replication_interval_seconds, settings.scrub_per_second,
+                                nodes.repairs.take)
+        replication_follower = LogFollower("replication", store, views, replicator.handle)
+        store.on_commit(replication_follower.wake)
+        blobs = nodes
     else:
         blobs = LocalDiskBlobStore(settings.blob_dir)
     gc = GarbageCollector(
@@ -168,6 +185,8 @@ def open_system(settings: Settings) -> System:
         denied=DeniedLog(settings.access_log_dir, settings.access_log_max_bytes),
         inventory=inventory,
         membership=membership,
+        replicator=replicator,
+        replication_follower=replication_follower,
         inventory_schedule=InventoryScheduler(
             store,
             views,

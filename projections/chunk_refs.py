@@ -9,6 +9,7 @@ C/<upload id>\\0part:<n>             the digests an uploaded part references, un
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import singledispatchmethod
@@ -20,7 +21,7 @@ from domain.collection import GarbageSweep
 from domain.objects import ObjectKey
 from domain.records import Version
 from domain.uploads import MultipartUpload
-from projections.base import ViewReader, ViewTransaction
+from projections.base import ViewReader, ViewTransaction, prefix_end
 from projections.buckets import retention_of
 
 
@@ -132,3 +133,9 @@ def released(views: ViewReader, digest: str) -> Release | None:
         return Release(datetime.fromisoformat(raw.decode()), 0)
     record = orjson.loads(raw)
     return Release(datetime.fromisoformat(record["at"]), record["keep"])
+
+
+def referenced_digests(views: ViewReader) -> Iterator[str]:
+    """Every chunk some version or part references, in digest order."""
+    for key, _ in views.scan(b"R/", prefix_end(b"R/")):
+        yield key[2:].decode()

@@ -120,6 +120,7 @@ def start_cluster(root: Path, zones: list[str], **settings: str) -> Cluster:
         cluster.add_node(zone)
     env = server_env(STRATA_BLOBS="nodes", STRATA_CLUSTER_SECRET=SECRET,
                      STRATA_NODE_PROBE_SECONDS="0.3", STRATA_NODE_DOWN_AFTER_SECONDS="1.5",
+                     STRATA_REPLICATION_INTERVAL_SECONDS="1", STRATA_SCRUB_PER_SECOND="2000",
                      **settings)
     cluster.server = Server(root / "strata", free_port(), free_port(), env)
     cluster.server.start()

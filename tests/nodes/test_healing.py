@@ -1,0 +1,68 @@
+"""Self-healing with real node processes: a dead node's chunks return to three replicas
+(on the survivors and a node that joins), and the scrubber replaces a rotten copy."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import httpx
+
+from tests.nodes.conftest import Cluster
+from tests.nodes.test_cluster import CHUNK, _digests, _eventually
+from tests.s3.conftest import make_client
+
+
+def _surveys(cluster: Cluster) -> list[dict[str, Any]]:
+    assert cluster.server is not None
+    r = httpx.get(f"{cluster.server.api}/audit",
+                  params={"type": "strata:ReplicasSurveyed", "limit": 1000},
+                  headers=cluster.server.token())
+    return r.json()["events"]
+
+
+def test_a_dead_nodes_chunks_return_to_three_replicas(cluster: Cluster) -> None:
+    assert cluster.server is not None
+    s3 = make_client(cluster.server)
+    s3.create_bucket(Bucket="heal")
+    bodies = {f"k{n}": os.urandom(CHUNK + n) for n in range(10)}
+    for key, body in bodies.items():
+        s3.put_object(Bucket="heal", Key=key, Body=body)
+    digests = [d for key in bodies for d in _digests(cluster, "heal", key)]
+    _eventually(lambda: all(len(cluster.holders(d)) == 3 for d in digests))
+    dead = cluster.nodes[0]
+    dead.kill()
+    killed_at = time.monotonic()
+    fourth = cluster.add_node("zone-d")
+    cluster.register(fourth)
+    alive = [n for n in cluster.nodes if n is not dead]
+
+    def healed() -> bool:
+        return all(sum(n.chunk_path(d).exists() for n in alive) == 3 for d in digests)
+
+    _eventually(healed, seconds=30)
+    elapsed = time.monotonic() - killed_at
+    assert elapsed < 30
+    assert any(fourth.chunk_path(d).exists() for d in digests)
+    for key, body in bodies.items():
+        assert s3.get_object(Bucket="heal", Key=key)["Body"].read() == body
+    placed = [p for e in _surveys(cluster) for p in e["data"]["placed"]]
+    assert any(node == fourth.node_id for _, node in placed)
+
+
+def test_the_scrubber_replaces_a_rotten_replica(cluster: Cluster) -> None:
+    assert cluster.server is not None
+    s3 = make_client(cluster.server)
+    s3.create_bucket(Bucket="scrub")
+    body = os.urandom(CHUNK)
+    s3.put_object(Bucket="scrub", Key="k", Body=body)
+    [digest] = _digests(cluster, "scrub", "k")
+    _eventually(lambda: len(cluster.holders(digest)) == 3)
+    victim = cluster.holders(digest)[0]
+    damaged = bytearray(body)
+    damaged[77] ^= 0x01
+    victim.chunk_path(digest).write_bytes(bytes(damaged))
+    _eventually(lambda: victim.chunk_path(digest).read_bytes() == body, seconds=30)
+    corrupt = [c for e in _surveys(cluster) for c in e["data"]["corrupt"]]
+    assert [digest, victim.node_id] in corrupt
