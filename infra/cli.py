@@ -31,13 +31,35 @@ def _parser() -> argparse.ArgumentParser:
     proj_sub = proj.add_subparsers(dest="action", required=True)
     rebuild = proj_sub.add_parser("rebuild", help="drop every view and replay the log from 0")
     rebuild.add_argument("--data-dir", type=Path, help="where data lives (STRATA_DATA_DIR)")
-    node = sub.add_parser("node", help="run a blob node in the foreground")
-    node.add_argument("--data-dir", type=Path, required=True, help="where its chunks live")
-    node.add_argument("--port", type=int, required=True)
-    node.add_argument("--zone", default="zone-a", help="its failure domain (default zone-a)")
+    node = _remote(sub.add_parser(
+        "node", help="run a blob node (--data-dir, --port, --zone), or manage the cluster's: "
+        "add URL, drain ID, remove ID, list"))
+    node.add_argument("action", nargs="?", choices=["add", "drain", "remove", "list"])
+    node.add_argument("target", nargs="?", help="the node's URL (add) or id (drain, remove)")
+    node.add_argument("--port", type=int, help="the port a node being run listens on")
+    node.add_argument("--zone", help="its failure domain (default zone-a)")
     node.add_argument("--host", help="address to bind (STRATA_HOST, default 127.0.0.1)")
+    _cluster_commands(sub)
     _client_commands(sub)
     return parser
+
+
+def _cluster_commands(sub: Any) -> None:
+    cluster = sub.add_parser(
+        "cluster", help="a local cluster: blob nodes and the store"
+    ).add_subparsers(dest="action", required=True)
+    up = cluster.add_parser("up", help="start nodes and the store in the background")
+    up.add_argument("--root", type=Path, required=True, help="where data and logs go")
+    up.add_argument("--nodes", type=int, default=3)
+    up.add_argument("--zones", type=int, default=3)
+    up.add_argument("--replicas", type=int, help="replication factor (default 3, at most --nodes)")
+    up.add_argument("--s3-port", type=int, help="S3 door port (STRATA_S3_PORT, default 9000)")
+    up.add_argument("--api-port", type=int, help="native API port (STRATA_API_PORT, 9001)")
+    status = cluster.add_parser("status", help="each process: role, port, PID, health")
+    status.add_argument("--root", type=Path, required=True)
+    status.add_argument("--json", action="store_true", help="a JSON list, for scripts")
+    down = cluster.add_parser("down", help="stop every process of the cluster")
+    down.add_argument("--root", type=Path, required=True)
 
 
 def _remote(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -81,13 +103,36 @@ def _client_commands(sub: Any) -> None:
     audit_export.add_argument("--to", default="audit", help="folder (default ./audit)")
 
 
+def _cluster(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from infra import cluster
+
+    if args.action == "up":
+        cluster.up(args.root, settings, args.nodes, args.zones, args.replicas)
+    elif args.action == "status":
+        processes = cluster.status(args.root, settings)
+        if args.json:
+            print(json.dumps(processes))
+        else:
+            for p in processes:
+                health = "healthy" if p["healthy"] else "NOT HEALTHY"
+                print(f"{p['role']:6} port {p['port']:<6} pid {p['pid']:<8} {health}")
+        return 0 if all(p["healthy"] for p in processes) else 1
+    else:
+        cluster.down(args.root)
+    return 0
+
+
 def _run_remote(args: argparse.Namespace, settings: Settings) -> int:
     from infra import commands
     from infra.client import NativeClient, target
 
     client = NativeClient(target(settings, args.url, args.access_key, args.secret_key))
     try:
-        if args.command == "events":
+        if args.command == "node":
+            commands.manage_node(client, args.action, args.target, args.zone)
+        elif args.command == "events":
             commands.events_tail(client, args.bucket, args.prefix, args.type, args.start,
                                  not args.no_follow)
         elif args.command == "restore":
@@ -122,11 +167,15 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.suppress(KeyboardInterrupt):
                 serve(settings)
             return 0
-        if args.command == "node":
+        if args.command == "cluster":
+            return _cluster(args, settings)
+        if args.command == "node" and args.action is None:
             from infra.node_server import serve_node
 
+            if args.data_dir is None or args.port is None:
+                raise SettingsError("a blob node needs --data-dir and --port (and --zone)")
             with contextlib.suppress(KeyboardInterrupt):
-                serve_node(args.data_dir, settings.host, args.port, args.zone,
+                serve_node(args.data_dir, settings.host, args.port, args.zone or "zone-a",
                            settings.require_cluster_secret())
             return 0
         if args.command == "projections":

@@ -70,7 +70,7 @@ class NativeClient:
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         r = self._http.request(method, path, **kwargs)
         self._check(r)
-        return r.json()
+        return r.json() if r.content else None
 
     def lines(self, path: str, params: dict[str, Any]) -> Iterator[str]:
         """The response body's lines, streamed (no read timeout: a feed may idle)."""

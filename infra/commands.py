@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from infra.client import NativeClient, bar, progress_line, save_path
+from infra.client import ApiError, NativeClient, bar, progress_line, save_path
 from infra.parquet import DailyAuditWriter, write_inventory
 
 
@@ -98,3 +98,26 @@ def audit_export(
     print(f"\nwrote {writer.rows:,} events into {len(writer.files)} files under {to_dir}",
           file=sys.stderr)
     return writer.files
+
+
+def manage_node(client: NativeClient, action: str, target: str | None, zone: str | None) -> None:
+    if action == "list":
+        listing = client.call("GET", "/admin/nodes")
+        print(f"replicas {listing['replicas']}, write quorum {listing['write_quorum']}")
+        for node in listing["nodes"]:
+            health = "up" if node["up"] else "DOWN"
+            print(f"{node['node_id']}\t{node['zone']}\t{node['state']}\t{health}\t{node['url']}")
+        return
+    if not target:
+        raise ApiError(f"strata node {action} needs the node's "
+                       f"{'URL' if action == 'add' else 'id'}")
+    if action == "add":
+        body = {"url": target, **({"zone": zone} if zone else {})}
+        added = client.call("POST", "/admin/nodes", json=body)
+        print(f"registered {added['node_id']} ({added['zone']}) at {added['url']}")
+    elif action == "drain":
+        client.call("POST", f"/admin/nodes/{target}/drain")
+        print(f"draining {target}: it takes no new data and its chunks move to other nodes")
+    else:
+        client.call("DELETE", f"/admin/nodes/{target}")
+        print(f"removed {target}")

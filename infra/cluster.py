@@ -1,0 +1,218 @@
+"""`strata cluster up|status|down`: blob nodes and the store as background processes on
+this machine, for trying a cluster out and for tests. Everything lives under one root:
+
+  <root>/cluster.json      the processes: role, port, pid, data dir, log
+  <root>/cluster-secret    the secret nodes and store sign with (unless set in the env)
+  <root>/strata/           the store's data dir (root-credentials.json among it)
+  <root>/node-<n>/         each node's chunks
+  <root>/logs/             one log per process
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from domain.placement import NodeRef
+from infra.node_client import NodeClient, NodeError
+from infra.settings import Settings, SettingsError
+from infra.system import root_credentials
+
+START_SECONDS = 60
+
+
+@dataclass
+class Process:
+    role: str  # "node" or "store"
+    port: int
+    pid: int
+    data_dir: str
+    log: str
+    zone: str = ""
+    api_port: int = 0  # the store's native API (its `port` is the S3 door)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _secret(root: Path, settings: Settings) -> str:
+    if settings.cluster_secret:
+        return settings.require_cluster_secret()
+    path = root / "cluster-secret"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> int:
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "infra.cli", *args], env=env, stdout=out,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    return process.pid
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of this very process counts as gone
+        finished, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return finished == 0
+
+
+def _healthy(process: Process, secret: str) -> bool:
+    if not _alive(process.pid):
+        return False
+    if process.role == "node":
+        client = NodeClient(NodeRef("?", process.zone), f"http://127.0.0.1:{process.port}",
+                            secret, 2.0)
+        try:
+            client.health()
+            return True
+        except NodeError:
+            return False
+        finally:
+            client.close()
+    try:
+        return httpx.get(f"http://127.0.0.1:{process.api_port}/healthz",
+                         timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _state_file(root: Path) -> Path:
+    return root / "cluster.json"
+
+
+def load(root: Path) -> list[Process]:
+    path = _state_file(root)
+    if not path.exists():
+        raise SettingsError(f"no cluster under {root}: start one with 'strata cluster up "
+                            f"--root {root}'")
+    return [Process(**p) for p in json.loads(path.read_text())]
+
+
+def _save(root: Path, processes: list[Process]) -> None:
+    _state_file(root).write_text(json.dumps([asdict(p) for p in processes], indent=1))
+
+
+def up(root: Path, settings: Settings, nodes: int, zones: int, replicas: int | None) -> None:
+    root = root.resolve()
+    if _state_file(root).exists() and any(_alive(p.pid) for p in load(root)):
+        raise SettingsError(f"a cluster is already running under {root}; "
+                            f"'strata cluster down --root {root}' stops it")
+    if nodes < 1 or zones < 1:
+        raise SettingsError("a cluster needs at least one node and one zone")
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    secret = _secret(root, settings)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_CLUSTER_SECRET")}
+    env["STRATA_CLUSTER_SECRET"] = secret
+    processes: list[Process] = []
+    for n in range(nodes):
+        port, zone, data = _free_port(), f"zone-{chr(ord('a') + n % zones)}", root / f"node-{n}"
+        log = root / "logs" / f"node-{n}.log"
+        pid = _spawn(["node", "--data-dir", str(data), "--port", str(port), "--zone", zone],
+                     env, log)
+        processes.append(Process("node", port, pid, str(data), str(log), zone))
+    factor = min(replicas or settings.replicas, nodes)
+    store_env = {**env, "STRATA_BLOBS": "nodes", "STRATA_REPLICAS": str(factor),
+                 "STRATA_WRITE_QUORUM": str(min(settings.write_quorum, factor))}
+    data = root / "strata"
+    log = root / "logs" / "strata.log"
+    pid = _spawn(["serve", "--data-dir", str(data), "--s3-port", str(settings.s3_port),
+                  "--api-port", str(settings.api_port)], store_env, log)
+    processes.append(Process("store", settings.s3_port, pid, str(data), str(log),
+                             api_port=settings.api_port))
+    _save(root, processes)
+    print(f"starting {nodes} blob nodes in {min(zones, nodes)} zones and the store under {root}",
+          flush=True)
+    _wait_until_healthy(root, processes, secret)
+    creds = root_credentials(Settings(data_dir=data, root_access_key=settings.root_access_key,
+                                      root_secret_key=settings.root_secret_key))
+    _register_nodes(settings.api_port, processes, creds.access_key, creds.secret_key)
+    print(f"  S3 door    : http://127.0.0.1:{settings.s3_port}")
+    print(f"  native API : http://127.0.0.1:{settings.api_port}")
+    for p in processes:
+        if p.role == "node":
+            print(f"  blob node  : http://127.0.0.1:{p.port} ({p.zone}, pid {p.pid})")
+    print(f"  replicas {factor}, write quorum {min(settings.write_quorum, factor)}")
+    print(f"  access key : {creds.access_key}")
+    print(f"  secret key : {creds.secret_key}")
+    print(f"logs in {root / 'logs'}; 'strata cluster down --root {root}' stops it all")
+
+
+def _wait_until_healthy(root: Path, processes: list[Process], secret: str) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    waiting = list(processes)
+    while waiting:
+        waiting = [p for p in waiting if not _healthy(p, secret)]
+        dead = [p for p in waiting if not _alive(p.pid)]
+        if dead or time.monotonic() > deadline:
+            down(root, quiet=True)
+            which = dead or waiting
+            raise SettingsError(
+                f"{which[0].role} on port {which[0].port} did not start; see {which[0].log}"
+            )
+        if waiting:
+            print(f"  waiting for {len(waiting)} of {len(processes)} processes ...", flush=True)
+            time.sleep(0.5)
+
+
+def _register_nodes(api_port: int, processes: list[Process], ak: str, sk: str) -> None:
+    api = f"http://127.0.0.1:{api_port}"
+    token = httpx.post(f"{api}/auth/token", json={"access_key": ak, "secret_key": sk},
+                       timeout=10).json()["token"]
+    for p in processes:
+        if p.role == "node":
+            r = httpx.post(f"{api}/admin/nodes", json={"url": f"http://127.0.0.1:{p.port}"},
+                           headers={"authorization": f"Bearer {token}"}, timeout=30)
+            if r.status_code != 201:
+                raise SettingsError(f"registering the node on port {p.port} failed: {r.text}")
+
+
+def status(root: Path, settings: Settings) -> list[dict[str, Any]]:
+    root = root.resolve()
+    secret = _secret(root, settings)
+    return [{"role": p.role, "port": p.port, "pid": p.pid, "healthy": _healthy(p, secret),
+             "zone": p.zone or None, "api_port": p.api_port or None, "log": p.log}
+            for p in load(root)]
+
+
+def down(root: Path, quiet: bool = False) -> int:
+    """Stop every process of the cluster (SIGTERM, then SIGKILL); how many were running."""
+    processes = load(root.resolve())
+    running = [p for p in processes if _alive(p.pid)]
+    for p in sorted(running, key=lambda p: p.role != "store"):  # the store first
+        os.kill(p.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while any(_alive(p.pid) for p in running) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for p in running:
+        if _alive(p.pid):
+            os.kill(p.pid, signal.SIGKILL)
+    if not quiet:
+        print(f"stopped {len(running)} processes; data stays under {root}")
+    return len(running)

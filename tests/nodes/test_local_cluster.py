@@ -1,0 +1,62 @@
+"""`strata cluster up|status|down` starts real processes in the background, and stops them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+
+from tests.conftest import free_port, server_env
+
+
+def _strata(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "infra.cli", *args],
+                          env={**server_env(), **env}, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_a_local_cluster_comes_up_serves_and_goes_down(tmp_path: Path) -> None:
+    root = tmp_path / "cluster"
+    s3_port, api_port = free_port(), free_port()
+    processes: list[dict] = []
+    started = _strata("cluster", "up", "--root", str(root), "--nodes", "3", "--zones", "3",
+                      "--s3-port", str(s3_port), "--api-port", str(api_port))
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert f"http://127.0.0.1:{s3_port}" in started.stdout
+        status = _strata("cluster", "status", "--root", str(root), "--json")
+        assert status.returncode == 0, status.stderr
+        processes = json.loads(status.stdout)
+        assert sorted(p["role"] for p in processes) == ["node", "node", "node", "store"]
+        assert all(p["healthy"] and p["pid"] > 0 for p in processes)
+        assert {p["zone"] for p in processes if p["role"] == "node"} == {
+            "zone-a", "zone-b", "zone-c"}
+        env = server_env()
+        s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{s3_port}",
+                          aws_access_key_id=env["STRATA_ROOT_ACCESS_KEY"],
+                          aws_secret_access_key=env["STRATA_ROOT_SECRET_KEY"],
+                          region_name="us-east-1")
+        s3.create_bucket(Bucket="tryout")
+        s3.put_object(Bucket="tryout", Key="k", Body=b"on three nodes")
+        assert s3.get_object(Bucket="tryout", Key="k")["Body"].read() == b"on three nodes"
+        nodes = _strata("node", "list", "--url", f"http://127.0.0.1:{api_port}")
+        assert nodes.returncode == 0 and nodes.stdout.count("\tup\t") == 3, nodes.stdout
+        again = _strata("cluster", "up", "--root", str(root), "--s3-port", str(s3_port),
+                        "--api-port", str(api_port))
+        assert again.returncode == 2 and "already running" in again.stderr
+    finally:
+        stopped = _strata("cluster", "down", "--root", str(root))
+    assert stopped.returncode == 0, stopped.stderr
+    for process in processes:
+        try:
+            os.kill(process["pid"], 0)
+        except ProcessLookupError:
+            continue
+        raise AssertionError(f"{process['role']} pid {process['pid']} still runs")
+    after = _strata("cluster", "status", "--root", str(root), "--json")
+    assert after.returncode == 1
+    assert not any(p["healthy"] for p in json.loads(after.stdout))
