@@ -14,7 +14,16 @@ from starlette.routing import Route
 from api.context import RequestIdMiddleware
 from api.feed import CommitSignal
 from api.health import health_response
-from api.native import admin, buckets, events, history, inventory, nodes, objects
+from api.native import (
+    admin,
+    buckets,
+    durability,
+    events,
+    history,
+    inventory,
+    nodes,
+    objects,
+)
 from api.native.errors import handle_error
 from api.s3.door import S3Door
 from domain.errors import StrataError
@@ -37,6 +46,7 @@ def native_routes() -> list[Route]:
         Route("/events", events.stream, methods=["GET"]),
         Route("/audit", events.audit, methods=["GET"]),
         Route("/audit/denied", events.denied, methods=["GET"]),
+        Route("/admin/durability", durability.overall, methods=["GET"]),
         Route("/admin/nodes", nodes.list_all, methods=["GET"]),
         Route("/admin/nodes", nodes.add, methods=["POST"]),
         Route("/admin/nodes/{node}/drain", nodes.drain, methods=["POST"]),
@@ -52,6 +62,7 @@ def native_routes() -> list[Route]:
         Route(b + "/acl", buckets.bucket_acl, methods=["GET", "PUT"]),
         Route(b + "/retention", history.retention, methods=["GET", "PUT"]),
         Route(b + "/restore", history.restore, methods=["POST"]),
+        Route(b + "/durability", durability.bucket, methods=["GET"]),
         Route(b + "/inventory", inventory.rows, methods=["GET"]),
         Route(b + "/inventory", inventory.export, methods=["POST"]),
         Route(b + "/inventory-schedule", inventory.schedule, methods=["GET", "PUT", "DELETE"]),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
+from uuid import UUID
 
 import orjson
 
@@ -139,3 +140,9 @@ def referenced_digests(views: ViewReader) -> Iterator[str]:
     """Every chunk some version or part references, in digest order."""
     for key, _ in views.scan(b"R/", prefix_end(b"R/")):
         yield key[2:].decode()
+
+
+def digests_of_object(views: ViewReader, object_id: UUID) -> set[str]:
+    """Every chunk the object's versions (and its open upload parts) reference."""
+    head = b"C/" + object_id.bytes + b"\x00"
+    return {d for _, raw in views.scan(head, prefix_end(head)) for d in orjson.loads(raw)}

@@ -7,7 +7,7 @@ Q/<node id>/<digest>   the same, by node
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import singledispatchmethod
 from typing import Any
 
@@ -74,3 +74,25 @@ def confirmed(views: ViewReader) -> Iterator[tuple[str, set[str]]]:
         nodes.add(node_id)
     if current:
         yield current, nodes
+
+
+def under_replicated(
+    views: ViewReader, digests: Iterable[str], readable: set[str], replicas: int
+) -> tuple[int, int]:
+    """(chunks, of which under-replicated): fewer than `replicas` confirmed replicas on
+    nodes that are up."""
+    total = short = 0
+    for digest in digests:
+        total += 1
+        if len(replicas_of(views, digest) & readable) < replicas:
+            short += 1
+    return total, short
+
+
+def chunk_counts(views: ViewReader) -> dict[str, int]:
+    """Confirmed replicas per node."""
+    counts: dict[str, int] = {}
+    for key, _ in views.scan(b"Q/", prefix_end(b"Q/")):
+        node_id = key[2:].split(b"/", 1)[0].decode()
+        counts[node_id] = counts.get(node_id, 0) + 1
+    return counts

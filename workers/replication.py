@@ -132,6 +132,7 @@ class Replicator:
                 continue
             status = self._nodes.check(digest, node_id)
             if status == "corrupt":
+                self.stats.corrupt_found += 1
                 self._nodes.drop(digest, node_id)
                 findings.corrupt.append([digest, node_id])
             if status == "ok" or (status in ("missing", "corrupt")

@@ -159,3 +159,12 @@ def test_secrets_are_stored_encrypted(sqlite_settings: Settings) -> None:
     system.close()
     raw = (sqlite_settings.data_dir / "events.sqlite3").read_bytes()
     assert ROOT_AK.encode() in raw and ROOT_SK.encode() not in raw
+
+
+def test_durability_in_the_embedded_shape(client: TestClient) -> None:
+    client.put("/buckets/docs")
+    client.post("/buckets/docs/upload", params={"key": "k"}, content=b"x" * 100)
+    report = client.get("/admin/durability").json()
+    assert report == {"replicas": 1, "backend": "local", "chunks": 1, "under_replicated": 0}
+    assert client.get("/buckets/docs/durability").json() == {
+        "bucket": "docs", "chunks": 1, "under_replicated": 0, "replicas": 1}

@@ -44,6 +44,19 @@ def test_a_dead_nodes_chunks_return_to_three_replicas(cluster: Cluster) -> None:
     _eventually(healed, seconds=30)
     elapsed = time.monotonic() - killed_at
     assert elapsed < 30
+    auth = cluster.server.token()
+
+    def durability() -> dict[str, Any]:
+        return httpx.get(f"{cluster.server.api}/admin/durability", headers=auth).json()
+
+    _eventually(lambda: durability()["under_replicated"] == 0)
+    report = durability()
+    assert report["chunks"] == len(digests) and report["replication"]["copies_made"] > 0
+    assert sorted((n["zone"], n["up"]) for n in report["nodes"]) == [
+        ("zone-a", False), ("zone-b", True), ("zone-c", True), ("zone-d", True)]
+    per_bucket = httpx.get(f"{cluster.server.api}/buckets/heal/durability", headers=auth)
+    assert per_bucket.json() == {"bucket": "heal", "chunks": len(digests),
+                                 "under_replicated": 0, "replicas": 3}
     assert any(fourth.chunk_path(d).exists() for d in digests)
     for key, body in bodies.items():
         assert s3.get_object(Bucket="heal", Key=key)["Body"].read() == body
@@ -66,3 +79,6 @@ def test_the_scrubber_replaces_a_rotten_replica(cluster: Cluster) -> None:
     _eventually(lambda: victim.chunk_path(digest).read_bytes() == body, seconds=30)
     corrupt = [c for e in _surveys(cluster) for c in e["data"]["corrupt"]]
     assert [digest, victim.node_id] in corrupt
+    report = httpx.get(f"{cluster.server.api}/admin/durability",
+                       headers=cluster.server.token()).json()
+    assert report["replication"]["corrupt_found"] >= 1
