@@ -17,6 +17,7 @@ from api.health import health_response
 from api.native import (
     admin,
     buckets,
+    direct,
     durability,
     events,
     history,
@@ -63,6 +64,8 @@ def native_routes() -> list[Route]:
         Route(b + "/retention", history.retention, methods=["GET", "PUT"]),
         Route(b + "/restore", history.restore, methods=["POST"]),
         Route(b + "/durability", durability.bucket, methods=["GET"]),
+        Route(b + "/direct-upload", direct.grant, methods=["POST"]),
+        Route(b + "/direct-upload/commit", direct.commit, methods=["POST"]),
         Route(b + "/inventory", inventory.rows, methods=["GET"]),
         Route(b + "/inventory", inventory.export, methods=["POST"]),
         Route(b + "/inventory-schedule", inventory.schedule, methods=["GET", "PUT", "DELETE"]),

@@ -23,6 +23,7 @@ from domain.nodes import ACTIVE
 from domain.placement import NodeRef, placement_order
 from domain.ports import StoredChunk
 from domain.records import Chunk
+from infra.node_auth import presigned_query
 from infra.node_client import ChunkCorrupt, ChunkMissing, NodeClient, NodeError
 
 log = logging.getLogger("strata.nodes")
@@ -186,6 +187,17 @@ class NodeBlobStore:
                 continue
             return True
         return False
+
+    def upload_urls(self, digest: str, expires: int) -> list[str]:
+        """Signed PUT URLs, valid until `expires`, of the chunk's placement nodes."""
+        urls = []
+        for node_id in self.desired(digest):
+            client = self._member(node_id)
+            if client is not None:
+                path = f"/chunks/{digest}"
+                query = presigned_query(self._secret, "PUT", path, expires)
+                urls.append(f"{client.url}{path}?{query}")
+        return urls
 
     def drop(self, digest: str, node_id: str) -> None:
         client = self._member(node_id)

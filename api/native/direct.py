@@ -1,0 +1,113 @@
+"""Direct upload: the client sends chunks straight to the blob nodes.
+
+1. POST /buckets/{b}/direct-upload {"chunks": [{"digest", "size"}, ...]}: the API picks
+   each chunk's placement nodes and answers signed, expiring PUT URLs for them, and an
+   upload grant (a token it signed: no state is kept).
+2. The client PUTs each chunk to its URLs (at least the write quorum of them).
+3. POST /buckets/{b}/direct-upload/commit {"upload", "key", "content_type"?,
+   "metadata"?}: the API checks that every chunk is on W nodes, then records the object.
+Chunks of a grant never committed are unreferenced: garbage collection removes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import jwt
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.auth import required_principal
+from api.blocking import blocking
+from api.context import request_meta, system_of
+from api.native.common import json_body, json_response, now, text_field
+from api.native.errors import MalformedRequest
+from api.native.objects import metadata_json
+from api.operations import new_version, record_version
+from domain.access import Action, authorize, canned_acl
+from domain.errors import InvalidArgument
+from domain.names import validate_object_key
+from domain.records import Chunk, Content
+
+GRANT_SECONDS = 3600
+_DIGEST_CHARS = set("0123456789abcdef")
+
+
+def _chunks(body: dict[str, Any], chunk_size: int) -> list[Chunk]:
+    raw = body.get("chunks")
+    if not isinstance(raw, list) or not raw or len(raw) > 10_000:
+        raise MalformedRequest("chunks must be a list of 1 to 10000 {digest, size} objects")
+    chunks: list[Chunk] = []
+    for item in raw:
+        digest, size = (item.get("digest"), item.get("size")) if isinstance(item, dict) else (
+            None, None)
+        if not (isinstance(digest, str) and len(digest) == 64 and set(digest) <= _DIGEST_CHARS):
+            raise MalformedRequest("each chunk's digest is its SHA-256 in lowercase hex")
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= chunk_size:
+            raise MalformedRequest(f"each chunk's size must be 1 to {chunk_size} bytes")
+        chunks.append({"digest": digest, "size": size})
+    return chunks
+
+
+def _nodes(system: Any) -> Any:
+    if system.membership is None:
+        raise InvalidArgument("Direct upload needs blob nodes (STRATA_BLOBS=nodes); "
+                              "upload through /buckets/{bucket}/upload instead")
+    return system.blobs
+
+
+async def grant(request: Request) -> Response:
+    principal = required_principal(request)
+    system = system_of(request)
+    bucket = request.path_params["bucket"]
+    nodes = _nodes(system)
+    info = await blocking(system.store.get_bucket, bucket)
+    authorize(principal, Action.WRITE_OBJECTS, info.acl)
+    chunks = _chunks(await json_body(request), system.settings.chunk_size)
+    expires = int(time.time()) + GRANT_SECONDS
+    placed = [{**c, "urls": nodes.upload_urls(c["digest"], expires)} for c in chunks]
+    claims = {"b": bucket, "u": principal.user, "c": [[c["digest"], c["size"]] for c in chunks],
+              "exp": expires}
+    token = jwt.encode(claims, system.token_key, algorithm="HS256")
+    return json_response({"upload": token, "expires_at": expires, "chunks": placed,
+                          "write_quorum": nodes.write_quorum}, 201)
+
+
+async def commit(request: Request) -> Response:
+    principal = required_principal(request)
+    system = system_of(request)
+    bucket = request.path_params["bucket"]
+    _nodes(system)
+    body = await json_body(request)
+    try:
+        claims = jwt.decode(text_field(body, "upload"), system.token_key, algorithms=["HS256"])
+    except jwt.InvalidTokenError as exc:
+        raise MalformedRequest(f"The upload grant is not valid: {exc}") from None
+    if claims["b"] != bucket or claims["u"] != principal.user:
+        raise MalformedRequest("The upload grant was issued for another bucket or user")
+    key = text_field(body, "key")
+    validate_object_key(key)
+    info = await blocking(system.store.get_bucket, bucket)
+    authorize(principal, Action.WRITE_OBJECTS, info.acl)
+    chunks: list[Chunk] = [{"digest": d, "size": s} for d, s in claims["c"]]
+    metadata = body.get("metadata", {})
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise MalformedRequest("metadata must be an object of strings")
+    joined = b"".join(bytes.fromhex(c["digest"]) for c in chunks)
+    content: Content = {
+        "size": sum(c["size"] for c in chunks),
+        # The API never sees the bytes: the ETag is made from the chunk hashes, as a
+        # multipart upload's is from its parts'.
+        "etag": f"{hashlib.md5(joined, usedforsecurity=False).hexdigest()}-{len(chunks)}",
+        "sha256": chunks[0]["digest"] if len(chunks) == 1 else "",
+        "chunks": chunks,
+    }
+    moment = now()
+    version = new_version(content, principal.user, canned_acl("private", principal.user),
+                          moment, text_field(body, "content_type", ""), {}, metadata)
+    # record_version confirms every chunk on W nodes first (ChunkUnavailable -> 503).
+    result = await blocking(record_version, system, bucket, key, version,
+                            request_meta(request, principal), moment)
+    return json_response(metadata_json(bucket, key, result.version), 201)
