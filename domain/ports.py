@@ -85,6 +85,11 @@ class ReplicaNodes(Protocol):
         """Nodes that are up (active or draining): where a replica counts."""
         ...
 
+    def present(self, digest: str, node_id: str) -> str:
+        """"ok" (the node has it: it checked the hash when it took it), "missing" or
+        "unreachable"; cheap, without reading the bytes."""
+        ...
+
     def check(self, digest: str, node_id: str) -> str:
         """"ok", "missing", "corrupt" (verified by reading it) or "unreachable"."""
         ...

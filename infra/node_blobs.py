@@ -145,6 +145,15 @@ class NodeBlobStore:
     def members_ids(self) -> set[str]:
         return {m.client.node_id for m in self.members()}
 
+    def present(self, digest: str, node_id: str) -> str:
+        client = self._member(node_id)
+        if client is None:
+            return "unreachable"
+        try:
+            return "ok" if client.holds(digest) else "missing"
+        except NodeError:
+            return "unreachable"
+
     def check(self, digest: str, node_id: str) -> str:
         client = self._member(node_id)
         if client is None:

@@ -130,13 +130,10 @@ class Replicator:
             if node_id in known and node_id in readable:
                 held.add(node_id)
                 continue
-            status = self._nodes.check(digest, node_id)
-            if status == "corrupt":
-                self.stats.corrupt_found += 1
-                self._nodes.drop(digest, node_id)
-                findings.corrupt.append([digest, node_id])
-            if status == "ok" or (status in ("missing", "corrupt")
-                                  and self._nodes.copy(digest, node_id)):
+            # A copy found in place is trusted here (its node checked the hash when it
+            # took it); rot is the scrubber's to find.
+            status = self._nodes.present(digest, node_id)
+            if status == "ok" or (status == "missing" and self._nodes.copy(digest, node_id)):
                 held.add(node_id)
                 findings.placed.append([digest, node_id])
                 self.stats.copies_made += status != "ok"

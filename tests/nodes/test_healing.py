@@ -76,7 +76,9 @@ def test_the_scrubber_replaces_a_rotten_replica(cluster: Cluster) -> None:
     damaged = bytearray(body)
     damaged[77] ^= 0x01
     victim.chunk_path(digest).write_bytes(bytes(damaged))
-    _eventually(lambda: victim.chunk_path(digest).read_bytes() == body, seconds=30)
+    path = victim.chunk_path(digest)
+    # The scrubber deletes the rotten copy, then copies a good one in.
+    _eventually(lambda: path.exists() and path.read_bytes() == body, seconds=30)
     corrupt = [c for e in _surveys(cluster) for c in e["data"]["corrupt"]]
     assert [digest, victim.node_id] in corrupt
     report = httpx.get(f"{cluster.server.api}/admin/durability",
