@@ -14,6 +14,7 @@ import heapq
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -28,6 +29,10 @@ from infra.node_client import ChunkCorrupt, ChunkMissing, NodeClient, NodeError
 
 log = logging.getLogger("strata.nodes")
 PIECE = 1024 * 1024
+# A chunk this process stored on W nodes this recently needs no confirming touch: the
+# GC grace period (an hour by default) is far longer.
+FRESH_SECONDS = 60.0
+FRESH_CHUNKS = 100_000
 
 
 @dataclass
@@ -77,6 +82,7 @@ class NodeBlobStore:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="strata-nodes")
         self.repairs = RepairLog()
+        self._fresh: OrderedDict[str, float] = OrderedDict()  # digest -> when W nodes took it
 
     # -- membership and health --------------------------------------------------------
 
@@ -252,6 +258,11 @@ class NodeBlobStore:
                 f"only {len(stored)} blob nodes stored the chunk; {self.write_quorum} are needed",
                 available=len(stored), needed=self.write_quorum,
             )
+        with self._lock:
+            self._fresh[digest] = self._clock()
+            self._fresh.move_to_end(digest)
+            while len(self._fresh) > FRESH_CHUNKS:
+                self._fresh.popitem(last=False)
         return stored
 
     def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None) -> Iterator[bytes]:
@@ -296,9 +307,17 @@ class NodeBlobStore:
 
         return list(self._pool.map(guarded, [m.client for m in self._up()]))
 
+    def _just_stored(self, digest: str) -> bool:
+        """W nodes took it from this process moments ago: its idle clocks are fresh."""
+        with self._lock:
+            stored = self._fresh.get(digest)
+        return stored is not None and self._clock() - stored < FRESH_SECONDS
+
     def confirm(self, chunks: Iterable[Chunk]) -> None:
         for chunk in chunks:
             digest = chunk["digest"]
+            if self._just_stored(digest):
+                continue
             touched = self._on_up(lambda client: client.touch(digest))  # noqa: B023
             holders = sum(1 for answer in touched if answer is True)
             if holders < self.write_quorum:
