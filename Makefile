@@ -68,6 +68,7 @@ bench: setup bench-tools
 	$(VENV)/bin/python -m bench.memory
 	$(VENV)/bin/python -m bench.metadata
 	$(VENV)/bin/python -m bench.history
+	$(VENV)/bin/python -m bench.cluster
 
 clean:
 	rm -rf $(VENV) $(TOOLS)
