@@ -84,3 +84,26 @@ def test_the_scrubber_replaces_a_rotten_replica(cluster: Cluster) -> None:
     report = httpx.get(f"{cluster.server.api}/admin/durability",
                        headers=cluster.server.token()).json()
     assert report["replication"]["corrupt_found"] >= 1
+
+
+def test_a_drained_nodes_chunks_move_away(cluster: Cluster) -> None:
+    assert cluster.server is not None
+    s3 = make_client(cluster.server)
+    fourth = cluster.add_node("zone-a")
+    cluster.register(fourth)
+    s3.create_bucket(Bucket="drain")
+    for n in range(8):
+        s3.put_object(Bucket="drain", Key=f"k{n}", Body=os.urandom(CHUNK // 2 + n))
+    digests = [d for n in range(8) for d in _digests(cluster, "drain", f"k{n}")]
+    _eventually(lambda: all(len(cluster.holders(d)) == 3 for d in digests))
+    leaving = max(cluster.nodes, key=lambda n: sum(n.chunk_path(d).exists() for d in digests))
+    r = httpx.post(f"{cluster.server.api}/admin/nodes/{leaving.node_id}/drain",
+                   headers=cluster.server.token())
+    assert r.status_code == 200, r.text
+    staying = [n for n in cluster.nodes if n is not leaving]
+    _eventually(lambda: not any(leaving.chunk_path(d).exists() for d in digests)
+                and all(sum(n.chunk_path(d).exists() for n in staying) == 3 for d in digests),
+                seconds=30)
+    listing = httpx.get(f"{cluster.server.api}/admin/nodes", headers=cluster.server.token())
+    states = {n["node_id"]: n["state"] for n in listing.json()["nodes"]}
+    assert states[leaving.node_id] == "draining"
