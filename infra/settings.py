@@ -41,7 +41,7 @@ class Settings:
     node_probe_seconds: float = 2.0
     node_down_after_seconds: float = 10.0
     replication_interval_seconds: float = 30.0
-    scrub_per_second: float = 50.0  # replicas read and verified a second, at most
+    scrub_per_second: float = 10.0  # replicas read and verified a second, at most
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -18,7 +18,13 @@ from api.native.errors import MalformedRequest
 from api.operations import delete_marker, new_version_id, record_version
 from domain.access import Action, authorize, canned_acl
 from domain.envelope import envelope
-from domain.errors import ChunkUnavailable, DataGone, NoSuchKey
+from domain.errors import (
+    ChunkUnavailable,
+    DataGone,
+    InvalidAccessKeyId,
+    NoSuchKey,
+    NoSuchUser,
+)
 from domain.objects import ObjectKey
 from domain.records import RequestMeta, Version
 from projections.chunk_refs import reference_count
@@ -94,7 +100,7 @@ class ActorNames:
         if actor not in self._known:
             try:
                 self._known[actor] = self._store.credentials(actor).user
-            except Exception:  # not an access key: "anonymous", a system worker
+            except (InvalidAccessKeyId, NoSuchUser):  # "anonymous", a strata worker
                 self._known[actor] = actor
         return self._known[actor]
 

@@ -53,23 +53,25 @@ async def add(request: Request) -> Response:
     return json_response({"node_id": node_id, "url": url, "zone": zone}, 201)
 
 
-async def drain(request: Request) -> Response:
+async def _change(request: Request, command: str) -> str:
+    """Run a membership command (drain_node, remove_node) on the node the path names."""
     principal = admin_principal(request, "manage blob nodes")
     system = system_of(request)
     _node_store(system)
-    await blocking(system.store.drain_node, request.path_params["node"],
-                   request_meta(request, principal), now())
+    node_id: str = request.path_params["node"]
+    await blocking(getattr(system.store, command), node_id, request_meta(request, principal),
+                   now())
     await blocking(system.membership.refresh)
-    return json_response({"node_id": request.path_params["node"], "state": "draining"})
+    return node_id
+
+
+async def drain(request: Request) -> Response:
+    node_id = await _change(request, "drain_node")
+    return json_response({"node_id": node_id, "state": "draining"})
 
 
 async def remove(request: Request) -> Response:
-    principal = admin_principal(request, "manage blob nodes")
-    system = system_of(request)
-    _node_store(system)
-    await blocking(system.store.remove_node, request.path_params["node"],
-                   request_meta(request, principal), now())
-    await blocking(system.membership.refresh)
+    await _change(request, "remove_node")
     return Response(status_code=204)
 
 

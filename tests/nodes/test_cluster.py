@@ -54,14 +54,22 @@ def test_every_chunk_has_three_replicas_in_three_zones(cluster: Cluster) -> None
     assert [n["up"] for n in nodes.json()["nodes"]] == [True, True, True]
 
 
+def put_one_chunk(cluster: Cluster, bucket: str, body: bytes) -> str:
+    """A new bucket holding `body` as key "k" (one chunk), once on all three nodes."""
+    assert cluster.server is not None
+    s3 = make_client(cluster.server)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=body)
+    [digest] = _digests(cluster, bucket, "k")
+    _eventually(lambda: len(cluster.holders(digest)) == 3)
+    return digest
+
+
 def test_reads_skip_a_rotten_replica_and_report_it(cluster: Cluster) -> None:
     assert cluster.server is not None
     s3 = make_client(cluster.server)
-    s3.create_bucket(Bucket="rot")
     body = os.urandom(CHUNK)
-    s3.put_object(Bucket="rot", Key="k", Body=body)
-    [digest] = _digests(cluster, "rot", "k")
-    _eventually(lambda: len(cluster.holders(digest)) == 3)
+    digest = put_one_chunk(cluster, "rot", body)
     for node in cluster.holders(digest)[:2]:  # two of three replicas rot
         path = node.chunk_path(digest)
         damaged = bytearray(path.read_bytes())
@@ -71,6 +79,10 @@ def test_reads_skip_a_rotten_replica_and_report_it(cluster: Cluster) -> None:
         assert s3.get_object(Bucket="rot", Key="k")["Body"].read() == body
     ranged = s3.get_object(Bucket="rot", Key="k", Range="bytes=1000-1999")["Body"].read()
     assert ranged == body[1000:2000]
+    # Reported, then checked and replaced (by that report, or by the scrubber).
+    _eventually(lambda: all(n.chunk_path(digest).exists()
+                            and n.chunk_path(digest).read_bytes() == body
+                            for n in cluster.nodes), seconds=30)
 
 
 def test_a_node_killed_during_writes_loses_nothing_and_is_healed_around(cluster: Cluster) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from tests.nodes.conftest import Cluster
-from tests.nodes.test_cluster import CHUNK, _digests, _eventually
+from tests.nodes.test_cluster import CHUNK, _digests, _eventually, put_one_chunk
 from tests.s3.conftest import make_client
 
 
@@ -66,12 +66,8 @@ def test_a_dead_nodes_chunks_return_to_three_replicas(cluster: Cluster) -> None:
 
 def test_the_scrubber_replaces_a_rotten_replica(cluster: Cluster) -> None:
     assert cluster.server is not None
-    s3 = make_client(cluster.server)
-    s3.create_bucket(Bucket="scrub")
     body = os.urandom(CHUNK)
-    s3.put_object(Bucket="scrub", Key="k", Body=body)
-    [digest] = _digests(cluster, "scrub", "k")
-    _eventually(lambda: len(cluster.holders(digest)) == 3)
+    digest = put_one_chunk(cluster, "scrub", body)
     victim = cluster.holders(digest)[0]
     damaged = bytearray(body)
     damaged[77] ^= 0x01
