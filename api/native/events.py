@@ -89,13 +89,13 @@ async def _messages(
     try:
         while True:
             woken.clear()  # before reading, so a commit during the read is not missed
-            records, after = await blocking(
+            records, reached = await blocking(
                 read_records, system.store, after, wanted, 500, 5000
             )
             for record in names.fill(records):
                 yield b"id: %d\ndata: %s\n\n" % (record["position"], orjson.dumps(record))
-            if records:
-                quiet = 0.0
+            if reached > after:  # more may follow at once, matching or not
+                after, quiet = reached, 0.0
                 continue
             if not follow and after >= await blocking(system.store.current_position):
                 return
