@@ -176,6 +176,9 @@ class Replicator:
                     self._record(findings)
                     return findings
                 self._verify(digest, node_id, findings)
+                if findings:  # rare: record each repair as it happens, not at the pass's end
+                    self._record(findings)
+                    findings = Findings()
                 checked += 1
                 if self._scrub_pause:
                     self._stop.wait(self._scrub_pause)

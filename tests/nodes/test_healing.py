@@ -75,8 +75,9 @@ def test_the_scrubber_replaces_a_rotten_replica(cluster: Cluster) -> None:
     path = victim.chunk_path(digest)
     # The scrubber deletes the rotten copy, then copies a good one in.
     _eventually(lambda: path.exists() and path.read_bytes() == body, seconds=30)
-    corrupt = [c for e in _surveys(cluster) for c in e["data"]["corrupt"]]
-    assert [digest, victim.node_id] in corrupt
+    # The repair is recorded just after it is made.
+    _eventually(lambda: [digest, victim.node_id] in [
+        c for e in _surveys(cluster) for c in e["data"]["corrupt"]])
     report = httpx.get(f"{cluster.server.api}/admin/durability",
                        headers=cluster.server.token()).json()
     assert report["replication"]["corrupt_found"] >= 1
