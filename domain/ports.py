@@ -77,6 +77,10 @@ class ReplicaNodes(Protocol):
 
     replicas: int
 
+    def topology(self) -> tuple[tuple[str, str, bool], ...]:
+        """(node id, state, up) of every member: placement changes when this does."""
+        ...
+
     def desired(self, digest: str) -> list[str]:
         """The nodes that should hold the chunk now: its placement over writable nodes."""
         ...

@@ -141,6 +141,9 @@ class NodeBlobStore:
             member = self._members.get(node_id)
         return member.client if member is not None else None
 
+    def topology(self) -> tuple[tuple[str, str, bool], ...]:
+        return tuple(sorted((m.client.node_id, m.state, not m.down) for m in self.members()))
+
     def desired(self, digest: str) -> list[str]:
         writable = [m.client.ref for m in self._writable()]
         return [r.node_id for r in placement_order(digest, writable)[: self.replicas]]

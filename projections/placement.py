@@ -35,12 +35,14 @@ class PlacementProjection:
 
     @process.register
     def _(self, event: ReplicaSurvey.Recorded, position: int, tx: ViewTransaction) -> None:
-        for digest, node_id in event.placed:
-            tx.put(_by_chunk(digest) + node_id.encode(), b"")
-            tx.put(_by_node(node_id) + digest.encode(), b"")
+        # Removals first: a copy found bad and replaced in one pass is in both lists,
+        # and what stands at the end is the good copy.
         for digest, node_id in [*event.dropped, *event.corrupt]:
             tx.delete(_by_chunk(digest) + node_id.encode())
             tx.delete(_by_node(node_id) + digest.encode())
+        for digest, node_id in event.placed:
+            tx.put(_by_chunk(digest) + node_id.encode(), b"")
+            tx.put(_by_node(node_id) + digest.encode(), b"")
 
     @process.register
     def _(self, event: GarbageSweep.Collected, position: int, tx: ViewTransaction) -> None:

@@ -3,7 +3,8 @@ nodes, each finding recorded as a ReplicaSurvey event.
 
 - New chunks (VersionPut, PartUploaded) are reconciled at once: the write answered
   after W replicas; this confirms them and brings the rest.
-- A full pass reconciles every referenced chunk: a node marked down, drained or
+- A full pass reconciles every referenced chunk whenever membership or health changes
+  (and every FULL_PASS_EVERY intervals regardless): a node marked down, drained or
   removed loses its place, so its chunks are copied to the nodes that take over; a
   node that joins (or comes back) gets the chunks it now wins, and copies left on
   nodes no longer in the placement are deleted once every placement node has one.
@@ -31,6 +32,7 @@ from projections.chunk_refs import referenced_digests
 from projections.placement import confirmed, replicas_of
 
 log = logging.getLogger("strata.replication")
+FULL_PASS_EVERY = 10  # replication intervals between full passes while nothing changes
 REPLICATION_META: RequestMeta = {
     "actor": "strata:replication", "request_id": "", "source": "", "user_agent": "",
     "user": "strata:replication",
@@ -216,8 +218,14 @@ class Replicator:
             thread.start()
             self._threads.append(thread)
 
+    def _full_pass_due(self, next_full: float, last_topology: object) -> bool:
+        """A full pass when membership or health changed (placement moved), else every
+        FULL_PASS_EVERY intervals as a safety net: new chunks are reconciled at once."""
+        return self._nodes.topology() != last_topology or time.monotonic() >= next_full
+
     def _replicate_loop(self) -> None:
         next_full = 0.0
+        last_topology: object = None
         while not self._stop.is_set():
             try:
                 self.suspect(self._reported())
@@ -232,9 +240,12 @@ class Replicator:
                 if pending:
                     self._wait_for_views(self._store.current_position())
                     self.reconcile(sorted(pending))
-                if time.monotonic() >= next_full:
-                    self.full_pass()
-                    next_full = time.monotonic() + self._interval
+                if self._full_pass_due(next_full, last_topology):
+                    last_topology = self._nodes.topology()
+                    short = self.full_pass()
+                    # Chunks still short of their replicas are tried again soon.
+                    wait = self._interval * (FULL_PASS_EVERY if short == 0 else 1)
+                    next_full = time.monotonic() + wait
             except Exception:
                 log.exception("replication pass failed; will try again")
             self._wake.wait(min(self._interval, 1.0))
