@@ -188,6 +188,8 @@ class Replicator:
         return findings
 
     def _verify(self, digest: str, node_id: str, findings: Findings) -> None:
+        if node_id not in replicas_of(self._views, digest):
+            return  # dropped since the pass began (moved away, or collected)
         self.stats.replicas_scrubbed += 1
         status = self._nodes.check(digest, node_id)
         if status == "ok" or status == "unreachable":
@@ -199,7 +201,8 @@ class Replicator:
         else:
             self.stats.missing_found += 1
             findings.dropped.append([digest, node_id])
-        if self._nodes.copy(digest, node_id):
+        # Replaced only where the chunk belongs now; elsewhere a lost copy stays lost.
+        if node_id in self._nodes.desired(digest) and self._nodes.copy(digest, node_id):
             findings.placed.append([digest, node_id])
             self.stats.copies_made += 1
 

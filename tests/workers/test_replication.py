@@ -130,3 +130,19 @@ def test_the_scrubber_replaces_a_rotten_copy_and_records_it(tmp_path: Path) -> N
     surveys, _ = read_records(store, 0, EventFilter(types=("strata:ReplicasSurveyed",)),
                               100, 10_000)
     assert [DIGEST, "b"] in [c for s in surveys for c in s["data"]["corrupt"]]
+
+
+def test_the_scrubber_never_brings_a_copy_back_to_a_node_it_left(tmp_path: Path) -> None:
+    nodes = FakeNodes({"a": "z1", "b": "z2", "c": "z3", "d": "z1"})
+    replicator, views, store = _setup(tmp_path, nodes)
+    homes = nodes.desired(DIGEST)
+    spare = next(n for n in nodes.zones if n not in homes)
+    for node in [*homes, spare]:
+        nodes.held[node].add(DIGEST)
+    store.record_replica_survey("r", [[DIGEST, spare]], [], [], META, now())
+    replicator.reconcile([DIGEST])  # the spare's recorded copy is misplaced: deleted
+    assert DIGEST not in nodes.held[spare]
+    nodes.held[homes[1]].discard(DIGEST)  # and a home loses its copy
+    replicator.scrub()
+    assert DIGEST in nodes.held[homes[1]] and DIGEST not in nodes.held[spare]
+    assert replicas_of(views, DIGEST) == set(homes)
