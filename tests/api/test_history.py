@@ -5,24 +5,11 @@ that the bucket as of each instant equals what it held then."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-
-from api.app import create_native_app
-from infra.settings import Settings
-from tests.conftest import ROOT_AK, ROOT_SK
-
-
-@pytest.fixture
-def client(sqlite_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_native_app(sqlite_settings)) as c:
-        token = c.post("/auth/token", json={"access_key": ROOT_AK, "secret_key": ROOT_SK})
-        c.headers["authorization"] = f"Bearer {token.json()['token']}"
-        yield c
 
 
 def _put(c: TestClient, bucket: str, key: str, data: bytes) -> None:

@@ -1,0 +1,20 @@
+"""The native door through Starlette's TestClient, over a real System, as root."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from api.app import create_native_app
+from infra.settings import Settings
+from tests.conftest import ROOT_AK, ROOT_SK
+
+
+@pytest.fixture
+def client(sqlite_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_native_app(sqlite_settings)) as c:
+        token = c.post("/auth/token", json={"access_key": ROOT_AK, "secret_key": ROOT_SK})
+        c.headers["authorization"] = f"Bearer {token.json()['token']}"
+        yield c
