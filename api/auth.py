@@ -37,6 +37,8 @@ def principal_from_token(system: Any, token: str) -> Principal:
         raise Unauthorized("The token has expired; get a new one from POST /auth/token") from None
     except jwt.InvalidTokenError:
         raise Unauthorized("The token is not valid; get one from POST /auth/token") from None
+    if "typ" in claims or not {"sub", "ak", "adm"} <= claims.keys():
+        raise Unauthorized("That is not a bearer token; get one from POST /auth/token")
     return Principal(user=claims["sub"], access_key=claims["ak"], is_admin=bool(claims["adm"]))
 
 

@@ -32,6 +32,7 @@ from domain.names import validate_object_key
 from domain.records import Chunk, Content
 
 GRANT_SECONDS = 3600
+GRANT_TYPE = "strata-direct-upload"  # so a grant and a bearer token never pass for each other
 _DIGEST_CHARS = set("0123456789abcdef")
 
 
@@ -68,8 +69,8 @@ async def grant(request: Request) -> Response:
     chunks = _chunks(await json_body(request), system.settings.chunk_size)
     expires = int(time.time()) + GRANT_SECONDS
     placed = [{**c, "urls": nodes.upload_urls(c["digest"], expires)} for c in chunks]
-    claims = {"b": bucket, "u": principal.user, "c": [[c["digest"], c["size"]] for c in chunks],
-              "exp": expires}
+    claims = {"typ": GRANT_TYPE, "b": bucket, "u": principal.user,
+              "c": [[c["digest"], c["size"]] for c in chunks], "exp": expires}
     token = jwt.encode(claims, system.token_key, algorithm="HS256")
     return json_response({"upload": token, "expires_at": expires, "chunks": placed,
                           "write_quorum": nodes.write_quorum}, 201)
@@ -85,6 +86,8 @@ async def commit(request: Request) -> Response:
         claims = jwt.decode(text_field(body, "upload"), system.token_key, algorithms=["HS256"])
     except jwt.InvalidTokenError as exc:
         raise MalformedRequest(f"The upload grant is not valid: {exc}") from None
+    if claims.get("typ") != GRANT_TYPE:
+        raise MalformedRequest("That is not an upload grant from POST .../direct-upload")
     if claims["b"] != bucket or claims["u"] != principal.user:
         raise MalformedRequest("The upload grant was issued for another bucket or user")
     key = text_field(body, "key")

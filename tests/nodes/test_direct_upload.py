@@ -70,6 +70,12 @@ def test_a_commit_without_the_chunks_on_a_quorum_records_nothing(cluster: Cluste
     bad = httpx.post(f"{api}/buckets/short/direct-upload/commit",
                      json={"upload": forged, "key": "k"}, headers=auth)
     assert bad.status_code == 400
+    as_bearer = httpx.get(f"{api}/buckets", headers={"authorization":
+                                                      f"Bearer {granted['upload']}"})
+    assert as_bearer.status_code == 401
+    bearer_as_grant = httpx.post(f"{api}/buckets/short/direct-upload/commit", headers=auth,
+                                 json={"upload": auth["authorization"][7:], "key": "k"})
+    assert bearer_as_grant.status_code == 400
     elsewhere = httpx.post(f"{api}/buckets/direct/direct-upload/commit",
                            json={"upload": granted["upload"], "key": "k"}, headers=auth)
     assert elsewhere.status_code in (400, 404)
