@@ -135,7 +135,10 @@ class BlobNode:
 
     def inventory(self, request: Request) -> Response:
         after = request.query_params.get("after", "")
-        limit = min(int(request.query_params.get("limit", "1000") or 1000), 10_000)
+        raw = request.query_params.get("limit", "1000")
+        if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+            return _error(400, "InvalidArgument", "limit must be a whole number, 1 to 10000")
+        limit = int(raw)
         page = self.store.inventory_after(after, limit)
         return _json({
             "chunks": [{"digest": c.digest, "size": c.size, "idle_seconds": c.idle_seconds}

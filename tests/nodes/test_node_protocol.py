@@ -63,6 +63,12 @@ def test_unsigned_or_wrongly_signed_requests_are_refused(node: Node) -> None:
     expired = presigned_query(SECRET, "PUT", f"/chunks/{digest}", 1000)
     assert httpx.put(f"{node.url}/chunks/{digest}?{expired}", content=b"x").status_code == 403
     assert not node.chunk_path(digest).exists()
+    bad_limit = httpx.get(f"{node.url}/chunks?limit=x",
+                          headers=signed_headers(SECRET, "GET", "/chunks"))
+    assert bad_limit.status_code == 400
+    bad_name = httpx.get(f"{node.url}/chunks/not-a-digest?size=1",
+                         headers=signed_headers(SECRET, "GET", "/chunks/not-a-digest"))
+    assert bad_name.status_code == 400
 
 
 def test_a_chunk_is_kept_only_if_its_bytes_match_its_name(node: Node) -> None:
