@@ -31,10 +31,10 @@ import httpx
 from botocore.config import Config
 
 from bench.peers import STRATA_AK, STRATA_SK, StrataPeer, free_port
+from bench.report import append_section
 from infra import cluster
 from infra.settings import Settings
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
 DOWN_AFTER = 5.0
 REPLICATION_INTERVAL = 2.0
 
@@ -170,10 +170,7 @@ def main() -> None:
         f"STRATA_REPLICATION_INTERVAL_SECONDS={REPLICATION_INTERVAL:.0f}).",
     ]
     print("\n".join(lines))
-    report = DOCS / "benchmarks.md"
-    if report.exists():
-        report.write_text(report.read_text() + "\n## Blob-node cluster\n\n" + "\n".join(lines)
-                          + "\n")
+    append_section("Blob-node cluster", "\n".join(lines))
 
 
 if __name__ == "__main__":

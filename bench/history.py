@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from api.operations import new_version
+from bench.report import append_section
 from domain.access import canned_acl
 from domain.objects import ObjectKey
 from domain.records import NULL_VERSION, Content, Version
@@ -36,7 +37,6 @@ from infra.system import ROOT_USER, SYSTEM_META, open_system
 from projections.object_listing import ListPage, list_objects
 from projections.time_index import list_objects_as_of
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
 BUCKET = "history"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -249,10 +249,7 @@ def main() -> None:
         f"Inventory export of every version to Parquet: {memory}.",
         f"The Parquet writer alone: {synthetic}.",
     ]
-    report = DOCS / "benchmarks.md"
-    if report.exists():
-        report.write_text(report.read_text() + "\n## History at scale\n\n" + "\n".join(lines)
-                          + "\n")
+    append_section("History at scale", "\n".join(lines))
 
 
 if __name__ == "__main__":

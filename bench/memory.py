@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 
 from bench.peers import MotoPeer, Peer, StrataPeer
+from bench.report import append_section
 
 MiB = 1024 * 1024
-DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def rss_mib(pid: int) -> float:
@@ -138,12 +138,10 @@ def main() -> None:
                 peer.stop()
     lines = table(rows, size)
     print("\n".join(lines))
-    report = DOCS / "benchmarks.md"
-    if report.exists():
-        report.write_text(report.read_text() + "\n## Memory: one streamed object\n\n"
-                          "Peak resident memory of the server process (sampled every 20 ms) "
-                          "while one object is PUT, then GET, through presigned URLs.\n\n"
-                          + "\n".join(lines) + "\n")
+    append_section("Memory: one streamed object",
+                   "Peak resident memory of the server process (sampled every 20 ms) "
+                   "while one object is PUT, then GET, through presigned URLs.\n\n"
+                   + "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import httpx
 
 from api.operations import new_version
 from bench.peers import STRATA_AK, STRATA_SK, StrataPeer
+from bench.report import append_section
 from domain.access import canned_acl
 from domain.objects import ObjectKey
 from domain.records import NULL_VERSION, Content, Version
@@ -31,7 +32,6 @@ from infra.rebuild import rebuild_views
 from infra.settings import Settings
 from infra.system import ROOT_USER, SYSTEM_META, open_system
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
 BUCKET = "million"
 
 
@@ -136,11 +136,9 @@ def main() -> None:
                      f"| p50 {statistics.median(values):.1f} ms, "
                      f"p99 {percentile(values, 0.99):.1f} ms ({len(values)} pages) |")
     print("\n".join(lines))
-    report = DOCS / "benchmarks.md"
-    if report.exists():
-        report.write_text(report.read_text() + "\n## Metadata at scale\n\n" + "\n".join(lines)
-                          + "\n\nmoto is left out here: filling it with a million keys over "
-                          "HTTP takes hours.\n")
+    append_section("Metadata at scale",
+                   "\n".join(lines) + "\n\nmoto is left out here: filling it with a million "
+                   "keys over HTTP takes hours.")
 
 
 if __name__ == "__main__":

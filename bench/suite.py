@@ -22,10 +22,10 @@ import httpx
 
 from bench import wrk
 from bench.peers import CephPeer, MotoPeer, NginxPeer, Peer, RawFilePeer, StrataPeer
+from bench.report import DOCS, REPORT
 
 KiB, MiB = 1024, 1024 * 1024
 BUCKET = "bench"
-DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,7 @@ def _plot(rows: list[Row], path: Path) -> None:
 
 def write_report(rows: list[Row], command: str) -> Path:
     DOCS.mkdir(exist_ok=True)
-    report = DOCS / "benchmarks.md"
+    report = REPORT
     _plot(rows, DOCS / "benchmarks.png")
     machine = (f"{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, "
                f"{platform.system()} {platform.release()}")

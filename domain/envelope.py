@@ -55,8 +55,8 @@ COMPLETED_MULTIPART = "s3:ObjectCreated:CompleteMultipartUpload"
 
 # Envelope fields lifted out of the event, and fields never published (secrets).
 _LIFTED = frozenset(
-    {"originator_id", "originator_version", "originator_topic", "timestamp", "meta"}
-    | {"bucket", "key"}
+    ("originator_id", "originator_version", "originator_topic", "timestamp", "meta",
+     "bucket", "key")
 )
 _SECRET = frozenset({"secret_ciphertext"})
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from domain.errors import ChunkUnavailable, InsufficientReplicas
 from domain.nodes import ACTIVE
-from domain.placement import NodeRef, placement_order
+from domain.placement import NodeRef, placement, placement_order
 from domain.ports import StoredChunk
 from domain.records import Chunk
 from infra.node_auth import presigned_query
@@ -146,13 +146,10 @@ class NodeBlobStore:
 
     def desired(self, digest: str) -> list[str]:
         writable = [m.client.ref for m in self._writable()]
-        return [r.node_id for r in placement_order(digest, writable)[: self.replicas]]
+        return [r.node_id for r in placement(digest, writable, self.replicas)]
 
     def readable(self) -> set[str]:
         return {m.client.node_id for m in self._up()}
-
-    def members_ids(self) -> set[str]:
-        return {m.client.node_id for m in self.members()}
 
     def present(self, digest: str, node_id: str) -> str:
         client = self._member(node_id)
@@ -332,11 +329,6 @@ class NodeBlobStore:
 
     def holds(self, digest: str) -> bool:
         return any(r is True for r in self._on_up(lambda c: c.holds(digest)))
-
-    def holders(self, digest: str) -> list[str]:
-        members = [m.client for m in self._up()]
-        found = self._on_up(lambda c: c.holds(digest))
-        return [c.node_id for c, r in zip(members, found, strict=True) if r is True]
 
     def delete_if_idle(self, digest: str, idle_seconds: float) -> int | None:
         freed = [r for r in self._on_up(lambda c: c.delete_if_idle(digest, idle_seconds))

@@ -58,12 +58,6 @@ def replicas_of(views: ViewReader, digest: str) -> set[str]:
     return {key[len(head) :].decode() for key, _ in views.scan(head, prefix_end(head))}
 
 
-def chunks_on(views: ViewReader, node_id: str) -> Iterator[str]:
-    head = _by_node(node_id)
-    for key, _ in views.scan(head, prefix_end(head)):
-        yield key[len(head) :].decode()
-
-
 def confirmed(views: ViewReader) -> Iterator[tuple[str, set[str]]]:
     """Every chunk with a confirmed replica, and its nodes, in digest order."""
     current, nodes = "", set[str]()
