@@ -18,15 +18,17 @@ def _parser() -> argparse.ArgumentParser:
         prog="strata", description="strata: an event-sourced, S3-compatible object store"
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the embedded store (both doors) in the foreground")
-    serve.add_argument("--data-dir", type=Path, help="where data lives (STRATA_DATA_DIR)")
-    serve.add_argument("--host", help="address to bind (STRATA_HOST, default 127.0.0.1)")
-    serve.add_argument("--s3-port", type=int, help="S3 door port (STRATA_S3_PORT, default 9000)")
-    serve.add_argument("--api-port", type=int, help="native API port (STRATA_API_PORT, 9001)")
-    serve.add_argument(
-        "--domain", help="virtual-host domain: bucket.<domain> names a bucket (STRATA_DOMAIN)"
-    )
-    serve.add_argument("--region", help="S3 region (STRATA_REGION, default us-east-1)")
+    _door_options(sub.add_parser("serve", help="run the embedded store (both doors) in the "
+                                 "foreground"))
+    _door_options(sub.add_parser("api", help="run a cluster's API instance: both doors, views "
+                                 "fed from Kafka (STRATA_KAFKA, STRATA_EVENT_STORE)"))
+    relay = sub.add_parser("relay", help="publish the event store's log to Kafka (STRATA_KAFKA)")
+    relay.add_argument("--data-dir", type=Path, help="where data lives (STRATA_DATA_DIR)")
+    worker = sub.add_parser("worker", help="run the workers (replication, GC, inventory) as a "
+                            "faust app over Kafka (STRATA_KAFKA)")
+    worker.add_argument("--data-dir", type=Path, help="where its views live (STRATA_DATA_DIR)")
+    worker.add_argument("--metrics-port", type=int, default=0,
+                        help="serve /metrics on this port (default: none)")
     proj = sub.add_parser("projections", help="manage the views built from the event log")
     proj_sub = proj.add_subparsers(dest="action", required=True)
     rebuild = proj_sub.add_parser("rebuild", help="drop every view and replay the log from 0")
@@ -42,6 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     _cluster_commands(sub)
     _client_commands(sub)
     return parser
+
+
+def _door_options(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument("--data-dir", type=Path, help="where data lives (STRATA_DATA_DIR)")
+    serve.add_argument("--host", help="address to bind (STRATA_HOST, default 127.0.0.1)")
+    serve.add_argument("--s3-port", type=int, help="S3 door port (STRATA_S3_PORT, default 9000)")
+    serve.add_argument("--api-port", type=int, help="native API port (STRATA_API_PORT, 9001)")
+    serve.add_argument(
+        "--domain", help="virtual-host domain: bucket.<domain> names a bucket (STRATA_DOMAIN)"
+    )
+    serve.add_argument("--region", help="S3 region (STRATA_REGION, default us-east-1)")
 
 
 def _cluster_commands(sub: Any) -> None:
@@ -161,11 +174,22 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = _settings(args)
-        if args.command == "serve":
+        if args.command in ("serve", "api"):
             from infra.server import serve
 
             with contextlib.suppress(KeyboardInterrupt):
-                serve(settings)
+                serve(settings, "embedded" if args.command == "serve" else "api")
+            return 0
+        if args.command == "relay":
+            from infra.relay import run_relay
+
+            with contextlib.suppress(KeyboardInterrupt):
+                run_relay(settings)
+            return 0
+        if args.command == "worker":
+            from infra.worker_app import run_worker
+
+            run_worker(settings, args.metrics_port)
             return 0
         if args.command == "cluster":
             return _cluster(args, settings)

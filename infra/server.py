@@ -67,11 +67,11 @@ def _door(app: ASGIApp, settings: Settings, port: int) -> uvicorn.Server:
 IO_THREADS = 64
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, role: str) -> None:
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(IO_THREADS, thread_name_prefix="strata-io")
     )
-    system = open_system(settings)
+    system = open_system(settings, role)
     system.start()
     try:
         servers = [
@@ -106,9 +106,10 @@ def _stop_all(servers: list[uvicorn.Server]) -> None:
         server.should_exit = True
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, role: str = "embedded") -> None:
+    """`strata serve` (embedded) or `strata api` (a cluster's API instance)."""
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
     # uvloop: cheaper I/O and thread hand-offs than asyncio's own loop (measured in bench/).
-    uvloop.run(_serve(settings))
+    uvloop.run(_serve(settings, role))

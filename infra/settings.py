@@ -11,6 +11,15 @@ from urllib.parse import unquote, urlsplit
 MiB = 1024 * 1024
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name}={raw!r}: use 1 or 0")
+
+
 class SettingsError(ValueError):
     """A setting has a value strata cannot use; the message says which and why."""
 
@@ -42,6 +51,15 @@ class Settings:
     node_down_after_seconds: float = 10.0
     replication_interval_seconds: float = 30.0
     scrub_per_second: float = 10.0  # replicas read and verified a second, at most
+    keys_dir_override: Path | None = None  # a cluster's API instances share one keys dir
+    kafka: str = ""  # bootstrap servers, "host:port[,host:port]"; empty: no Kafka
+    kafka_topic: str = "strata.events"
+    kafka_partitions: int = 3
+    kafka_one_record_per_batch: bool = False  # for the tansu test broker (README)
+    instance: str = ""  # names this process's consumer group; default: its API port
+    relay_poll_seconds: float = 0.02
+    worker_session_seconds: float = 10.0  # a dead worker's partitions move after this
+    worker_attempts: int = 5  # a handler's tries before its event is dead-lettered
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -99,6 +117,19 @@ class Settings:
             access_log_max_bytes=int(
                 number("STRATA_ACCESS_LOG_MAX_BYTES", defaults.access_log_max_bytes)
             ),
+            keys_dir_override=Path(env["STRATA_KEYS_DIR"]) if env.get("STRATA_KEYS_DIR") else None,
+            kafka=env.get("STRATA_KAFKA", ""),
+            kafka_topic=env.get("STRATA_KAFKA_TOPIC") or defaults.kafka_topic,
+            kafka_partitions=int(number("STRATA_KAFKA_PARTITIONS", defaults.kafka_partitions)),
+            kafka_one_record_per_batch=_flag(env, "STRATA_KAFKA_ONE_RECORD_PER_BATCH"),
+            instance=env.get("STRATA_INSTANCE", ""),
+            relay_poll_seconds=number(
+                "STRATA_RELAY_POLL_SECONDS", defaults.relay_poll_seconds, float
+            ),
+            worker_session_seconds=number(
+                "STRATA_WORKER_SESSION_SECONDS", defaults.worker_session_seconds, float
+            ),
+            worker_attempts=int(number("STRATA_WORKER_ATTEMPTS", defaults.worker_attempts)),
         )
 
     def check_blob_backend(self) -> None:
@@ -112,6 +143,20 @@ class Settings:
                 f"STRATA_WRITE_QUORUM={self.write_quorum} must be between 1 and "
                 f"STRATA_REPLICAS={self.replicas}"
             )
+
+    def require_kafka(self) -> str:
+        if not self.kafka:
+            raise SettingsError(
+                "STRATA_KAFKA must name the Kafka bootstrap servers (host:port) for this "
+                "role; 'strata cluster up --kafka' starts a local broker and sets it"
+            )
+        if self.kafka_partitions < 1:
+            raise SettingsError("STRATA_KAFKA_PARTITIONS must be at least 1")
+        return self.kafka
+
+    @property
+    def instance_name(self) -> str:
+        return self.instance or f"api-{self.api_port}"
 
     def require_cluster_secret(self) -> str:
         if len(self.cluster_secret) < 16:
@@ -170,4 +215,4 @@ class Settings:
 
     @property
     def keys_dir(self) -> Path:
-        return self.data_dir / "keys"
+        return self.keys_dir_override or self.data_dir / "keys"

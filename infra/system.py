@@ -19,6 +19,7 @@ from domain.records import RequestMeta
 from infra.access_log import DeniedLog
 from infra.gates import LocalBucketGate
 from infra.inventory import InventoryExporter
+from infra.kafka_views import KafkaViewFeed
 from infra.keys import SecretBox, token_signing_key
 from infra.local_blobs import LocalDiskBlobStore
 from infra.membership import MembershipWatcher
@@ -96,21 +97,29 @@ class System:
     denied: DeniedLog
     inventory: InventoryExporter
     inventory_schedule: InventoryScheduler
+    role: str = "embedded"  # or "api" / "worker": a cluster process fed by Kafka
+    feed: KafkaViewFeed | None = None  # the views' source in a cluster; else the store
     membership: MembershipWatcher | None = None  # with blob nodes
     replicator: Replicator | None = None
     replication_follower: LogFollower | None = None
     started: bool = field(default=False)
 
     def start(self) -> None:
-        self.runner.start()
+        if self.feed is not None:
+            self.feed.start()
+        else:
+            self.runner.start()
         if self.membership is not None:
             self.membership.start()
-        if self.replicator is not None and self.replication_follower is not None:
-            self.replication_follower.start()
-            self.replicator.start()
-        self.gc_follower.start()
-        self.gc.start()
-        self.inventory_schedule.start()
+        if self.role != "api":  # API instances leave the workers to `strata worker`
+            if self.replicator is not None:
+                if self.role == "embedded" and self.replication_follower is not None:
+                    self.replication_follower.start()
+                self.replicator.start()
+            if self.role == "embedded":
+                self.gc_follower.start()
+            self.gc.start()
+            self.inventory_schedule.start()
         self.started = True
 
     def close(self) -> None:
@@ -124,13 +133,17 @@ class System:
         self.inventory_schedule.stop()
         self.gc.stop()
         self.gc_follower.stop()
+        if self.feed is not None:
+            self.feed.stop()
         self.runner.stop()
         self.views.close()
         self.store.close()
 
 
-def open_system(settings: Settings) -> System:
-    """Open (creating on first use) the data dir; the caller starts and closes it."""
+def open_system(settings: Settings, role: str = "embedded") -> System:
+    """Open (creating on first use) the data dir; the caller starts and closes it.
+    `role`: "embedded" follows the store in-process; "api" and "worker" are cluster
+    processes whose views follow the Kafka topic."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = ObjectStore(
         settings.event_store_env(), LocalBucketGate(), settings.read_cache_size
@@ -138,6 +151,11 @@ def open_system(settings: Settings) -> System:
     settings.check_blob_backend()
     views = RocksDBViewStore(settings.views_dir)
     runner = ProjectionRunner(store, views, all_projections())
+    feed = None
+    if role != "embedded":
+        feed = KafkaViewFeed(runner, views, settings.require_kafka(), settings.kafka_topic,
+                             f"strata-views-{role}-{settings.instance_name}",
+                             settings.kafka_partitions)
     blobs: BlobStore
     membership = replicator = replication_follower = None
     if settings.blob_backend == "nodes":
@@ -184,6 +202,8 @@ def open_system(settings: Settings) -> System:
         root=root,
         denied=DeniedLog(settings.access_log_dir, settings.access_log_max_bytes),
         inventory=inventory,
+        role=role,
+        feed=feed,
         membership=membership,
         replicator=replicator,
         replication_follower=replication_follower,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from eventsourcing.utils import resolve_topic
@@ -73,6 +73,15 @@ class ProjectionRunner:
         )
         if not notifications:
             return False
+        self.apply(notifications, notifications[-1].id)
+        return True
+
+    def apply(
+        self, notifications: Sequence[Any], reached: int, extra: Mapping[str, int] | None = None
+    ) -> None:
+        """Apply `notifications` (in log order, all after `position`) and record that the
+        views are complete up to `reached`; `extra` positions are written with them (a
+        Kafka feed's partition offsets), all in one atomic write."""
         tx = ViewTransaction(self._views, self._ranged)
         for notification in notifications:
             handlers = self._handlers_for(resolve_topic(notification.topic))
@@ -81,12 +90,12 @@ class ProjectionRunner:
             event = self._store.mapper.to_domain_event(notification)
             for handler in handlers:
                 handler(event, notification.id, tx)
-        last = notifications[-1].id
-        self._views.commit(tx.writes, {p.name: last for p in self._projections})
+        positions = {p.name: reached for p in self._projections}
+        positions.update(extra or {})
+        self._views.commit(tx.writes, positions)
         with self._changed:
-            self._position = last
+            self._position = reached
             self._changed.notify_all()
-        return True
 
     def _handlers_for(self, event_type: type) -> list[Callable[..., None]]:
         handlers = self._handlers.get(event_type)

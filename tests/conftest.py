@@ -102,6 +102,7 @@ class Server:
     s3_port: int
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
+    command: str = "serve"  # or "api": a cluster's API instance
 
     @property
     def api(self) -> str:
@@ -112,16 +113,16 @@ class Server:
         return f"http://127.0.0.1:{self.s3_port}"
 
     def start(self, timeout: float = 30) -> None:
-        with open(self.data_dir.parent / "server.log", "ab") as log:
+        with open(self.data_dir.parent / f"{self.command}-{self.api_port}.log", "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "infra.cli", "serve", "--data-dir", str(self.data_dir),
+                [sys.executable, "-m", "infra.cli", self.command, "--data-dir", str(self.data_dir),
                  "--api-port", str(self.api_port), "--s3-port", str(self.s3_port)],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"strata serve exited with {self.process.returncode}")
+                raise RuntimeError(f"strata {self.command} exited with {self.process.returncode}")
             try:
                 if httpx.get(f"{self.api}/healthz", timeout=1).status_code == 200:
                     return

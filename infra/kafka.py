@@ -1,0 +1,143 @@
+"""The Kafka side of the log: how an event becomes a record on `strata.events`, and back.
+
+A record's value is the event envelope (docs/events.md), the contract for downstream
+consumers. Its headers carry what strata's own consumers need to rebuild the exact
+domain event without parsing the envelope: the log position, the aggregate id and
+version, and the stored event (topic and state) as the event store holds it.
+
+The relay also writes *watermark* records, one to every partition after each batch it
+has published and the broker acknowledged: "every event up to this position that
+belongs in this partition is before me". They let a consumer of all partitions put
+events back in log order and know how far its views are complete (the read barrier).
+Downstream consumers skip records whose `strata-kind` header is `watermark`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from eventsourcing.persistence import Notification
+
+log = logging.getLogger("strata.kafka")
+
+KIND = "strata-kind"
+EVENT = b"event"
+WATERMARK = b"watermark"
+GLOBAL_KEY = b""  # events of no bucket (users, keys, nodes) share one key, so keep order
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def event_record(notification: Any, envelope: dict[str, Any]) -> EventRecord:
+    bucket = envelope.get("bucket")
+    return EventRecord(
+        key=bucket.encode() if bucket else GLOBAL_KEY,
+        value=orjson.dumps(envelope),
+        headers=[
+            (KIND, EVENT),
+            ("strata-position", str(notification.id).encode()),
+            ("strata-aggregate", str(notification.originator_id).encode()),
+            ("strata-version", str(notification.originator_version).encode()),
+            ("strata-topic", notification.topic.encode()),
+            ("strata-state", bytes(notification.state)),
+        ],
+    )
+
+
+def watermark_value(position: int) -> bytes:
+    return orjson.dumps({"watermark": position})
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A consumed record: an event (with its stored form) or a watermark."""
+
+    position: int
+    notification: Notification | None  # None for a watermark
+
+
+def decode(headers: Any, value: bytes | None) -> Decoded | None:
+    """None for a record strata did not write."""
+    found = dict(headers or ())
+    kind = found.get(KIND)
+    if kind == WATERMARK and value is not None:
+        return Decoded(int(orjson.loads(value)["watermark"]), None)
+    if kind != EVENT:
+        return None
+    position = int(found["strata-position"])
+    return Decoded(
+        position,
+        Notification(
+            originator_id=UUID(found["strata-aggregate"].decode()),
+            originator_version=int(found["strata-version"]),
+            topic=found["strata-topic"].decode(),
+            state=found["strata-state"],
+            id=position,
+        ),
+    )
+
+
+def bootstrap(servers: str) -> list[str]:
+    return [s.strip() for s in servers.split(",") if s.strip()]
+
+
+async def ensure_topic(servers: str, topic: str, partitions: int) -> int:
+    """Create `topic` unless it exists; return its partition count."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap(servers), request_timeout_ms=10000)
+    await admin.start()
+    try:
+        try:
+            await admin.create_topics([NewTopic(topic, partitions, 1)])
+            log.info("created topic %s with %d partitions", topic, partitions)
+        except TopicAlreadyExistsError:
+            pass
+        for _ in range(50):
+            described = await admin.describe_topics([topic])
+            found = described[0].get("partitions") if described else None
+            if found:
+                return len(found)
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"topic {topic} has no partitions after it was created")
+    finally:
+        await admin.close()
+
+
+def producer(servers: str, one_record_per_batch: bool) -> AIOKafkaProducer:
+    """acks from all in-sync replicas. aiokafka keeps one batch in flight per partition,
+    so a partition's records land in the order they were sent."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap(servers),
+        acks="all",
+        enable_idempotence=False,  # not supported by every broker (tansu); dedup is ours
+        linger_ms=0,
+        request_timeout_ms=10000,
+        max_batch_size=1 if one_record_per_batch else 1 << 20,
+    )
+
+
+async def end_offsets(servers: str, topic: str) -> dict[int, int]:
+    """The next offset of every partition of `topic` (0: empty)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(servers))
+    await consumer.start()
+    try:
+        found = consumer.partitions_for_topic(topic) or ()
+        parts = [TopicPartition(topic, p) for p in sorted(found)]
+        if not parts:
+            return {}
+        ends = await consumer.end_offsets(parts)
+        return {tp.partition: offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()

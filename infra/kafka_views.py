@@ -1,0 +1,134 @@
+"""KafkaViewFeed: keeps a process's views current from `strata.events`.
+
+Each API instance and worker keeps its own views, read from every partition of the
+topic under its own consumer group. The Sequencer puts the events back in log order,
+so the projections see exactly what the embedded runner would; the views' tracking
+position is the log position they are complete up to, which makes the read barrier
+(`ProjectionRunner.wait_for`) the same as in the embedded shape. The offsets to read
+again after a restart are written in the same atomic batch as the view changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from infra import kafka
+from projections.base import ViewStore
+from projections.runner import ProjectionRunner
+from projections.sequencer import Sequencer
+
+log = logging.getLogger("strata.feed")
+
+
+def offset_name(topic: str, partition: int) -> str:
+    return f"kafka:{topic}:{partition}"
+
+
+class KafkaViewFeed:
+    def __init__(
+        self,
+        runner: ProjectionRunner,
+        views: ViewStore,
+        servers: str,
+        topic: str,
+        group: str,
+        partitions: int,
+    ) -> None:
+        self._runner = runner
+        self._views = views
+        self._servers = servers
+        self._topic = topic
+        self._group = group
+        self._wanted_partitions = partitions
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.applied_events = 0
+        self.sequencer: Sequencer | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="kafka-views", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self._consume()
+            except (TimeoutError, KafkaError, OSError) as exc:
+                log.warning("reading %s failed (%r); retrying in 1 s", self._topic, exc)
+                await asyncio.sleep(1.0)
+            except Exception as exc:  # a view that cannot apply an event must be seen
+                log.exception("the views stopped at position %d", self._runner.position)
+                self._runner.error = exc
+                return
+
+    async def _consume(self) -> None:
+        partitions = await kafka.ensure_topic(self._servers, self._topic, self._wanted_partitions)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=kafka.bootstrap(self._servers),
+            group_id=self._group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=2000,
+        )
+        await consumer.start()
+        try:
+            parts = [TopicPartition(self._topic, p) for p in range(partitions)]
+            consumer.assign(parts)
+            start = self._runner.position
+            for tp in parts:
+                stored = self._views.position(offset_name(self._topic, tp.partition))
+                if start == 0 or stored == 0:
+                    consumer.seek(tp, 0)  # views rebuilt or never fed: the whole topic
+                else:
+                    consumer.seek(tp, stored)
+            sequencer = self.sequencer = Sequencer(range(partitions), start)
+            next_offsets = {tp.partition: self._views.position(
+                offset_name(self._topic, tp.partition)) for tp in parts}
+            while not self._stop.is_set():
+                batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+                for tp, records in batches.items():
+                    for record in records:
+                        decoded = kafka.decode(record.headers, record.value)
+                        if decoded is None:
+                            continue
+                        if decoded.notification is None:
+                            sequencer.watermark(tp.partition, decoded.position)
+                        else:
+                            sequencer.event(tp.partition, record.offset, decoded.position,
+                                            decoded.notification)
+                    if records:
+                        next_offsets[tp.partition] = records[-1].offset + 1
+                if sequencer.frontier > self._runner.position:
+                    self._apply(sequencer, next_offsets)
+        finally:
+            await consumer.stop()
+
+    def _apply(self, sequencer: Sequencer, next_offsets: dict[int, int]) -> None:
+        released = sequencer.release()
+        extra = {
+            offset_name(self._topic, p): sequencer.resume_offset(p, offset)
+            for p, offset in next_offsets.items()
+        }
+        self._runner.apply([n for _, n in released], sequencer.released, extra)
+        self.applied_events += len(released)
+
+
+def describe(feed: KafkaViewFeed | None) -> dict[str, Any]:
+    if feed is None or feed.sequencer is None:
+        return {}
+    return {"held": feed.sequencer.held, "duplicates": feed.sequencer.duplicates,
+            "applied": feed.applied_events}

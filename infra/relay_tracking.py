@@ -1,0 +1,98 @@
+"""Where the relay keeps its place: a row in the event store's own database.
+
+The row holds the last log position the broker acknowledged and, per partition, the
+offset of the last record it acknowledged. Offsets that go backwards mean the broker
+lost its log; the relay then publishes again from the store.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import orjson
+import psycopg
+
+
+@dataclass(frozen=True)
+class RelayPlace:
+    position: int = 0
+    offsets: dict[int, int] = field(default_factory=dict)  # partition -> last acked offset
+
+
+class RelayTracking(Protocol):
+    def load(self) -> RelayPlace: ...
+
+    def save(self, place: RelayPlace) -> None: ...
+
+
+def _encode(place: RelayPlace) -> str:
+    return orjson.dumps({str(p): o for p, o in place.offsets.items()}).decode()
+
+
+def _decode(position: int, offsets: str) -> RelayPlace:
+    return RelayPlace(position, {int(p): int(o) for p, o in orjson.loads(offsets).items()})
+
+
+class SQLiteRelayTracking:
+    def __init__(self, path: Path, name: str) -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        with self._db:
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS strata_relay "
+                "(name TEXT PRIMARY KEY, position INTEGER NOT NULL, offsets TEXT NOT NULL)"
+            )
+
+    def load(self) -> RelayPlace:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT position, offsets FROM strata_relay WHERE name = ?", (self._name,)
+            ).fetchone()
+        return _decode(row[0], row[1]) if row else RelayPlace()
+
+    def save(self, place: RelayPlace) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO strata_relay (name, position, offsets) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
+                "offsets = excluded.offsets",
+                (self._name, place.position, _encode(place)),
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class PostgresRelayTracking:
+    def __init__(self, conninfo: str, name: str) -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._db = psycopg.connect(conninfo, autocommit=True)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS strata_relay "
+            "(name TEXT PRIMARY KEY, position BIGINT NOT NULL, offsets TEXT NOT NULL)"
+        )
+
+    def load(self) -> RelayPlace:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT position, offsets FROM strata_relay WHERE name = %s", (self._name,)
+            ).fetchone()
+        return _decode(row[0], row[1]) if row else RelayPlace()
+
+    def save(self, place: RelayPlace) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO strata_relay (name, position, offsets) VALUES (%s, %s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
+                "offsets = excluded.offsets",
+                (self._name, place.position, _encode(place)),
+            )
+
+    def close(self) -> None:
+        self._db.close()

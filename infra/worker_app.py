@@ -1,0 +1,165 @@
+"""`strata worker`: the workers as a faust-streaming app over `strata.events`.
+
+Workers share one consumer group, so the topic's partitions are split between them and
+a dead worker's partitions move to the others. Each event goes to the same handlers the
+embedded runner calls (garbage collection, replication); the views those handlers read
+are the process's own, fed from the topic like an API instance's.
+
+Delivery is at least once. A table (kept in a changelog topic, so it moves with its
+partition) holds the last position handled per record key; an event at or below it is
+a duplicate and is dropped. A handler that keeps failing has its event sent to the
+dead-letter topic `<topic>.dead` and counted; the worker moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+import orjson
+
+from domain.envelope import envelope
+from infra import kafka
+from infra.settings import Settings
+from infra.system import System, open_system
+
+log = logging.getLogger("strata.worker")
+GROUP = "strata-workers"
+
+
+@dataclass
+class WorkerCounts:
+    handled: int = 0
+    duplicates: int = 0
+    retries: int = 0
+    dead_letters: int = 0
+
+    def prometheus(self) -> str:
+        lines = []
+        for name, help_text in (
+            ("handled", "events the workers handled"),
+            ("duplicates", "events dropped as already handled (at-least-once delivery)"),
+            ("retries", "handler attempts that failed and were tried again"),
+            ("dead_letters", "events sent to the dead-letter topic after their retries"),
+        ):
+            metric = f"strata_worker_{name}_total"
+            lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} counter",
+                      f"{metric} {getattr(self, name)}"]
+        return "\n".join(lines) + "\n"
+
+
+def worker_handlers(system: System) -> list[Callable[[Any], None]]:
+    handlers: list[Callable[[Any], None]] = [system.gc.handle]
+    if system.replicator is not None:
+        handlers.append(system.replicator.handle)
+    return handlers
+
+
+def create_worker_app(
+    settings: Settings,
+    system: System,
+    counts: WorkerCounts,
+    metrics_port: int = 0,
+    backoff_seconds: float = 0.05,
+) -> faust.App:
+    """The faust app; built here, from settings, never at import."""
+    servers = settings.require_kafka()
+    session = max(settings.worker_session_seconds, 3.0)
+    app = faust.App(
+        GROUP,
+        broker=[f"kafka://{server}" for server in kafka.bootstrap(servers)],
+        store="memory://",
+        datadir=str(settings.data_dir / "faust"),
+        topic_partitions=settings.kafka_partitions,
+        topic_replication_factor=1,
+        broker_session_timeout=session,
+        broker_heartbeat_interval=min(1.0, session / 3),
+        broker_request_timeout=max(session * 2, 20.0),
+        broker_rebalance_timeout=session,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=metrics_port > 0,
+        web_host=settings.host,
+        web_port=metrics_port or 6066,
+        web_in_thread=False,
+    )
+    events = app.topic(settings.kafka_topic, key_serializer="raw", value_serializer="raw",
+                       partitions=settings.kafka_partitions)
+    dead = app.topic(f"{settings.kafka_topic}.dead", key_serializer="raw",
+                     value_serializer="raw", partitions=1)
+    handled = app.Table("strata-handled", default=int, key_serializer="raw",
+                        value_serializer="json", partitions=settings.kafka_partitions)
+    handlers = worker_handlers(system)
+    mapper = system.store.mapper
+
+    async def deliver(event: Any, position: int) -> str | None:
+        """None when every handler succeeded; else the last error."""
+        loop = asyncio.get_running_loop()
+        delay = backoff_seconds
+        for handler in handlers:
+            for attempt in range(1, settings.worker_attempts + 1):
+                try:
+                    await loop.run_in_executor(None, handler, event)
+                    break
+                except Exception as exc:
+                    if attempt == settings.worker_attempts:
+                        log.error("gave up on position %d (%s) after %d attempts: %r",
+                                  position, type(event).__qualname__, attempt, exc)
+                        return repr(exc)
+                    counts.retries += 1
+                    log.warning("attempt %d at position %d failed: %r; retrying",
+                                attempt, position, exc)
+                    await asyncio.sleep(delay)
+                    delay *= 2
+        return None
+
+    @app.agent(events)
+    async def handle(stream: Any) -> None:
+        async for record in stream.events():
+            decoded = kafka.decode(record.headers, record.value)
+            if decoded is None or decoded.notification is None:
+                continue  # a watermark, or not ours
+            key = record.key or kafka.GLOBAL_KEY
+            if decoded.position <= handled[key]:
+                counts.duplicates += 1
+                continue
+            event = mapper.to_domain_event(decoded.notification)
+            error = await deliver(event, decoded.position)
+            if error is not None:
+                counts.dead_letters += 1
+                await dead.send(key=key, value=orjson.dumps({
+                    "error": error, "failed_at": time.time(), "attempts": settings.worker_attempts,
+                    "event": envelope(event, decoded.position),
+                }))
+            handled[key] = decoded.position
+            counts.handled += 1
+
+    if metrics_port:
+        @app.page("/metrics")
+        async def metrics(view: Any, request: Any) -> Any:
+            return view.text(counts.prometheus(), content_type="text/plain; version=0.0.4")
+
+    return app
+
+
+def run_worker(settings: Settings, metrics_port: int = 0) -> None:
+    """Runs until SIGINT or SIGTERM."""
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(levelname)s %(name)s: %(message)s")
+    system = open_system(settings, "worker")
+    system.start()
+    counts = WorkerCounts()
+    app = create_worker_app(settings, system, counts, metrics_port)
+    print(f"strata worker: group {GROUP} on {settings.kafka}", flush=True)
+    try:
+        level = {"debug": "debug", "info": "info", "warning": "warn"}.get(settings.log_level,
+                                                                          "error")
+        worker = faust.Worker(app, loglevel=level, quiet=True)
+        worker.execute_from_commandline()
+    finally:
+        system.close()
+        print("strata worker stopped.", flush=True)

@@ -1,0 +1,212 @@
+"""A cluster on loopback: PostgreSQL, a real tansu broker, the relay, API instances and
+workers as real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from infra import kafka
+from infra.tansu import start_tansu
+from tests.conftest import Server, free_port, server_env
+from tests.nodes.conftest import SECRET, Node
+
+TOPIC = "strata.events"
+PARTITIONS = 3
+
+
+@dataclass
+class Broker:
+    port: int
+    log_dir: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with open(self.log_dir / "tansu.log", "ab") as log:
+            self.process = start_tansu("127.0.0.1", self.port, log)
+        asyncio.run(_wait_for_broker(self.servers))
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+
+async def _wait_for_broker(servers: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await kafka.ensure_topic(servers, TOPIC, PARTITIONS)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+@dataclass
+class Role:
+    """`strata relay` or `strata worker` as a process."""
+
+    command: str
+    data_dir: Path
+    env: dict[str, str]
+    args: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.data_dir.parent / f"{self.command}-{self.data_dir.name}.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "infra.cli", self.command, "--data-dir",
+                 str(self.data_dir), *self.args],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            )
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            assert self.process is not None
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.alive():
+            assert self.process is not None
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    found = Broker(free_port(), tmp_path)
+    found.start()
+    try:
+        yield found
+    finally:
+        found.stop()
+
+
+@pytest.fixture
+def nodes(tmp_path: Path) -> Iterator[list[Node]]:
+    started: list[Node] = []
+    try:
+        for i, zone in enumerate(("zone-a", "zone-b", "zone-c")):
+            node = Node(tmp_path / f"node-{i}", free_port(), zone)
+            node.start()
+            started.append(node)
+        yield started
+    finally:
+        for node in started:
+            node.stop()
+
+
+@pytest.fixture
+def cluster_env(postgres_url: str, broker: Broker, nodes: list[Node], tmp_path: Path
+                ) -> dict[str, str]:
+    return server_env(
+        STRATA_BLOBS="nodes", STRATA_CLUSTER_SECRET=SECRET, STRATA_NODE_PROBE_SECONDS="0.3",
+        STRATA_NODE_DOWN_AFTER_SECONDS="1.5", STRATA_REPLICATION_INTERVAL_SECONDS="1",
+        STRATA_EVENT_STORE=postgres_url,
+        STRATA_KAFKA=broker.servers,
+        STRATA_KAFKA_PARTITIONS=str(PARTITIONS),
+        STRATA_KAFKA_ONE_RECORD_PER_BATCH="1",
+        STRATA_KEYS_DIR=str(tmp_path / "keys"),
+        STRATA_WORKER_SESSION_SECONDS="4",
+    )
+
+
+@pytest.fixture
+def relay(cluster_env: dict[str, str], tmp_path: Path) -> Iterator[Role]:
+    process = Role("relay", tmp_path / "relay", cluster_env)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def api_instance(tmp_path: Path, env: dict[str, str], name: str) -> Server:
+    return Server(tmp_path / name, free_port(), free_port(),
+                  {**env, "STRATA_INSTANCE": name}, command="api")
+
+
+def register_nodes(server: Server, nodes: list[Node], others: list[Server]) -> None:
+    """Through `server`; then wait until every instance in `others` stores on them."""
+    for node in nodes:
+        r = httpx.post(f"{server.api}/admin/nodes", json={"url": node.url},
+                       headers=server.token(), timeout=30)
+        assert r.status_code == 201, r.text
+    deadline = time.monotonic() + 20
+    for other in others:
+        while True:
+            r = httpx.get(f"{other.api}/admin/durability", headers=other.token(), timeout=30)
+            if r.status_code == 200 and sum(
+                    n["up"] for n in r.json().get("nodes", [])) == len(nodes):
+                break
+            assert time.monotonic() < deadline, r.text
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def two_apis(cluster_env: dict[str, str], relay: Role, nodes: list[Node], tmp_path: Path
+             ) -> Iterator[list[Server]]:
+    servers = [api_instance(tmp_path, cluster_env, name) for name in ("api-a", "api-b")]
+    try:
+        for server in servers:
+            server.start()
+        register_nodes(servers[0], nodes, servers)
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def read_topic(servers: str, topic: str = TOPIC, timeout: float = 10) -> list[Any]:
+    """Every record of `topic` from offset 0, per partition in offset order."""
+
+    async def read() -> list[Any]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            parts = [TopicPartition(topic, p)
+                     for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            if not parts:
+                return []
+            ends = await consumer.end_offsets(parts)
+            consumer.assign(parts)
+            for tp in parts:
+                consumer.seek(tp, 0)
+            records: list[Any] = []
+            deadline = time.monotonic() + timeout
+            while any(await consumer.position(tp) < ends[tp] for tp in parts):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the topic was not read to its end in time")
+                batch = await consumer.getmany(timeout_ms=200)
+                for found in batch.values():
+                    records.extend(found)
+            return records
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
