@@ -5,6 +5,10 @@ consumers. Its headers carry what strata's own consumers need to rebuild the exa
 domain event without parsing the envelope: the log position, the aggregate id and
 version, and the stored event (topic and state) as the event store holds it.
 
+Every record carries the relay's *epoch*, which grows each time the relay publishes the
+whole log again because the broker lost it; a consumer that sees it grow reads the
+topic again from the start (what it has already applied is dropped as duplicates).
+
 The relay also writes *watermark* records, one to every partition after each batch it
 has published and the broker acknowledged: "every event up to this position that
 belongs in this partition is before me". They let a consumer of all partitions put
@@ -31,6 +35,7 @@ log = logging.getLogger("strata.kafka")
 KIND = "strata-kind"
 EVENT = b"event"
 WATERMARK = b"watermark"
+EPOCH = "strata-epoch"  # grows each time the relay publishes the whole log again
 GLOBAL_KEY = b""  # events of no bucket (users, keys, nodes) share one key, so keep order
 
 
@@ -41,13 +46,14 @@ class EventRecord:
     headers: list[tuple[str, bytes]]
 
 
-def event_record(notification: Any, envelope: dict[str, Any]) -> EventRecord:
+def event_record(notification: Any, envelope: dict[str, Any], epoch: int) -> EventRecord:
     bucket = envelope.get("bucket")
     return EventRecord(
         key=bucket.encode() if bucket else GLOBAL_KEY,
         value=orjson.dumps(envelope),
         headers=[
             (KIND, EVENT),
+            (EPOCH, str(epoch).encode()),
             ("strata-position", str(notification.id).encode()),
             ("strata-aggregate", str(notification.originator_id).encode()),
             ("strata-version", str(notification.originator_version).encode()),
@@ -61,20 +67,26 @@ def watermark_value(position: int) -> bytes:
     return orjson.dumps({"watermark": position})
 
 
+def watermark_headers(epoch: int) -> list[tuple[str, bytes]]:
+    return [(KIND, WATERMARK), (EPOCH, str(epoch).encode())]
+
+
 @dataclass(frozen=True)
 class Decoded:
     """A consumed record: an event (with its stored form) or a watermark."""
 
     position: int
     notification: Notification | None  # None for a watermark
+    epoch: int = 1
 
 
 def decode(headers: Any, value: bytes | None) -> Decoded | None:
     """None for a record strata did not write."""
     found = dict(headers or ())
     kind = found.get(KIND)
+    epoch = int(found.get(EPOCH, b"1"))
     if kind == WATERMARK and value is not None:
-        return Decoded(int(orjson.loads(value)["watermark"]), None)
+        return Decoded(int(orjson.loads(value)["watermark"]), None, epoch)
     if kind != EVENT:
         return None
     position = int(found["strata-position"])
@@ -87,6 +99,7 @@ def decode(headers: Any, value: bytes | None) -> Decoded | None:
             state=found["strata-state"],
             id=position,
         ),
+        epoch,
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -28,6 +29,10 @@ log = logging.getLogger("strata.feed")
 
 def offset_name(topic: str, partition: int) -> str:
     return f"kafka:{topic}:{partition}"
+
+
+def epoch_name(topic: str) -> str:
+    return f"kafka-epoch:{topic}"
 
 
 class KafkaViewFeed:
@@ -88,44 +93,73 @@ class KafkaViewFeed:
         try:
             parts = [TopicPartition(self._topic, p) for p in range(partitions)]
             consumer.assign(parts)
-            start = self._runner.position
-            for tp in parts:
-                stored = self._views.position(offset_name(self._topic, tp.partition))
-                if start == 0 or stored == 0:
-                    consumer.seek(tp, 0)  # views rebuilt or never fed: the whole topic
-                else:
-                    consumer.seek(tp, stored)
-            sequencer = self.sequencer = Sequencer(range(partitions), start)
-            next_offsets = {tp.partition: self._views.position(
-                offset_name(self._topic, tp.partition)) for tp in parts}
+            next_offsets = {p.partition: self._views.position(
+                offset_name(self._topic, p.partition)) for p in parts}
+            if self._runner.position == 0:
+                next_offsets = dict.fromkeys(next_offsets, 0)  # views rebuilt: the whole topic
+            epoch = self._views.position(epoch_name(self._topic))
             while not self._stop.is_set():
-                batches = await consumer.getmany(timeout_ms=200, max_records=2000)
-                for tp, records in batches.items():
-                    for record in records:
-                        decoded = kafka.decode(record.headers, record.value)
-                        if decoded is None:
-                            continue
-                        if decoded.notification is None:
-                            sequencer.watermark(tp.partition, decoded.position)
-                        else:
-                            sequencer.event(tp.partition, record.offset, decoded.position,
-                                            decoded.notification)
-                    if records:
-                        next_offsets[tp.partition] = records[-1].offset + 1
-                if sequencer.frontier > self._runner.position:
-                    self._apply(sequencer, next_offsets)
+                found = await self._read(consumer, parts, next_offsets, epoch)
+                if found is None:
+                    return
+                log.warning("the broker's log was refilled (relay epoch %d): reading %s "
+                            "again from the start", found, self._topic)
+                epoch, next_offsets = found, dict.fromkeys(next_offsets, 0)
         finally:
             await consumer.stop()
 
-    def _apply(self, sequencer: Sequencer, next_offsets: dict[int, int]) -> None:
+    async def _read(
+        self,
+        consumer: AIOKafkaConsumer,
+        parts: list[TopicPartition],
+        next_offsets: dict[int, int],
+        epoch: int,
+    ) -> int | None:
+        """Read from `next_offsets` until stopped (None), or until the relay's epoch grows
+        or a partition is found shorter than where reading stood: the epoch to go on in."""
+        for tp in parts:
+            consumer.seek(tp, next_offsets[tp.partition])
+        sequencer = self.sequencer = Sequencer(next_offsets, self._runner.position)
+        quiet_since = time.monotonic()
+        while not self._stop.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+            for tp, records in batches.items():
+                for record in records:
+                    decoded = kafka.decode(record.headers, record.value)
+                    if decoded is None:
+                        continue
+                    if decoded.epoch > epoch:
+                        if epoch == 0:  # the first record this view ever read
+                            epoch = decoded.epoch
+                        else:
+                            return decoded.epoch
+                    if decoded.notification is None:
+                        sequencer.watermark(tp.partition, decoded.position)
+                    else:
+                        sequencer.event(tp.partition, record.offset, decoded.position,
+                                        decoded.notification)
+                if records:
+                    next_offsets[tp.partition] = records[-1].offset + 1
+            if sequencer.frontier > self._runner.position:
+                self._apply(sequencer, next_offsets, epoch)
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > 2.0:
+                # A broker that lost its log may not say so: it just has fewer records.
+                ends = await consumer.end_offsets(parts)
+                if any(next_offsets[tp.partition] > end for tp, end in ends.items()):
+                    return epoch + 1
+                quiet_since = time.monotonic()
+        return None
+
+    def _apply(self, sequencer: Sequencer, next_offsets: dict[int, int], epoch: int) -> None:
         released = sequencer.release()
         extra = {
             offset_name(self._topic, p): sequencer.resume_offset(p, offset)
             for p, offset in next_offsets.items()
         }
+        extra[epoch_name(self._topic)] = epoch
         self._runner.apply([n for _, n in released], sequencer.released, extra)
         self.applied_events += len(released)
-
 
 def describe(feed: KafkaViewFeed | None) -> dict[str, Any]:
     if feed is None or feed.sequencer is None:

@@ -114,7 +114,8 @@ class Relay:
         pending = []
         for notification in notifications:
             record = kafka.event_record(
-                notification, envelope(mapper.to_domain_event(notification), notification.id)
+                notification, envelope(mapper.to_domain_event(notification), notification.id),
+                self.place.epoch,
             )
             pending.append(await producer.send(
                 self._topic, record.value, key=record.key, headers=record.headers
@@ -124,7 +125,7 @@ class Relay:
         watermarks = [
             await producer.send(
                 self._topic, kafka.watermark_value(last), partition=p,
-                headers=[(kafka.KIND, kafka.WATERMARK)],
+                headers=kafka.watermark_headers(self.place.epoch),
             )
             for p in range(self.partitions)
         ]
@@ -137,7 +138,7 @@ class Relay:
                     f"{offsets[meta.partition]}"
                 )
             offsets[meta.partition] = max(meta.offset, offsets.get(meta.partition, -1))
-        self.place = RelayPlace(last, offsets)
+        self.place = RelayPlace(last, offsets, self.place.epoch)
         await asyncio.to_thread(self._tracking.save, self.place)
         self.published += len(acked)
         self.last_published_at = time.monotonic()
@@ -156,7 +157,7 @@ class Relay:
     def _start_over(self, why: str) -> None:
         log.warning("the broker lost records (%s): publishing the log again from the store",
                     why)
-        self.place = RelayPlace()
+        self.place = RelayPlace(epoch=self.place.epoch + 1)
         self._tracking.save(self.place)
         self.republished += 1
 

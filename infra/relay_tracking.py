@@ -21,6 +21,7 @@ import psycopg
 class RelayPlace:
     position: int = 0
     offsets: dict[int, int] = field(default_factory=dict)  # partition -> last acked offset
+    epoch: int = 1  # counts the times the whole log was published (consumers watch it)
 
 
 class RelayTracking(Protocol):
@@ -30,11 +31,14 @@ class RelayTracking(Protocol):
 
 
 def _encode(place: RelayPlace) -> str:
-    return orjson.dumps({str(p): o for p, o in place.offsets.items()}).decode()
+    offsets = {str(p): o for p, o in place.offsets.items()}
+    return orjson.dumps({"epoch": place.epoch, "offsets": offsets}).decode()
 
 
-def _decode(position: int, offsets: str) -> RelayPlace:
-    return RelayPlace(position, {int(p): int(o) for p, o in orjson.loads(offsets).items()})
+def _decode(position: int, raw: str) -> RelayPlace:
+    found = orjson.loads(raw)
+    offsets = {int(p): int(o) for p, o in found["offsets"].items()}
+    return RelayPlace(position, offsets, int(found["epoch"]))
 
 
 class SQLiteRelayTracking:

@@ -206,8 +206,10 @@ async def handle_error(request: Request, exc: Exception) -> Response:
         message, fields = "We encountered an internal error. Please try again.", {}
     else:
         code, status = found
-        assert isinstance(exc, e.StrataError)
-        message, fields = exc.message, dict(exc.fields)
+        if isinstance(exc, e.StrataError):
+            message, fields = exc.message, dict(exc.fields)
+        else:  # the views lagging behind the log (BarrierTimeout): worth a retry
+            message, fields = "Please try again: the listing is catching up.", {}
     headers: dict[str, str] = {}
     if isinstance(exc, e.NoSuchKey) and exc.delete_marker:
         headers["x-amz-delete-marker"] = "true"

@@ -14,10 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
+import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from domain.application import ObjectStore
 from infra import kafka
+from infra.settings import Settings
 from infra.tansu import start_tansu
 from tests.conftest import Server, free_port, server_env
 from tests.nodes.conftest import SECRET, Node
@@ -199,7 +203,7 @@ def read_topic(servers: str, topic: str = TOPIC, timeout: float = 10) -> list[An
                 consumer.seek(tp, 0)
             records: list[Any] = []
             deadline = time.monotonic() + timeout
-            while any(await consumer.position(tp) < ends[tp] for tp in parts):
+            while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
                 if time.monotonic() > deadline:
                     raise TimeoutError("the topic was not read to its end in time")
                 batch = await consumer.getmany(timeout_ms=200)
@@ -210,3 +214,58 @@ def read_topic(servers: str, topic: str = TOPIC, timeout: float = 10) -> list[An
             await consumer.stop()
 
     return asyncio.run(read())
+
+
+def store_notifications(postgres_url: str) -> list[Any]:
+    """The whole notification log of the store."""
+    store = ObjectStore(Settings(event_store=postgres_url).event_store_env())
+    try:
+        found: list[Any] = []
+        while batch := store.recorder.select_notifications(
+                start=found[-1].id if found else 0, limit=1000, inclusive_of_start=False):
+            found += batch
+        return found
+    finally:
+        store.close()
+
+
+def wait_until_relayed(postgres_url: str, timeout: float = 30) -> int:
+    """The store's newest position, once the relay has had it acknowledged."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        while True:
+            head = store_head(db)
+            row = db.execute("SELECT position FROM strata_relay").fetchone()
+            if row is not None and row[0] >= head:
+                return head
+            assert time.monotonic() < deadline, f"relay at {row}, store at {head}"
+            time.sleep(0.05)
+
+
+def store_head(db: psycopg.Connection[Any]) -> int:
+    tables = [r[0] for r in db.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_name LIKE '%events'")]
+    return max(int(db.execute(f"SELECT coalesce(max(notification_id), 0) FROM {t}")
+                   .fetchone()[0]) for t in tables)  # type: ignore[index]
+
+
+@dataclass(frozen=True)
+class TopicEvent:
+    partition: int
+    key: bytes
+    position: int
+    ident: tuple[str, int]  # (aggregate id, version)
+    envelope: dict[str, Any]
+    epoch: int
+
+
+def events_on_topic(servers: str) -> list[TopicEvent]:
+    """Every event record on the topic, per partition in offset order; no watermarks."""
+    found = []
+    for record in read_topic(servers):
+        decoded = kafka.decode(record.headers, record.value)
+        if decoded is not None and (n := decoded.notification) is not None:
+            found.append(TopicEvent(record.partition, record.key or b"", decoded.position,
+                                    (str(n.originator_id), n.originator_version),
+                                    orjson.loads(record.value), decoded.epoch))
+    return found
