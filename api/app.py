@@ -22,6 +22,7 @@ from api.native import (
     events,
     history,
     inventory,
+    metrics,
     nodes,
     objects,
 )
@@ -43,6 +44,7 @@ def native_routes() -> list[Route]:
     b = "/buckets/{bucket}"
     return [
         Route("/healthz", healthz),
+        Route("/metrics", metrics.metrics, methods=["GET"]),
         Route("/auth/token", admin.token, methods=["POST"]),
         Route("/events", events.stream, methods=["GET"]),
         Route("/audit", events.audit, methods=["GET"]),

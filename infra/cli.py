@@ -68,6 +68,9 @@ def _cluster_commands(sub: Any) -> None:
     up.add_argument("--replicas", type=int, help="replication factor (default 3, at most --nodes)")
     up.add_argument("--s3-port", type=int, help="S3 door port (STRATA_S3_PORT, default 9000)")
     up.add_argument("--api-port", type=int, help="native API port (STRATA_API_PORT, 9001)")
+    up.add_argument("--kafka", action="store_true",
+                    help="the whole cluster shape: PostgreSQL, a Kafka broker (STRATA_KAFKA, "
+                    "else tansu), relay, workers, two API instances behind nginx")
     status = cluster.add_parser("status", help="each process: role, port, PID, health")
     status.add_argument("--root", type=Path, required=True)
     status.add_argument("--json", action="store_true", help="a JSON list, for scripts")
@@ -94,6 +97,9 @@ def _client_commands(sub: Any) -> None:
     tail.add_argument("--from", dest="start", type=int,
                       help="start after this log position (0: from the beginning; default: now)")
     tail.add_argument("--no-follow", action="store_true", help="stop once caught up")
+    tail.add_argument("--kafka", action="store_true",
+                      help="read the Kafka topic (STRATA_KAFKA) instead of the native API; "
+                      "--from 0 starts at the beginning, else at the end")
     restore = _remote(sub.add_parser("restore", help="bring a bucket or prefix back to an instant"))
     restore.add_argument("bucket")
     restore.add_argument("--as-of", required=True, help="RFC 3339 time, e.g. 2026-11-27T09:00Z")
@@ -121,7 +127,11 @@ def _cluster(args: argparse.Namespace, settings: Settings) -> int:
 
     from infra import cluster
 
-    if args.action == "up":
+    if args.action == "up" and args.kafka:
+        from infra.cluster_kafka import up_kafka
+
+        up_kafka(args.root, settings, args.nodes, args.zones, args.replicas)
+    elif args.action == "up":
         cluster.up(args.root, settings, args.nodes, args.zones, args.replicas)
     elif args.action == "status":
         processes = cluster.status(args.root, settings)
@@ -134,6 +144,19 @@ def _cluster(args: argparse.Namespace, settings: Settings) -> int:
         return 0 if all(p["healthy"] for p in processes) else 1
     else:
         cluster.down(args.root)
+    return 0
+
+
+def _kafka_tail(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.envelope import EventFilter
+    from infra.kafka_tail import run_tail
+
+    types = tuple(t.strip() for t in (args.type or "").split(",") if t.strip())
+    wanted = EventFilter(bucket=args.bucket, prefix=args.prefix or "", types=types)
+    if args.start not in (None, 0):
+        raise SettingsError("with --kafka, --from takes 0 (the beginning) or nothing (now)")
+    run_tail(settings.require_kafka(), settings.kafka_topic, wanted, args.start == 0,
+             not args.no_follow)
     return 0
 
 
@@ -202,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
                 serve_node(args.data_dir, settings.host, args.port, args.zone or "zone-a",
                            settings.require_cluster_secret())
             return 0
+        if args.command == "events" and getattr(args, "kafka", False):
+            return _kafka_tail(args, settings)
         if args.command == "projections":
             from infra.rebuild import rebuild_views
 

@@ -30,11 +30,12 @@ from infra.settings import Settings, SettingsError
 from infra.system import root_credentials
 
 START_SECONDS = 60
+STOP_ORDER = ["nginx", "store", "api", "worker", "relay", "node", "broker"]
 
 
 @dataclass
 class Process:
-    role: str  # "node" or "store"
+    role: str  # "node", "store"; with Kafka "broker", "relay", "api", "worker", "nginx"
     port: int
     pid: int
     data_dir: str
@@ -61,10 +62,14 @@ def _secret(root: Path, settings: Settings) -> str:
 
 
 def _spawn(args: list[str], env: dict[str, str], log: Path) -> int:
+    return _spawn_command([sys.executable, "-m", "infra.cli", *args], env, log)
+
+
+def _spawn_command(command: list[str], env: dict[str, str], log: Path) -> int:
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", *args], env=env, stdout=out,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     return process.pid
 
@@ -86,6 +91,20 @@ def _alive(pid: int) -> bool:
 def _healthy(process: Process, secret: str) -> bool:
     if not _alive(process.pid):
         return False
+    if process.role == "relay":
+        return True
+    if process.role == "broker":
+        try:
+            socket.create_connection(("127.0.0.1", process.port), timeout=2).close()
+            return True
+        except OSError:
+            return False
+    if process.role == "worker":
+        try:
+            return httpx.get(f"http://127.0.0.1:{process.port}/metrics",
+                             timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
     if process.role == "node":
         client = NodeClient(NodeRef("?", process.zone), f"http://127.0.0.1:{process.port}",
                             secret, 2.0)
@@ -205,7 +224,7 @@ def down(root: Path, quiet: bool = False) -> int:
     """Stop every process of the cluster (SIGTERM, then SIGKILL); how many were running."""
     processes = load(root.resolve())
     running = [p for p in processes if _alive(p.pid)]
-    for p in sorted(running, key=lambda p: p.role != "store"):  # the store first
+    for p in sorted(running, key=lambda p: STOP_ORDER.index(p.role)):  # doors first
         os.kill(p.pid, signal.SIGTERM)
     deadline = time.monotonic() + 15
     while any(_alive(p.pid) for p in running) and time.monotonic() < deadline:

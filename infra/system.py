@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from domain.application import ObjectStore
 from domain.errors import AccessKeyAlreadyExists, UserAlreadyExists
@@ -24,6 +27,8 @@ from infra.keys import SecretBox, token_signing_key
 from infra.local_blobs import LocalDiskBlobStore
 from infra.membership import MembershipWatcher
 from infra.node_blobs import NodeBlobStore
+from infra.postgres import ensure_database
+from infra.relay import open_tracking, relay_lag
 from infra.rocksdb_views import RocksDBViewStore
 from infra.settings import Settings, SettingsError
 from projections.base import Projection
@@ -99,10 +104,12 @@ class System:
     inventory_schedule: InventoryScheduler
     role: str = "embedded"  # or "api" / "worker": a cluster process fed by Kafka
     feed: KafkaViewFeed | None = None  # the views' source in a cluster; else the store
+    relay_lag: Callable[[float], tuple[int, float]] | None = None  # (events, seconds) at now
     membership: MembershipWatcher | None = None  # with blob nodes
     replicator: Replicator | None = None
     replication_follower: LogFollower | None = None
     started: bool = field(default=False)
+    _relay_tracking: Any = None
 
     def start(self) -> None:
         if self.feed is not None:
@@ -135,6 +142,8 @@ class System:
         self.gc_follower.stop()
         if self.feed is not None:
             self.feed.stop()
+        if self._relay_tracking is not None:
+            self._relay_tracking.close()
         self.runner.stop()
         self.views.close()
         self.store.close()
@@ -145,13 +154,18 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     `role`: "embedded" follows the store in-process; "api" and "worker" are cluster
     processes whose views follow the Kafka topic."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.event_store:
+        settings.event_store_env()  # a bad URL is refused before anything else
+        ensure_database(settings.event_store)
     store = ObjectStore(
         settings.event_store_env(), LocalBucketGate(), settings.read_cache_size
     )
     settings.check_blob_backend()
     views = RocksDBViewStore(settings.views_dir)
     runner = ProjectionRunner(store, views, all_projections())
-    feed = None
+    feed = relay_tracking = None
+    if settings.kafka:
+        relay_tracking = open_tracking(settings)
     if role != "embedded":
         feed = KafkaViewFeed(runner, views, settings.require_kafka(), settings.kafka_topic,
                              f"strata-views-{role}-{settings.instance_name}",
@@ -204,6 +218,9 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
         inventory=inventory,
         role=role,
         feed=feed,
+        relay_lag=None if relay_tracking is None else functools.partial(
+            relay_lag, store, relay_tracking),
+        _relay_tracking=relay_tracking,
         membership=membership,
         replicator=replicator,
         replication_follower=replication_follower,

@@ -82,6 +82,11 @@ def create_worker_app(
         broker_request_timeout=max(session * 2, 20.0),
         broker_rebalance_timeout=session,
         consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_linger=0.0,
+        # tansu counts a partition's end wrongly after a batch of several records, and
+        # the table's recovery reads its changelog to that end
+        producer_max_batch_size=1 if settings.kafka_one_record_per_batch else 16384,
         web_enabled=metrics_port > 0,
         web_host=settings.host,
         web_port=metrics_port or 6066,
@@ -91,8 +96,8 @@ def create_worker_app(
                        partitions=settings.kafka_partitions)
     dead = app.topic(f"{settings.kafka_topic}.dead", key_serializer="raw",
                      value_serializer="raw", partitions=1)
-    handled = app.Table("strata-handled", default=int, key_serializer="raw",
-                        value_serializer="json", partitions=settings.kafka_partitions)
+    handled = app.Table("strata-handled", default=int, key_type=bytes, value_type=int,
+                        partitions=settings.kafka_partitions)
     handlers = worker_handlers(system)
     mapper = system.store.mapper
 
@@ -124,6 +129,8 @@ def create_worker_app(
             if decoded is None or decoded.notification is None:
                 continue  # a watermark, or not ours
             key = record.key or kafka.GLOBAL_KEY
+            log.warning("DIAG p%s o%s pos %s key %r handled %s", record.message.partition,
+                        record.message.offset, decoded.position, key, handled[key])
             if decoded.position <= handled[key]:
                 counts.duplicates += 1
                 continue
@@ -141,7 +148,13 @@ def create_worker_app(
     if metrics_port:
         @app.page("/metrics")
         async def metrics(view: Any, request: Any) -> Any:
-            return view.text(counts.prometheus(), content_type="text/plain; version=0.0.4")
+            assigned = sum(1 for tp in app.consumer.assignment()
+                           if tp.topic == settings.kafka_topic)
+            text = counts.prometheus() + (
+                "# HELP strata_worker_partitions partitions of the event topic this worker has\n"
+                "# TYPE strata_worker_partitions gauge\n"
+                f"strata_worker_partitions {assigned}\n")
+            return view.text(text, content_type="text/plain; version=0.0.4")
 
     return app
 
@@ -150,6 +163,7 @@ def run_worker(settings: Settings, metrics_port: int = 0) -> None:
     """Runs until SIGINT or SIGTERM."""
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per blob-node request
     system = open_system(settings, "worker")
     system.start()
     counts = WorkerCounts()

@@ -1,0 +1,62 @@
+"""GET /metrics: Prometheus text exposition of what an operator watches.
+
+Open like /healthz: it says how far behind things are, never what is stored.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.blocking import blocking
+from api.context import system_of
+
+
+def _gauge(lines: list[str], name: str, help_text: str, value: float, kind: str = "gauge"
+           ) -> None:
+    lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value:g}"]
+
+
+def render(system: Any) -> str:
+    lines: list[str] = []
+    head = system.store.current_position()
+    _gauge(lines, "strata_log_position", "newest position in the event store's log", head)
+    _gauge(lines, "strata_views_position", "log position this process's views are complete "
+           "up to", system.runner.position)
+    _gauge(lines, "strata_views_lag_events", "events committed but not yet in this process's "
+           "views", max(0, head - system.runner.position))
+    if system.relay_lag is not None:
+        events, seconds = system.relay_lag(time.time())
+        _gauge(lines, "strata_relay_lag_events", "events in the store not yet acknowledged by "
+               "Kafka", events)
+        _gauge(lines, "strata_relay_lag_seconds", "age of the oldest event not yet acknowledged "
+               "by Kafka", seconds)
+    if system.feed is not None and system.feed.sequencer is not None:
+        _gauge(lines, "strata_feed_held_events", "events read from Kafka, waiting for the "
+               "other partitions to catch up", system.feed.sequencer.held)
+        _gauge(lines, "strata_feed_duplicates_total", "events read from Kafka again and "
+               "dropped", system.feed.sequencer.duplicates, "counter")
+    if system.role == "api":
+        return "\n".join(lines) + "\n"  # the workers run in `strata worker`, with /metrics
+    followers = [f for f in (system.gc_follower, system.replication_follower) if f is not None]
+    _gauge(lines, "strata_worker_dead_letters_total", "events a worker gave up on after its "
+           "retries", sum(f.dead_letters for f in followers), "counter")
+    _gauge(lines, "strata_gc_sweeps_total", "garbage-collection sweeps", system.gc.sweeps,
+           "counter")
+    _gauge(lines, "strata_gc_chunks_collected_total", "chunks garbage-collected",
+           system.gc.chunks_collected, "counter")
+    if system.replicator is not None:
+        stats = system.replicator.stats
+        _gauge(lines, "strata_replication_copies_made_total", "replicas copied to bring "
+               "chunks to their placement", stats.copies_made, "counter")
+        _gauge(lines, "strata_chunks_under_replicated", "chunks with fewer healthy replicas "
+               "than wanted, at the last full pass", stats.under_replicated)
+    return "\n".join(lines) + "\n"
+
+
+async def metrics(request: Request) -> Response:
+    text = await blocking(render, system_of(request))
+    return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")

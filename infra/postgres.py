@@ -1,0 +1,33 @@
+"""PostgreSQL for a cluster's event store: the database is created on first start."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from infra.settings import SettingsError
+
+log = logging.getLogger("strata")
+
+
+def ensure_database(url: str) -> None:
+    """Create the database `url` names unless it exists (the server must be reachable)."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") or "strata"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=10) as db:
+            found = db.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if found is None:
+                db.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                log.info("created the PostgreSQL database %s", name)
+    except psycopg.errors.DuplicateDatabase:
+        pass  # another process of the cluster created it first
+    except psycopg.OperationalError as exc:
+        raise SettingsError(
+            f"STRATA_EVENT_STORE: cannot reach PostgreSQL at {parts.hostname}:{parts.port or 5432}"
+            f" ({exc}); start it, or fix the URL"
+        ) from None

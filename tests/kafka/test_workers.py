@@ -1,0 +1,121 @@
+"""faust workers over `strata.events`: partitions split between two workers, moved to
+the survivor when one is killed, and the work (replication, garbage collection) done."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka.partitioner import DefaultPartitioner
+
+from tests.conftest import Server, free_port
+from tests.kafka.conftest import PARTITIONS, Role, api_instance, register_nodes, store_notifications
+from tests.nodes.conftest import Node
+from tests.s3.conftest import make_client
+
+
+def metric(port: int, name: str) -> float:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    found = re.search(rf"^{name} (\S+)$", text, re.M)
+    assert found is not None, text
+    return float(found.group(1))
+
+
+def wait_until(condition, timeout: float, what) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what() if callable(what) else what
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def api(cluster_env: dict[str, str], relay: Role, nodes: list[Node], tmp_path: Path
+        ) -> Iterator[Server]:
+    server = api_instance(tmp_path, cluster_env, "api-a")
+    server.start()
+    try:
+        register_nodes(server, nodes, [server])
+        yield server
+    finally:
+        server.stop()
+
+
+def start_worker(name: str, env: dict[str, str], tmp_path: Path) -> tuple[Role, int]:
+    port = free_port()
+    worker = Role("worker", tmp_path / name,
+                  {**env, "STRATA_INSTANCE": name, "STRATA_LOG_LEVEL": "info"},
+                  ["--metrics-port", str(port)])
+    worker.start()
+    wait_until(lambda: _answers(port) or not worker.alive(), 60, f"{name} serves /metrics")
+    assert worker.alive(), f"{name} exited; see its log in {tmp_path}"
+    return worker, port
+
+
+def spread_over_partitions(per_partition: int) -> list[str]:
+    """Bucket names whose events land `per_partition` to a partition (the producer's
+    default partitioner hashes the key)."""
+    partitioner = DefaultPartitioner()
+    chosen: dict[int, list[str]] = {p: [] for p in range(PARTITIONS)}
+    for i in range(1000):
+        name = f"spread-{i}"
+        found = chosen[partitioner(name.encode(), list(range(PARTITIONS)), None)]
+        if len(found) < per_partition:
+            found.append(name)
+    return [name for names in chosen.values() for name in names]
+
+
+def _answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_two_workers_share_the_events_and_one_takes_over_when_the_other_is_killed(
+    api: Server, cluster_env: dict[str, str], postgres_url: str, nodes: list[Node],
+    tmp_path: Path,
+) -> None:
+    first, first_port = start_worker("worker-1", cluster_env, tmp_path)
+    second, second_port = start_worker("worker-2", cluster_env, tmp_path)
+    try:
+        ports = (first_port, second_port)
+        wait_until(lambda: all(metric(p, "strata_worker_partitions") > 0 for p in ports)
+                   and sum(metric(p, "strata_worker_partitions") for p in ports) == PARTITIONS,
+                   60, "the workers split the partitions")
+        s3 = make_client(api)
+        buckets = spread_over_partitions(2)
+        for bucket in buckets:
+            s3.create_bucket(Bucket=bucket)
+            s3.put_object(Bucket=bucket, Key="k", Body=bucket.encode() * 1000)
+
+        def handled() -> float:
+            return sum(metric(p, "strata_worker_handled_total") for p in (first_port, second_port))
+
+        wait_until(lambda: handled() == len(store_notifications(postgres_url)), 60,
+                   lambda: f"every event handled once: {handled()} of "
+                   f"{len(store_notifications(postgres_url))}")
+        assert metric(first_port, "strata_worker_handled_total") > 0
+        assert metric(second_port, "strata_worker_handled_total") > 0
+
+        first.kill()
+        before = metric(second_port, "strata_worker_handled_total")
+        known = len(store_notifications(postgres_url))
+        for bucket in buckets:
+            s3.delete_object(Bucket=bucket, Key="k")
+        new = len(store_notifications(postgres_url)) - known
+        wait_until(lambda: metric(second_port, "strata_worker_handled_total") >= before + new,
+                   60, lambda: "the survivor handles the killed worker's partitions too: "
+                   f"{metric(second_port, 'strata_worker_handled_total')} of {before} + {new}, "
+                   f"{metric(second_port, 'strata_worker_partitions')} partitions, "
+                   f"{metric(second_port, 'strata_worker_duplicates_total')} duplicates")
+        # garbage collection ran on those events: the deleted objects' chunks are gone
+        wait_until(lambda: not any(path.is_file() for n in nodes
+                                   for path in (n.data_dir / "chunks").rglob("*")),
+                   60, "the deleted chunks are collected")
+    finally:
+        first.stop()
+        second.stop()
