@@ -20,8 +20,9 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 	$(UV) sync --locked --extra dev --extra bench --python $(PYTHON)
 	@touch $@
 
-# The S3 client tools the tests drive, from Debian's packages at pinned versions.
-DEBIAN_TOOLS := rclone=1.60.1+dfsg-2+b5 s3fs=1.90-1
+# The S3 client tools the tests drive, and nginx in front of a cluster's API instances,
+# from Debian's packages at pinned versions.
+DEBIAN_TOOLS := rclone=1.60.1+dfsg-2+b5 s3fs=1.90-1 nginx-light=1.22.1-9+deb12u11
 
 # $(call debian_tools,<commands>,<pinned packages>,<who needs them>): install the
 # packages from Debian when any command is missing (as root), else say what to run.
@@ -40,7 +41,7 @@ define debian_tools
 endef
 
 client-tools:
-	$(call debian_tools,rclone s3fs,$(DEBIAN_TOOLS),the tests)
+	$(call debian_tools,rclone s3fs nginx,$(DEBIAN_TOOLS),the tests)
 
 setup: $(VENV)/.synced
 
@@ -69,6 +70,7 @@ bench: setup bench-tools
 	$(VENV)/bin/python -m bench.metadata
 	$(VENV)/bin/python -m bench.history
 	$(VENV)/bin/python -m bench.cluster
+	$(VENV)/bin/python -m bench.kafka
 
 clean:
 	rm -rf $(VENV) $(TOOLS)

@@ -1,10 +1,14 @@
-"""In-process bucket gate: a readers-writer lock per bucket name."""
+"""Bucket gates: a readers-writer lock per bucket name, in-process (embedded) or as a
+PostgreSQL advisory lock (API instances sharing a store)."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+
+from psycopg_pool import ConnectionPool
 
 
 class _RWLock:
@@ -62,3 +66,38 @@ class LocalBucketGate:
 
     def exclusive(self, bucket: str) -> AbstractContextManager[None]:
         return self._lock(bucket).exclusive()
+
+
+class PostgresBucketGate:
+    """BucketGate for API instances sharing one PostgreSQL store: a session-level
+    advisory lock per bucket, shared for object commits, exclusive for the bucket's
+    deletion, so a write through one instance cannot land in a bucket that another
+    instance is deleting."""
+
+    def __init__(self, conninfo: str, max_connections: int = 32) -> None:
+        self._pool = ConnectionPool(conninfo, min_size=1, max_size=max_connections,
+                                    kwargs={"autocommit": True}, open=True)
+
+    @staticmethod
+    def _key(bucket: str) -> int:
+        return int.from_bytes(hashlib.blake2b(bucket.encode(), digest_size=8).digest(), "big",
+                              signed=True)
+
+    @contextmanager
+    def _held(self, bucket: str, mode: str) -> Iterator[None]:
+        key = self._key(bucket)
+        with self._pool.connection() as db:
+            db.execute(f"SELECT pg_advisory_lock{mode}(%s)", (key,))
+            try:
+                yield
+            finally:
+                db.execute(f"SELECT pg_advisory_unlock{mode}(%s)", (key,))
+
+    def shared(self, bucket: str) -> AbstractContextManager[None]:
+        return self._held(bucket, "_shared")
+
+    def exclusive(self, bucket: str) -> AbstractContextManager[None]:
+        return self._held(bucket, "")
+
+    def close(self) -> None:
+        self._pool.close()

@@ -144,6 +144,21 @@ class Settings:
                 f"STRATA_REPLICAS={self.replicas}"
             )
 
+    def require_cluster_role(self) -> str:
+        """What `strata api`, `strata worker` and `strata relay`'s views need."""
+        if not self.event_store:
+            raise SettingsError(
+                "a cluster process needs the shared event store: set STRATA_EVENT_STORE to a "
+                "postgresql:// URL (the same on every process)"
+            )
+        if self.blob_backend != "nodes":
+            raise SettingsError(
+                "a cluster's API instances and workers keep chunks on blob nodes: set "
+                "STRATA_BLOBS=nodes and STRATA_CLUSTER_SECRET ('strata cluster up --kafka' "
+                "does it all)"
+            )
+        return self.require_kafka()
+
     def require_kafka(self) -> str:
         if not self.kafka:
             raise SettingsError(

@@ -20,7 +20,7 @@ from domain.errors import AccessKeyAlreadyExists, UserAlreadyExists
 from domain.ports import BlobStore
 from domain.records import RequestMeta
 from infra.access_log import DeniedLog
-from infra.gates import LocalBucketGate
+from infra.gates import LocalBucketGate, PostgresBucketGate
 from infra.inventory import InventoryExporter
 from infra.kafka_views import KafkaViewFeed
 from infra.keys import SecretBox, token_signing_key
@@ -147,19 +147,23 @@ class System:
         self.runner.stop()
         self.views.close()
         self.store.close()
+        if isinstance(self.store.gate, PostgresBucketGate):
+            self.store.gate.close()
 
 
 def open_system(settings: Settings, role: str = "embedded") -> System:
     """Open (creating on first use) the data dir; the caller starts and closes it.
     `role`: "embedded" follows the store in-process; "api" and "worker" are cluster
     processes whose views follow the Kafka topic."""
+    if role != "embedded":
+        settings.require_cluster_role()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    gate: LocalBucketGate | PostgresBucketGate = LocalBucketGate()
     if settings.event_store:
         settings.event_store_env()  # a bad URL is refused before anything else
         ensure_database(settings.event_store)
-    store = ObjectStore(
-        settings.event_store_env(), LocalBucketGate(), settings.read_cache_size
-    )
+        gate = PostgresBucketGate(settings.event_store)  # other processes write too
+    store = ObjectStore(settings.event_store_env(), gate, settings.read_cache_size)
     settings.check_blob_backend()
     views = RocksDBViewStore(settings.views_dir)
     runner = ProjectionRunner(store, views, all_projections())

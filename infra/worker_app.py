@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,8 +66,10 @@ def create_worker_app(
     counts: WorkerCounts,
     metrics_port: int = 0,
     backoff_seconds: float = 0.05,
+    handlers: Sequence[Callable[[Any], None]] | None = None,
 ) -> faust.App:
-    """The faust app; built here, from settings, never at import."""
+    """The faust app; built here, from settings, never at import. `handlers`: the
+    system's own workers unless given."""
     servers = settings.require_kafka()
     session = max(settings.worker_session_seconds, 3.0)
     app = faust.App(
@@ -98,7 +100,7 @@ def create_worker_app(
                      value_serializer="raw", partitions=1)
     handled = app.Table("strata-handled", default=int, key_type=bytes, value_type=int,
                         partitions=settings.kafka_partitions)
-    handlers = worker_handlers(system)
+    handlers = list(worker_handlers(system) if handlers is None else handlers)
     mapper = system.store.mapper
 
     async def deliver(event: Any, position: int) -> str | None:
@@ -129,8 +131,6 @@ def create_worker_app(
             if decoded is None or decoded.notification is None:
                 continue  # a watermark, or not ours
             key = record.key or kafka.GLOBAL_KEY
-            log.warning("DIAG p%s o%s pos %s key %r handled %s", record.message.partition,
-                        record.message.offset, decoded.position, key, handled[key])
             if decoded.position <= handled[key]:
                 counts.duplicates += 1
                 continue
@@ -159,7 +159,11 @@ def create_worker_app(
     return app
 
 
-def run_worker(settings: Settings, metrics_port: int = 0) -> None:
+def run_worker(
+    settings: Settings,
+    metrics_port: int = 0,
+    handlers: Callable[[System], Sequence[Callable[[Any], None]]] = worker_handlers,
+) -> None:
     """Runs until SIGINT or SIGTERM."""
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(levelname)s %(name)s: %(message)s")
@@ -167,7 +171,7 @@ def run_worker(settings: Settings, metrics_port: int = 0) -> None:
     system = open_system(settings, "worker")
     system.start()
     counts = WorkerCounts()
-    app = create_worker_app(settings, system, counts, metrics_port)
+    app = create_worker_app(settings, system, counts, metrics_port, handlers=handlers(system))
     print(f"strata worker: group {GROUP} on {settings.kafka}", flush=True)
     try:
         level = {"debug": "debug", "info": "info", "warning": "warn"}.get(settings.log_level,

@@ -20,6 +20,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from domain.application import ObjectStore
+from domain.envelope import envelope
 from infra import kafka
 from infra.settings import Settings
 from infra.tansu import start_tansu
@@ -225,6 +226,15 @@ def store_notifications(postgres_url: str) -> list[Any]:
                 start=found[-1].id if found else 0, limit=1000, inclusive_of_start=False):
             found += batch
         return found
+    finally:
+        store.close()
+
+
+def stored_envelopes(postgres_url: str) -> list[dict[str, Any]]:
+    store = ObjectStore(Settings(event_store=postgres_url).event_store_env())
+    try:
+        return [envelope(store.mapper.to_domain_event(n), n.id)
+                for n in store_notifications(postgres_url)]
     finally:
         store.close()
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
+import httpx
+from botocore.exceptions import ClientError
+
 from tests.conftest import ROOT_AK, ROOT_SK, Server
 from tests.s3.conftest import make_client
 
@@ -20,3 +26,58 @@ def test_a_put_through_one_instance_is_listed_at_once_by_the_other(
         listed = b.list_objects_v2(Bucket="shared")["Contents"]
         assert [o["Key"] for o in listed][-1] == f"k{i:02d}"
         assert b.get_object(Bucket="shared", Key=f"k{i:02d}")["Body"].read() == f"v{i}".encode()
+
+
+def test_a_bucket_deleted_through_one_instance_never_keeps_a_write_through_the_other(
+    two_apis: list[Server],
+) -> None:
+    a, b = (s3(server) for server in two_apis)
+    for n in range(12):
+        bucket = f"race-{n}"
+        a.create_bucket(Bucket=bucket)
+        start = threading.Barrier(2)
+        results: dict[str, str] = {}
+
+        def put(client: Any = a, bucket: str = bucket, start: threading.Barrier = start,
+                results: dict[str, str] = results) -> None:
+            start.wait()
+            try:
+                client.put_object(Bucket=bucket, Key="k", Body=b"x")
+                results["put"] = "ok"
+            except ClientError as exc:
+                results["put"] = exc.response["Error"]["Code"]
+
+        writer = threading.Thread(target=put)
+        writer.start()
+        start.wait()
+        try:
+            b.delete_bucket(Bucket=bucket)
+            results["delete"] = "ok"
+        except ClientError as exc:
+            results["delete"] = exc.response["Error"]["Code"]
+        writer.join()
+        assert (results["put"], results["delete"]) in {
+            ("ok", "BucketNotEmpty"), ("NoSuchBucket", "ok")}, results
+        if results["delete"] == "BucketNotEmpty":
+            assert b.get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"
+
+
+def test_an_instance_killed_and_restarted_resumes_its_views_from_where_they_were(
+    two_apis: list[Server],
+) -> None:
+    first, second = two_apis
+    a, b = s3(first), s3(second)
+    a.create_bucket(Bucket="resumed")
+    for n in range(5):
+        a.put_object(Bucket="resumed", Key=f"before-{n}", Body=b"x")
+    assert len(b.list_objects_v2(Bucket="resumed")["Contents"]) == 5
+    second.kill()
+    for n in range(5):
+        a.put_object(Bucket="resumed", Key=f"while-down-{n}", Body=b"y")
+    a.delete_object(Bucket="resumed", Key="before-0")
+    second.start()
+    b = s3(second)
+    keys = [o["Key"] for o in b.list_objects_v2(Bucket="resumed")["Contents"]]
+    assert keys == [f"before-{n}" for n in range(1, 5)] + [f"while-down-{n}" for n in range(5)]
+    stats = httpx.get(f"{second.api}/metrics").text
+    assert "strata_feed_duplicates_total 0" in stats  # it did not read the topic again

@@ -3,7 +3,10 @@ the survivor when one is killed, and the work (replication, garbage collection) 
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +16,17 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from tests.conftest import Server, free_port
-from tests.kafka.conftest import PARTITIONS, Role, api_instance, register_nodes, store_notifications
+from tests.kafka.conftest import (
+    PARTITIONS,
+    TOPIC,
+    Broker,
+    Role,
+    api_instance,
+    read_topic,
+    register_nodes,
+    store_notifications,
+    stored_envelopes,
+)
 from tests.nodes.conftest import Node
 from tests.s3.conftest import make_client
 
@@ -119,3 +132,38 @@ def test_two_workers_share_the_events_and_one_takes_over_when_the_other_is_kille
     finally:
         first.stop()
         second.stop()
+
+
+def test_an_event_a_handler_keeps_failing_on_goes_to_the_dead_letter_topic(
+    api: Server, cluster_env: dict[str, str], broker: Broker, postgres_url: str,
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    env = {**cluster_env, "STRATA_WORKER_ATTEMPTS": "3", "STRATA_INSTANCE": "poisoned"}
+    with open(tmp_path / "poisoned.log", "ab") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "tests.kafka.poisoned_worker", str(tmp_path / "poisoned"),
+             str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: _answers(port) or worker.poll() is not None, 60, "it starts")
+        assert worker.poll() is None, (tmp_path / "poisoned.log").read_text()
+        s3 = make_client(api)
+        s3.create_bucket(Bucket="poison")
+        s3.put_object(Bucket="poison", Key="k", Body=b"bad")
+        s3.create_bucket(Bucket="healthy")
+        s3.put_object(Bucket="healthy", Key="k", Body=b"good")
+        # the workers record events of their own (replica surveys): count them all
+        wait_until(lambda: metric(port, "strata_worker_handled_total")
+                   == len(store_notifications(postgres_url)), 60,
+                   lambda: f"{metric(port, 'strata_worker_handled_total')} handled")
+        poison = [e["position"] for e in stored_envelopes(postgres_url)
+                  if e["bucket"] == "poison"]
+        assert metric(port, "strata_worker_dead_letters_total") == len(poison)
+        assert metric(port, "strata_worker_retries_total") == 2 * len(poison)
+        dead = [json.loads(r.value) for r in read_topic(broker.servers, TOPIC + ".dead")]
+        assert sorted(d["event"]["position"] for d in dead) == poison
+        assert all("cannot take the poison bucket" in d["error"] and d["attempts"] == 3
+                   for d in dead)
+    finally:
+        worker.terminate()
+        worker.wait(20)

@@ -1,0 +1,191 @@
+"""The Kafka path of a cluster: relay throughput, and the latency from a commit in the
+store to the change being in an API instance's views (through relay, broker, feed).
+
+Run: .venv/bin/python -m bench.kafka [--keys 20000] [--commits 300]
+Needs PostgreSQL on 127.0.0.1:5432; starts its own tansu broker. Appends its table to
+docs/benchmarks.md when that file exists.
+
+The peer, measured in the same run: the same views following the store directly (the
+embedded runner, polling PostgreSQL), which is what the Kafka hop adds to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+from bench.metadata import _version, key_name
+from bench.report import append_section
+from domain.application import ObjectStore
+from domain.objects import ObjectKey
+from infra import kafka
+from infra.kafka_views import KafkaViewFeed
+from infra.relay import Relay
+from infra.relay_tracking import PostgresRelayTracking
+from infra.rocksdb_views import RocksDBViewStore
+from infra.settings import Settings
+from infra.system import ROOT_USER, SYSTEM_META, all_projections
+from infra.tansu import start_tansu
+from projections.runner import ProjectionRunner
+
+BUCKET = "million"
+PARTITIONS = 3
+ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fill(store: ObjectStore, keys: int) -> None:
+    store.create_bucket(BUCKET, ROOT_USER, SYSTEM_META, datetime.now(UTC))
+    for first in range(0, keys, 1000):
+        batch = []
+        for n in range(first, min(first + 1000, keys)):
+            now = datetime.now(UTC)
+            obj = ObjectKey.create(BUCKET, key_name(n), now)
+            obj.put_version(_version(n, now), "Unversioned", SYSTEM_META, now)
+            batch.append(obj)
+        store.save(*batch)
+        print(f"  wrote {first + len(batch):,} keys", flush=True)
+
+
+class RelayThread:
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self.relay.run(self._stop))
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+
+
+def commit_latencies(store: ObjectStore, runner: ProjectionRunner, commits: int) -> list[float]:
+    """ms from a PUT's commit to the views having it, one commit at a time."""
+    latencies = []
+    for n in range(commits):
+        now = datetime.now(UTC)
+        obj = ObjectKey.create(BUCKET, f"latency/{n:06d}", now)
+        obj.put_version(_version(n, now), "Unversioned", SYSTEM_META, now)
+        store.save(obj)
+        position = store.current_position()
+        committed = time.perf_counter()
+        runner.wait_for(position, timeout=30)
+        latencies.append((time.perf_counter() - committed) * 1000)
+        time.sleep(0.01)
+    return latencies
+
+
+def _quantiles(values: list[float]) -> tuple[float, float]:
+    cuts = statistics.quantiles(values, n=100)
+    return cuts[49], cuts[98]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--keys", type=int, default=20_000)
+    parser.add_argument("--commits", type=int, default=300)
+    args = parser.parse_args()
+    name = f"strata_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as db:
+        db.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    port = _free_port()
+    servers = f"127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="strata-bench-kafka-") as tmp:
+        with open(Path(tmp) / "tansu.log", "ab") as log:
+            broker = start_tansu("127.0.0.1", port, log)
+        store = ObjectStore(Settings(event_store=url).event_store_env())
+        tracking = PostgresRelayTracking(url, "strata.events")
+        try:
+            for _ in range(100):
+                try:
+                    asyncio.run(kafka.ensure_topic(servers, "strata.events", PARTITIONS))
+                    break
+                except Exception:
+                    time.sleep(0.1)
+            print(f"writing {args.keys:,} keys ({2 * args.keys + 1:,} events) to PostgreSQL",
+                  flush=True)
+            fill(store, args.keys)
+            head = store.current_position()
+            relay = Relay(store, tracking, servers, "strata.events", PARTITIONS, True, 0.005)
+            relaying = RelayThread(relay)
+            started = time.perf_counter()
+            relaying.start()
+            while relay.place.position < head:
+                time.sleep(0.05)
+            relay_seconds = time.perf_counter() - started
+            print(f"relay: {head:,} events in {relay_seconds:.1f}s", flush=True)
+
+            views = RocksDBViewStore(Path(tmp) / "views-kafka")
+            runner = ProjectionRunner(store, views, all_projections())
+            feed = KafkaViewFeed(runner, views, servers, "strata.events", "bench", PARTITIONS)
+            started = time.perf_counter()
+            feed.start()
+            runner.wait_for(head, timeout=600)
+            feed_seconds = time.perf_counter() - started
+            print(f"views from the topic: {head:,} events in {feed_seconds:.1f}s", flush=True)
+            kafka_latency = commit_latencies(store, runner, args.commits)
+            feed.stop()
+            views.close()
+
+            direct_views = RocksDBViewStore(Path(tmp) / "views-direct")
+            direct = ProjectionRunner(store, direct_views, all_projections(), poll_seconds=0.005)
+            direct.catch_up()
+            direct.start()
+            direct_latency = commit_latencies(store, direct, args.commits)
+            direct.stop()
+            direct_views.close()
+            relaying.stop()
+        finally:
+            tracking.close()
+            store.close()
+            broker.kill()
+            broker.wait(10)
+            with psycopg.connect(ADMIN, autocommit=True) as db:
+                db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    k50, k99 = _quantiles(kafka_latency)
+    d50, d99 = _quantiles(direct_latency)
+    rows = [
+        "| measure | strata (Kafka path) | peer: views following the store |",
+        "|---|---|---|",
+        f"| relay throughput (one record per produce, tansu) | {head / relay_seconds:,.0f} "
+        "events/s | — |",
+        f"| views rebuilt from the topic | {head / feed_seconds:,.0f} events/s | — |",
+        f"| commit → view, p50 | {k50:.1f} ms | {d50:.1f} ms |",
+        f"| commit → view, p99 | {k99:.1f} ms | {d99:.1f} ms |",
+    ]
+    for row in rows:
+        print(row)
+    append_section(
+        "Kafka path (cluster)",
+        f"{head:,} events in PostgreSQL, a tansu broker with {PARTITIONS} partitions, "
+        f"{args.commits} single commits 10 ms apart for the latency. Command: "
+        f"`.venv/bin/python -m bench.kafka --keys {args.keys} --commits {args.commits}`.\n\n"
+        + "\n".join(rows),
+    )
+
+
+if __name__ == "__main__":
+    main()
