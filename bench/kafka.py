@@ -81,12 +81,13 @@ class RelayThread:
         self._thread.join(30)
 
 
-def commit_latencies(store: ObjectStore, runner: ProjectionRunner, commits: int) -> list[float]:
+def commit_latencies(store: ObjectStore, runner: ProjectionRunner, commits: int,
+                     prefix: str) -> list[float]:
     """ms from a PUT's commit to the views having it, one commit at a time."""
     latencies = []
     for n in range(commits):
         now = datetime.now(UTC)
-        obj = ObjectKey.create(BUCKET, f"latency/{n:06d}", now)
+        obj = ObjectKey.create(BUCKET, f"{prefix}/{n:06d}", now)
         obj.put_version(_version(n, now), "Unversioned", SYSTEM_META, now)
         store.save(obj)
         position = store.current_position()
@@ -146,7 +147,7 @@ def main() -> None:
             runner.wait_for(head, timeout=600)
             feed_seconds = time.perf_counter() - started
             print(f"views from the topic: {head:,} events in {feed_seconds:.1f}s", flush=True)
-            kafka_latency = commit_latencies(store, runner, args.commits)
+            kafka_latency = commit_latencies(store, runner, args.commits, "kafka")
             feed.stop()
             views.close()
 
@@ -154,7 +155,7 @@ def main() -> None:
             direct = ProjectionRunner(store, direct_views, all_projections(), poll_seconds=0.005)
             direct.catch_up()
             direct.start()
-            direct_latency = commit_latencies(store, direct, args.commits)
+            direct_latency = commit_latencies(store, direct, args.commits, "direct")
             direct.stop()
             direct_views.close()
             relaying.stop()

@@ -22,7 +22,7 @@ async def tail(servers: str, topic: str, wanted: EventFilter, from_start: bool, 
                out: TextIO = sys.stdout, idle_seconds: float = 1.0) -> int:
     """The count printed. Without `follow`, stop once `idle_seconds` pass with nothing new."""
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap(servers),
-                                enable_auto_commit=False)
+                                enable_auto_commit=False, fetch_max_wait_ms=50)
     await consumer.start()
     try:
         parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic)

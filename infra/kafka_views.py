@@ -88,6 +88,9 @@ class KafkaViewFeed:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=2000,
+            # a broker that does not answer a fetch as soon as records arrive (tansu) would
+            # otherwise hold every read-after-write for the default 500 ms
+            fetch_max_wait_ms=10,
         )
         await consumer.start()
         try:

@@ -191,7 +191,8 @@ def read_topic(servers: str, topic: str = TOPIC, timeout: float = 10) -> list[An
     """Every record of `topic` from offset 0, per partition in offset order."""
 
     async def read() -> list[Any]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False,
+                                    fetch_max_wait_ms=20)
         await consumer.start()
         try:
             parts = [TopicPartition(topic, p)

@@ -1,14 +1,20 @@
-"""The PostgreSQL bucket gate orders object writes against a bucket's deletion across
-processes: shared holders exclude an exclusive holder, and the other way round."""
+"""PostgreSQL in a cluster: the database is created on first start, and the bucket
+gate orders object writes against a bucket's deletion across processes (shared
+holders exclude an exclusive holder, and back)."""
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 
+import psycopg
 import pytest
 
 from infra.gates import PostgresBucketGate
+from infra.postgres import ensure_database
+from infra.settings import SettingsError
+from tests.conftest import PG_ADMIN
 
 pytestmark = pytest.mark.postgres
 
@@ -48,3 +54,22 @@ def _hold(gate: PostgresBucketGate, bucket: str, order: list[str]) -> None:
 def _write(gate: PostgresBucketGate, bucket: str, order: list[str]) -> None:
     with gate.shared(bucket):
         order.append("written")
+
+
+def test_the_event_store_database_is_created_on_first_start() -> None:
+    name = f"strata_first_{uuid.uuid4().hex[:10]}"
+    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    try:
+        ensure_database(url)
+        ensure_database(url)  # a second start finds it
+        with psycopg.connect(PG_ADMIN) as db:
+            assert db.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                              (name,)).fetchone() == (1,)
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as db:
+            db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_an_unreachable_server_is_a_clear_settings_error() -> None:
+    with pytest.raises(SettingsError, match="cannot reach PostgreSQL at 127.0.0.1:1"):
+        ensure_database("postgresql://postgres@127.0.0.1:1/strata")
