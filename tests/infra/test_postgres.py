@@ -71,5 +71,5 @@ def test_the_event_store_database_is_created_on_first_start() -> None:
 
 
 def test_an_unreachable_server_is_a_clear_settings_error() -> None:
-    with pytest.raises(SettingsError, match="cannot reach PostgreSQL at 127.0.0.1:1"):
+    with pytest.raises(SettingsError, match=r"cannot reach PostgreSQL at 127\.0\.0\.1:1"):
         ensure_database("postgresql://postgres@127.0.0.1:1/strata")
