@@ -44,8 +44,10 @@ class KafkaViewFeed:
         topic: str,
         group: str,
         partitions: int,
+        fetch_wait_ms: int = 100,
     ) -> None:
         self._runner = runner
+        self._fetch_wait_ms = fetch_wait_ms
         self._views = views
         self._servers = servers
         self._topic = topic
@@ -88,9 +90,10 @@ class KafkaViewFeed:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=2000,
-            # a broker that does not answer a fetch as soon as records arrive (tansu) would
-            # otherwise hold every read-after-write for the default 500 ms
-            fetch_max_wait_ms=10,
+            # Kafka answers a fetch as soon as a record arrives; tansu waits out the whole
+            # wait (which delays each read-after-write) yet answers empty when finding the
+            # records takes longer than the wait (which stalls a catch-up below ~100 ms)
+            fetch_max_wait_ms=self._fetch_wait_ms,
         )
         await consumer.start()
         try:

@@ -56,6 +56,7 @@ class Settings:
     kafka_topic: str = "strata.events"
     kafka_partitions: int = 3
     kafka_one_record_per_batch: bool = False  # for the tansu test broker (README)
+    kafka_fetch_wait_ms: int = 100  # how long a view feed's fetch may wait for records
     instance: str = ""  # names this process's consumer group; default: its API port
     relay_poll_seconds: float = 0.02
     worker_session_seconds: float = 10.0  # a dead worker's partitions move after this
@@ -122,6 +123,8 @@ class Settings:
             kafka_topic=env.get("STRATA_KAFKA_TOPIC") or defaults.kafka_topic,
             kafka_partitions=int(number("STRATA_KAFKA_PARTITIONS", defaults.kafka_partitions)),
             kafka_one_record_per_batch=_flag(env, "STRATA_KAFKA_ONE_RECORD_PER_BATCH"),
+            kafka_fetch_wait_ms=int(
+                number("STRATA_KAFKA_FETCH_WAIT_MS", defaults.kafka_fetch_wait_ms)),
             instance=env.get("STRATA_INSTANCE", ""),
             relay_poll_seconds=number(
                 "STRATA_RELAY_POLL_SECONDS", defaults.relay_poll_seconds, float

@@ -173,7 +173,7 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     if role != "embedded":
         feed = KafkaViewFeed(runner, views, settings.require_kafka(), settings.kafka_topic,
                              f"strata-views-{role}-{settings.instance_name}",
-                             settings.kafka_partitions)
+                             settings.kafka_partitions, settings.kafka_fetch_wait_ms)
     blobs: BlobStore
     membership = replicator = replication_follower = None
     if settings.blob_backend == "nodes":
