@@ -24,7 +24,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.metadata import _version, key_name
+from bench.metadata import BUCKET, _version, write_keys
 from bench.report import append_section
 from domain.application import ObjectStore
 from domain.objects import ObjectKey
@@ -34,11 +34,10 @@ from infra.relay import Relay
 from infra.relay_tracking import PostgresRelayTracking
 from infra.rocksdb_views import RocksDBViewStore
 from infra.settings import Settings
-from infra.system import ROOT_USER, SYSTEM_META, all_projections
+from infra.system import SYSTEM_META, all_projections
 from infra.tansu import start_tansu
 from projections.runner import ProjectionRunner
 
-BUCKET = "million"
 PARTITIONS = 3
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
@@ -47,19 +46,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def fill(store: ObjectStore, keys: int) -> None:
-    store.create_bucket(BUCKET, ROOT_USER, SYSTEM_META, datetime.now(UTC))
-    for first in range(0, keys, 1000):
-        batch = []
-        for n in range(first, min(first + 1000, keys)):
-            now = datetime.now(UTC)
-            obj = ObjectKey.create(BUCKET, key_name(n), now)
-            obj.put_version(_version(n, now), "Unversioned", SYSTEM_META, now)
-            batch.append(obj)
-        store.save(*batch)
-        print(f"  wrote {first + len(batch):,} keys", flush=True)
 
 
 class RelayThread:
@@ -128,7 +114,7 @@ def main() -> None:
                     time.sleep(0.1)
             print(f"writing {args.keys:,} keys ({2 * args.keys + 1:,} events) to PostgreSQL",
                   flush=True)
-            fill(store, args.keys)
+            write_keys(store, args.keys, 5000)
             head = store.current_position()
             relay = Relay(store, tracking, servers, "strata.events", PARTITIONS, True, 0.005)
             relaying = RelayThread(relay)

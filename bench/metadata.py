@@ -26,6 +26,7 @@ from api.operations import new_version
 from bench.peers import STRATA_AK, STRATA_SK, StrataPeer
 from bench.report import append_section
 from domain.access import canned_acl
+from domain.application import ObjectStore
 from domain.objects import ObjectKey
 from domain.records import NULL_VERSION, Content, Version
 from infra.rebuild import rebuild_views
@@ -49,22 +50,26 @@ def _version(n: int, now: datetime) -> Version:
     return {**version, "version_id": NULL_VERSION}
 
 
+def write_keys(store: ObjectStore, keys: int, report_every: int) -> None:
+    """The bucket and `keys` keys, 1000 to a transaction."""
+    store.create_bucket(BUCKET, ROOT_USER, SYSTEM_META, datetime.now(UTC))
+    for first in range(0, keys, 1000):
+        batch = []
+        for n in range(first, min(first + 1000, keys)):
+            now = datetime.now(UTC)
+            obj = ObjectKey.create(BUCKET, key_name(n), now)
+            obj.put_version(_version(n, now), "Unversioned", SYSTEM_META, now)
+            batch.append(obj)
+        store.save(*batch)
+        if (first + len(batch)) % report_every == 0:
+            print(f"  wrote {first + len(batch):,} keys", flush=True)
+
+
 def write_log(settings: Settings, keys: int) -> float:
     system = open_system(settings)
     try:
-        store = system.store
-        store.create_bucket(BUCKET, ROOT_USER, SYSTEM_META, datetime.now(UTC))
         started = time.monotonic()
-        for first in range(0, keys, 1000):
-            batch = []
-            for n in range(first, min(first + 1000, keys)):
-                now = datetime.now(UTC)
-                obj = ObjectKey.create(BUCKET, key_name(n), now)
-                obj.put_version(_version(n, now), "Unversioned", SYSTEM_META, now)
-                batch.append(obj)
-            store.save(*batch)
-            if (first + 1000) % 100_000 == 0:
-                print(f"  wrote {first + 1000:,} keys", flush=True)
+        write_keys(system.store, keys, 100_000)
         return time.monotonic() - started
     finally:
         system.close()

@@ -11,7 +11,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 import psycopg
@@ -41,62 +41,43 @@ def _decode(position: int, raw: str) -> RelayPlace:
     return RelayPlace(position, offsets, int(found["epoch"]))
 
 
-class SQLiteRelayTracking:
+class _SqlRelayTracking:
+    """One row in a DB-API database; `mark` is its parameter placeholder."""
+
+    def __init__(self, db: Any, mark: str, name: str) -> None:
+        self._db = db
+        self._mark = mark
+        self._name = name
+        self._lock = threading.Lock()
+        self._run("CREATE TABLE IF NOT EXISTS strata_relay "
+                  "(name TEXT PRIMARY KEY, position BIGINT NOT NULL, offsets TEXT NOT NULL)")
+
+    def _run(self, query: str, *params: Any) -> Any:
+        with self._lock:
+            cursor = self._db.execute(query.replace("?", self._mark), params)
+            found = cursor.fetchone() if cursor.description else None
+            self._db.commit()
+            return found
+
+    def load(self) -> RelayPlace:
+        row = self._run("SELECT position, offsets FROM strata_relay WHERE name = ?", self._name)
+        return _decode(row[0], row[1]) if row else RelayPlace()
+
+    def save(self, place: RelayPlace) -> None:
+        self._run("INSERT INTO strata_relay (name, position, offsets) VALUES (?, ?, ?) "
+                  "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
+                  "offsets = excluded.offsets",
+                  self._name, place.position, _encode(place))
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class SQLiteRelayTracking(_SqlRelayTracking):
     def __init__(self, path: Path, name: str) -> None:
-        self._name = name
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-        with self._db:
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS strata_relay "
-                "(name TEXT PRIMARY KEY, position INTEGER NOT NULL, offsets TEXT NOT NULL)"
-            )
-
-    def load(self) -> RelayPlace:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT position, offsets FROM strata_relay WHERE name = ?", (self._name,)
-            ).fetchone()
-        return _decode(row[0], row[1]) if row else RelayPlace()
-
-    def save(self, place: RelayPlace) -> None:
-        with self._lock, self._db:
-            self._db.execute(
-                "INSERT INTO strata_relay (name, position, offsets) VALUES (?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
-                "offsets = excluded.offsets",
-                (self._name, place.position, _encode(place)),
-            )
-
-    def close(self) -> None:
-        self._db.close()
+        super().__init__(sqlite3.connect(path, timeout=30, check_same_thread=False), "?", name)
 
 
-class PostgresRelayTracking:
+class PostgresRelayTracking(_SqlRelayTracking):
     def __init__(self, conninfo: str, name: str) -> None:
-        self._name = name
-        self._lock = threading.Lock()
-        self._db = psycopg.connect(conninfo, autocommit=True)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS strata_relay "
-            "(name TEXT PRIMARY KEY, position BIGINT NOT NULL, offsets TEXT NOT NULL)"
-        )
-
-    def load(self) -> RelayPlace:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT position, offsets FROM strata_relay WHERE name = %s", (self._name,)
-            ).fetchone()
-        return _decode(row[0], row[1]) if row else RelayPlace()
-
-    def save(self, place: RelayPlace) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO strata_relay (name, position, offsets) VALUES (%s, %s, %s) "
-                "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
-                "offsets = excluded.offsets",
-                (self._name, place.position, _encode(place)),
-            )
-
-    def close(self) -> None:
-        self._db.close()
+        super().__init__(psycopg.connect(conninfo), "%s", name)

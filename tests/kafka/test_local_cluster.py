@@ -4,13 +4,12 @@ two API instances behind nginx, as real background processes; `down` stops them 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import Server, free_port, server_env
-from tests.nodes.test_local_cluster import _strata
+from tests.nodes.test_local_cluster import _strata, assert_all_stopped
 from tests.s3.conftest import make_client
 
 
@@ -44,9 +43,4 @@ def test_the_kafka_cluster_comes_up_serves_through_nginx_and_goes_down(
     finally:
         stopped = _strata("cluster", "down", "--root", str(root))
     assert stopped.returncode == 0, stopped.stderr
-    for process in processes:
-        try:
-            os.kill(process["pid"], 0)
-        except ProcessLookupError:
-            continue
-        raise AssertionError(f"{process['role']} pid {process['pid']} still runs")
+    assert_all_stopped(processes)

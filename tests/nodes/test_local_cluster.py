@@ -19,6 +19,15 @@ def _strata(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
                           timeout=120)
 
 
+def assert_all_stopped(processes: list[dict]) -> None:
+    for process in processes:
+        try:
+            os.kill(process["pid"], 0)
+        except ProcessLookupError:
+            continue
+        raise AssertionError(f"{process['role']} pid {process['pid']} still runs")
+
+
 def test_a_local_cluster_comes_up_serves_and_goes_down(tmp_path: Path) -> None:
     root = tmp_path / "cluster"
     s3_port, api_port = free_port(), free_port()
@@ -51,12 +60,7 @@ def test_a_local_cluster_comes_up_serves_and_goes_down(tmp_path: Path) -> None:
     finally:
         stopped = _strata("cluster", "down", "--root", str(root))
     assert stopped.returncode == 0, stopped.stderr
-    for process in processes:
-        try:
-            os.kill(process["pid"], 0)
-        except ProcessLookupError:
-            continue
-        raise AssertionError(f"{process['role']} pid {process['pid']} still runs")
+    assert_all_stopped(processes)
     after = _strata("cluster", "status", "--root", str(root), "--json")
     assert after.returncode == 1
     assert not any(p["healthy"] for p in json.loads(after.stdout))
