@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from rocksdict import Options, Rdict, WriteBatch
+from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
 
 from projections.base import prefix_end, tracking_key
 
@@ -19,6 +19,12 @@ class RocksDBViewStore:
         self.path = path
         options = Options(raw_mode=True)
         options.create_if_missing(True)
+        # Projections mostly look up keys that do not exist yet (a new object, a first
+        # version): bloom filters answer those without reading a block.
+        table = BlockBasedOptions()
+        table.set_bloom_filter(10, False)
+        table.set_block_cache(Cache(256 * 1024 * 1024))
+        options.set_block_based_table_factory(table)
         self._db = Rdict(str(path), options=options)
 
     def get(self, key: bytes) -> bytes | None:
