@@ -84,6 +84,9 @@ def create_worker_app(
         broker_request_timeout=max(session * 2, 20.0),
         broker_rebalance_timeout=session,
         consumer_auto_offset_reset="earliest",
+        # a partition that moves reads its table from the changelog: one recovery path,
+        # not the standby-promotion one (which stalled a survivor's new partitions here)
+        table_standby_replicas=0,
         producer_acks=-1,
         producer_linger=0.0,
         # tansu counts a partition's end wrongly after a batch of several records, and
@@ -131,6 +134,9 @@ def create_worker_app(
             if decoded is None or decoded.notification is None:
                 continue  # a watermark, or not ours
             key = record.key or kafka.GLOBAL_KEY
+            log.debug("partition %d offset %d: position %d, key %r, handled up to %d",
+                      record.message.partition, record.message.offset, decoded.position, key,
+                      handled[key])
             if decoded.position <= handled[key]:
                 counts.duplicates += 1
                 continue

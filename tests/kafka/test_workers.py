@@ -60,7 +60,7 @@ def api(cluster_env: dict[str, str], relay: Role, nodes: list[Node], tmp_path: P
 def start_worker(name: str, env: dict[str, str], tmp_path: Path) -> tuple[Role, int]:
     port = free_port()
     worker = Role("worker", tmp_path / name,
-                  {**env, "STRATA_INSTANCE": name, "STRATA_LOG_LEVEL": "info"},
+                  {**env, "STRATA_INSTANCE": name, "STRATA_LOG_LEVEL": "debug"},
                   ["--metrics-port", str(port)])
     worker.start()
     wait_until(lambda: _answers(port) or not worker.alive(), 60, f"{name} serves /metrics")
