@@ -20,7 +20,7 @@ from pathlib import Path
 
 from infra import cluster
 from infra.cluster import Process, _free_port, _spawn, _spawn_command
-from infra.nginx import Instance, nginx_binary, render
+from infra.nginx import Instance, render, start_nginx
 from infra.postgres import ensure_database
 from infra.settings import Settings, SettingsError
 from infra.system import root_credentials
@@ -108,10 +108,8 @@ def up_kafka(root: Path, settings: Settings, nodes: int, zones: int,
     conf = render("127.0.0.1", settings.s3_port, settings.api_port,
                   [Instance("127.0.0.1", p.port, p.api_port) for p in stage if p.role == "api"],
                   run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "nginx.conf").write_text(conf)
-    pid = _spawn_command([nginx_binary(), "-c", str(run_dir / "nginx.conf"), "-p", str(run_dir),
-                          "-e", str(run_dir / "error.log")], env, logs / "nginx.log")
+    with open(logs / "nginx.log", "ab") as out:
+        pid = start_nginx(conf, run_dir, out).pid
     started([Process("nginx", settings.s3_port, pid, str(run_dir), str(logs / "nginx.log"),
                      api_port=settings.api_port)])
     cluster._register_nodes(settings.api_port, processes, creds.access_key, creds.secret_key)

@@ -14,7 +14,6 @@ import asyncio
 import logging
 import threading
 import time
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -166,9 +165,3 @@ class KafkaViewFeed:
         extra[epoch_name(self._topic)] = epoch
         self._runner.apply([n for _, n in released], sequencer.released, extra)
         self.applied_events += len(released)
-
-def describe(feed: KafkaViewFeed | None) -> dict[str, Any]:
-    if feed is None or feed.sequencer is None:
-        return {}
-    return {"held": feed.sequencer.held, "duplicates": feed.sequencer.duplicates,
-            "applied": feed.applied_events}
