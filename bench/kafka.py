@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
 import tempfile
 import threading
@@ -25,27 +24,21 @@ from pathlib import Path
 import psycopg
 
 from bench.metadata import BUCKET, _version, write_keys
+from bench.peers import free_port
 from bench.report import append_section
 from domain.application import ObjectStore
 from domain.objects import ObjectKey
-from infra import kafka
 from infra.kafka_views import KafkaViewFeed
 from infra.relay import Relay
 from infra.relay_tracking import PostgresRelayTracking
 from infra.rocksdb_views import RocksDBViewStore
 from infra.settings import Settings
 from infra.system import SYSTEM_META, all_projections
-from infra.tansu import start_tansu
+from infra.tansu import start_tansu, wait_until_serving
 from projections.runner import ProjectionRunner
 
 PARTITIONS = 3
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class RelayThread:
@@ -98,7 +91,7 @@ def main() -> None:
     with psycopg.connect(ADMIN, autocommit=True) as db:
         db.execute(f'CREATE DATABASE "{name}"')
     url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    port = _free_port()
+    port = free_port()
     servers = f"127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="strata-bench-kafka-") as tmp:
         with open(Path(tmp) / "tansu.log", "ab") as log:
@@ -106,12 +99,7 @@ def main() -> None:
         store = ObjectStore(Settings(event_store=url).event_store_env())
         tracking = PostgresRelayTracking(url, "strata.events")
         try:
-            for _ in range(100):
-                try:
-                    asyncio.run(kafka.ensure_topic(servers, "strata.events", PARTITIONS))
-                    break
-                except Exception:
-                    time.sleep(0.1)
+            wait_until_serving(servers, "strata.events", PARTITIONS)
             print(f"writing {args.keys:,} keys ({2 * args.keys + 1:,} events) to PostgreSQL",
                   flush=True)
             write_keys(store, args.keys, 5000)

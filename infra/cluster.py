@@ -62,14 +62,10 @@ def _secret(root: Path, settings: Settings) -> str:
 
 
 def _spawn(args: list[str], env: dict[str, str], log: Path) -> int:
-    return _spawn_command([sys.executable, "-m", "infra.cli", *args], env, log)
-
-
-def _spawn_command(command: list[str], env: dict[str, str], log: Path) -> int:
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            [sys.executable, "-m", "infra.cli", *args], env=env, stdout=out,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
     return process.pid
 
@@ -138,7 +134,9 @@ def _save(root: Path, processes: list[Process]) -> None:
     _state_file(root).write_text(json.dumps([asdict(p) for p in processes], indent=1))
 
 
-def up(root: Path, settings: Settings, nodes: int, zones: int, replicas: int | None) -> None:
+def prepare(root: Path, settings: Settings, nodes: int, zones: int) -> tuple[Path, str]:
+    """The resolved root, with its logs folder, and the cluster secret; refused while a
+    cluster runs there."""
     root = root.resolve()
     if _state_file(root).exists() and any(_alive(p.pid) for p in load(root)):
         raise SettingsError(f"a cluster is already running under {root}; "
@@ -146,19 +144,34 @@ def up(root: Path, settings: Settings, nodes: int, zones: int, replicas: int | N
     if nodes < 1 or zones < 1:
         raise SettingsError("a cluster needs at least one node and one zone")
     (root / "logs").mkdir(parents=True, exist_ok=True)
-    secret = _secret(root, settings)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_CLUSTER_SECRET")}
-    env["STRATA_CLUSTER_SECRET"] = secret
-    processes: list[Process] = []
+    return root, _secret(root, settings)
+
+
+def spawn_nodes(root: Path, env: dict[str, str], nodes: int, zones: int) -> list[Process]:
+    """`nodes` blob nodes spread round-robin over `zones` zones."""
+    processes = []
     for n in range(nodes):
         port, zone, data = _free_port(), f"zone-{chr(ord('a') + n % zones)}", root / f"node-{n}"
         log = root / "logs" / f"node-{n}.log"
         pid = _spawn(["node", "--data-dir", str(data), "--port", str(port), "--zone", zone],
                      env, log)
         processes.append(Process("node", port, pid, str(data), str(log), zone))
+    return processes
+
+
+def replication_env(settings: Settings, replicas: int | None, nodes: int) -> dict[str, str]:
+    """Chunks on the nodes: the replication factor (at most the nodes) and write quorum."""
     factor = min(replicas or settings.replicas, nodes)
-    store_env = {**env, "STRATA_BLOBS": "nodes", "STRATA_REPLICAS": str(factor),
-                 "STRATA_WRITE_QUORUM": str(min(settings.write_quorum, factor))}
+    return {"STRATA_BLOBS": "nodes", "STRATA_REPLICAS": str(factor),
+            "STRATA_WRITE_QUORUM": str(min(settings.write_quorum, factor))}
+
+
+def up(root: Path, settings: Settings, nodes: int, zones: int, replicas: int | None) -> None:
+    root, secret = prepare(root, settings, nodes, zones)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_CLUSTER_SECRET")}
+    env["STRATA_CLUSTER_SECRET"] = secret
+    processes = spawn_nodes(root, env, nodes, zones)
+    store_env = {**env, **replication_env(settings, replicas, nodes)}
     data = root / "strata"
     log = root / "logs" / "strata.log"
     pid = _spawn(["serve", "--data-dir", str(data), "--s3-port", str(settings.s3_port),
@@ -177,7 +190,8 @@ def up(root: Path, settings: Settings, nodes: int, zones: int, replicas: int | N
     for p in processes:
         if p.role == "node":
             print(f"  blob node  : http://127.0.0.1:{p.port} ({p.zone}, pid {p.pid})")
-    print(f"  replicas {factor}, write quorum {min(settings.write_quorum, factor)}")
+    print(f"  replicas {store_env['STRATA_REPLICAS']}, write quorum "
+          f"{store_env['STRATA_WRITE_QUORUM']}")
     print(f"  access key : {creds.access_key}")
     print(f"  secret key : {creds.secret_key}")
     print(f"logs in {root / 'logs'}; 'strata cluster down --root {root}' stops it all")

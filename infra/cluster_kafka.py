@@ -19,12 +19,12 @@ import os
 from pathlib import Path
 
 from infra import cluster
-from infra.cluster import Process, _free_port, _spawn, _spawn_command
+from infra.cluster import Process, _free_port, _spawn
 from infra.nginx import Instance, render, start_nginx
 from infra.postgres import ensure_database
-from infra.settings import Settings, SettingsError
+from infra.settings import Settings
 from infra.system import root_credentials
-from infra.tansu import tansu_binary
+from infra.tansu import start_tansu
 
 API_INSTANCES = 2
 WORKERS = 2
@@ -39,25 +39,16 @@ def _event_store(root: Path, settings: Settings) -> str:
 
 def up_kafka(root: Path, settings: Settings, nodes: int, zones: int,
              replicas: int | None) -> None:
-    root = root.resolve()
-    if cluster._state_file(root).exists() and any(
-            cluster._alive(p.pid) for p in cluster.load(root)):
-        raise SettingsError(f"a cluster is already running under {root}; "
-                            f"'strata cluster down --root {root}' stops it")
-    if nodes < 1 or zones < 1:
-        raise SettingsError("a cluster needs at least one node and one zone")
+    root, secret = cluster.prepare(root, settings, nodes, zones)
     logs = root / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    secret = cluster._secret(root, settings)
     store_url = _event_store(root, settings)
     ensure_database(store_url)
     creds = root_credentials(Settings(data_dir=root, root_access_key=settings.root_access_key,
                                       root_secret_key=settings.root_secret_key))
-    factor = min(replicas or settings.replicas, nodes)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
+    env.update(cluster.replication_env(settings, replicas, nodes))
     env.update(
-        STRATA_CLUSTER_SECRET=secret, STRATA_EVENT_STORE=store_url, STRATA_BLOBS="nodes",
-        STRATA_REPLICAS=str(factor), STRATA_WRITE_QUORUM=str(min(settings.write_quorum, factor)),
+        STRATA_CLUSTER_SECRET=secret, STRATA_EVENT_STORE=store_url,
         STRATA_KEYS_DIR=str(root / "keys"), STRATA_ROOT_ACCESS_KEY=creds.access_key,
         STRATA_ROOT_SECRET_KEY=creds.secret_key, STRATA_KAFKA_TOPIC=settings.kafka_topic,
         STRATA_KAFKA_PARTITIONS=str(settings.kafka_partitions),
@@ -77,21 +68,12 @@ def up_kafka(root: Path, settings: Settings, nodes: int, zones: int,
             else "0"
     else:
         port = _free_port()
-        url = f"tcp://127.0.0.1:{port}"
-        pid = _spawn_command(
-            [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url",
-             url, "--storage-engine", "memory://tansu/"], env, logs / "broker.log")
+        with open(logs / "broker.log", "ab") as out:
+            pid = start_tansu("127.0.0.1", port, out).pid
         env["STRATA_KAFKA"] = f"127.0.0.1:{port}"
         env["STRATA_KAFKA_ONE_RECORD_PER_BATCH"] = "1"  # tansu miscounts multi-record batches
         started([Process("broker", port, pid, "", str(logs / "broker.log"))])
-    stage = [_role(root, env, "relay", [])]
-    for n in range(nodes):
-        port, zone, data = _free_port(), f"zone-{chr(ord('a') + n % zones)}", root / f"node-{n}"
-        log = logs / f"node-{n}.log"
-        pid = _spawn(["node", "--data-dir", str(data), "--port", str(port), "--zone", zone],
-                     env, log)
-        stage.append(Process("node", port, pid, str(data), str(log), zone))
-    started(stage)
+    started([_role(root, env, "relay", []), *cluster.spawn_nodes(root, env, nodes, zones)])
     stage = []
     for n in range(API_INSTANCES):
         s3_port, api_port = _free_port(), _free_port()

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from infra.settings import SettingsError
+from infra.settings import Settings, SettingsError
 
 log = logging.getLogger("strata")
 
@@ -31,3 +31,12 @@ def ensure_database(url: str) -> None:
             f"STRATA_EVENT_STORE: cannot reach PostgreSQL at {parts.hostname}:{parts.port or 5432}"
             f" ({exc}); start it, or fix the URL"
         ) from None
+
+
+def prepared_store_env(settings: Settings) -> dict[str, str]:
+    """The event store's `env` for ObjectStore, with PostgreSQL's database created on
+    first start (a bad URL is refused before anything is touched)."""
+    env = settings.event_store_env()
+    if settings.event_store:
+        ensure_database(settings.event_store)
+    return env

@@ -188,16 +188,13 @@ def run_relay(settings: Settings) -> None:
 
     from domain.application import ObjectStore
     from infra.gates import LocalBucketGate
-    from infra.postgres import ensure_database
+    from infra.postgres import prepared_store_env
 
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(levelname)s %(name)s: %(message)s")
     servers = settings.require_kafka()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    env = settings.event_store_env()
-    if settings.event_store:
-        ensure_database(settings.event_store)
-    store = ObjectStore(env, LocalBucketGate())
+    store = ObjectStore(prepared_store_env(settings), LocalBucketGate())
     tracking = open_tracking(settings)
     relay = Relay(store, tracking, servers, settings.kafka_topic, settings.kafka_partitions,
                   settings.kafka_one_record_per_batch, settings.relay_poll_seconds)

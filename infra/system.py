@@ -27,7 +27,7 @@ from infra.keys import SecretBox, token_signing_key
 from infra.local_blobs import LocalDiskBlobStore
 from infra.membership import MembershipWatcher
 from infra.node_blobs import NodeBlobStore
-from infra.postgres import ensure_database
+from infra.postgres import prepared_store_env
 from infra.relay import open_tracking, relay_lag
 from infra.rocksdb_views import RocksDBViewStore
 from infra.settings import Settings, SettingsError
@@ -158,12 +158,11 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     if role != "embedded":
         settings.require_cluster_role()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    env = prepared_store_env(settings)
     gate: LocalBucketGate | PostgresBucketGate = LocalBucketGate()
     if settings.event_store:
-        settings.event_store_env()  # a bad URL is refused before anything else
-        ensure_database(settings.event_store)
         gate = PostgresBucketGate(settings.event_store)  # other processes write too
-    store = ObjectStore(settings.event_store_env(), gate, settings.read_cache_size)
+    store = ObjectStore(env, gate, settings.read_cache_size)
     settings.check_blob_backend()
     views = RocksDBViewStore(settings.views_dir)
     runner = ProjectionRunner(store, views, all_projections())

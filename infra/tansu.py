@@ -5,10 +5,16 @@ topic from the event store after a restart."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import subprocess
+import time
 from pathlib import Path
 from typing import IO
+
+from aiokafka.errors import KafkaError
+
+from infra.kafka import ensure_topic
 
 
 def tansu_binary() -> Path:
@@ -20,6 +26,19 @@ def tansu_binary() -> Path:
     if not binary.exists():
         raise FileNotFoundError(f"{binary} is missing: reinstall with 'make setup'")
     return binary
+
+
+def wait_until_serving(servers: str, topic: str, partitions: int, timeout: float = 15) -> None:
+    """Block until a just-started broker answers, with `topic` created on it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            asyncio.run(ensure_topic(servers, topic, partitions))
+            return
+        except (KafkaError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def start_tansu(host: str, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:

@@ -134,10 +134,11 @@ def create_worker_app(
             if decoded is None or decoded.notification is None:
                 continue  # a watermark, or not ours
             key = record.key or kafka.GLOBAL_KEY
+            handled_up_to = handled[key]
             log.debug("partition %d offset %d: position %d, key %r, handled up to %d",
                       record.message.partition, record.message.offset, decoded.position, key,
-                      handled[key])
-            if decoded.position <= handled[key]:
+                      handled_up_to)
+            if decoded.position <= handled_up_to:
                 counts.duplicates += 1
                 continue
             event = mapper.to_domain_event(decoded.notification)

@@ -221,11 +221,6 @@ class Replicator:
             thread.start()
             self._threads.append(thread)
 
-    def _full_pass_due(self, next_full: float, last_topology: object) -> bool:
-        """A full pass when membership or health changed (placement moved), else every
-        FULL_PASS_EVERY intervals as a safety net: new chunks are reconciled at once."""
-        return self._nodes.topology() != last_topology or time.monotonic() >= next_full
-
     def _replicate_loop(self) -> None:
         next_full = 0.0
         last_topology: object = None
@@ -243,8 +238,12 @@ class Replicator:
                 if pending:
                     self._wait_for_views(self._store.current_position())
                     self.reconcile(sorted(pending))
-                if self._full_pass_due(next_full, last_topology):
-                    last_topology = self._nodes.topology()
+                # A full pass when membership or health changed (placement moved), else
+                # every FULL_PASS_EVERY intervals as a safety net: new chunks are
+                # reconciled at once.
+                topology = self._nodes.topology()
+                if topology != last_topology or time.monotonic() >= next_full:
+                    last_topology = topology
                     short = self.full_pass()
                     # Chunks still short of their replicas are tried again soon.
                     wait = self._interval * (FULL_PASS_EVERY if short == 0 else 1)
