@@ -23,7 +23,7 @@ from domain.application import ObjectStore
 from domain.envelope import envelope
 from infra import kafka
 from infra.settings import Settings
-from infra.tansu import start_tansu
+from infra.tansu import start_tansu, wait_until_serving
 from tests.conftest import Server, free_port, server_env
 from tests.nodes.conftest import SECRET, Node
 
@@ -44,24 +44,12 @@ class Broker:
     def start(self) -> None:
         with open(self.log_dir / "tansu.log", "ab") as log:
             self.process = start_tansu("127.0.0.1", self.port, log)
-        asyncio.run(_wait_for_broker(self.servers))
+        wait_until_serving(self.servers, TOPIC, PARTITIONS)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
-
-
-async def _wait_for_broker(servers: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            await kafka.ensure_topic(servers, TOPIC, PARTITIONS)
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
 
 
 @dataclass
@@ -280,3 +268,12 @@ def events_on_topic(servers: str) -> list[TopicEvent]:
                                     (str(n.originator_id), n.originator_version),
                                     orjson.loads(record.value), decoded.epoch))
     return found
+
+
+def metric(base_url: str, name: str) -> float:
+    """One value from a /metrics page (an API instance's or a worker's)."""
+    text = httpx.get(f"{base_url}/metrics", timeout=10).text
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} is not in /metrics:\n{text}")

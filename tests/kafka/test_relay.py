@@ -14,6 +14,7 @@ from tests.kafka.conftest import (
     Broker,
     Role,
     events_on_topic,
+    metric,
     store_notifications,
     wait_until_relayed,
 )
@@ -118,14 +119,6 @@ def test_a_broker_that_lost_its_log_is_refilled_from_the_store(
     assert_topic_matches_store(postgres_url, broker.servers, epochs=2)
 
 
-def metric(server: Server, name: str) -> float:
-    text = httpx.get(f"{server.api}/metrics", timeout=10).text
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"{name} is not in /metrics:\n{text}")
-
-
 def test_relay_lag_is_a_metric(
     two_apis: list[Server], relay: Role, postgres_url: str,
 ) -> None:
@@ -133,18 +126,18 @@ def test_relay_lag_is_a_metric(
     s3 = make_client(a)
     s3.create_bucket(Bucket="lagging")
     wait_until_relayed(postgres_url)
-    assert metric(b, "strata_relay_lag_events") == 0
-    relayed = metric(b, "strata_log_position")
+    assert metric(b.api, "strata_relay_lag_events") == 0
+    relayed = metric(b.api, "strata_log_position")
     relay.stop()
     for n in range(3):
         s3.put_object(Bucket="lagging", Key=f"k{n}", Body=b"x")
     time.sleep(0.2)
-    written = metric(b, "strata_log_position") - relayed
+    written = metric(b.api, "strata_log_position") - relayed
     assert written >= 3
-    assert metric(b, "strata_relay_lag_events") == written
-    assert metric(b, "strata_relay_lag_seconds") >= 0.2
-    assert metric(b, "strata_views_lag_events") == written  # the other instance's views wait
+    assert metric(b.api, "strata_relay_lag_events") == written
+    assert metric(b.api, "strata_relay_lag_seconds") >= 0.2
+    assert metric(b.api, "strata_views_lag_events") == written  # the other instance's views wait
     relay.start()
     wait_until_relayed(postgres_url)
-    assert metric(b, "strata_relay_lag_events") == 0
-    assert metric(b, "strata_relay_lag_seconds") == 0
+    assert metric(b.api, "strata_relay_lag_events") == 0
+    assert metric(b.api, "strata_relay_lag_seconds") == 0

@@ -4,7 +4,6 @@ the survivor when one is killed, and the work (replication, garbage collection) 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import time
@@ -27,15 +26,13 @@ from tests.kafka.conftest import (
     store_notifications,
     stored_envelopes,
 )
+from tests.kafka.conftest import metric as metric_at
 from tests.nodes.conftest import Node
 from tests.s3.conftest import make_client
 
 
 def metric(port: int, name: str) -> float:
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    found = re.search(rf"^{name} (\S+)$", text, re.M)
-    assert found is not None, text
-    return float(found.group(1))
+    return metric_at(f"http://127.0.0.1:{port}", name)
 
 
 def wait_until(condition, timeout: float, what) -> None:  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@ are exercised in tests/nodes): what it copies, what it leaves, what it records."
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from api.feed import read_records
@@ -77,6 +78,13 @@ def _setup(tmp_path: Path, nodes: FakeNodes) -> tuple[Replicator, InMemoryViewSt
     return replicator, views, store
 
 
+def _held_and_reconciled(nodes: FakeNodes, replicator: Replicator, on: Iterable[str]) -> None:
+    """DIGEST on the nodes `on`, confirmed by a reconcile."""
+    for node in on:
+        nodes.held[node].add(DIGEST)
+    replicator.reconcile([DIGEST])
+
+
 def test_a_new_chunk_is_brought_to_its_placement_and_recorded(tmp_path: Path) -> None:
     nodes = FakeNodes({"a": "z1", "b": "z2", "c": "z3", "d": "z1"})
     replicator, views, _ = _setup(tmp_path, nodes)
@@ -92,9 +100,7 @@ def test_a_down_node_is_replaced_and_keeps_its_copy_until_it_returns(tmp_path: P
     nodes = FakeNodes({"a": "z1", "b": "z2", "c": "z3", "d": "z1"})
     replicator, views, _ = _setup(tmp_path, nodes)
     homes = nodes.desired(DIGEST)
-    for node in homes:
-        nodes.held[node].add(DIGEST)
-    replicator.reconcile([DIGEST])
+    _held_and_reconciled(nodes, replicator, homes)
     nodes.down.add(homes[0])
     assert replicator.full_pass() == 0
     spare = next(n for n in nodes.zones if n not in homes)
@@ -108,9 +114,7 @@ def test_a_down_node_is_replaced_and_keeps_its_copy_until_it_returns(tmp_path: P
 def test_nothing_is_deleted_while_the_placement_is_short(tmp_path: Path) -> None:
     nodes = FakeNodes({"a": "z1", "b": "z2", "c": "z3"})
     replicator, _, _ = _setup(tmp_path, nodes)
-    for node in nodes.zones:
-        nodes.held[node].add(DIGEST)
-    replicator.reconcile([DIGEST])
+    _held_and_reconciled(nodes, replicator, nodes.zones)
     nodes.down.add("a")  # two nodes left for three replicas
     assert replicator.full_pass() == 1
     assert all(DIGEST in held for held in nodes.held.values())
@@ -119,9 +123,7 @@ def test_nothing_is_deleted_while_the_placement_is_short(tmp_path: Path) -> None
 def test_the_scrubber_replaces_a_rotten_copy_and_records_it(tmp_path: Path) -> None:
     nodes = FakeNodes({"a": "z1", "b": "z2", "c": "z3"})
     replicator, views, store = _setup(tmp_path, nodes)
-    for node in nodes.zones:
-        nodes.held[node].add(DIGEST)
-    replicator.reconcile([DIGEST])
+    _held_and_reconciled(nodes, replicator, nodes.zones)
     nodes.rotten.add((DIGEST, "b"))
     findings = replicator.scrub()
     assert findings.corrupt == [] and replicator.stats.corrupt_found == 1  # recorded at once
