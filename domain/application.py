@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import Environment
@@ -152,9 +152,15 @@ class ObjectStore(Application[Any]):
         return self._group.save(*aggregates)
 
     def _write_units(self, units: Sequence[Unit]) -> list[int]:
-        events = [event for unit in units for event in unit.events]
-        # The aggregates come along, event-less by now, so snapshots are still taken.
-        recordings = self.save(*events, *(a for unit in units for a in unit.aggregates))
+        # What Application.save does, less its runtime Protocol checks of every object
+        # (about 100 µs a PUT): the units already hold their events, taken out of their
+        # aggregates, which come along so that snapshots are still taken.
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        processing.events = [event for unit in units for event in unit.events]
+        processing.aggregates = {a.id: a for unit in units for a in unit.aggregates}
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
         newest: dict[UUID, int] = {}
         for recording in recordings:
             originator = recording.domain_event.originator_id
