@@ -25,15 +25,18 @@ class ChunkWriter:
 
     def feed(self, data: bytes) -> None:
         self._md5.update(data)
-        self._sha256.update(data)
         self.size += len(data)
         view = memoryview(data)
         while view:
             if self._sink is None:
-                self._sink = self._blobs.begin_chunk()
+                # The first chunk's hash is the object's hash so far: SHA-256 runs once
+                # over it (most objects are one chunk); later chunks hash themselves.
+                self._sink = self._blobs.begin_chunk(hashed_by_caller=not self.chunks)
                 self._in_chunk = 0
             take = min(len(view), self._chunk_size - self._in_chunk)
-            self._sink.write(bytes(view[:take]))
+            piece = data if take == len(data) else bytes(view[:take])
+            self._sha256.update(piece)
+            self._sink.write(piece)
             self._in_chunk += take
             view = view[take:]
             if self._in_chunk == self._chunk_size:
@@ -41,7 +44,8 @@ class ChunkWriter:
 
     def _seal(self) -> None:
         if self._sink is not None:
-            self.chunks.append(self._sink.commit())
+            first = not self.chunks
+            self.chunks.append(self._sink.commit(self._sha256.hexdigest() if first else None))
             self._sink = None
 
     def finish(self) -> Content:

@@ -36,7 +36,10 @@ class ChunkSink(Protocol):
 
     def write(self, data: bytes) -> None: ...
 
-    def commit(self) -> Chunk: ...
+    def commit(self, digest: str | None = None) -> Chunk:
+        """Durable under its SHA-256. A sink that hashes checks `digest` when given; one
+        begun with `hashed_by_caller` takes `digest` (required) as the chunk's hash."""
+        ...
 
     def abort(self) -> None: ...
 
@@ -51,7 +54,10 @@ class StoredChunk:
 class BlobStore(Protocol):
     """Content-addressed chunk storage: local drives embedded, blob nodes in a cluster."""
 
-    def begin_chunk(self) -> ChunkSink: ...
+    def begin_chunk(self, hashed_by_caller: bool = False) -> ChunkSink:
+        """`hashed_by_caller`: the caller hashes the bytes as it writes them and names
+        the digest at commit, so the sink need not hash them a second time."""
+        ...
 
     def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """Bytes [start, end) of a chunk, only after its whole content matched its hash."""

@@ -7,8 +7,9 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from domain.errors import ChunkUnavailable, StrataError
 from domain.ports import StoredChunk
@@ -67,29 +68,42 @@ class HotChunks:
                 self._used -= len(data)
 
 
+def checked_digest(
+    running: Any, claimed: str | None, abort: Callable[[], None]
+) -> str:
+    """The chunk's digest: the running hash's, which a claim must match; or, where the
+    caller hashed the bytes itself (no running hash), the claimed one."""
+    if running is None:
+        if claimed is None:
+            abort()
+            raise ValueError("a chunk hashed by its caller needs the digest at commit")
+        return claimed
+    digest: str = running.hexdigest()
+    if claimed is not None and digest != claimed:
+        abort()
+        raise DigestMismatch(f"The bytes hash to {digest}, not {claimed}",
+                             expected=claimed, actual=digest)
+    return digest
+
+
 class _LocalChunkSink:
-    def __init__(self, store: LocalDiskBlobStore) -> None:
+    def __init__(self, store: LocalDiskBlobStore, hashed_by_caller: bool) -> None:
         self._store = store
-        self._hash = hashlib.sha256()
+        self._hash = None if hashed_by_caller else hashlib.sha256()
         self._size = 0
         self._tmp = store.tmp_dir / f"{os.getpid()}-{threading.get_ident()}-{time.time_ns()}"
         self._file = open(self._tmp, "wb")  # noqa: SIM115 - closed in commit/abort
 
     def write(self, data: bytes) -> None:
-        self._hash.update(data)
+        if self._hash is not None:
+            self._hash.update(data)
         self._size += len(data)
         self._file.write(data)
 
-    def commit(self, expected_digest: str | None = None) -> Chunk:
-        """Durable under its SHA-256; with `expected_digest`, only if the bytes match it
+    def commit(self, digest: str | None = None) -> Chunk:
+        """Durable under its SHA-256; where this sink hashes, a given `digest` must match
         (a blob node checks what a client claims before anything is kept)."""
-        digest = self._hash.hexdigest()
-        if expected_digest is not None and digest != expected_digest:
-            self.abort()
-            raise DigestMismatch(
-                f"The bytes hash to {digest}, not {expected_digest}",
-                expected=expected_digest, actual=digest,
-            )
+        digest = checked_digest(self._hash, digest, self.abort)
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
@@ -134,8 +148,8 @@ class LocalDiskBlobStore:
     def _stripe(self, digest: str) -> threading.Lock:
         return self._stripes[int(digest[:2], 16) % _STRIPES]
 
-    def begin_chunk(self) -> _LocalChunkSink:
-        return _LocalChunkSink(self)
+    def begin_chunk(self, hashed_by_caller: bool = False) -> _LocalChunkSink:
+        return _LocalChunkSink(self, hashed_by_caller)
 
     def install(self, tmp: Path, digest: str) -> None:
         """Move a fsynced temp file into place; an identical chunk already there wins."""

@@ -24,6 +24,7 @@ from domain.nodes import ACTIVE
 from domain.placement import NodeRef, placement, placement_order
 from domain.ports import StoredChunk
 from domain.records import Chunk
+from infra.local_blobs import checked_digest
 from infra.node_auth import presigned_query
 from infra.node_client import ChunkCorrupt, ChunkMissing, NodeClient, NodeError
 
@@ -221,8 +222,8 @@ class NodeBlobStore:
 
     # -- the BlobStore port -----------------------------------------------------------
 
-    def begin_chunk(self) -> _ReplicatingSink:
-        return _ReplicatingSink(self)
+    def begin_chunk(self, hashed_by_caller: bool = False) -> _ReplicatingSink:
+        return _ReplicatingSink(self, hashed_by_caller)
 
     def store(self, digest: str, data: bytes) -> list[str]:
         """Send a whole chunk to its placement nodes; the ids of W or more that have it.
@@ -358,17 +359,18 @@ class NodeBlobStore:
 
 
 class _ReplicatingSink:
-    def __init__(self, store: NodeBlobStore) -> None:
+    def __init__(self, store: NodeBlobStore, hashed_by_caller: bool) -> None:
         self._store = store
-        self._hash = hashlib.sha256()
+        self._hash = None if hashed_by_caller else hashlib.sha256()
         self._data = bytearray()
 
     def write(self, data: bytes) -> None:
-        self._hash.update(data)
+        if self._hash is not None:
+            self._hash.update(data)
         self._data += data
 
-    def commit(self) -> Chunk:
-        digest = self._hash.hexdigest()
+    def commit(self, digest: str | None = None) -> Chunk:
+        digest = checked_digest(self._hash, digest, self.abort)
         self._store.store(digest, bytes(self._data))
         chunk: Chunk = {"digest": digest, "size": len(self._data)}
         self._data = bytearray()
