@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -152,5 +153,34 @@ async def end_offsets(servers: str, topic: str) -> dict[int, int]:
             return {}
         ends = await consumer.end_offsets(parts)
         return {tp.partition: offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def read_range(
+    servers: str, topic: str, partition: int, start: int, stop: int, wait_ms: int = 100,
+    deadline_seconds: float = 30.0,
+) -> list[Any]:
+    """The records at offsets [start, stop) of one partition, read outside any group."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(servers), enable_auto_commit=False,
+                                fetch_max_wait_ms=wait_ms)
+    await consumer.start()
+    try:
+        where = TopicPartition(topic, partition)
+        consumer.assign([where])
+        consumer.seek(where, start)
+        found: list[Any] = []
+        deadline = time.monotonic() + deadline_seconds
+        while (not found or found[-1].offset < stop - 1) and time.monotonic() < deadline:
+            batch = await consumer.getmany(where, timeout_ms=1000)
+            records = batch.get(where, [])
+            if not records and await consumer.position(where) >= stop:
+                break  # the rest is gone (retention or compaction)
+            found += [r for r in records if r.offset < stop]
+        short = (found[-1].offset + 1) if found else start
+        if short < stop:
+            log.error("offsets %d to %d of %s[%d] could not be read again in %.0f s",
+                      short, stop - 1, topic, partition, deadline_seconds)
+        return found
     finally:
         await consumer.stop()

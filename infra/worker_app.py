@@ -9,6 +9,12 @@ Delivery is at least once. A table (kept in a changelog topic, so it moves with 
 partition) holds the last position handled per record key; an event at or below it is
 a duplicate and is dropped. A handler that keeps failing has its event sent to the
 dead-letter topic `<topic>.dead` and counted; the worker moves on.
+
+faust can skip records around a rebalance: it has committed offsets past records its
+agent never saw (measured here: a worker joining mid-stream, and the new owner of a
+partition, each lost a few events). So the table also holds, per partition, the next
+offset the agent expects. A record past it means a gap: the records in between are read
+again straight from the partition and handled first, and counted as recovered.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class WorkerCounts:
     duplicates: int = 0
     retries: int = 0
     dead_letters: int = 0
+    recovered: int = 0
 
     def prometheus(self) -> str:
         lines = []
@@ -46,11 +53,18 @@ class WorkerCounts:
             ("duplicates", "events dropped as already handled (at-least-once delivery)"),
             ("retries", "handler attempts that failed and were tried again"),
             ("dead_letters", "events sent to the dead-letter topic after their retries"),
+            ("recovered", "events faust skipped, read again from their partition"),
         ):
             metric = f"strata_worker_{name}_total"
             lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} counter",
                       f"{metric} {getattr(self, name)}"]
         return "\n".join(lines) + "\n"
+
+
+def next_offset_key(partition: int) -> bytes:
+    """The de-dup table's key for the next offset the agent expects from `partition`
+    (no bucket name starts with a NUL byte)."""
+    return b"\x00next-offset/%d" % partition
 
 
 def worker_handlers(system: System) -> list[Callable[[Any], None]]:
@@ -127,30 +141,49 @@ def create_worker_app(
                     delay *= 2
         return None
 
+    async def process(key: bytes | None, value: bytes | None, headers: Any,
+                      partition: int, offset: int) -> None:
+        decoded = kafka.decode(headers, value)
+        if decoded is None or decoded.notification is None:
+            return  # a watermark, or not ours
+        key = key or kafka.GLOBAL_KEY
+        handled_up_to = handled[key]
+        log.debug("partition %d offset %d: position %d, key %r, handled up to %d",
+                  partition, offset, decoded.position, key, handled_up_to)
+        if decoded.position <= handled_up_to:
+            counts.duplicates += 1
+            return
+        event = mapper.to_domain_event(decoded.notification)
+        error = await deliver(event, decoded.position)
+        if error is not None:
+            counts.dead_letters += 1
+            await dead.send(key=key, value=orjson.dumps({
+                "error": error, "failed_at": time.time(), "attempts": settings.worker_attempts,
+                "event": envelope(event, decoded.position),
+            }))
+        handled[key] = decoded.position
+        counts.handled += 1
+
+    async def fill_gap(partition: int, start: int, stop: int) -> None:
+        log.warning("partition %d: offsets %d to %d were not delivered; reading them again",
+                    partition, start, stop - 1)
+        for missed in await kafka.read_range(servers, settings.kafka_topic, partition,
+                                             start, stop):
+            before = counts.handled
+            await process(missed.key, missed.value, missed.headers, partition, missed.offset)
+            counts.recovered += counts.handled - before
+
     @app.agent(events)
     async def handle(stream: Any) -> None:
         async for record in stream.events():
-            decoded = kafka.decode(record.headers, record.value)
-            if decoded is None or decoded.notification is None:
-                continue  # a watermark, or not ours
-            key = record.key or kafka.GLOBAL_KEY
-            handled_up_to = handled[key]
-            log.debug("partition %d offset %d: position %d, key %r, handled up to %d",
-                      record.message.partition, record.message.offset, decoded.position, key,
-                      handled_up_to)
-            if decoded.position <= handled_up_to:
-                counts.duplicates += 1
-                continue
-            event = mapper.to_domain_event(decoded.notification)
-            error = await deliver(event, decoded.position)
-            if error is not None:
-                counts.dead_letters += 1
-                await dead.send(key=key, value=orjson.dumps({
-                    "error": error, "failed_at": time.time(), "attempts": settings.worker_attempts,
-                    "event": envelope(event, decoded.position),
-                }))
-            handled[key] = decoded.position
-            counts.handled += 1
+            partition, offset = record.message.partition, record.message.offset
+            expected = next_offset_key(partition)
+            if offset > handled[expected]:
+                await fill_gap(partition, handled[expected], offset)
+            # an offset below the expected one is a record read again, or a refilled
+            # topic (the broker lost its log): duplicates are dropped by position
+            await process(record.key, record.value, record.headers, partition, offset)
+            handled[expected] = offset + 1
 
     if metrics_port:
         @app.page("/metrics")

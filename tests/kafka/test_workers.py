@@ -3,6 +3,7 @@ the survivor when one is killed, and the work (replication, garbage collection) 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -12,8 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.partitioner import DefaultPartitioner
 
+from infra.worker_app import GROUP
 from tests.conftest import Server, free_port
 from tests.kafka.conftest import (
     PARTITIONS,
@@ -38,8 +42,11 @@ def metric(port: int, name: str) -> float:
 TAKEOVER_SECONDS = 120
 
 
-def last_lines(log: Path, containing: str, count: int) -> str:
-    lines = [line for line in log.read_text(errors="replace").splitlines() if containing in line]
+def last_lines(log: Path, count: int) -> str:
+    """The worker's own lines about the events it handled or read again."""
+    marks = ("handled up to", "not delivered")
+    lines = [line for line in log.read_text(errors="replace").splitlines()
+             if any(mark in line for mark in marks)]
     return "\n".join(lines[-count:])
 
 
@@ -115,7 +122,9 @@ def test_two_workers_share_the_events_and_one_takes_over_when_the_other_is_kille
 
         wait_until(lambda: handled() == len(store_notifications(postgres_url)), 60,
                    lambda: f"every event handled once: {handled()} of "
-                   f"{len(store_notifications(postgres_url))}")
+                   f"{len(store_notifications(postgres_url))}; last lines:\n"
+                   + last_lines(tmp_path / "worker-worker-1.log", 8) + "\n"
+                   + last_lines(tmp_path / "worker-worker-2.log", 8))
         assert metric(first_port, "strata_worker_handled_total") > 0
         assert metric(second_port, "strata_worker_handled_total") > 0
 
@@ -133,7 +142,7 @@ def test_two_workers_share_the_events_and_one_takes_over_when_the_other_is_kille
                    f"{before} + {new}, {metric(second_port, 'strata_worker_partitions')} "
                    f"partitions, {metric(second_port, 'strata_worker_duplicates_total')} "
                    "duplicates; its last lines:\n"
-                   + last_lines(tmp_path / "worker-worker-2.log", "strata.worker", 12))
+                   + last_lines(tmp_path / "worker-worker-2.log", 12))
         # garbage collection ran on those events: the deleted objects' chunks are gone
         wait_until(lambda: not any(path.is_file() for n in nodes
                                    for path in (n.data_dir / "chunks").rglob("*")),
@@ -176,3 +185,71 @@ def test_an_event_a_handler_keeps_failing_on_goes_to_the_dead_letter_topic(
     finally:
         worker.terminate()
         worker.wait(20)
+
+
+class _AsFaust(RoundRobinPartitionAssignor):
+    """The broker keeps a group to one assignment protocol: faust's is named `faust`."""
+
+    name = "faust"
+
+
+def commit_group_offsets_to_the_end(servers: str, after_position: int) -> int:
+    """What faust does when it skips records: the group's committed offsets move past
+    records its agent never saw. Returns how many events after `after_position` it skipped."""
+
+    async def commit() -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=GROUP,
+                                    enable_auto_commit=False, session_timeout_ms=4000,
+                                    partition_assignment_strategy=[_AsFaust])
+        await consumer.start()
+        try:
+            consumer.subscribe([TOPIC])  # the broker takes commits from members only
+            while len(consumer.assignment()) < PARTITIONS:
+                await consumer.getmany(timeout_ms=200)
+            parts = [TopicPartition(TOPIC, p) for p in range(PARTITIONS)]
+            ends = await consumer.end_offsets(parts)
+            await consumer.commit({tp: ends[tp] for tp in parts})
+        finally:
+            await consumer.stop()
+
+    asyncio.run(commit())
+    return sum(1 for r in read_topic(servers)
+               if dict(r.headers).get("strata-kind") == b"event"
+               and int(dict(r.headers)["strata-position"]) > after_position)
+
+
+def test_records_the_group_skipped_are_read_again_and_handled(
+    api: Server, cluster_env: dict[str, str], broker: Broker, postgres_url: str,
+    tmp_path: Path,
+) -> None:
+    s3 = make_client(api)
+    worker, port = start_worker("worker-1", cluster_env, tmp_path)
+    try:
+        s3.create_bucket(Bucket="before")
+        wait_until(lambda: metric(port, "strata_worker_handled_total")
+                   == len(store_notifications(postgres_url)), 60, "the first events are handled")
+    finally:
+        worker.stop()
+    handled_before = store_notifications(postgres_url)[-1].id
+    buckets = spread_over_partitions(1)
+    for bucket in buckets:
+        s3.create_bucket(Bucket=bucket)
+    wait_until(lambda: sum(1 for r in read_topic(broker.servers)
+                           if dict(r.headers).get("strata-kind") == b"event")
+               >= len(store_notifications(postgres_url)), 30, "the relay published them")
+    skipped = commit_group_offsets_to_the_end(broker.servers, handled_before)
+    assert skipped >= len(buckets)
+
+    worker, port = start_worker("worker-1", cluster_env, tmp_path)
+    try:
+        for bucket in buckets:  # later records reveal the gap in every partition
+            s3.put_object(Bucket=bucket, Key="k", Body=b"after")
+        wait_until(lambda: metric(port, "strata_worker_handled_total")
+                   >= len(store_notifications(postgres_url)) - handled_before, 60,
+                   lambda: "the skipped events are handled: "
+                   f"{metric(port, 'strata_worker_handled_total')} handled, "
+                   f"{metric(port, 'strata_worker_recovered_total')} recovered; last lines:\n"
+                   + last_lines(tmp_path / "worker-worker-1.log", 12))
+        assert metric(port, "strata_worker_recovered_total") == skipped
+    finally:
+        worker.stop()
