@@ -142,17 +142,18 @@ def create_worker_app(
         return None
 
     async def process(key: bytes | None, value: bytes | None, headers: Any,
-                      partition: int, offset: int) -> None:
+                      partition: int, offset: int) -> bool:
+        """True when the record was an event not handled before, and now is."""
         decoded = kafka.decode(headers, value)
         if decoded is None or decoded.notification is None:
-            return  # a watermark, or not ours
+            return False  # a watermark, or not ours
         key = key or kafka.GLOBAL_KEY
         handled_up_to = handled[key]
         log.debug("partition %d offset %d: position %d, key %r, handled up to %d",
                   partition, offset, decoded.position, key, handled_up_to)
         if decoded.position <= handled_up_to:
             counts.duplicates += 1
-            return
+            return False
         event = mapper.to_domain_event(decoded.notification)
         error = await deliver(event, decoded.position)
         if error is not None:
@@ -163,27 +164,29 @@ def create_worker_app(
             }))
         handled[key] = decoded.position
         counts.handled += 1
+        return True
 
     async def fill_gap(partition: int, start: int, stop: int) -> None:
         log.warning("partition %d: offsets %d to %d were not delivered; reading them again",
                     partition, start, stop - 1)
         for missed in await kafka.read_range(servers, settings.kafka_topic, partition,
                                              start, stop):
-            before = counts.handled
-            await process(missed.key, missed.value, missed.headers, partition, missed.offset)
-            counts.recovered += counts.handled - before
+            if await process(missed.key, missed.value, missed.headers, partition,
+                             missed.offset):
+                counts.recovered += 1
 
     @app.agent(events)
     async def handle(stream: Any) -> None:
         async for record in stream.events():
             partition, offset = record.message.partition, record.message.offset
-            expected = next_offset_key(partition)
-            if offset > handled[expected]:
-                await fill_gap(partition, handled[expected], offset)
+            expected_key = next_offset_key(partition)
+            expected = handled[expected_key]
+            if offset > expected:
+                await fill_gap(partition, expected, offset)
             # an offset below the expected one is a record read again, or a refilled
             # topic (the broker lost its log): duplicates are dropped by position
             await process(record.key, record.value, record.headers, partition, offset)
-            handled[expected] = offset + 1
+            handled[expected_key] = offset + 1
 
     if metrics_port:
         @app.page("/metrics")
