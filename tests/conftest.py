@@ -93,6 +93,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class PortTaken(RuntimeError):
+    """The server could not bind a port it was given."""
+
+
 @dataclass
 class Server:
     """A real `strata serve` process on loopback."""
@@ -112,8 +116,21 @@ class Server:
     def s3(self) -> str:
         return f"http://127.0.0.1:{self.s3_port}"
 
-    def start(self, timeout: float = 30) -> None:
-        with open(self.data_dir.parent / f"{self.command}-{self.api_port}.log", "ab") as log:
+    def start(self, timeout: float = 30, attempts: int = 3) -> None:
+        """A port free_port() chose can be taken (by another process's outgoing
+        connection) before the server binds it: then new ports are tried."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once(timeout)
+            except PortTaken:
+                if attempt == attempts:
+                    raise
+                self.api_port, self.s3_port = free_port(), free_port()
+
+    def _start_once(self, timeout: float) -> None:
+        log_path = self.data_dir.parent / f"{self.command}-{self.api_port}.log"
+        with open(log_path, "ab") as log:
+            logged_before = log.tell()
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "infra.cli", self.command, "--data-dir", str(self.data_dir),
                  "--api-port", str(self.api_port), "--s3-port", str(self.s3_port)],
@@ -122,6 +139,10 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                with open(log_path, "rb") as log:
+                    log.seek(logged_before)
+                    if b"address already in use" in log.read():
+                        raise PortTaken(f"port {self.api_port} or {self.s3_port} was taken")
                 raise RuntimeError(f"strata {self.command} exited with {self.process.returncode}")
             try:
                 if httpx.get(f"{self.api}/healthz", timeout=1).status_code == 200:
