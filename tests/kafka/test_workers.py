@@ -25,10 +25,12 @@ from tests.kafka.conftest import (
     Broker,
     Role,
     api_instance,
+    events_on_topic,
     read_topic,
     register_nodes,
     store_notifications,
     stored_envelopes,
+    wait_until_relayed,
 )
 from tests.kafka.conftest import metric as metric_at
 from tests.nodes.conftest import Node
@@ -213,9 +215,7 @@ def commit_group_offsets_to_the_end(servers: str, after_position: int) -> int:
             await consumer.stop()
 
     asyncio.run(commit())
-    return sum(1 for r in read_topic(servers)
-               if dict(r.headers).get("strata-kind") == b"event"
-               and int(dict(r.headers)["strata-position"]) > after_position)
+    return sum(1 for e in events_on_topic(servers) if e.position > after_position)
 
 
 def test_records_the_group_skipped_are_read_again_and_handled(
@@ -234,9 +234,7 @@ def test_records_the_group_skipped_are_read_again_and_handled(
     buckets = spread_over_partitions(1)
     for bucket in buckets:
         s3.create_bucket(Bucket=bucket)
-    wait_until(lambda: sum(1 for r in read_topic(broker.servers)
-                           if dict(r.headers).get("strata-kind") == b"event")
-               >= len(store_notifications(postgres_url)), 30, "the relay published them")
+    wait_until_relayed(postgres_url)
     skipped = commit_group_offsets_to_the_end(broker.servers, handled_before)
     assert skipped >= len(buckets)
 
