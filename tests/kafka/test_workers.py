@@ -102,6 +102,10 @@ def _answers(port: int) -> bool:
         return False
 
 
+# Out of `make test` (run by `make test-all`) while issue #5 stays open: under the full
+# suite's load, the survivor was once given the killed worker's partitions and then
+# fetched nothing from them for 120 s (a faust stall, not a skip the gap repair sees).
+@pytest.mark.slow
 def test_two_workers_share_the_events_and_one_takes_over_when_the_other_is_killed(
     api: Server, cluster_env: dict[str, str], postgres_url: str, nodes: list[Node],
     tmp_path: Path,
