@@ -142,6 +142,19 @@ def producer(servers: str, one_record_per_batch: bool) -> AIOKafkaProducer:
     )
 
 
+async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """Stop `consumer`. aiokafka's stop() re-raises the CancelledError of a task of its
+    own that it cancels before the task ever ran (a consumer stopped at once after start,
+    as when the broker went away); that is not a cancellation of the caller, and letting
+    it through once ended the relay on a broker restart."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+
+
 async def end_offsets(servers: str, topic: str) -> dict[int, int]:
     """The next offset of every partition of `topic` (0: empty)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(servers))
@@ -154,7 +167,7 @@ async def end_offsets(servers: str, topic: str) -> dict[int, int]:
         ends = await consumer.end_offsets(parts)
         return {tp.partition: offset for tp, offset in ends.items()}
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)
 
 
 async def read_range(
@@ -183,4 +196,4 @@ async def read_range(
                       short, stop - 1, topic, partition, deadline_seconds)
         return found
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)

@@ -54,7 +54,7 @@ async def tail(servers: str, topic: str, wanted: EventFilter, from_start: bool, 
                         printed += 1
             out.flush()
     finally:
-        await consumer.stop()
+        await kafka.stop_consumer(consumer)
 
 
 def run_tail(servers: str, topic: str, wanted: EventFilter, from_start: bool,

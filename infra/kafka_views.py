@@ -111,7 +111,7 @@ class KafkaViewFeed:
                             "again from the start", found, self._topic)
                 epoch, next_offsets = found, dict.fromkeys(next_offsets, 0)
         finally:
-            await consumer.stop()
+            await kafka.stop_consumer(consumer)
 
     async def _read(
         self,
