@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -11,6 +13,9 @@ from psycopg import sql
 from infra.settings import Settings, SettingsError
 
 log = logging.getLogger("strata")
+
+# pg_advisory_lock(int, int): a key space of its own, apart from the bucket gates' bigints
+SCHEMA_LOCK = (0x5354, 1)  # "ST", 1
 
 
 def ensure_database(url: str) -> None:
@@ -40,3 +45,19 @@ def prepared_store_env(settings: Settings) -> dict[str, str]:
     if settings.event_store:
         ensure_database(settings.event_store)
     return env
+
+
+@contextmanager
+def schema_lock(settings: Settings) -> Iterator[None]:
+    """Held while a process creates the tables it needs. A cluster's processes start at
+    once, and PostgreSQL's CREATE ... IF NOT EXISTS is not safe against a concurrent
+    one: an API instance failed its start with "tuple concurrently updated"."""
+    if not settings.event_store:
+        yield
+        return
+    with psycopg.connect(settings.event_store, autocommit=True, connect_timeout=10) as db:
+        db.execute("SELECT pg_advisory_lock(%s, %s)", SCHEMA_LOCK)
+        try:
+            yield
+        finally:
+            db.execute("SELECT pg_advisory_unlock(%s, %s)", SCHEMA_LOCK)

@@ -188,14 +188,16 @@ def run_relay(settings: Settings) -> None:
 
     from domain.application import ObjectStore
     from infra.gates import LocalBucketGate
-    from infra.postgres import prepared_store_env
+    from infra.postgres import prepared_store_env, schema_lock
 
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(levelname)s %(name)s: %(message)s")
     servers = settings.require_kafka()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = ObjectStore(prepared_store_env(settings), LocalBucketGate())
-    tracking = open_tracking(settings)
+    env = prepared_store_env(settings)
+    with schema_lock(settings):
+        store = ObjectStore(env, LocalBucketGate())
+        tracking = open_tracking(settings)
     relay = Relay(store, tracking, servers, settings.kafka_topic, settings.kafka_partitions,
                   settings.kafka_one_record_per_batch, settings.relay_poll_seconds)
 

@@ -27,7 +27,7 @@ from infra.keys import SecretBox, token_signing_key
 from infra.local_blobs import LocalDiskBlobStore
 from infra.membership import MembershipWatcher
 from infra.node_blobs import NodeBlobStore
-from infra.postgres import prepared_store_env
+from infra.postgres import prepared_store_env, schema_lock
 from infra.relay import open_tracking, relay_lag
 from infra.rocksdb_views import RocksDBViewStore
 from infra.settings import Settings, SettingsError
@@ -160,15 +160,17 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     env = prepared_store_env(settings)
     gate: LocalBucketGate | PostgresBucketGate = LocalBucketGate()
-    if settings.event_store:
-        gate = PostgresBucketGate(settings.event_store)  # other processes write too
-    store = ObjectStore(env, gate, settings.read_cache_size)
+    with schema_lock(settings):
+        if settings.event_store:
+            gate = PostgresBucketGate(settings.event_store)  # other processes write too
+        store = ObjectStore(env, gate, settings.read_cache_size)
     settings.check_blob_backend()
     views = RocksDBViewStore(settings.views_dir)
     runner = ProjectionRunner(store, views, all_projections())
     feed = relay_tracking = None
     if settings.kafka:
-        relay_tracking = open_tracking(settings)
+        with schema_lock(settings):
+            relay_tracking = open_tracking(settings)
     if role != "embedded":
         feed = KafkaViewFeed(runner, views, settings.require_kafka(), settings.kafka_topic,
                              f"strata-views-{role}-{settings.instance_name}",

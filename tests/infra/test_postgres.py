@@ -4,9 +4,12 @@ holders exclude an exclusive holder, and back)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -73,3 +76,37 @@ def test_the_event_store_database_is_created_on_first_start() -> None:
 def test_an_unreachable_server_is_a_clear_settings_error() -> None:
     with pytest.raises(SettingsError, match=r"cannot reach PostgreSQL at 127\.0\.0\.1:1"):
         ensure_database("postgresql://postgres@127.0.0.1:1/strata")
+
+
+OPEN_AT_ONCE = """
+import sys, time
+from pathlib import Path
+from infra.settings import Settings
+from infra.system import open_system
+data_dir, go = Path(sys.argv[2]), Path(sys.argv[3])
+data_dir.mkdir()
+(data_dir / "ready").touch()
+while not go.exists():
+    time.sleep(0.001)
+open_system(Settings(data_dir=data_dir, event_store=sys.argv[1], kafka="127.0.0.1:9")).close()
+"""
+
+
+def test_processes_opening_the_store_at_once_all_start(postgres_url: str, tmp_path: Path
+                                                       ) -> None:
+    # A cluster's processes start together, each creating (or replacing) what it needs:
+    # on a fresh database, and again on one whose tables exist.
+    for round_ in ("fresh", "again"):
+        go = tmp_path / f"go-{round_}"
+        dirs = [tmp_path / f"{round_}-{n}" for n in range(4)]
+        opening = [
+            subprocess.Popen([sys.executable, "-c", OPEN_AT_ONCE, postgres_url, str(d), str(go)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            for d in dirs
+        ]
+        deadline = time.monotonic() + 60
+        while not all((d / "ready").exists() for d in dirs) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        go.touch()  # every process has imported; now all open the store at once
+        outputs = [p.communicate(timeout=60)[0].decode(errors="replace") for p in opening]
+        assert [p.returncode for p in opening] == [0] * 4, "\n".join(outputs)
