@@ -61,6 +61,7 @@ class Settings:
     relay_poll_seconds: float = 0.02
     worker_session_seconds: float = 10.0  # a dead worker's partitions move after this
     worker_attempts: int = 5  # a handler's tries before its event is dead-lettered
+    worker_stall_seconds: float = 10.0  # a partition delivering nothing this long is read directly
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -133,6 +134,9 @@ class Settings:
                 "STRATA_WORKER_SESSION_SECONDS", defaults.worker_session_seconds, float
             ),
             worker_attempts=int(number("STRATA_WORKER_ATTEMPTS", defaults.worker_attempts)),
+            worker_stall_seconds=number(
+                "STRATA_WORKER_STALL_SECONDS", defaults.worker_stall_seconds, float
+            ),
         )
 
     def check_blob_backend(self) -> None:

@@ -135,11 +135,11 @@ class System:
             self.replication_follower.stop()
         if self.membership is not None:
             self.membership.stop()
-        if isinstance(self.blobs, NodeBlobStore):
-            self.blobs.close()
         self.inventory_schedule.stop()
         self.gc.stop()
         self.gc_follower.stop()
+        if isinstance(self.blobs, NodeBlobStore):
+            self.blobs.close()  # after what sweeps or surveys the nodes has stopped
         if self.feed is not None:
             self.feed.stop()
         if self._relay_tracking is not None:

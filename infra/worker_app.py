@@ -15,6 +15,14 @@ agent never saw (measured here: a worker joining mid-stream, and the new owner o
 partition, each lost a few events). So the table also holds, per partition, the next
 offset the agent expects. A record past it means a gap: the records in between are read
 again straight from the partition and handled first, and counted as recovered.
+
+faust can also stall: a partition it was given delivers nothing while records wait on it
+(seen once here for two minutes after a takeover, under load). A timer finds partitions
+whose end is past the expected offset and that made no progress for
+`worker_stall_seconds`, and reads those records directly too. The table may be written
+only from the agent, for the partition of the event at hand, so what was handled that
+way is remembered in memory until the agent passes it (a restart before then hands the
+events on again: at least once).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +54,7 @@ class WorkerCounts:
     retries: int = 0
     dead_letters: int = 0
     recovered: int = 0
+    stalls: int = 0
 
     def prometheus(self) -> str:
         lines = []
@@ -53,7 +63,8 @@ class WorkerCounts:
             ("duplicates", "events dropped as already handled (at-least-once delivery)"),
             ("retries", "handler attempts that failed and were tried again"),
             ("dead_letters", "events sent to the dead-letter topic after their retries"),
-            ("recovered", "events faust skipped, read again from their partition"),
+            ("recovered", "events faust skipped or stalled on, read from their partition"),
+            ("stalls", "times a partition delivered nothing while records waited on it"),
         ):
             metric = f"strata_worker_{name}_total"
             lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} counter",
@@ -119,6 +130,12 @@ def create_worker_app(
                         partitions=settings.kafka_partitions)
     handlers = list(worker_handlers(system) if handlers is None else handlers)
     mapper = system.store.mapper
+    read_directly: dict[bytes, int] = {}  # the table's keys, as handled outside the agent
+    turns: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)  # per partition
+    moved_at: dict[int, float] = {}  # partition -> when it last made progress
+
+    def handled_up_to(key: bytes) -> int:
+        return max(int(handled[key]), read_directly.get(key, 0))
 
     async def deliver(event: Any, position: int) -> str | None:
         """None when every handler succeeded; else the last error."""
@@ -142,16 +159,16 @@ def create_worker_app(
         return None
 
     async def process(key: bytes | None, value: bytes | None, headers: Any,
-                      partition: int, offset: int) -> bool:
+                      partition: int, offset: int, in_agent: bool = True) -> bool:
         """True when the record was an event not handled before, and now is."""
         decoded = kafka.decode(headers, value)
         if decoded is None or decoded.notification is None:
             return False  # a watermark, or not ours
         key = key or kafka.GLOBAL_KEY
-        handled_up_to = handled[key]
+        done_up_to = handled_up_to(key)
         log.debug("partition %d offset %d: position %d, key %r, handled up to %d",
-                  partition, offset, decoded.position, key, handled_up_to)
-        if decoded.position <= handled_up_to:
+                  partition, offset, decoded.position, key, done_up_to)
+        if decoded.position <= done_up_to:
             counts.duplicates += 1
             return False
         event = mapper.to_domain_event(decoded.notification)
@@ -162,7 +179,10 @@ def create_worker_app(
                 "error": error, "failed_at": time.time(), "attempts": settings.worker_attempts,
                 "event": envelope(event, decoded.position),
             }))
-        handled[key] = decoded.position
+        if in_agent:
+            handled[key] = decoded.position
+        else:
+            read_directly[key] = decoded.position
         counts.handled += 1
         return True
 
@@ -175,18 +195,56 @@ def create_worker_app(
                              missed.offset):
                 counts.recovered += 1
 
+    async def read_stalled(partition: int, stop: int) -> None:
+        expected_key = next_offset_key(partition)
+        start = handled_up_to(expected_key)
+        if start >= stop:
+            return  # the agent got there while this waited its turn
+        counts.stalls += 1
+        log.warning("partition %d: nothing delivered for %.0f s while offsets %d to %d "
+                    "wait; reading them directly", partition, settings.worker_stall_seconds,
+                    start, stop - 1)
+        for missed in await kafka.read_range(servers, settings.kafka_topic, partition,
+                                             start, stop):
+            if await process(missed.key, missed.value, missed.headers, partition,
+                             missed.offset, in_agent=False):
+                counts.recovered += 1
+            read_directly[expected_key] = max(read_directly.get(expected_key, 0),
+                                              missed.offset + 1)
+
+    @app.timer(interval=max(settings.worker_stall_seconds / 4, 0.25))  # type: ignore[untyped-decorator]
+    async def watch_for_stalls() -> None:
+        mine = {tp.partition for tp in app.consumer.assignment()
+                if tp.topic == settings.kafka_topic}
+        for gone in set(moved_at) - mine:
+            del moved_at[gone]
+        if not mine:
+            return
+        ends = await kafka.end_offsets(servers, settings.kafka_topic)
+        now = time.monotonic()
+        for partition in sorted(mine):
+            end = ends.get(partition, 0)
+            if end <= handled_up_to(next_offset_key(partition)):
+                moved_at[partition] = now  # nothing waits
+            elif now - moved_at.setdefault(partition, now) >= settings.worker_stall_seconds:
+                async with turns[partition]:
+                    await read_stalled(partition, end)
+                moved_at[partition] = time.monotonic()
+
     @app.agent(events)
     async def handle(stream: Any) -> None:
         async for record in stream.events():
             partition, offset = record.message.partition, record.message.offset
-            expected_key = next_offset_key(partition)
-            expected = handled[expected_key]
-            if offset > expected:
-                await fill_gap(partition, expected, offset)
-            # an offset below the expected one is a record read again, or a refilled
-            # topic (the broker lost its log): duplicates are dropped by position
-            await process(record.key, record.value, record.headers, partition, offset)
-            handled[expected_key] = offset + 1
+            async with turns[partition]:
+                expected_key = next_offset_key(partition)
+                expected = handled_up_to(expected_key)
+                if offset > expected:
+                    await fill_gap(partition, expected, offset)
+                # an offset below the expected one is a record read again, or a refilled
+                # topic (the broker lost its log): duplicates are dropped by position
+                await process(record.key, record.value, record.headers, partition, offset)
+                handled[expected_key] = max(offset + 1, read_directly.get(expected_key, 0))
+                moved_at[partition] = time.monotonic()
 
     if metrics_port:
         @app.page("/metrics")
@@ -206,8 +264,10 @@ def run_worker(
     settings: Settings,
     metrics_port: int = 0,
     handlers: Callable[[System], Sequence[Callable[[Any], None]]] = worker_handlers,
+    on_app: Callable[[faust.App], None] | None = None,
 ) -> None:
-    """Runs until SIGINT or SIGTERM."""
+    """Runs until SIGINT or SIGTERM. `on_app` sees the app before it runs (a test's
+    fault injection, or a deployment's own agents)."""
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per blob-node request
@@ -215,6 +275,8 @@ def run_worker(
     system.start()
     counts = WorkerCounts()
     app = create_worker_app(settings, system, counts, metrics_port, handlers=handlers(system))
+    if on_app is not None:
+        on_app(app)
     print(f"strata worker: group {GROUP} on {settings.kafka}", flush=True)
     try:
         level = {"debug": "debug", "info": "info", "warning": "warn"}.get(settings.log_level,

@@ -102,10 +102,6 @@ def _answers(port: int) -> bool:
         return False
 
 
-# Out of `make test` (run by `make test-all`) while issue #5 stays open: under the full
-# suite's load, the survivor was once given the killed worker's partitions and then
-# fetched nothing from them for 120 s (a faust stall, not a skip the gap repair sees).
-@pytest.mark.slow
 def test_two_workers_share_the_events_and_one_takes_over_when_the_other_is_killed(
     api: Server, cluster_env: dict[str, str], postgres_url: str, nodes: list[Node],
     tmp_path: Path,
@@ -256,3 +252,35 @@ def test_records_the_group_skipped_are_read_again_and_handled(
         assert metric(port, "strata_worker_recovered_total") >= skipped
     finally:
         worker.stop()
+
+
+def test_a_partition_faust_stops_delivering_from_is_read_directly(
+    api: Server, cluster_env: dict[str, str], broker: Broker, postgres_url: str,
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    env = {**cluster_env, "STRATA_WORKER_STALL_SECONDS": "2", "STRATA_INSTANCE": "stalled"}
+    with open(tmp_path / "stalled.log", "ab") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "tests.kafka.stalled_worker", str(tmp_path / "stalled"),
+             str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: _answers(port) or worker.poll() is not None, 60, "it starts")
+        assert worker.poll() is None, (tmp_path / "stalled.log").read_text()
+        wait_until(lambda: metric(port, "strata_worker_partitions") == PARTITIONS, 60,
+                   "it has every partition")
+        s3 = make_client(api)
+        for bucket in spread_over_partitions(2):
+            s3.create_bucket(Bucket=bucket)
+            s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+        assert any(e.partition == 0 for e in events_on_topic(broker.servers))
+        wait_until(lambda: metric(port, "strata_worker_handled_total")
+                   == len(store_notifications(postgres_url)), 60,
+                   lambda: f"{metric(port, 'strata_worker_handled_total')} handled of "
+                   f"{len(store_notifications(postgres_url))}")
+        assert metric(port, "strata_worker_stalls_total") >= 1
+        assert metric(port, "strata_worker_recovered_total") >= 1
+        assert "partition 0: nothing delivered" in (tmp_path / "stalled.log").read_text()
+    finally:
+        worker.terminate()
+        worker.wait(20)
