@@ -154,19 +154,26 @@ def test_two_workers_share_the_events_and_one_takes_over_when_the_other_is_kille
         second.stop()
 
 
+def start_fake_worker(module: str, name: str, env: dict[str, str], tmp_path: Path
+                      ) -> tuple[subprocess.Popen[bytes], int]:
+    """A worker with a fault of its own (`tests.kafka.<module>`), serving /metrics."""
+    port = free_port()
+    with open(tmp_path / f"{name}.log", "ab") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", f"tests.kafka.{module}", str(tmp_path / name), str(port)],
+            env={**env, "STRATA_INSTANCE": name}, stdout=log, stderr=subprocess.STDOUT)
+    wait_until(lambda: _answers(port) or worker.poll() is not None, 60, f"{name} starts")
+    assert worker.poll() is None, (tmp_path / f"{name}.log").read_text()
+    return worker, port
+
+
 def test_an_event_a_handler_keeps_failing_on_goes_to_the_dead_letter_topic(
     api: Server, cluster_env: dict[str, str], broker: Broker, postgres_url: str,
     tmp_path: Path,
 ) -> None:
-    port = free_port()
-    env = {**cluster_env, "STRATA_WORKER_ATTEMPTS": "3", "STRATA_INSTANCE": "poisoned"}
-    with open(tmp_path / "poisoned.log", "ab") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "tests.kafka.poisoned_worker", str(tmp_path / "poisoned"),
-             str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    worker, port = start_fake_worker("poisoned_worker", "poisoned",
+                                     {**cluster_env, "STRATA_WORKER_ATTEMPTS": "3"}, tmp_path)
     try:
-        wait_until(lambda: _answers(port) or worker.poll() is not None, 60, "it starts")
-        assert worker.poll() is None, (tmp_path / "poisoned.log").read_text()
         s3 = make_client(api)
         s3.create_bucket(Bucket="poison")
         s3.put_object(Bucket="poison", Key="k", Body=b"bad")
@@ -258,15 +265,9 @@ def test_a_partition_faust_stops_delivering_from_is_read_directly(
     api: Server, cluster_env: dict[str, str], broker: Broker, postgres_url: str,
     tmp_path: Path,
 ) -> None:
-    port = free_port()
-    env = {**cluster_env, "STRATA_WORKER_STALL_SECONDS": "2", "STRATA_INSTANCE": "stalled"}
-    with open(tmp_path / "stalled.log", "ab") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "tests.kafka.stalled_worker", str(tmp_path / "stalled"),
-             str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    worker, port = start_fake_worker("stalled_worker", "stalled",
+                                     {**cluster_env, "STRATA_WORKER_STALL_SECONDS": "2"}, tmp_path)
     try:
-        wait_until(lambda: _answers(port) or worker.poll() is not None, 60, "it starts")
-        assert worker.poll() is None, (tmp_path / "stalled.log").read_text()
         wait_until(lambda: metric(port, "strata_worker_partitions") == PARTITIONS, 60,
                    "it has every partition")
         s3 = make_client(api)
