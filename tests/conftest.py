@@ -7,10 +7,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -188,3 +190,11 @@ def server(tmp_path: Path) -> Iterator[Server]:
         yield srv
     finally:
         srv.stop()
+
+
+def start_together(processes: Sequence[Any]) -> None:
+    """Call every `start()` at once: a test process's start-up is mostly imports, which
+    the cores share. Every start is waited for; the first failure is raised."""
+    with ThreadPoolExecutor(max_workers=len(processes)) as pool:
+        for started in [pool.submit(process.start) for process in processes]:
+            started.result()

@@ -24,7 +24,7 @@ from domain.envelope import envelope
 from infra import kafka
 from infra.settings import Settings
 from infra.tansu import start_tansu, wait_until_serving
-from tests.conftest import Server, free_port, server_env
+from tests.conftest import Server, free_port, server_env, start_together
 from tests.nodes.conftest import SECRET, Node
 
 TOPIC = "strata.events"
@@ -102,12 +102,10 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 
 @pytest.fixture
 def nodes(tmp_path: Path) -> Iterator[list[Node]]:
-    started: list[Node] = []
+    started = [Node(tmp_path / f"node-{i}", free_port(), zone)
+               for i, zone in enumerate(("zone-a", "zone-b", "zone-c"))]
     try:
-        for i, zone in enumerate(("zone-a", "zone-b", "zone-c")):
-            node = Node(tmp_path / f"node-{i}", free_port(), zone)
-            node.start()
-            started.append(node)
+        start_together(started)
         yield started
     finally:
         for node in started:
@@ -166,8 +164,7 @@ def two_apis(cluster_env: dict[str, str], relay: Role, nodes: list[Node], tmp_pa
              ) -> Iterator[list[Server]]:
     servers = [api_instance(tmp_path, cluster_env, name) for name in ("api-a", "api-b")]
     try:
-        for server in servers:
-            server.start()
+        start_together(servers)
         register_nodes(servers[0], nodes, servers)
         yield servers
     finally:

@@ -15,7 +15,7 @@ import pytest
 
 from domain.placement import NodeRef
 from infra.node_client import NodeClient, NodeError
-from tests.conftest import Server, free_port, server_env
+from tests.conftest import Server, free_port, server_env, start_together
 
 SECRET = "cluster-secret-for-tests-0123456789"
 
@@ -116,14 +116,17 @@ class Cluster:
 
 def start_cluster(root: Path, zones: list[str], **settings: str) -> Cluster:
     cluster = Cluster(root)
-    for zone in zones:
-        cluster.add_node(zone)
+    cluster.nodes = [Node(root / f"node-{i}", free_port(), zone) for i, zone in enumerate(zones)]
     env = server_env(STRATA_BLOBS="nodes", STRATA_CLUSTER_SECRET=SECRET,
                      STRATA_NODE_PROBE_SECONDS="0.3", STRATA_NODE_DOWN_AFTER_SECONDS="1.5",
                      STRATA_REPLICATION_INTERVAL_SECONDS="1", STRATA_SCRUB_PER_SECOND="2000",
                      **settings)
     cluster.server = Server(root / "strata", free_port(), free_port(), env)
-    cluster.server.start()
+    try:
+        start_together([*cluster.nodes, cluster.server])
+    except BaseException:
+        cluster.stop()
+        raise
     for node in cluster.nodes:
         cluster.register(node)
     return cluster
