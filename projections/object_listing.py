@@ -71,15 +71,21 @@ class ObjectListingProjection:
         bucket, key = _bucket_key(event)
         for version_id in event.replaced:
             self._remove(tx, bucket, key, version_id)
-        self._add(tx, bucket, key, version, event.originator_version)
-        self._refresh_current(tx, bucket, key)
+        row = self._add(tx, bucket, key, version, event.originator_version)
+        # A key's events come in aggregate-version order, so what was just added is its
+        # newest version: no need to look the newest up again (a seek per PUT).
+        self._set_current(tx, bucket, key, None if version["is_delete_marker"] else row)
 
-    def _add(self, tx: ViewTransaction, bucket: str, key: str, version: Version, seq: int) -> None:
+    def _add(self, tx: ViewTransaction, bucket: str, key: str, version: Version, seq: int
+             ) -> bytes:
+        """The version's row, under its key and its version id; returns the row."""
         kb = key.encode()
         vkey = _ns(b"V", bucket) + kb + b"\x00" + (_MAX_SEQ - seq).to_bytes(8, "big")
-        tx.put(vkey, orjson.dumps(_summary(version)))
+        row = orjson.dumps(_summary(version))
+        tx.put(vkey, row)
         tx.put(_ns(b"I", bucket) + kb + b"\x00" + version["version_id"].encode(), vkey)
         self._count(tx, bucket, versions=1, version_bytes=version["size"])
+        return row
 
     def _remove(self, tx: ViewTransaction, bucket: str, key: str, version_id: str) -> None:
         ikey = _ns(b"I", bucket) + key.encode() + b"\x00" + version_id.encode()
@@ -93,14 +99,18 @@ class ObjectListingProjection:
             self._count(tx, bucket, versions=-1, version_bytes=-orjson.loads(old)["size"])
 
     def _refresh_current(self, tx: ViewTransaction, bucket: str, key: str) -> None:
-        kb = key.encode()
-        lkey = _ns(b"L", bucket) + kb
-        before = tx.get(lkey)
-        vprefix = _ns(b"V", bucket) + kb + b"\x00"
+        vprefix = _ns(b"V", bucket) + key.encode() + b"\x00"
         newest = tx.first(vprefix, prefix_end(vprefix))
         after = None
         if newest is not None and not orjson.loads(newest[1])["is_delete_marker"]:
             after = newest[1]
+        self._set_current(tx, bucket, key, after)
+
+    def _set_current(self, tx: ViewTransaction, bucket: str, key: str, after: bytes | None
+                     ) -> None:
+        """The key's listing row becomes `after` (None: not listed), counted in stats."""
+        lkey = _ns(b"L", bucket) + key.encode()
+        before = tx.get(lkey)
         if after is None:
             tx.delete(lkey)
         else:
