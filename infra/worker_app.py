@@ -37,6 +37,7 @@ from typing import Any
 
 import faust
 import orjson
+from aiokafka.errors import KafkaError
 
 from domain.envelope import envelope
 from infra import kafka
@@ -214,6 +215,12 @@ def create_worker_app(
 
     @app.timer(interval=max(settings.worker_stall_seconds / 4, 0.25))  # type: ignore[untyped-decorator]
     async def watch_for_stalls() -> None:
+        try:
+            await read_stalled_partitions()
+        except (KafkaError, OSError, TimeoutError) as exc:  # an exception would end the timer
+            log.warning("looking for stalled partitions failed (%r); trying again", exc)
+
+    async def read_stalled_partitions() -> None:
         mine = {tp.partition for tp in app.consumer.assignment()
                 if tp.topic == settings.kafka_topic}
         for gone in set(moved_at) - mine:
