@@ -83,6 +83,8 @@ class ChunkRefsProjection:
             tx.put(b"R/" + digest.encode(), str(count + 1).encode())
 
     def _release(self, tx: ViewTransaction, event: Any, version_ids: list[str]) -> None:
+        if not version_ids:
+            return  # most PUTs replace nothing: no need to read the bucket's retention
         keep = retention_of(tx, event.bucket)
         for version_id in version_ids:
             vkey = _version_key(event, version_id)

@@ -74,17 +74,18 @@ class ObjectListingProjection:
         row = self._add(tx, bucket, key, version, event.originator_version)
         # A key's events come in aggregate-version order, so what was just added is its
         # newest version: no need to look the newest up again (a seek per PUT).
-        self._set_current(tx, bucket, key, None if version["is_delete_marker"] else row)
+        self._set_current(tx, bucket, key, None if version["is_delete_marker"] else row,
+                          versions=1, version_bytes=version["size"])
 
     def _add(self, tx: ViewTransaction, bucket: str, key: str, version: Version, seq: int
              ) -> bytes:
-        """The version's row, under its key and its version id; returns the row."""
+        """The version's row, under its key and its version id (the caller counts it);
+        returns the row."""
         kb = key.encode()
         vkey = _ns(b"V", bucket) + kb + b"\x00" + (_MAX_SEQ - seq).to_bytes(8, "big")
         row = orjson.dumps(_summary(version))
         tx.put(vkey, row)
         tx.put(_ns(b"I", bucket) + kb + b"\x00" + version["version_id"].encode(), vkey)
-        self._count(tx, bucket, versions=1, version_bytes=version["size"])
         return row
 
     def _remove(self, tx: ViewTransaction, bucket: str, key: str, version_id: str) -> None:
@@ -106,9 +107,10 @@ class ObjectListingProjection:
             after = newest[1]
         self._set_current(tx, bucket, key, after)
 
-    def _set_current(self, tx: ViewTransaction, bucket: str, key: str, after: bytes | None
-                     ) -> None:
-        """The key's listing row becomes `after` (None: not listed), counted in stats."""
+    def _set_current(self, tx: ViewTransaction, bucket: str, key: str, after: bytes | None,
+                     versions: int = 0, version_bytes: int = 0) -> None:
+        """The key's listing row becomes `after` (None: not listed), counted in the
+        bucket's stats with the `versions` added."""
         lkey = _ns(b"L", bucket) + key.encode()
         before = tx.get(lkey)
         if after is None:
@@ -122,6 +124,8 @@ class ObjectListingProjection:
             bucket,
             objects=(after is not None) - (before is not None),
             bytes_=size_after - size_before,
+            versions=versions,
+            version_bytes=version_bytes,
         )
 
     @staticmethod
