@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+@lru_cache(maxsize=4096)  # every GET and HEAD names its object's time: most are repeats
 def http_date(iso: str) -> str:
-    return format_datetime(datetime.fromisoformat(iso).astimezone(UTC), usegmt=True)
+    """RFC 7231's IMF-fixdate, in English whatever the locale (email.utils' form, at a
+    fraction of its cost, which was 4% of a small GET)."""
+    m = datetime.fromisoformat(iso).astimezone(UTC)
+    return (f"{_DAYS[m.weekday()]}, {m.day:02d} {_MONTHS[m.month - 1]} {m.year:04d} "
+            f"{m.hour:02d}:{m.minute:02d}:{m.second:02d} GMT")
 
 
 def iso_z(iso: str) -> str:
@@ -22,6 +31,8 @@ def iso_z(iso: str) -> str:
 
 
 def parse_http_date(text: str) -> datetime | None:
+    if not text:
+        return None  # the usual case (no conditional header): no exception to raise
     try:
         moment = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

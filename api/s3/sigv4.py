@@ -63,6 +63,7 @@ _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 _UNRESERVED_PATH = re.compile(r"[A-Za-z0-9_.~/-]*")
 
 
+@functools.lru_cache(maxsize=1024)  # a client's credential scope and signed headers repeat
 def uri_encode(text: str, keep_slash: bool = False) -> str:
     """Percent-encode every byte except A-Z a-z 0-9 - _ . ~ (and '/' in a path)."""
     if (_UNRESERVED_PATH if keep_slash else _UNRESERVED).fullmatch(text):
