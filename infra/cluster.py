@@ -246,6 +246,9 @@ def down(root: Path, quiet: bool = False) -> int:
     for p in running:
         if _alive(p.pid):
             os.kill(p.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10  # SIGKILL is not instant: return once they are gone
+    while any(_alive(p.pid) for p in running) and time.monotonic() < deadline:
+        time.sleep(0.05)
     if not quiet:
         print(f"stopped {len(running)} processes; data stays under {root}")
     return len(running)

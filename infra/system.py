@@ -130,6 +130,7 @@ class System:
         self.started = True
 
     def close(self) -> None:
+        self.runner.closing()  # threads waiting at the read barrier let go first
         if self.replicator is not None and self.replication_follower is not None:
             self.replicator.stop()
             self.replication_follower.stop()

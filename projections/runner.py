@@ -48,6 +48,7 @@ class ProjectionRunner:
         self._changed = threading.Condition()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._closing = False
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self._handlers: dict[type, list[Callable[..., None]]] = {}
@@ -120,6 +121,8 @@ class ProjectionRunner:
             while self._position < position:
                 if self.error is not None:
                     raise BarrierTimeout(f"views stopped: {self.error!r}")
+                if self._closing:
+                    raise BarrierTimeout("the views are closing")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise BarrierTimeout(
@@ -145,7 +148,15 @@ class ProjectionRunner:
                 return
             self._wake.wait(self._poll_seconds)
 
+    def closing(self) -> None:
+        """Reads waiting at the barrier give up at once: the process is stopping, and
+        what they wait for may never come (the relay or broker stopped first)."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
+
     def stop(self) -> None:
+        self.closing()
         self._stop.set()
         self._wake.set()
         if self._thread is not None:

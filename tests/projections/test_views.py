@@ -269,3 +269,27 @@ def test_as_of_listings_on_any_view_store(tmp_path: Path) -> None:
     assert keys(1.5) == ["b", "c"]
     assert keys(3.5) == ["a", "b"]
     assert keys(100) == ["a", "b"]
+
+
+def test_reads_waiting_at_the_barrier_let_go_when_the_views_close(tmp_path: Path) -> None:
+    store = ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                         "SQLITE_DBNAME": str(tmp_path / "events.db")})
+    runner = ProjectionRunner(store, InMemoryViewStore(), all_projections())
+    outcome: list[BaseException] = []
+
+    def read_far_ahead() -> None:
+        try:
+            runner.wait_for(10**9, timeout=60)  # a position no one will write
+        except BaseException as exc:
+            outcome.append(exc)
+
+    waiting = threading.Thread(target=read_far_ahead)
+    waiting.start()
+    waiting.join(0.3)
+    assert waiting.is_alive()
+    runner.closing()
+    waiting.join(5)
+    assert not waiting.is_alive()
+    assert [type(e).__name__ for e in outcome] == ["BarrierTimeout"]
+    assert "closing" in str(outcome[0])
+    store.close()
