@@ -161,17 +161,16 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     env = prepared_store_env(settings)
     gate: LocalBucketGate | PostgresBucketGate = LocalBucketGate()
+    feed = relay_tracking = None
     with schema_lock(settings):
         if settings.event_store:
             gate = PostgresBucketGate(settings.event_store)  # other processes write too
         store = ObjectStore(env, gate, settings.read_cache_size)
+        if settings.kafka:
+            relay_tracking = open_tracking(settings)
     settings.check_blob_backend()
     views = RocksDBViewStore(settings.views_dir)
     runner = ProjectionRunner(store, views, all_projections())
-    feed = relay_tracking = None
-    if settings.kafka:
-        with schema_lock(settings):
-            relay_tracking = open_tracking(settings)
     if role != "embedded":
         feed = KafkaViewFeed(runner, views, settings.require_kafka(), settings.kafka_topic,
                              f"strata-views-{role}-{settings.instance_name}",

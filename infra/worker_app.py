@@ -187,31 +187,32 @@ def create_worker_app(
         counts.handled += 1
         return True
 
-    async def fill_gap(partition: int, start: int, stop: int) -> None:
-        log.warning("partition %d: offsets %d to %d were not delivered; reading them again",
-                    partition, start, stop - 1)
+    async def read_again(partition: int, start: int, stop: int, in_agent: bool) -> None:
+        """Handle the records at offsets [start, stop), read straight from `partition`."""
+        expected_key = next_offset_key(partition)
         for missed in await kafka.read_range(servers, settings.kafka_topic, partition,
                                              start, stop):
             if await process(missed.key, missed.value, missed.headers, partition,
-                             missed.offset):
+                             missed.offset, in_agent):
                 counts.recovered += 1
+            if not in_agent:  # the agent moves its expected offset itself
+                read_directly[expected_key] = max(read_directly.get(expected_key, 0),
+                                                  missed.offset + 1)
+
+    async def fill_gap(partition: int, start: int, stop: int) -> None:
+        log.warning("partition %d: offsets %d to %d were not delivered; reading them again",
+                    partition, start, stop - 1)
+        await read_again(partition, start, stop, in_agent=True)
 
     async def read_stalled(partition: int, stop: int) -> None:
-        expected_key = next_offset_key(partition)
-        start = handled_up_to(expected_key)
+        start = handled_up_to(next_offset_key(partition))
         if start >= stop:
             return  # the agent got there while this waited its turn
         counts.stalls += 1
         log.warning("partition %d: nothing delivered for %.0f s while offsets %d to %d "
                     "wait; reading them directly", partition, settings.worker_stall_seconds,
                     start, stop - 1)
-        for missed in await kafka.read_range(servers, settings.kafka_topic, partition,
-                                             start, stop):
-            if await process(missed.key, missed.value, missed.headers, partition,
-                             missed.offset, in_agent=False):
-                counts.recovered += 1
-            read_directly[expected_key] = max(read_directly.get(expected_key, 0),
-                                              missed.offset + 1)
+        await read_again(partition, start, stop, in_agent=False)
 
     @app.timer(interval=max(settings.worker_stall_seconds / 4, 0.25))  # type: ignore[untyped-decorator]
     async def watch_for_stalls() -> None:
