@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import functools
 import hashlib
 import os
 import threading
@@ -26,7 +28,7 @@ class DigestMismatch(StrataError):
     """A chunk's bytes do not hash to the name it was sent under."""
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync_dir(path: str | Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -91,8 +93,15 @@ class _LocalChunkSink:
         self._store = store
         self._hash = None if hashed_by_caller else hashlib.sha256()
         self._size = 0
-        self._tmp = store.tmp_dir / f"{os.getpid()}-{threading.get_ident()}-{time.time_ns()}"
-        self._file = open(self._tmp, "wb")  # noqa: SIM115 - closed in commit/abort
+        fd = store.open_unnamed()
+        if fd is None:
+            self._tmp: Path | None = (
+                store.tmp_dir / f"{os.getpid()}-{threading.get_ident()}-{time.time_ns()}"
+            )
+            self._file = open(self._tmp, "wb")  # noqa: SIM115 - closed in commit/abort
+        else:
+            self._tmp = None
+            self._file = os.fdopen(fd, "wb")
 
     def write(self, data: bytes) -> None:
         if self._hash is not None:
@@ -106,20 +115,42 @@ class _LocalChunkSink:
         digest = checked_digest(self._hash, digest, self.abort)
         self._file.flush()
         os.fsync(self._file.fileno())
-        self._file.close()
         chunk: Chunk = {"digest": digest, "size": self._size}
-        self._store.install(self._tmp, digest)
+        if self._tmp is None:
+            with self._file:
+                self._store.link(self._file.fileno(), digest)
+        else:
+            self._file.close()
+            self._store.install(self._tmp, digest)
         return chunk
 
     def abort(self) -> None:
         self._file.close()
-        self._tmp.unlink(missing_ok=True)
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+
+
+@functools.cache
+def _proc_fds() -> int | None:
+    """The process's /proc/self/fd, opened once: linking an unnamed file goes through its
+    entry there (linkat with AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH)."""
+    try:
+        return os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
 
 
 class LocalDiskBlobStore:
-    """BlobStore on a local directory: temp file, fsync, rename, fsync of the directory."""
+    """BlobStore on a local directory: an unnamed file (O_TMPFILE), fsync, a link to its
+    name, fsync of the directory. Where the filesystem has no unnamed files, a named temp
+    file and a rename instead.
 
-    def __init__(self, root: Path) -> None:
+    A named temp file changes two directories (made in tmp/, renamed out of it); an
+    unnamed one only its final directory, which saves a small PUT kernel time, and a
+    crash leaves nothing of it behind.
+    """
+
+    def __init__(self, root: Path, unnamed_files: bool = True) -> None:
         self.root = root
         self._root_text = str(root)
         self._hot = HotChunks(HOT_CHUNK_BYTES)
@@ -129,6 +160,7 @@ class LocalDiskBlobStore:
             (root / f"{i:02x}").mkdir(exist_ok=True)
         _fsync_dir(root)
         self._stripes = [threading.Lock() for _ in range(_STRIPES)]
+        self._unnamed_files = unnamed_files and _proc_fds() is not None
         self._clear_stale_temp_files()
 
     def _clear_stale_temp_files(self) -> None:
@@ -150,6 +182,30 @@ class LocalDiskBlobStore:
 
     def begin_chunk(self, hashed_by_caller: bool = False) -> _LocalChunkSink:
         return _LocalChunkSink(self, hashed_by_caller)
+
+    def open_unnamed(self) -> int | None:
+        """A writable file with no name yet on the store's filesystem, or None where
+        the kernel or filesystem has none (then the store uses named temp files)."""
+        if not self._unnamed_files:
+            return None
+        try:
+            return os.open(self.tmp_dir, os.O_WRONLY | os.O_TMPFILE | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                raise
+            self._unnamed_files = False
+            return None
+
+    def link(self, fd: int, digest: str) -> None:
+        """Give a fsynced unnamed file its name; an identical chunk already there wins."""
+        final = self._location(digest)
+        with self._stripe(digest):
+            try:
+                os.link(str(fd), final, src_dir_fd=_proc_fds(), follow_symlinks=True)
+            except FileExistsError:
+                os.utime(final)
+        # Also when the chunk was there: its writer may not have made its name durable yet.
+        _fsync_dir(f"{self._root_text}/{digest[:2]}")
 
     def install(self, tmp: Path, digest: str) -> None:
         """Move a fsynced temp file into place; an identical chunk already there wins."""

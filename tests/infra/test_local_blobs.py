@@ -86,3 +86,29 @@ def test_query_runs_in_place_when_memory_suffices_and_in_a_thread_otherwise() ->
     assert asyncio.run(both()) == (1, 2)
     assert threads[0] == loop_thread  # the hit never left the loop
     assert threads[-1] != loop_thread  # the miss was run again in a worker thread
+
+
+@pytest.mark.parametrize("unnamed_files", [True, False])
+def test_chunks_are_written_whole_under_their_digest_and_leave_no_temp_file(
+    tmp_path: Path, unnamed_files: bool
+) -> None:
+    blobs = LocalDiskBlobStore(tmp_path, unnamed_files=unnamed_files)
+    first = _store(blobs, b"same bytes")
+    again = _store(blobs, b"same bytes")  # an identical chunk already there wins
+    assert first == again
+    assert blobs.path(str(first["digest"])).read_bytes() == b"same bytes"
+    aborted = blobs.begin_chunk()
+    aborted.write(b"never committed")
+    aborted.abort()
+    assert list(blobs.tmp_dir.iterdir()) == []
+    assert [c.digest for c in blobs.inventory()] == [first["digest"]]
+
+
+def test_an_uncommitted_unnamed_chunk_is_invisible(tmp_path: Path) -> None:
+    blobs = LocalDiskBlobStore(tmp_path)
+    sink = blobs.begin_chunk()
+    sink.write(b"in flight")
+    assert list(blobs.tmp_dir.iterdir()) == []  # a crash now would leave nothing behind
+    assert list(blobs.inventory()) == []
+    sink.commit()
+    assert len(list(blobs.inventory())) == 1
