@@ -23,14 +23,12 @@ def read_records(
     found: list[dict[str, Any]] = []
     position = after
     while len(found) < limit and position - after < scan_limit:
-        batch = store.recorder.select_notifications(
-            start=position, limit=min(500, scan_limit), inclusive_of_start=False
-        )
+        batch = store.select_notifications(position, min(500, scan_limit))
         if not batch:
             break
         for notification in batch:
             position = notification.id
-            record = envelope(store.mapper.to_domain_event(notification), notification.id)
+            record = envelope(store.decode(notification), notification.id)
             if wanted.matches(record):
                 found.append(record)
                 if len(found) == limit:

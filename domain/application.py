@@ -11,7 +11,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError, Notification, Recording
 from eventsourcing.utils import Environment
 
 from domain.access import canned_acl
@@ -36,12 +36,14 @@ from domain.nodes import BlobNode
 from domain.objects import ObjectKey
 from domain.ports import BucketContents, BucketGate
 from domain.read_cache import NoReadCache, NotInMemory, ReadCache, must_not_block
+from domain.recent_events import Committed, RecentEvents
 from domain.records import NULL_VERSION, Acl, InventoryConfig, RequestMeta, Version
 from domain.replicas import ReplicaSurvey
 from domain.uploads import MultipartUpload, ObjectTemplate, UploadedPart
 from domain.users import AccessKey, User, validate_access_key
 
 MAX_ATTEMPTS = 20
+RECENT_EVENTS = 2048  # kept for this process's followers where it makes every write
 T = TypeVar("T")
 
 
@@ -109,7 +111,8 @@ class ObjectStore(Application[Any]):
     def __init__(
         self, env: Mapping[str, str], gate: BucketGate | None = None, read_cache_size: int = 0
     ) -> None:
-        """`read_cache_size` > 0 only where this instance makes every write to the store."""
+        """`read_cache_size` > 0 only where this instance makes every write to the store
+        (then its followers also read the events it committed last from memory)."""
         self.gate: BucketGate = gate or _NoGate()
         self._commit_listeners: list[Callable[[int], None]] = []
         self._group = GroupCommit(self._write_units)
@@ -117,6 +120,7 @@ class ObjectStore(Application[Any]):
         self._reads: ReadCache | NoReadCache = (
             ReadCache(read_cache_size) if read_cache_size > 0 else NoReadCache()
         )
+        self._recent = RecentEvents(RECENT_EVENTS) if read_cache_size > 0 else None
         super().__init__(env=dict(env))
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
@@ -136,6 +140,11 @@ class ObjectStore(Application[Any]):
     def _notify(self, recordings: list[Recording[Any]]) -> None:
         if recordings:
             self._reads.committed({r.domain_event.originator_id for r in recordings})
+            if self._recent is not None:
+                self._recent.committed(
+                    Committed(r.notification.id, r.notification.topic, r.domain_event)
+                    for r in recordings
+                )
             position = max(r.notification.id for r in recordings)
             for listener in self._commit_listeners:
                 listener(position)
@@ -145,6 +154,23 @@ class ObjectStore(Application[Any]):
         if must_not_block():
             raise NotInMemory
         return self.recorder.max_notification_id() or 0
+
+    def select_notifications(self, start: int, limit: int) -> Sequence[Notification | Committed]:
+        """Up to `limit` events after position `start`, in log order: from memory where
+        this process committed them lately, else from the store. `decode` each."""
+        if self._recent is not None:
+            recent = self._recent.after(start, limit)
+            if recent is not None:
+                return recent
+        return self.recorder.select_notifications(
+            start=start, limit=limit, inclusive_of_start=False
+        )
+
+    def decode(self, notification: Notification | Committed) -> Any:
+        """The domain event of a notification from `select_notifications` (or Kafka)."""
+        if isinstance(notification, Committed):
+            return notification.domain_event
+        return self.mapper.to_domain_event(notification)
 
     def _save(self, *aggregates: Aggregate) -> int:
         """Record the aggregates' pending events atomically, in a transaction shared with

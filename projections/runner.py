@@ -69,9 +69,7 @@ class ProjectionRunner:
         return self._apply_batch()
 
     def _apply_batch(self) -> bool:
-        notifications = self._store.recorder.select_notifications(
-            start=self._position, limit=self._batch_size, inclusive_of_start=False
-        )
+        notifications = self._store.select_notifications(self._position, self._batch_size)
         if not notifications:
             return False
         self.apply(notifications, notifications[-1].id)
@@ -88,7 +86,7 @@ class ProjectionRunner:
             handlers = self._handlers_for(resolve_topic(notification.topic))
             if not handlers:
                 continue  # no view needs it: skip decoding, most of what an event costs
-            event = self._store.mapper.to_domain_event(notification)
+            event = self._store.decode(notification)
             for handler in handlers:
                 handler(event, notification.id, tx)
         positions = {p.name: reached for p in self._projections}
