@@ -6,7 +6,8 @@ thread feeds them to a ChunkWriter.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
 from api.blocking import blocking
 from domain.chunking import ChunkWriter
@@ -14,6 +15,7 @@ from domain.ports import BlobStore
 from domain.records import Content
 
 FLUSH_BYTES = 1024 * 1024
+T = TypeVar("T")
 
 
 async def ingest(
@@ -23,6 +25,18 @@ async def ingest(
 
     Chunks already committed when an upload fails are unreferenced: GC collects them.
     """
+    return await ingest_then(body, blobs, chunk_size, expected_size, _as_is)
+
+
+async def ingest_then(
+    body: AsyncIterator[bytes],
+    blobs: BlobStore,
+    chunk_size: int,
+    expected_size: int | None,
+    then: Callable[[Content], T],
+) -> T:
+    """`ingest`, then `then(content)` (blocking: it may record the object) in the same
+    thread hop as the last chunk: a small PUT makes one hop, not two."""
     work = ChunkWriter(blobs, chunk_size)
     pending: list[bytes] = []
     pending_size = 0
@@ -33,8 +47,18 @@ async def ingest(
             if pending_size >= FLUSH_BYTES:
                 await blocking(work.feed, b"".join(pending))
                 pending, pending_size = [], 0
-        # The tail and the seal in one hop: for a small body it is the only one.
-        return await blocking(work.finish_with, b"".join(pending), expected_size)
+        # The tail, the seal and `then` in one hop: for a small body it is the only one.
+        return await blocking(_finish, work, b"".join(pending), expected_size, then)
     except BaseException:
         await blocking(work.abort)
         raise
+
+
+def _finish(
+    work: ChunkWriter, tail: bytes, expected_size: int | None, then: Callable[[Content], T]
+) -> T:
+    return then(work.finish_with(tail, expected_size))
+
+
+def _as_is(content: Content) -> Content:
+    return content

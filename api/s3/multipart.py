@@ -29,6 +29,7 @@ from api.s3.xml import Node, child_text, parse, xml_response
 from domain.access import Action
 from domain.errors import InvalidArgument
 from domain.names import validate_object_key
+from domain.records import Content
 from domain.uploads import MultipartUpload, ObjectTemplate, UploadedPart
 from projections.uploads import list_uploads as list_upload_view
 
@@ -102,18 +103,22 @@ async def upload_part(call: Call) -> Response:
     await _open_upload(call)
     if call.header("x-amz-copy-source"):
         return await _upload_part_copy(call, number)
-    content, checksum = await store_body(call)
-    part: UploadedPart = {
-        "number": number,
-        "etag": content["etag"],
-        "size": content["size"],
-        "chunks": content["chunks"],
-        "last_modified": call.now.isoformat(),
-        "checksum": checksum,
-    }
-    await _record_part(call, part)
+
+    def record(content: Content, checksum: dict[str, str]) -> UploadedPart:
+        part: UploadedPart = {
+            "number": number,
+            "etag": content["etag"],
+            "size": content["size"],
+            "chunks": content["chunks"],
+            "last_modified": call.now.isoformat(),
+            "checksum": checksum,
+        }
+        _confirm_and_record(call, part)
+        return part
+
+    part = await store_body(call, record)
     headers = {"etag": f'"{part["etag"]}"'}
-    headers.update({header_name(a): v for a, v in checksum.items()})
+    headers.update({header_name(a): v for a, v in part["checksum"].items()})
     return Response(status_code=200, headers=headers)
 
 

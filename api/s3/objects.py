@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 from urllib.parse import unquote
 
 from starlette.responses import Response, StreamingResponse
 
 from api.blocking import blocking, query
-from api.ingest import ingest
+from api.ingest import ingest_then
 from api.operations import (
     KEPT_HEADERS,
     delete_marker,
@@ -37,10 +38,12 @@ from api.s3.payload import request_body
 from api.s3.sigv4 import STREAMING_MODES
 from api.s3.xml import Node, child_text, parse, xml_response
 from domain.access import Action, authorize
-from domain.application import BucketInfo
+from domain.application import BucketInfo, ObjectInfo
 from domain.errors import NoSuchKey, NoSuchVersion, PreconditionFailed, StrataError
 from domain.names import validate_object_key
 from domain.records import Content, Version
+
+T = TypeVar("T")
 
 MAX_PUT_BYTES = 5 * 1024**3
 META_PREFIX = "x-amz-meta-"
@@ -87,8 +90,9 @@ def _body_length(call: Call) -> int | None:
     return int(raw)
 
 
-async def store_body(call: Call) -> tuple[Content, dict[str, str]]:
-    """Stream the body into chunks and check it; returns (content, checksum)."""
+async def store_body(call: Call, then: Callable[[Content, dict[str, str]], T]) -> T:
+    """Stream the body into chunks and check it, then `then(content, checksum)`: blocking,
+    in the same thread hop as the last chunk (it records what was stored)."""
     length = _body_length(call)
     if length is not None and length > MAX_PUT_BYTES:
         raise EntityTooLarge(
@@ -97,11 +101,13 @@ async def store_body(call: Call) -> tuple[Content, dict[str, str]]:
         )
     body = request_body(call.request.stream(), call.headers, call.caller)
     system = call.system
-    content = await ingest(
-        body.stream, system.blobs, system.settings.chunk_size, body.decoded_length
+
+    def checked(content: Content) -> T:
+        return then(content, verify_content(call, body, content))
+
+    return await ingest_then(
+        body.stream, system.blobs, system.settings.chunk_size, body.decoded_length, checked
     )
-    checksum = verify_content(call, body, content)
-    return content, checksum
 
 
 async def put_object(call: Call) -> Response:
@@ -112,25 +118,21 @@ async def put_object(call: Call) -> Response:
     owner = call.user or info.owner
     acl = acl_from_headers(call, owner)
     metadata = user_metadata(call)
-    content, checksum = await store_body(call)
-    version = new_version(
-        content, owner, acl, call.now, _content_type(call), kept_headers(call), metadata
-    )
-    if checksum:
-        version["checksum"] = checksum
-    result = await blocking(
-        record_version,
-        call.system,
-        call.bucket,
-        call.key,
-        version,
-        call.meta,
-        call.now,
-        call.header("if-match"),
-        call.header("if-none-match") == "*",
-    )
+    content_type, headers_kept = _content_type(call), kept_headers(call)
+    if_match, if_none_match = call.header("if-match"), call.header("if-none-match") == "*"
+
+    def record(content: Content, checksum: dict[str, str]) -> ObjectInfo:
+        version = new_version(content, owner, acl, call.now, content_type, headers_kept, metadata)
+        if checksum:
+            version["checksum"] = checksum
+        return record_version(
+            call.system, call.bucket, call.key, version, call.meta, call.now, if_match,
+            if_none_match,
+        )
+
+    result = await store_body(call, record)
     headers = {"etag": f'"{result.version["etag"]}"', **version_headers(result.version, info)}
-    headers.update({header_name(a): v for a, v in checksum.items()})
+    headers.update({header_name(a): v for a, v in result.version.get("checksum", {}).items()})
     return Response(status_code=200, headers=headers)
 
 
