@@ -201,6 +201,10 @@ class Settings:
             env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
             env["SQLITE_DBNAME"] = str(self.data_dir / "events.sqlite3")
             env["SQLITE_LOCK_TIMEOUT"] = "30"
+            # This process makes every write to its SQLite file (RocksDB's lock keeps a
+            # second server off the data directory), so a saved aggregate is cached as
+            # saved and a command loads it without asking the store for newer events.
+            env["AGGREGATE_CACHE_FASTFORWARD"] = "n"
             return env
         url = urlsplit(self.event_store)
         if url.scheme not in ("postgresql", "postgres"):

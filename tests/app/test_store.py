@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from domain.application import ObjectStore
 from domain.errors import (
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
@@ -15,6 +16,7 @@ from domain.errors import (
     NoSuchKey,
 )
 from domain.objects import ObjectKey
+from infra.postgres import prepared_store_env
 from infra.settings import Settings
 from infra.system import System, open_system
 from projections.object_listing import list_objects, list_versions
@@ -78,6 +80,11 @@ def test_concurrent_writers_to_one_key_lose_no_version(system: System) -> None:
     page = list_versions(system.views, "photos")
     assert sorted(e.version_id for e in page.entries) == sorted(
         f"w{n}-{i}" for n in range(6) for i in range(10))
+    # The serving store's cached aggregate is the one the log gives a fresh reader.
+    hot = ObjectKey.create_id("photos", "hot")
+    fresh = ObjectStore(prepared_store_env(system.settings))
+    assert store.repository.get(hot).versions == fresh.repository.get(hot).versions
+    fresh.close()
 
 
 def test_a_put_racing_a_bucket_delete_never_lands_in_a_deleted_bucket(system: System) -> None:
