@@ -45,19 +45,26 @@ async def ingest_then(
             pending.append(piece)
             pending_size += len(piece)
             if pending_size >= FLUSH_BYTES:
-                await blocking(work.feed, b"".join(pending))
+                await blocking(_feed, work, pending)
                 pending, pending_size = [], 0
         # The tail, the seal and `then` in one hop: for a small body it is the only one.
-        return await blocking(_finish, work, b"".join(pending), expected_size, then)
+        return await blocking(_finish, work, pending, expected_size, then)
     except BaseException:
         await blocking(work.abort)
         raise
 
 
+def _feed(work: ChunkWriter, pieces: list[bytes]) -> None:
+    # Piece by piece, not joined: a join copies every byte once more.
+    for piece in pieces:
+        work.feed(piece)
+
+
 def _finish(
-    work: ChunkWriter, tail: bytes, expected_size: int | None, then: Callable[[Content], T]
+    work: ChunkWriter, tail: list[bytes], expected_size: int | None, then: Callable[[Content], T]
 ) -> T:
-    return then(work.finish_with(tail, expected_size))
+    _feed(work, tail)
+    return then(work.finish_with(b"", expected_size))
 
 
 def _as_is(content: Content) -> Content:
