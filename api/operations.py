@@ -9,6 +9,7 @@ from typing import Any
 
 from api.blocking import iterate_blocking
 from domain.application import ObjectInfo
+from domain.ports import Piece
 from domain.records import NULL_VERSION, Acl, Content, RequestMeta, Version
 
 # Representation headers an object keeps and serves back, as S3 does.
@@ -89,7 +90,7 @@ def record_version(
 
 def read_version(
     system: Any, version: Version, byte_range: tuple[int, int] | None
-) -> Iterator[bytes]:
+) -> Iterator[Piece]:
     """Blocking iterator over the bytes of a version, every chunk verified first."""
     start, end = byte_range or (0, version["size"])
     offset = 0
@@ -101,7 +102,7 @@ def read_version(
         yield from system.blobs.read_chunk(chunk, max(start, lo) - lo, min(end, hi) - lo)
 
 
-async def stream_after(first: bytes, rest: Iterator[bytes]) -> AsyncIterator[bytes]:
+async def stream_after(first: Piece, rest: Iterator[Piece]) -> AsyncIterator[Piece]:
     """`first` (already read on purpose, to fail before the status goes out), then the
     rest of a blocking iterator, each piece read in a worker thread."""
     if first:

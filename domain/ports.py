@@ -9,6 +9,10 @@ from typing import Protocol
 
 from domain.records import Chunk
 
+# A chunk's bytes as read: large chunks come as views of a file mapped from the page
+# cache, which spares a copy; bytes-like either way.
+Piece = bytes | memoryview
+
 
 class BucketGate(Protocol):
     """Orders object writes against a bucket's deletion.
@@ -59,7 +63,7 @@ class BlobStore(Protocol):
         the digest at commit, so the sink need not hash them a second time."""
         ...
 
-    def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None) -> Iterator[Piece]:
         """Bytes [start, end) of a chunk, only after its whole content matched its hash."""
         ...
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import functools
 import hashlib
+import mmap
 import os
 import threading
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from domain.errors import ChunkUnavailable, StrataError
-from domain.ports import StoredChunk
+from domain.ports import Piece, StoredChunk
 from domain.read_cache import NotInMemory, must_not_block
 from domain.records import Chunk
 
@@ -218,31 +219,36 @@ class LocalDiskBlobStore:
             os.rename(tmp, final)
         _fsync_dir(final.parent)
 
-    def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None) -> Iterator[Piece]:
         end = chunk["size"] if end is None else end
         if chunk["size"] <= WHOLE_READ_BYTES:
             yield self._read_whole(chunk)[start:end]
             return
         if must_not_block():
             raise NotInMemory
+        view = self._mapped_and_verified(chunk)
+        for at in range(start, end, READ_SIZE):
+            yield view[at : min(at + READ_SIZE, end)]
+
+    def _mapped_and_verified(self, chunk: Chunk) -> memoryview:
+        """A large chunk mapped from the page cache and hashed there: no copy of its bytes
+        into the process to verify them, and none to send them (the socket copies from
+        the mapping). The pieces handed out keep the mapping alive until they are sent.
+
+        Chunk files are never written in place (a new file takes the name), so the
+        bytes cannot change under a reader; a file of the wrong length is refused before
+        it is mapped, because reading past the end of a mapping kills the process."""
         try:
             f = open(self.path(chunk["digest"]), "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
             raise ChunkUnavailable("A chunk of this object is missing", **chunk) from None
         with f:
-            # Verify first, then stream from the same open file: chunk files are only
-            # ever replaced by rename, so the bytes cannot change under us.
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
-            if digest != chunk["digest"]:
-                raise ChunkUnavailable("A chunk of this object is corrupt", **chunk)
-            f.seek(start)
-            remaining = end - start
-            while remaining > 0:
-                piece = f.read(min(READ_SIZE, remaining))
-                if not piece:
-                    raise ChunkUnavailable("A chunk of this object is truncated", **chunk)
-                remaining -= len(piece)
-                yield piece
+            if os.fstat(f.fileno()).st_size != chunk["size"]:
+                raise ChunkUnavailable("A chunk of this object is truncated", **chunk)
+            view = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+        if hashlib.sha256(view).hexdigest() != chunk["digest"]:
+            raise ChunkUnavailable("A chunk of this object is corrupt", **chunk)
+        return view
 
     def _read_whole(self, chunk: Chunk) -> bytes:
         """A small chunk in one read, verified in memory (and kept there while hot)."""

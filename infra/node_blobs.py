@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from domain.errors import ChunkUnavailable, InsufficientReplicas
 from domain.nodes import ACTIVE
 from domain.placement import NodeRef, placement, placement_order
-from domain.ports import StoredChunk
+from domain.ports import Piece, StoredChunk
 from domain.records import Chunk
 from infra.local_blobs import checked_digest
 from infra.node_auth import presigned_query
@@ -266,7 +266,7 @@ class NodeBlobStore:
                 self._fresh.popitem(last=False)
         return stored
 
-    def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None) -> Iterator[Piece]:
         end = chunk["size"] if end is None else end
         data = self._fetch(chunk, start, end)
         for offset in range(0, len(data), PIECE):

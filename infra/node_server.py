@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from api.ranges import RangeNotSatisfiable, parse_range
 from domain.errors import ChunkUnavailable
+from domain.ports import Piece
 from domain.records import Chunk
 from infra.local_blobs import DigestMismatch, LocalDiskBlobStore
 from infra.node_auth import verify
@@ -152,7 +153,7 @@ class BlobNode:
                       "bytes_total": usage.total, "bytes_free": usage.free})
 
 
-async def _stream(first: bytes, rest: Iterator[bytes]) -> AsyncIterator[bytes]:
+async def _stream(first: Piece, rest: Iterator[Piece]) -> AsyncIterator[Piece]:
     if first:
         yield first
     while True:

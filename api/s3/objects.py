@@ -41,6 +41,7 @@ from domain.access import Action, authorize
 from domain.application import BucketInfo, ObjectInfo
 from domain.errors import NoSuchKey, NoSuchVersion, PreconditionFailed, StrataError
 from domain.names import validate_object_key
+from domain.ports import Piece
 from domain.records import Content, Version
 
 T = TypeVar("T")
@@ -232,8 +233,8 @@ def _readable(call: Call) -> tuple[BucketInfo, Version]:
 class _Read:
     status: int
     headers: dict[str, str]
-    first: bytes  # the whole body when `rest` is None
-    rest: Iterator[bytes] | None
+    first: Piece  # the whole body when `rest` is None
+    rest: Iterator[Piece] | None
 
 
 def _start_read(call: Call, head: bool) -> _Read:

@@ -112,3 +112,31 @@ def test_an_uncommitted_unnamed_chunk_is_invisible(tmp_path: Path) -> None:
     assert list(blobs.inventory()) == []
     sink.commit()
     assert len(list(blobs.inventory())) == 1
+
+
+@pytest.mark.parametrize("damage", ["rot", "truncate", "extend", "delete"])
+def test_a_damaged_large_chunk_is_refused_before_any_byte(tmp_path: Path, damage: str) -> None:
+    blobs = LocalDiskBlobStore(tmp_path)
+    data = bytes(range(256)) * 4096  # 1 MiB: read through a mapping
+    chunk = _store(blobs, data)
+    path = blobs.path(str(chunk["digest"]))
+    if damage == "rot":
+        path.write_bytes(data[:-1] + b"\x00")
+    elif damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])  # reading past a mapping's end would kill us
+    elif damage == "extend":
+        path.write_bytes(data + b"tail")
+    else:
+        path.unlink()
+    pieces = blobs.read_chunk(chunk)  # type: ignore[arg-type]
+    with pytest.raises(ChunkUnavailable):
+        next(pieces)
+
+
+def test_a_large_chunk_is_served_in_ranges_from_its_mapping(tmp_path: Path) -> None:
+    blobs = LocalDiskBlobStore(tmp_path)
+    data = hashlib.sha256(b"seed").digest() * (3 * 1024 * 1024 // 32 + 7)
+    chunk = _store(blobs, data)
+    pieces = list(blobs.read_chunk(chunk, 1000, len(data) - 5))  # type: ignore[arg-type]
+    assert max(len(p) for p in pieces) <= 1024 * 1024
+    assert b"".join(pieces) == data[1000:-5]

@@ -114,6 +114,17 @@ class Cluster:
             node.stop()
 
 
+def rot_in_place(path: Path, offset: int) -> None:
+    """Flip one byte where it lies, as bit rot does: the file keeps its length and inode,
+    so a node reading it at that moment (through a mapping) sees wrong bytes, not a
+    shorter file (write_bytes truncates first, which no disk fault does)."""
+    with path.open("r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 0x55]))
+
+
 def start_cluster(root: Path, zones: list[str], **settings: str) -> Cluster:
     cluster = Cluster(root)
     cluster.nodes = [Node(root / f"node-{i}", free_port(), zone) for i, zone in enumerate(zones)]

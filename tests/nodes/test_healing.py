@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.nodes.conftest import Cluster
+from tests.nodes.conftest import Cluster, rot_in_place
 from tests.nodes.test_cluster import CHUNK, _digests, _eventually, put_one_chunk
 from tests.s3.conftest import make_client
 
@@ -69,9 +69,7 @@ def test_the_scrubber_replaces_a_rotten_replica(cluster: Cluster) -> None:
     body = os.urandom(CHUNK)
     digest = put_one_chunk(cluster, "scrub", body)
     victim = cluster.holders(digest)[0]
-    damaged = bytearray(body)
-    damaged[77] ^= 0x01
-    victim.chunk_path(digest).write_bytes(bytes(damaged))
+    rot_in_place(victim.chunk_path(digest), 77)
     path = victim.chunk_path(digest)
     # The scrubber deletes the rotten copy, then copies a good one in.
     _eventually(lambda: path.exists() and path.read_bytes() == body, seconds=30)

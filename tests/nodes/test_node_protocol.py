@@ -14,7 +14,7 @@ import pytest
 from infra.node_auth import presigned_query, signed_headers
 from infra.node_client import ChunkCorrupt, ChunkMissing, NodeError
 from tests.conftest import free_port
-from tests.nodes.conftest import SECRET, Node
+from tests.nodes.conftest import SECRET, Node, rot_in_place
 
 
 @pytest.fixture
@@ -83,9 +83,7 @@ def test_a_rotten_chunk_is_never_served(node: Node) -> None:
     data = os.urandom(5000)
     chunk = _chunk(data)
     node.client().put(chunk["digest"], data)
-    rotten = bytearray(data)
-    rotten[100] ^= 0xFF
-    node.chunk_path(chunk["digest"]).write_bytes(bytes(rotten))
+    rot_in_place(node.chunk_path(chunk["digest"]), 100)
     with pytest.raises(ChunkCorrupt):
         node.client().get(chunk)
 
