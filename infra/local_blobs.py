@@ -151,10 +151,13 @@ class LocalDiskBlobStore:
     crash leaves nothing of it behind.
     """
 
-    def __init__(self, root: Path, unnamed_files: bool = True) -> None:
+    def __init__(
+        self, root: Path, unnamed_files: bool = True, hot_bytes: int = HOT_CHUNK_BYTES
+    ) -> None:
+        """`hot_bytes` 0 keeps no chunk in memory: every read verifies the disk."""
         self.root = root
         self._root_text = str(root)
-        self._hot = HotChunks(HOT_CHUNK_BYTES)
+        self._hot = HotChunks(hot_bytes)
         self.tmp_dir = root / "tmp"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         for i in range(256):

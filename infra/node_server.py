@@ -59,7 +59,9 @@ def _error(status: int, code: str, message: str) -> Response:
 
 class BlobNode:
     def __init__(self, data_dir: Path, zone: str, secret: str) -> None:
-        self.store = LocalDiskBlobStore(data_dir / "chunks")
+        # No chunk kept in memory: the scrubber checks a replica by reading it through
+        # here, and a copy kept from before the disk rotted would hide the rot from it.
+        self.store = LocalDiskBlobStore(data_dir / "chunks", hot_bytes=0)
         self.node_id = node_id(data_dir)
         self.zone = zone
         self._secret = secret

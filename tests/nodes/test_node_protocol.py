@@ -79,6 +79,17 @@ def test_a_chunk_is_kept_only_if_its_bytes_match_its_name(node: Node) -> None:
     assert not list((node.data_dir / "chunks" / "tmp").iterdir())
 
 
+def test_rot_after_a_read_is_found_by_the_next_read(node: Node) -> None:
+    """The scrubber checks replicas through GET: a node must read its disk every time."""
+    data = os.urandom(5000)
+    chunk = _chunk(data)
+    node.client().put(chunk["digest"], data)
+    assert node.client().get(chunk) == data
+    rot_in_place(node.chunk_path(chunk["digest"]), 100)
+    with pytest.raises(ChunkCorrupt):
+        node.client().get(chunk)
+
+
 def test_a_rotten_chunk_is_never_served(node: Node) -> None:
     data = os.urandom(5000)
     chunk = _chunk(data)
