@@ -64,7 +64,7 @@ def _finish(
     work: ChunkWriter, tail: list[bytes], expected_size: int | None, then: Callable[[Content], T]
 ) -> T:
     _feed(work, tail)
-    return then(work.finish_with(b"", expected_size))
+    return then(work.finish_checked(expected_size))
 
 
 def _as_is(content: Content) -> Content:

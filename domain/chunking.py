@@ -57,9 +57,8 @@ class ChunkWriter:
             "chunks": self.chunks,
         }
 
-    def finish_with(self, tail: bytes, expected_size: int | None) -> Content:
-        if tail:
-            self.feed(tail)
+    def finish_checked(self, expected_size: int | None) -> Content:
+        """`finish`, after checking the body had the size its sender announced."""
         if expected_size is not None and self.size != expected_size:
             raise IncompleteBody(
                 f"The body had {self.size} bytes, but Content-Length said {expected_size}",

@@ -2,7 +2,7 @@
 
 A follower of the log (the projections, the workers) that has caught up to within
 these takes them from memory, instead of selecting the rows it was just told about
-and decoding their JSON again: about a tenth of a small PUT's CPU.
+and decoding their JSON again.
 
 Sound only where every write to the event store passes through this process (the
 embedded shape, as for the read cache): anywhere else other writers' events would be

@@ -23,7 +23,7 @@ def test_every_chunk_is_stored_under_its_own_hash(tmp_path: Path, size: int, pie
     writer = ChunkWriter(blobs, CHUNK)
     for at in range(0, size, piece):
         writer.feed(data[at:at + piece])
-    content = writer.finish_with(b"", size)
+    content = writer.finish_checked(size)
 
     assert content["sha256"] == hashlib.sha256(data).hexdigest()
     assert content["etag"] == hashlib.md5(data, usedforsecurity=False).hexdigest()
