@@ -11,7 +11,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Notification, Recording
+from eventsourcing.persistence import IntegrityError, Notification, Recording, Transcoder
 from eventsourcing.utils import Environment
 
 from domain.access import canned_acl
@@ -39,6 +39,7 @@ from domain.read_cache import NoReadCache, NotInMemory, ReadCache, must_not_bloc
 from domain.recent_events import Committed, RecentEvents
 from domain.records import NULL_VERSION, Acl, InventoryConfig, RequestMeta, Version
 from domain.replicas import ReplicaSurvey
+from domain.transcoding import FastJSONTranscoder
 from domain.uploads import MultipartUpload, ObjectTemplate, UploadedPart
 from domain.users import AccessKey, User, validate_access_key
 
@@ -130,6 +131,11 @@ class ObjectStore(Application[Any]):
             merged["IS_SNAPSHOTTING_ENABLED"] = "y"
         merged.update(env or {})
         return Environment(name, merged)
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = FastJSONTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     # -- store position and commit signal ------------------------------------------------
 

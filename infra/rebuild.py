@@ -15,7 +15,7 @@ def rebuild_views(settings: Settings) -> int:
     store = ObjectStore(settings.event_store_env())
     total = store.current_position()
     RocksDBViewStore.destroy(settings.views_dir)
-    views = RocksDBViewStore(settings.views_dir)
+    views = RocksDBViewStore(settings.views_dir, bulk=True)
     runner = ProjectionRunner(store, views, all_projections(), batch_size=5000)
     started = time.monotonic()
     print(f"rebuilding views from {total} events ...", flush=True)

@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
+from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch, WriteOptions
 
 from projections.base import prefix_end, tracking_key
 
@@ -14,7 +14,12 @@ from projections.base import prefix_end, tracking_key
 class RocksDBViewStore:
     """ViewStore on RocksDB. One process owns the directory (RocksDB's LOCK)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, bulk: bool = False) -> None:
+        """`bulk`: for a rebuild from the log, nothing else open. Writes skip RocksDB's
+        write-ahead log (they cost about 40% less) and reach disk when memory tables
+        are flushed, and on close. A crash loses unflushed batches, never part of one: a
+        batch lands in one memory table with its positions, so the views reopen at the
+        last flushed position, consistent, and replay the rest from the log."""
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
         options = Options(raw_mode=True)
@@ -26,6 +31,11 @@ class RocksDBViewStore:
         table.set_block_cache(Cache(256 * 1024 * 1024))
         options.set_block_based_table_factory(table)
         self._db = Rdict(str(path), options=options)
+        self._bulk = bulk
+        if bulk:
+            unlogged = WriteOptions()
+            unlogged.disable_wal = True  # type: ignore[method-assign,assignment]  # a property; the stub says method
+            self._db.set_write_options(unlogged)
 
     def get(self, key: bytes) -> bytes | None:
         value = self._db.get(key)
@@ -50,7 +60,10 @@ class RocksDBViewStore:
 
     def commit(self, writes: Mapping[bytes, bytes | None], positions: Mapping[str, int]) -> None:
         batch = WriteBatch(raw_mode=True)
-        for key, value in writes.items():
+        # In key order: RocksDB's memory table then inserts each key next to the one
+        # before instead of searching for its place, about 4x cheaper a key.
+        for key in sorted(writes):
+            value = writes[key]
             if value is None:
                 batch.delete(key)
             else:
@@ -68,6 +81,8 @@ class RocksDBViewStore:
         self._db.write(batch)
 
     def close(self) -> None:
+        if self._bulk:
+            self._db.flush()
         self._db.close()
 
     @staticmethod

@@ -199,6 +199,7 @@ class Settings:
         env = {"AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache_size)}
         if not self.event_store:
             env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
+            env["APPLICATION_RECORDER_TOPIC"] = "infra.sqlite_log:SQLiteEventLog"
             env["SQLITE_DBNAME"] = str(self.data_dir / "events.sqlite3")
             env["SQLITE_LOCK_TIMEOUT"] = "30"
             # This process makes every write to its SQLite file (RocksDB's lock keeps a

@@ -22,6 +22,9 @@ from domain.records import Version
 from projections.base import ViewReader, ViewTransaction, prefix_end
 
 _MAX_SEQ = 2**64 - 1
+# The aggregate version of a key's first version or marker: only its Created comes
+# before it, and the key's aggregate (one per bucket and key) is its only writer here.
+_FIRST_VERSION = 2
 
 
 def _ns(kind: bytes, bucket: str) -> bytes:
@@ -75,7 +78,8 @@ class ObjectListingProjection:
         # A key's events come in aggregate-version order, so what was just added is its
         # newest version: no need to look the newest up again (a seek per PUT).
         self._set_current(tx, bucket, key, None if version["is_delete_marker"] else row,
-                          versions=1, version_bytes=version["size"])
+                          versions=1, version_bytes=version["size"],
+                          listed_before=event.originator_version > _FIRST_VERSION)
 
     def _add(self, tx: ViewTransaction, bucket: str, key: str, version: Version, seq: int
              ) -> bytes:
@@ -108,11 +112,13 @@ class ObjectListingProjection:
         self._set_current(tx, bucket, key, after)
 
     def _set_current(self, tx: ViewTransaction, bucket: str, key: str, after: bytes | None,
-                     versions: int = 0, version_bytes: int = 0) -> None:
+                     versions: int = 0, version_bytes: int = 0, listed_before: bool = True
+                     ) -> None:
         """The key's listing row becomes `after` (None: not listed), counted in the
-        bucket's stats with the `versions` added."""
+        bucket's stats with the `versions` added. `listed_before`: False when the key
+        cannot have a row yet, which saves looking for one."""
         lkey = _ns(b"L", bucket) + key.encode()
-        before = tx.get(lkey)
+        before = tx.get(lkey) if listed_before else None
         if after is None:
             tx.delete(lkey)
         else:

@@ -60,23 +60,33 @@ class TimeIndexProjection:
     @process.register(ObjectKey.Event)
     def _(self, event: Any, position: int, tx: ViewTransaction) -> None:
         key = event.bucket.encode() + b"/" + event.key.encode()
-        latest = b"N/" + key
         moment = micros(event.timestamp)
-        previous = tx.get(latest)
+        previous = tx.get(b"N/" + key)
         if previous is not None:
             # Per key, time never runs backwards: a command's clock is read before it
             # waits its turn, so a later version may carry a slightly earlier stamp.
             moment = max(moment, int(previous))
-        tx.put(latest, b"%d" % moment)
-        entry = (
-            b"T/" + key + b"\x00"
-            + (_MASK - moment).to_bytes(8, "big") + (_MASK - position).to_bytes(8, "big")
-        )
-        row = current_row(tx, event.bucket, event.key)
-        record = b'{"p":%d,"n":%d,"t":%d,"s":%s}' % (
-            position, event.originator_version, moment, row if row is not None else b"null"
-        )
-        tx.put(entry, record)
+        _record(tx, key, event, position, moment, current_row(tx, event.bucket, event.key))
+
+    @process.register(ObjectKey.Created)
+    def _(self, event: Any, position: int, tx: ViewTransaction) -> None:
+        # A key's first event. Its aggregate (one per bucket and key) is the only writer
+        # of its entries in this view and the listing, so there is nothing to read yet.
+        key = event.bucket.encode() + b"/" + event.key.encode()
+        _record(tx, key, event, position, micros(event.timestamp), None)
+
+
+def _record(tx: ViewTransaction, key: bytes, event: Any, position: int, moment: int,
+            row: bytes | None) -> None:
+    tx.put(b"N/" + key, b"%d" % moment)
+    entry = (
+        b"T/" + key + b"\x00"
+        + (_MASK - moment).to_bytes(8, "big") + (_MASK - position).to_bytes(8, "big")
+    )
+    record = b'{"p":%d,"n":%d,"t":%d,"s":%s}' % (
+        position, event.originator_version, moment, row if row is not None else b"null"
+    )
+    tx.put(entry, record)
 
 
 @dataclass(frozen=True)

@@ -293,3 +293,56 @@ def test_reads_waiting_at_the_barrier_let_go_when_the_views_close(tmp_path: Path
     assert [type(e).__name__ for e in outcome] == ["BarrierTimeout"]
     assert "closing" in str(outcome[0])
     store.close()
+
+
+class _Empty:
+    def is_empty(self, bucket: str, position: int) -> bool:
+        return True
+
+
+def test_a_key_s_first_events_find_nothing_of_it_in_the_views(tmp_path: Path) -> None:
+    """The time index skips its reads for a Created event, and the listing its read
+    of the current row for a key's first version: both hold only if nothing of the key
+    is in the views before then, whatever came before in its bucket."""
+    from eventsourcing.utils import resolve_topic
+
+    from domain.objects import ObjectKey
+    from projections.base import prefix_end
+
+    store = ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                         "SQLITE_DBNAME": str(tmp_path / "events.db")})
+    store.create_bucket("plain", "alice", META, now())
+    store.create_bucket("kept", "alice", META, now())
+    store.set_bucket_versioning("kept", "Enabled", META, now())
+    for bucket in ("plain", "kept"):
+        store.put_object(bucket, "k", version("v1"), META, now())
+        store.put_object(bucket, "k", version("v2"), META, now())
+    store.delete_object("kept", "k", "v1", marker(), META, now())
+    store.delete_object("kept", "k", "v2", marker(), META, now())
+    store.put_object("kept", "k", version("v3"), META, now())  # after it was unlisted
+    store.delete_object("kept", "never", None, marker("m1"), META, now())  # Created + marker
+    store.delete_object("plain", "k", None, marker(), META, now())
+    store.delete_bucket("plain", _Empty(), META, now())
+    store.create_bucket("plain", "alice", META, now())
+    store.put_object("plain", "k", version("v4"), META, now())  # the same aggregate again
+    store.put_object("plain", "new", version("v5"), META, now())
+
+    views = InMemoryViewStore()
+    runner = ProjectionRunner(store, views, all_projections())
+    checked = {"created": 0, "first": 0}
+    for notification in store.select_notifications(0, 1000):
+        event_type = resolve_topic(notification.topic)
+        if issubclass(event_type, ObjectKey.Event):
+            event = store.decode(notification)
+            name = event.bucket.encode() + b"/" + event.key.encode()
+            if event_type is ObjectKey.Created:
+                for kind in (b"N/", b"L/", b"V/", b"T/"):
+                    assert not list(views.scan(kind + name, prefix_end(kind + name))), kind
+                checked["created"] += 1
+            elif event.originator_version == 2:
+                assert views.get(b"L/" + name) is None
+                checked["first"] += 1
+        runner.apply([notification], notification.id)
+    assert checked == {"created": 4, "first": 4}
+    page = list_objects(views, "plain")
+    assert [e.key for e in page.entries] == ["k", "new"]
