@@ -39,7 +39,7 @@ from domain.read_cache import NoReadCache, NotInMemory, ReadCache, must_not_bloc
 from domain.recent_events import Committed, RecentEvents
 from domain.records import NULL_VERSION, Acl, InventoryConfig, RequestMeta, Version
 from domain.replicas import ReplicaSurvey
-from domain.transcoding import FastJSONTranscoder
+from domain.transcoding import EventTranscoder
 from domain.uploads import MultipartUpload, ObjectTemplate, UploadedPart
 from domain.users import AccessKey, User, validate_access_key
 
@@ -133,7 +133,7 @@ class ObjectStore(Application[Any]):
         return Environment(name, merged)
 
     def construct_transcoder(self) -> Transcoder:
-        transcoder = FastJSONTranscoder()
+        transcoder = EventTranscoder()
         self.register_transcodings(transcoder)
         return transcoder
 

@@ -30,6 +30,8 @@ def _every_command(store: ObjectStore) -> None:
     store.put_object("photos", "cat", version("v1"), META, now())
     store.put_object("photos", "cat", {**version("v2"), "checksum": {"CRC32": "AAAAAA=="}},
                      META, now())
+    store.put_object("photos", "odd", {**version("v9"), "user_metadata": {
+        "_type_": "datetime_iso", "_data_": "2020-01-01T00:00:00"}}, META, now())
     store.set_object_acl("photos", "cat", "v1", ACL, META, now())
     store.delete_object("photos", "cat", None, marker("m1"), META, now())
     store.delete_object("photos", "cat", "v1", marker("unused"), META, now())

@@ -47,3 +47,22 @@ def test_parts_of_an_aborted_upload_are_collected(server: Server) -> None:
     while _chunk_files(server.data_dir) != before and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _chunk_files(server.data_dir) == before
+
+
+def test_metadata_named_like_the_store_s_own_markers_is_kept_as_sent(server: Server) -> None:
+    """eventsourcing stores a datetime as {"_type_": ..., "_data_": ...}: metadata with
+    those two names once read back as a datetime, or made its event unreadable."""
+    shapes = {"unknown": {"_type_": "nope", "_data_": "x"},
+              "date": {"_type_": "datetime_iso", "_data_": "2020-01-01T00:00:00"}}
+    s3 = make_client(server)
+    s3.create_bucket(Bucket="markers")
+    for key, metadata in shapes.items():
+        s3.put_object(Bucket="markers", Key=key, Body=key.encode(), Metadata=metadata)
+    server.kill()
+    server.start()  # commands and reads now load every object from the log
+    s3 = make_client(server)
+    for key, metadata in shapes.items():
+        assert s3.head_object(Bucket="markers", Key=key)["Metadata"] == metadata
+        s3.put_object(Bucket="markers", Key=key, Body=b"again")
+    listed = s3.list_objects_v2(Bucket="markers")["Contents"]
+    assert sorted(o["Key"] for o in listed) == ["date", "unknown"]
