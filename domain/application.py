@@ -11,8 +11,8 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Notification, Recording, Transcoder
-from eventsourcing.utils import Environment
+from eventsourcing.persistence import IntegrityError, Notification, Recording
+from eventsourcing.utils import Environment, get_topic
 
 from domain.access import canned_acl
 from domain.buckets import ENABLED, UNVERSIONED, Bucket
@@ -126,16 +126,12 @@ class ObjectStore(Application[Any]):
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         # infra.settings is the one reader of os.environ: use only what it passed us.
-        merged = dict(type(self).env)
+        # infra.settings may name a faster reader of the same format (TRANSCODER_TOPIC).
+        merged = {"TRANSCODER_TOPIC": get_topic(EventTranscoder), **type(self).env}
         if type(self).snapshotting_intervals:
             merged["IS_SNAPSHOTTING_ENABLED"] = "y"
         merged.update(env or {})
         return Environment(name, merged)
-
-    def construct_transcoder(self) -> Transcoder:
-        transcoder = EventTranscoder()
-        self.register_transcodings(transcoder)
-        return transcoder
 
     # -- store position and commit signal ------------------------------------------------
 

@@ -1,10 +1,11 @@
-"""EventTranscoder reads what eventsourcing's JSONTranscoder writes, giving what
+"""FastEventTranscoder reads what eventsourcing's JSONTranscoder writes, giving what
 eventsourcing's own decoder gives: value for value, type for type, error for error."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -16,7 +17,10 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 
+from domain.application import ObjectStore
 from domain.transcoding import EventTranscoder
+from infra.settings import Settings
+from infra.transcoding import FastEventTranscoder
 
 STAMP = datetime(2026, 12, 4, 5, 36, 55, 16568, tzinfo=UTC)
 
@@ -28,7 +32,8 @@ def _registered(transcoder: JSONTranscoder) -> JSONTranscoder:
 
 
 REFERENCE = _registered(JSONTranscoder())
-FAST = _registered(EventTranscoder())
+FAST = _registered(FastEventTranscoder())
+SAFE = _registered(EventTranscoder())
 
 
 def _same(a: Any, b: Any, where: str = "") -> None:
@@ -126,13 +131,16 @@ USER_DICTS = [
 ]
 
 
+@pytest.mark.parametrize("transcoder", [SAFE, FAST], ids=["domain", "fast"])
 @pytest.mark.parametrize("user_dict", USER_DICTS)
-def test_a_user_dict_shaped_like_a_typed_object_reads_back_as_it_was(user_dict: Any) -> None:
+def test_a_user_dict_shaped_like_a_typed_object_reads_back_as_it_was(
+        transcoder: JSONTranscoder, user_dict: Any) -> None:
     state = _event(version={"user_metadata": user_dict, "list": [user_dict, (1, user_dict)]},
                    at=STAMP)
-    stored = FAST.encode(state)
+    stored = transcoder.encode(state)
     expected = {**state, "version": {"user_metadata": user_dict,
                                      "list": [user_dict, [1, user_dict]]}}
+    _same(SAFE.decode(stored), expected)
     _same(FAST.decode(stored), expected)
 
 
@@ -149,4 +157,15 @@ def test_a_user_dict_stored_before_escaping_existed_is_still_readable() -> None:
     stored = REFERENCE.encode(_event(user_metadata={"_type_": "nope", "_data_": "x"}))
     with pytest.raises(TypeError):
         REFERENCE.decode(stored)  # eventsourcing's decoder could not read such an event
-    assert FAST.decode(stored)["user_metadata"] == {"_type_": "nope", "_data_": "x"}
+    for transcoder in (SAFE, FAST):
+        assert transcoder.decode(stored)["user_metadata"] == {"_type_": "nope", "_data_": "x"}
+
+
+def test_the_store_writes_safely_everywhere_and_reads_fast_where_settings_say(
+        sqlite_settings: Settings, tmp_path: Path) -> None:
+    bare = ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                        "SQLITE_DBNAME": str(tmp_path / "bare.db")})
+    assert type(bare.mapper.transcoder) is EventTranscoder
+    sqlite_settings.data_dir.mkdir(parents=True)
+    configured = ObjectStore(sqlite_settings.event_store_env())
+    assert type(configured.mapper.transcoder) is FastEventTranscoder
