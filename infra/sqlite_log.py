@@ -39,7 +39,10 @@ class SQLiteEventLog(SQLiteApplicationRecorder):
             rows = cursor.sqlite_cursor
             rows.row_factory = None
             rows.execute(statement, (start, limit))
+            # An aggregate's events are mostly saved together: its id is parsed once.
+            ids: dict[str, UUID] = {}
             return [
-                Notification(UUID(originator_id), version, topic, state, position)
+                Notification(ids.get(originator_id) or ids.setdefault(
+                    originator_id, UUID(originator_id)), version, topic, state, position)
                 for position, originator_id, version, topic, state in rows.fetchall()
             ]

@@ -53,7 +53,10 @@ class FastEventTranscoder(EventTranscoder):
             if marks == 0:
                 return parsed
             stamp = parsed.get("timestamp")
-            if type(stamp) is dict and "_type_" in stamp:
-                parsed["timestamp"] = self._decode_obj(stamp)
-                return parsed
+            if type(stamp) is dict and len(stamp) == 2 and "_data_" in stamp:
+                name = stamp.get("_type_")
+                transcoding = self.names.get(name) if type(name) is str else None
+                if transcoding is not None:
+                    parsed["timestamp"] = transcoding.decode(stamp["_data_"])
+                    return parsed
         return super().decode(data)
