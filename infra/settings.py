@@ -197,7 +197,8 @@ class Settings:
     def event_store_env(self) -> dict[str, str]:
         """The `env` for ObjectStore: which eventsourcing recorder, and where."""
         env = {"AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache_size),
-               "TRANSCODER_TOPIC": "infra.transcoding:FastEventTranscoder"}
+               "TRANSCODER_TOPIC": "infra.transcoding:FastEventTranscoder",
+               "MAPPER_TOPIC": "infra.transcoding:FastEventMapper"}
         if not self.event_store:
             env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
             env["APPLICATION_RECORDER_TOPIC"] = "infra.sqlite_log:SQLiteEventLog"

@@ -51,7 +51,7 @@ class ProjectionRunner:
         self._closing = False
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
-        self._handlers: dict[type, list[Callable[..., None]]] = {}
+        self._handlers: dict[str, list[Callable[..., None]]] = {}  # by event topic
         self._ranged = tuple(prefix for p in self._projections for prefix in p.ranged)
 
     @property
@@ -83,7 +83,7 @@ class ProjectionRunner:
         Kafka feed's partition offsets), all in one atomic write."""
         tx = ViewTransaction(self._views, self._ranged)
         for notification in notifications:
-            handlers = self._handlers_for(resolve_topic(notification.topic))
+            handlers = self._handlers_for(notification.topic)
             if not handlers:
                 continue  # no view needs it: skip decoding, most of what an event costs
             event = self._store.decode(notification)
@@ -96,10 +96,11 @@ class ProjectionRunner:
             self._position = reached
             self._changed.notify_all()
 
-    def _handlers_for(self, event_type: type) -> list[Callable[..., None]]:
-        handlers = self._handlers.get(event_type)
+    def _handlers_for(self, topic: str) -> list[Callable[..., None]]:
+        handlers = self._handlers.get(topic)
         if handlers is None:
-            handlers = self._handlers[event_type] = [
+            event_type = resolve_topic(topic)
+            handlers = self._handlers[topic] = [
                 handler
                 for p in self._projections
                 if (handler := bound_handler(p, event_type)) is not None
