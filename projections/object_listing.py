@@ -77,9 +77,11 @@ class ObjectListingProjection:
         row = self._add(tx, bucket, key, version, event.originator_version)
         # A key's events come in aggregate-version order, so what was just added is its
         # newest version: no need to look the newest up again (a seek per PUT).
-        self._set_current(tx, bucket, key, None if version["is_delete_marker"] else row,
+        marker = version["is_delete_marker"]
+        self._set_current(tx, bucket, key, None if marker else row,
                           versions=1, version_bytes=version["size"],
-                          listed_before=event.originator_version > _FIRST_VERSION)
+                          listed_before=event.originator_version > _FIRST_VERSION,
+                          size_after=0 if marker else version["size"])
 
     def _add(self, tx: ViewTransaction, bucket: str, key: str, version: Version, seq: int
              ) -> bytes:
@@ -112,19 +114,21 @@ class ObjectListingProjection:
         self._set_current(tx, bucket, key, after)
 
     def _set_current(self, tx: ViewTransaction, bucket: str, key: str, after: bytes | None,
-                     versions: int = 0, version_bytes: int = 0, listed_before: bool = True
-                     ) -> None:
+                     versions: int = 0, version_bytes: int = 0, listed_before: bool = True,
+                     size_after: int | None = None) -> None:
         """The key's listing row becomes `after` (None: not listed), counted in the
         bucket's stats with the `versions` added. `listed_before`: False when the key
-        cannot have a row yet, which saves looking for one."""
+        cannot have a row yet, which saves looking for one. `size_after`: the size in
+        `after`, where the caller knows it."""
         lkey = _ns(b"L", bucket) + key.encode()
         before = tx.get(lkey) if listed_before else None
-        if after is None:
-            tx.delete(lkey)
-        else:
+        if after is not None:
             tx.put(lkey, after)
+        elif before is not None:
+            tx.delete(lkey)
         size_before = orjson.loads(before)["size"] if before else 0
-        size_after = orjson.loads(after)["size"] if after else 0
+        if size_after is None:
+            size_after = orjson.loads(after)["size"] if after else 0
         self._count(
             tx,
             bucket,
