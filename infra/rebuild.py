@@ -21,9 +21,10 @@ def rebuild_views(settings: Settings) -> int:
     print(f"rebuilding views from {total} events ...", flush=True)
     while runner.catch_up_step():
         print(f"  {runner.position}/{total}", flush=True)
+    print("compacting the views ...", flush=True)
+    views.close()
+    store.close()
     elapsed = time.monotonic() - started
     rate = total / elapsed if elapsed > 0 else 0.0
     print(f"done: {runner.position} events in {elapsed:.1f}s ({rate:,.0f} events/s)", flush=True)
-    views.close()
-    store.close()
     return runner.position
