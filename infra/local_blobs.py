@@ -218,8 +218,9 @@ class LocalDiskBlobStore:
             if final.exists():
                 os.utime(final)
                 tmp.unlink()
-                return
-            os.rename(tmp, final)
+            else:
+                os.rename(tmp, final)
+        # Also when the chunk was there: its writer may not have made its name durable yet.
         _fsync_dir(final.parent)
 
     def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None) -> Iterator[Piece]:
