@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from api.blocking import blocking
 from domain.chunking import ChunkWriter
-from domain.ports import BlobStore
+from domain.ports import BlobStore, Piece
 from domain.records import Content
 
 FLUSH_BYTES = 1024 * 1024
@@ -19,7 +19,7 @@ T = TypeVar("T")
 
 
 async def ingest(
-    body: AsyncIterator[bytes], blobs: BlobStore, chunk_size: int, expected_size: int | None
+    body: AsyncIterator[Piece], blobs: BlobStore, chunk_size: int, expected_size: int | None
 ) -> Content:
     """Store `body` as chunks; IncompleteBody if it ends short of `expected_size`.
 
@@ -29,7 +29,7 @@ async def ingest(
 
 
 async def ingest_then(
-    body: AsyncIterator[bytes],
+    body: AsyncIterator[Piece],
     blobs: BlobStore,
     chunk_size: int,
     expected_size: int | None,
@@ -38,7 +38,7 @@ async def ingest_then(
     """`ingest`, then `then(content)` (blocking: it may record the object) in the same
     thread hop as the last chunk: a small PUT makes one hop, not two."""
     work = ChunkWriter(blobs, chunk_size)
-    pending: list[bytes] = []
+    pending: list[Piece] = []
     pending_size = 0
     try:
         async for piece in body:
@@ -54,14 +54,14 @@ async def ingest_then(
         raise
 
 
-def _feed(work: ChunkWriter, pieces: list[bytes]) -> None:
+def _feed(work: ChunkWriter, pieces: list[Piece]) -> None:
     # Piece by piece, not joined: a join copies every byte once more.
     for piece in pieces:
         work.feed(piece)
 
 
 def _finish(
-    work: ChunkWriter, tail: list[bytes], expected_size: int | None, then: Callable[[Content], T]
+    work: ChunkWriter, tail: list[Piece], expected_size: int | None, then: Callable[[Content], T]
 ) -> T:
     _feed(work, tail)
     return then(work.finish_checked(expected_size))

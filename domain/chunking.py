@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterable
 
 from domain.errors import IncompleteBody
-from domain.ports import BlobStore, ChunkSink
+from domain.ports import BlobStore, ChunkSink, Piece
 from domain.records import Chunk, Content
 
 
@@ -23,7 +23,7 @@ class ChunkWriter:
         self.size = 0
         self.chunks: list[Chunk] = []
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: Piece) -> None:
         self._md5.update(data)
         self.size += len(data)
         view = memoryview(data)

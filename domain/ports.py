@@ -38,7 +38,7 @@ class BucketContents(Protocol):
 class ChunkSink(Protocol):
     """One chunk being written: bytes in, then commit (durable) or abort (nothing left)."""
 
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: Piece) -> None: ...
 
     def commit(self, digest: str | None = None) -> Chunk:
         """Durable under its SHA-256. A sink that hashes checks `digest` when given; one

@@ -104,7 +104,7 @@ class _LocalChunkSink:
             self._tmp = None
             self._file = os.fdopen(fd, "wb")
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: Piece) -> None:
         if self._hash is not None:
             self._hash.update(data)
         self._size += len(data)

@@ -364,7 +364,7 @@ class _ReplicatingSink:
         self._hash = None if hashed_by_caller else hashlib.sha256()
         self._data = bytearray()
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: Piece) -> None:
         if self._hash is not None:
             self._hash.update(data)
         self._data += data

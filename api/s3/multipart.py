@@ -141,8 +141,7 @@ async def _upload_part_copy(call: Call, number: int) -> Response:
         pieces = read_version(call.system, source, byte_range)
         system = call.system
         content = await ingest(
-            iterate_blocking(bytes(p) for p in pieces), system.blobs, system.settings.chunk_size,
-            None,
+            iterate_blocking(pieces), system.blobs, system.settings.chunk_size, None
         )
         etag, size, chunks = content["etag"], content["size"], content["chunks"]
     part: UploadedPart = {

@@ -17,12 +17,17 @@ CHUNK = 1000
 
 @pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 17])
 @pytest.mark.parametrize("piece", [7, CHUNK, 2500])
-def test_every_chunk_is_stored_under_its_own_hash(tmp_path: Path, size: int, piece: int) -> None:
+@pytest.mark.parametrize("as_views", [False, True], ids=["bytes", "views"])
+def test_every_chunk_is_stored_under_its_own_hash(tmp_path: Path, size: int, piece: int,
+                                                  as_views: bool) -> None:
+    """Pieces come as bytes from a request, and as views of a mapped chunk when a copy
+    reads another object's chunks."""
     blobs = LocalDiskBlobStore(tmp_path)
     data = os.urandom(size)
+    source = memoryview(data) if as_views else data
     writer = ChunkWriter(blobs, CHUNK)
     for at in range(0, size, piece):
-        writer.feed(data[at:at + piece])
+        writer.feed(source[at:at + piece])
     content = writer.finish_checked(size)
 
     assert content["sha256"] == hashlib.sha256(data).hexdigest()
