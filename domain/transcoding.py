@@ -45,7 +45,8 @@ class _EscapedDictAsPairs(Transcoding):
         return {key: value for key, value in data}
 
 
-def _looks_typed(value: dict[str, Any]) -> bool:
+def looks_typed(value: dict[str, Any]) -> bool:
+    """Shaped like a typed object: {"_type_": name, "_data_": ...}."""
     return len(value) == 2 and "_type_" in value and "_data_" in value
 
 
@@ -53,7 +54,7 @@ def _escaped(value: Any) -> Any:
     """`value` with every dict shaped like a typed object escaped, at any depth."""
     if isinstance(value, dict):
         inner = {key: _escaped(item) for key, item in value.items()}
-        return _EscapedDict(inner) if _looks_typed(inner) else inner
+        return _EscapedDict(inner) if looks_typed(inner) else inner
     if isinstance(value, list | tuple):
         return [_escaped(item) for item in value]
     return value
@@ -81,6 +82,6 @@ class EventTranscoder(JSONTranscoder):
         return super()._encode_obj(o)
 
     def _decode_obj(self, d: dict[str, Any]) -> Any:
-        if _looks_typed(d) and d["_type_"] not in self.names:
+        if looks_typed(d) and d["_type_"] not in self.names:
             return d  # a user's dict, stored before escaping existed
         return super()._decode_obj(d)

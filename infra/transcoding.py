@@ -26,7 +26,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import resolve_topic
 
-from domain.transcoding import TYPE_MARK, EventTranscoder
+from domain.transcoding import TYPE_MARK, EventTranscoder, looks_typed
 
 # Escapes could spell "_type_" without its literal bytes; the encoder writes them only
 # for control characters, so events with any take the general path.
@@ -66,9 +66,8 @@ class FastEventTranscoder(EventTranscoder):
             if marks == 0:
                 return parsed
             stamp = parsed.get("timestamp")
-            if type(stamp) is dict and len(stamp) == 2 and "_data_" in stamp:
-                name = stamp.get("_type_")
-                transcoding = self.names.get(name) if type(name) is str else None
+            if type(stamp) is dict and looks_typed(stamp):
+                transcoding = self.names.get(stamp["_type_"])
                 if transcoding is not None:
                     parsed["timestamp"] = transcoding.decode(stamp["_data_"])
                     return parsed
