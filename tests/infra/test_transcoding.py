@@ -100,6 +100,9 @@ def test_decodes_what_eventsourcing_decodes(state: Any) -> None:
     b'{"huge":1e400,"small":-1E400}',
     b'{"spaced": 123456789012345678901, "list":[ 18446744073709551616]}',
     b' {"leading space":1}',
+    b'{"twice":1,"twice":{"_type_":"datetime_iso","_data_":"2026-12-04T05:36:55"}}',
+    b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-12-04T05:36:55"},"deep":'
+    + b"[" * 300 + b"]" * 300 + b"}",
 ])
 def test_reads_what_only_json_reads(data: bytes) -> None:
     _same(FAST.decode(data), REFERENCE.decode(data))
@@ -121,6 +124,37 @@ def test_a_typed_object_spelled_with_escapes_is_still_converted() -> None:
     decoded = FAST.decode(data)
     _same(decoded, REFERENCE.decode(data))
     assert isinstance(decoded["timestamp"], datetime)
+
+
+class _CountingGeneralPath(EventTranscoder):
+    general = 0
+
+    def decode(self, data: bytes) -> Any:
+        self.general += 1
+        return super().decode(data)
+
+
+class _Probe(FastEventTranscoder, _CountingGeneralPath):
+    """FastEventTranscoder with a count of the events it hands to the general path."""
+
+
+@pytest.mark.parametrize("state", [STATES[0], STATES[1], STATES[2]])
+def test_the_common_events_take_the_fast_path(state: Any) -> None:
+    probe = _registered(_Probe())
+    data = SAFE.encode(state)
+    _same(probe.decode(data), REFERENCE.decode(data))
+    assert probe.general == 0
+
+
+@pytest.mark.parametrize("state", [
+    pytest.param(_event(big=2**70), id="integer-past-64-bits"),
+    pytest.param(_event(at=STAMP), id="second-typed-object"),
+])
+def test_what_orjson_could_read_otherwise_takes_the_general_path(state: Any) -> None:
+    probe = _registered(_Probe())
+    data = SAFE.encode(state)
+    _same(probe.decode(data), REFERENCE.decode(data))
+    assert probe.general == 1
 
 
 USER_DICTS = [
