@@ -42,7 +42,22 @@ class SQLiteEventLog(SQLiteApplicationRecorder):
             # An aggregate's events are mostly saved together: its id is parsed once.
             ids: dict[str, UUID] = {}
             return [
-                Notification(ids.get(originator_id) or ids.setdefault(
+                _notification(ids.get(originator_id) or ids.setdefault(
                     originator_id, UUID(originator_id)), version, topic, state, position)
                 for position, originator_id, version, topic, state in rows.fetchall()
             ]
+
+
+def _notification(originator_id: UUID, originator_version: int, topic: str, state: bytes,
+                  position: int) -> Notification:
+    """Notification(...) without its frozen dataclass __init__, which sets each field
+    through object.__setattr__: half the cost of a row."""
+    notification: Notification = _new(Notification)
+    _set(notification, "__dict__", {
+        "originator_id": originator_id, "originator_version": originator_version,
+        "topic": topic, "state": state, "id": position})
+    return notification
+
+
+_new = object.__new__
+_set = object.__setattr__
