@@ -13,9 +13,10 @@ import threading
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import singledispatchmethod
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 TRACKING_PREFIX = b"\x00tracking/"
+T = TypeVar("T")
 
 
 def tracking_key(name: str) -> bytes:
@@ -89,11 +90,34 @@ class ViewTransaction:
         self.writes: dict[bytes, bytes | None] = {}
         self._ranged = ranged
         self._sorted: list[bytes] = []  # the keys of `writes` under `ranged`, for scans
+        self._decoded: dict[bytes, tuple[Any, Callable[[Any], bytes]]] = {}
 
     def get(self, key: bytes) -> bytes | None:
         if key in self.writes:
+            if key in self._decoded:
+                value, dump = self._decoded[key]
+                return dump(value)
             return self.writes[key]
         return self._reader.get(key)
+
+    def decoded(self, key: bytes, load: Callable[[bytes | None], T],
+                dump: Callable[[T], bytes]) -> T:
+        """The value at `key`, decoded by `load` once a batch and kept decoded: change
+        it in place, and it is encoded by `dump` once, when the batch is committed (a
+        bucket's counts change with every PUT of a batch)."""
+        if key in self._decoded:
+            return cast(T, self._decoded[key][0])
+        value = load(self.get(key))
+        self.put(key, b"")  # encoded by `finish`
+        self._decoded[key] = (value, dump)
+        return value
+
+    def finish(self) -> dict[bytes, bytes | None]:
+        """The batch's writes, ready to commit."""
+        for key, (value, dump) in self._decoded.items():
+            self.writes[key] = dump(value)
+        self._decoded.clear()
+        return self.writes
 
     def put(self, key: bytes, value: bytes | None) -> None:
         """Write `value` at `key`; None deletes it."""
@@ -112,7 +136,7 @@ class ViewTransaction:
                              f"prefixes {self._ranged}: declare it in the projection")
         lo = bisect.bisect_left(self._sorted, start)
         hi = bisect.bisect_left(self._sorted, stop)
-        pending = {k: self.writes[k] for k in self._sorted[lo:hi]}
+        pending = {k: self.get(k) for k in self._sorted[lo:hi]}
         merged = {k: v for k, v in self._reader.scan(start, stop) if k not in pending}
         merged.update({k: v for k, v in pending.items() if v is not None})
         for key in sorted(merged):

@@ -147,18 +147,18 @@ class ObjectListingProjection:
         versions: int = 0,
         version_bytes: int = 0,
     ) -> None:
-        skey = b"S/" + bucket.encode()
-        raw = tx.get(skey)
-        stats = (
-            orjson.loads(raw)
-            if raw
-            else {"objects": 0, "bytes": 0, "versions": 0, "version_bytes": 0}
-        )
+        stats = tx.decoded(b"S/" + bucket.encode(), _load_stats, orjson.dumps)
         stats["objects"] += objects
         stats["bytes"] += bytes_
         stats["versions"] += versions
         stats["version_bytes"] += version_bytes
-        tx.put(skey, orjson.dumps(stats))
+
+
+def _load_stats(raw: bytes | None) -> dict[str, int]:
+    if raw:
+        stats: dict[str, int] = orjson.loads(raw)
+        return stats
+    return {"objects": 0, "bytes": 0, "versions": 0, "version_bytes": 0}
 
 
 def _bucket_key(event: Any) -> tuple[str, str]:

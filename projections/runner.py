@@ -91,7 +91,7 @@ class ProjectionRunner:
                 handler(event, notification.id, tx)
         positions = {p.name: reached for p in self._projections}
         positions.update(extra or {})
-        self._views.commit(tx.writes, positions)
+        self._views.commit(tx.finish(), positions)
         with self._changed:
             self._position = reached
             self._changed.notify_all()

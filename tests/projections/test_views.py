@@ -6,6 +6,7 @@ from functools import singledispatchmethod
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from domain.application import ObjectStore
@@ -206,6 +207,21 @@ def test_a_batch_reads_its_own_pending_writes_in_key_order() -> None:
     assert list(tx.scan(b"k/", b"k/\xff")) == [
         (b"k/0", b"zero"), (b"k/1", b"new"), (b"k/2", b"two")]
     assert tx.first(b"k/2", b"k/\xff") == (b"k/2", b"two")
+
+
+def test_a_value_kept_decoded_is_read_as_changed_and_committed_once_encoded() -> None:
+    committed = InMemoryViewStore()
+    committed.commit({b"n/a": b"[1]"}, {})
+    tx = ViewTransaction(committed)
+    counts = tx.decoded(b"n/a", lambda raw: orjson.loads(raw or b"[]"), orjson.dumps)
+    counts.append(2)
+    assert tx.decoded(b"n/a", orjson.loads, orjson.dumps) is counts  # loaded once a batch
+    fresh = tx.decoded(b"n/b", lambda raw: orjson.loads(raw or b"[]"), orjson.dumps)
+    fresh.append(9)
+    assert tx.get(b"n/a") == b"[1,2]"
+    assert list(tx.scan(b"n/", b"n/\xff")) == [(b"n/a", b"[1,2]"), (b"n/b", b"[9]")]
+    committed.commit(tx.finish(), {})
+    assert committed.items() == [(b"n/a", b"[1,2]"), (b"n/b", b"[9]")]
 
 
 def test_a_batch_scans_only_the_prefixes_its_projections_declare() -> None:
