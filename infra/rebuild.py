@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from domain.application import ObjectStore
 from infra.rocksdb_views import RocksDBViewStore
@@ -19,8 +22,10 @@ def rebuild_views(settings: Settings) -> int:
     runner = ProjectionRunner(store, views, all_projections(), batch_size=5000)
     started = time.monotonic()
     print(f"rebuilding views from {total} events ...", flush=True)
-    while runner.catch_up_step():
-        print(f"  {runner.position}/{total}", flush=True)
+    with _collecting_between_batches():
+        while runner.catch_up_step():
+            gc.collect()
+            print(f"  {runner.position}/{total}", flush=True)
     print("compacting the views ...", flush=True)
     views.close()
     store.close()
@@ -28,3 +33,22 @@ def rebuild_views(settings: Settings) -> int:
     rate = total / elapsed if elapsed > 0 else 0.0
     print(f"done: {runner.position} events in {elapsed:.1f}s ({rate:,.0f} events/s)", flush=True)
     return runner.position
+
+
+@contextmanager
+def _collecting_between_batches() -> Iterator[None]:
+    """A batch makes hundreds of thousands of short-lived objects (events, their
+    dicts, view rows), which reference counting frees; the cyclic collector, run every
+    700 of them, mostly scans objects that are still in use (7% of a rebuild). It runs
+    after each batch instead, over what the rebuild made since it began: what the
+    process held before is set aside (frozen) until the rebuild ends."""
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()

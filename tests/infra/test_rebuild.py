@@ -3,6 +3,7 @@ must leave views that reopen consistent and catch up to what a full rebuild give
 
 from __future__ import annotations
 
+import gc
 import signal
 import subprocess
 import sys
@@ -79,3 +80,20 @@ def test_a_rebuild_killed_part_way_leaves_views_that_catch_up(sqlite_settings: S
 
     assert rebuild_views(sqlite_settings) == total
     assert recovered == _items(sqlite_settings)
+
+
+def test_a_rebuild_leaves_the_collector_as_it_found_it(sqlite_settings: Settings) -> None:
+    """The cyclic collector runs between batches during a rebuild (bench.metadata and the
+    tests rebuild in a process that goes on after), and is back as it was after."""
+    _write_log(sqlite_settings)
+    assert gc.isenabled()
+    cycles_before = gc.get_stats()[2]["collections"]
+    rebuild_views(sqlite_settings)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert gc.get_stats()[2]["collections"] >= cycles_before + 3  # one a batch, at least
+    gc.disable()
+    try:
+        rebuild_views(sqlite_settings)
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
