@@ -2,7 +2,9 @@
 
 R/<digest>                          how many versions reference the chunk (absent: none)
 Z/<digest>                          when its count last dropped to zero, and the releasing
-                                    bucket's retention (GC's grace clock)
+                                    bucket's retention (GC's grace clock; read only while
+                                    the count is zero: a chunk referenced again keeps its
+                                    old entry until its count drops again and rewrites it)
 C/<object id>\\0<version id>         the digests a version references, to release them later
 C/<upload id>\\0part:<n>             the digests an uploaded part references, until it ends
 """
@@ -77,10 +79,7 @@ class ChunkRefsProjection:
     def _hold_digests(self, tx: ViewTransaction, holder: bytes, digests: list[str]) -> None:
         tx.put(holder, orjson.dumps(digests))
         for digest in digests:
-            count = _count(tx, digest)
-            if count == 0:
-                tx.delete(b"Z/" + digest.encode())
-            tx.put(b"R/" + digest.encode(), str(count + 1).encode())
+            tx.put(b"R/" + digest.encode(), str(_count(tx, digest) + 1).encode())
 
     def _release(self, tx: ViewTransaction, event: Any, version_ids: list[str]) -> None:
         if not version_ids:
@@ -128,7 +127,8 @@ class Release:
 
 
 def released(views: ViewReader, digest: str) -> Release | None:
-    """None if the chunk never had a reference (or has some now)."""
+    """When the chunk's count last dropped to zero; None if it never did (or it was
+    collected since). Meaningful only while its count is zero."""
     raw = views.get(b"Z/" + digest.encode())
     if not raw:
         return None

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 from infra.system import System
 from projections.base import InMemoryViewStore
+from projections.chunk_refs import reference_count, released
 from tests.conftest import META, marker, now, version
+from workers.gc import sweep
 from workers.runner import LogFollower, dead_letters
 
 
@@ -41,6 +44,34 @@ def test_deleted_objects_free_their_chunks_after_grace_but_shared_ones_stay(
     _eventually(lambda: not system.blobs.path(only["digest"]).exists())
     assert system.blobs.path(shared["digest"]).exists()
     assert b"".join(system.blobs.read_chunk(shared)) == b"shared"  # type: ignore[arg-type]
+
+
+def test_a_chunk_referenced_again_is_kept_and_its_next_release_starts_grace_anew(
+    system: System,
+) -> None:
+    """A chunk's release record outlives a new reference to it; the sweep must keep the
+    chunk while it is referenced, and a later release must restart the grace clock."""
+    store = system.store
+    store.create_bucket("photos", "alice", META, now())
+    chunk = _chunk(system, b"comes back")
+    hours_ago = [now() - timedelta(hours=h) for h in (3, 2, 1)]
+    first = version(size=len(b"comes back"))
+    first["chunks"] = [chunk]  # type: ignore[list-item]
+    store.put_object("photos", "a", first, META, hours_ago[0])
+    store.delete_object("photos", "a", None, marker(), META, hours_ago[1])
+    store.put_object("photos", "b", first, META, hours_ago[2])
+    system.runner.wait_for(store.current_position())
+    digest = chunk["digest"]
+    assert reference_count(system.views, digest) == 1
+    report = sweep(system.views, system.blobs, 1800, now())  # the first release: 2 h ago
+    assert (report.referenced, report.digests) == (1, [])
+    assert system.blobs.path(digest).exists()
+
+    store.delete_object("photos", "b", None, marker(), META, now())
+    system.runner.wait_for(store.current_position())
+    assert reference_count(system.views, digest) == 0
+    release = released(system.views, digest)
+    assert release is not None and now() - release.at < timedelta(minutes=1)
 
 
 def test_chunks_of_an_upload_that_never_recorded_are_collected(system: System) -> None:
