@@ -194,7 +194,7 @@ def _plot(rows: list[Row], path: Path) -> None:
         return
     figure, axes = plt.subplots(2, len(shown), figsize=(6 * len(shown), 7), squeeze=False)
     for column, workload in enumerate(shown):
-        for peer in ("strata", "moto"):
+        for peer in ("strata", "moto", "ceph-rgw"):  # ceph-rgw where it is up
             points = sorted((r.connections, r.result.ops, r.result.p99_ms)
                             for r in rows if r.workload == workload and r.peer == peer)
             if points:
