@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from xml.sax.saxutils import escape
 
 from starlette.responses import Response
@@ -10,7 +11,7 @@ from api.blocking import blocking
 from api.s3.common import Call, int_query, owner_node
 from api.s3.dates import iso_z
 from api.s3.errors import InvalidRequest
-from api.s3.sigv4 import uri_encode
+from api.s3.sigv4 import uri_encode_once
 from api.s3.xml import Node, Raw, render, xml_response
 from domain.access import Action
 from domain.names import validate_prefix
@@ -34,7 +35,11 @@ class _Names:
         self.encoded = encoding == "url"
 
     def __call__(self, text: str) -> str:
-        return uri_encode(text, keep_slash=True) if self.encoded else text
+        return uri_encode_once(text, keep_slash=True) if self.encoded else text
+
+    def xml_text(self) -> Callable[[str], str]:
+        """A name as element text: percent-encoded names need no escaping."""
+        return _url_encoded if self.encoded else escape
 
     def node(self) -> list[Node]:
         return [("EncodingType", "url")] if self.encoded else []
@@ -55,14 +60,22 @@ def _empty_page() -> ListPage:
     return ListPage([], [], False, None)
 
 
-def _object_node(entry: ListedVersion, name: _Names, with_owner: bool) -> Raw:
-    owner = render(owner_node(entry.owner)) if with_owner else ""
-    return Raw(
-        f"<Contents><Key>{escape(name(entry.key))}</Key>"
+def _url_encoded(text: str) -> str:
+    return uri_encode_once(text, keep_slash=True)
+
+
+def _object_nodes(entries: list[ListedVersion], name: _Names, with_owner: bool) -> Raw:
+    """A page's <Contents>, rendered in one loop: a thousand of them cost more than
+    everything else a listing does on the event loop."""
+    key_text = name.xml_text()
+    return Raw("".join([
+        f"<Contents><Key>{key_text(entry.key)}</Key>"
         f"<LastModified>{iso_z(entry.last_modified)}</LastModified>"
         f'<ETag>"{escape(entry.etag)}"</ETag><Size>{entry.size}</Size>'
-        f"<StorageClass>STANDARD</StorageClass>{owner}</Contents>"
-    )
+        "<StorageClass>STANDARD</StorageClass>"
+        f"{render(owner_node(entry.owner)) if with_owner else ''}</Contents>"
+        for entry in entries
+    ]))
 
 
 def _prefix_nodes(page: ListPage, name: _Names) -> list[Node]:
@@ -105,7 +118,7 @@ async def list_objects_v2(call: Call) -> Response:
                 else []
             ),
             *([("StartAfter", name(start_after))] if start_after else []),
-            *(_object_node(e, name, fetch_owner) for e in page.entries),
+            _object_nodes(page.entries, name, fetch_owner),
             *_prefix_nodes(page, name),
         ],
     )
@@ -133,7 +146,7 @@ async def list_objects_v1(call: Call) -> Response:
             ("MaxKeys", max_keys),
             *name.node(),
             ("IsTruncated", page.is_truncated),
-            *(_object_node(e, name, True) for e in page.entries),
+            _object_nodes(page.entries, name, True),
             *_prefix_nodes(page, name),
         ],
     )

@@ -63,12 +63,16 @@ _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 _UNRESERVED_PATH = re.compile(r"[A-Za-z0-9_.~/-]*")
 
 
-@functools.lru_cache(maxsize=1024)  # a client's credential scope and signed headers repeat
-def uri_encode(text: str, keep_slash: bool = False) -> str:
+def uri_encode_once(text: str, keep_slash: bool = False) -> str:
     """Percent-encode every byte except A-Z a-z 0-9 - _ . ~ (and '/' in a path)."""
     if (_UNRESERVED_PATH if keep_slash else _UNRESERVED).fullmatch(text):
         return text  # the common case, and much cheaper than quote()
     return quote(text, safe="/~" if keep_slash else "~")
+
+
+# A client's credential scope and signed headers repeat; a listing's thousand keys do
+# not, and call uri_encode_once.
+uri_encode = functools.lru_cache(maxsize=1024)(uri_encode_once)
 
 
 def parse_credential(credential: str) -> Scope:
