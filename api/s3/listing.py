@@ -35,7 +35,7 @@ class _Names:
         self.encoded = encoding == "url"
 
     def __call__(self, text: str) -> str:
-        return uri_encode_once(text, keep_slash=True) if self.encoded else text
+        return _url_encoded(text) if self.encoded else text
 
     def xml_text(self) -> Callable[[str], str]:
         """A name as element text: percent-encoded names need no escaping."""
