@@ -104,7 +104,8 @@ class ViewTransaction:
                 dump: Callable[[T], bytes]) -> T:
         """The value at `key`, decoded by `load` once a batch and kept decoded: change
         it in place, and it is encoded by `dump` once, when the batch is committed (a
-        bucket's counts change with every PUT of a batch)."""
+        bucket's counts change with every PUT of a batch). A key kept decoded is
+        written only through this in its batch: `finish` overwrites any put of it."""
         if key in self._decoded:
             return cast(T, self._decoded[key][0])
         value = load(self.get(key))
