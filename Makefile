@@ -21,13 +21,16 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 	@touch $@
 
 # The S3 client tools the tests drive, and nginx in front of a cluster's API instances,
-# from Debian's packages at pinned versions.
-DEBIAN_TOOLS := rclone=1.60.1+dfsg-2+b5 s3fs=1.90-1 nginx-light=1.22.1-9+deb12u11
+# from Debian's packages at pinned versions. nginx is pinned to Debian 12's upstream
+# version and revision with any security update of it (deb12uN): the security archive
+# keeps only the newest update, so an exact pin stops installing when the next one ships.
+NGINX := nginx-light=1.22.1-9+deb12u*
+DEBIAN_TOOLS := rclone=1.60.1+dfsg-2+b5 s3fs=1.90-1 $(NGINX)
 
 # $(call debian_tools,<commands>,<pinned packages>,<who needs them>): install the
 # packages from Debian when any command is missing (as root), else say what to run.
 define debian_tools
-	@missing=; for c in $(1); do command -v $$c >/dev/null || missing=1; done; \
+	@set -f; missing=; for c in $(1); do command -v $$c >/dev/null || missing=1; done; \
 	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "==> installing what $(3) need: $(2)"; \
@@ -59,7 +62,7 @@ lint: setup
 	$(VENV)/bin/mypy domain projections api workers infra
 
 # The load generator and the static-file ceiling for `make bench`, from Debian, pinned.
-BENCH_TOOLS := wrk=4.1.0-3+b2 nginx-light=1.22.1-9+deb12u11
+BENCH_TOOLS := wrk=4.1.0-3+b2 $(NGINX)
 
 bench-tools:
 	$(call debian_tools,wrk nginx,$(BENCH_TOOLS),make bench)
