@@ -116,7 +116,7 @@ class ObjectStore(Application[Any]):
         (then its followers also read the events it committed last from memory)."""
         self.gate: BucketGate = gate or _NoGate()
         self._commit_listeners: list[Callable[[int], None]] = []
-        self._group = GroupCommit(self._write_units)
+        self._group: GroupCommit[Unit] = GroupCommit(self._write_units)
         self._turns = Turns()
         self._reads: ReadCache | NoReadCache = (
             ReadCache(read_cache_size) if read_cache_size > 0 else NoReadCache()
@@ -177,7 +177,7 @@ class ObjectStore(Application[Any]):
     def _save(self, *aggregates: Aggregate) -> int:
         """Record the aggregates' pending events atomically, in a transaction shared with
         the saves of concurrent commands (group commit); the newest position written."""
-        return self._group.save(*aggregates)
+        return self._group.submit(Unit.of(aggregates))
 
     def _write_units(self, units: Sequence[Unit]) -> list[int]:
         # What Application.save does, less its runtime Protocol checks of every object

@@ -13,39 +13,49 @@ import threading
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from eventsourcing.domain import Aggregate
 
-# Writes one transaction of (events, aggregates) units and returns, per unit, the
-# newest store position it got.
-WriteUnits = Callable[[Sequence["Unit"]], list[int]]
 
+@dataclass(kw_only=True)
+class Batched:
+    """One writer's share of a group-committed transaction, and how it went."""
 
-@dataclass
-class Unit:
-    """One save: the events of its aggregates, taken out of them once, so that a failed
-    batch can be written again unit by unit without losing any."""
-
-    aggregates: tuple[Aggregate, ...]
-    events: list[Any]
     position: int = 0
     error: BaseException | None = None
     lead: bool = False
     done: threading.Event = field(default_factory=threading.Event)
 
 
-class GroupCommit:
-    def __init__(self, write: WriteUnits) -> None:
+@dataclass
+class Unit(Batched):
+    """One save: the events of its aggregates, taken out of them once, so that a failed
+    batch can be written again unit by unit without losing any."""
+
+    aggregates: tuple[Aggregate, ...]
+    events: list[Any]
+
+    @classmethod
+    def of(cls, aggregates: Sequence[Aggregate]) -> Unit:
+        return cls(tuple(aggregates), [e for a in aggregates for e in a.collect_events()])
+
+
+B = TypeVar("B", bound=Batched)
+
+
+class GroupCommit(Generic[B]):
+    """`write(batch)` writes one transaction and returns, per unit, the position it got
+    (the newest store position of a save of events; anything for other writers)."""
+
+    def __init__(self, write: Callable[[Sequence[B]], list[int]]) -> None:
         self._write = write
         self._lock = threading.Lock()
-        self._queue: list[Unit] = []
+        self._queue: list[B] = []
         self._busy = False
 
-    def save(self, *aggregates: Aggregate) -> int:
-        """Blocks until the aggregates' pending events are durable; their position."""
-        events = [e for a in aggregates for e in a.collect_events()]
-        unit = Unit(aggregates, events)
+    def submit(self, unit: B) -> int:
+        """Blocks until the unit is durable; its position."""
         with self._lock:
             self._queue.append(unit)
             if not self._busy:
@@ -70,7 +80,7 @@ class GroupCommit:
             else:
                 self._busy = False
 
-    def _commit(self, batch: list[Unit]) -> None:
+    def _commit(self, batch: list[B]) -> None:
         try:
             self._write_all(batch)
         finally:
@@ -78,7 +88,7 @@ class GroupCommit:
                 unit.lead = False
                 unit.done.set()
 
-    def _write_all(self, batch: list[Unit]) -> None:
+    def _write_all(self, batch: list[B]) -> None:
         try:
             positions = self._write(batch)
         except BaseException as exc:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-MiB = 1024 * 1024
+KiB, MiB = 1024, 1024 * 1024
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -36,6 +36,7 @@ class Settings:
     region: str = "us-east-1"
     domain: str = ""  # e.g. "localhost": bucket.localhost addresses a bucket by host name
     chunk_size: int = 8 * MiB
+    small_chunk_bytes: int = 64 * KiB  # embedded: chunks up to this size in the chunk pack
     gc_grace_seconds: float = 3600.0
     gc_interval_seconds: float = 60.0
     token_ttl_seconds: int = 3600
@@ -92,6 +93,7 @@ class Settings:
             region=env.get("STRATA_REGION") or defaults.region,
             domain=(env.get("STRATA_DOMAIN") or "").strip(".").lower(),
             chunk_size=int(number("STRATA_CHUNK_SIZE", defaults.chunk_size)),
+            small_chunk_bytes=int(number("STRATA_SMALL_CHUNK_BYTES", defaults.small_chunk_bytes)),
             gc_grace_seconds=number("STRATA_GC_GRACE_SECONDS", defaults.gc_grace_seconds, float),
             gc_interval_seconds=number(
                 "STRATA_GC_INTERVAL_SECONDS", defaults.gc_interval_seconds, float
@@ -229,6 +231,10 @@ class Settings:
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def chunk_pack_path(self) -> Path:
+        return self.blob_dir / "pack.sqlite3"
 
     @property
     def views_dir(self) -> Path:

@@ -20,6 +20,7 @@ from domain.errors import AccessKeyAlreadyExists, UserAlreadyExists
 from domain.ports import BlobStore
 from domain.records import RequestMeta
 from infra.access_log import DeniedLog
+from infra.chunk_pack import ChunkPack
 from infra.gates import LocalBucketGate, PostgresBucketGate
 from infra.inventory import InventoryExporter
 from infra.kafka_views import KafkaViewFeed
@@ -27,6 +28,7 @@ from infra.keys import SecretBox, token_signing_key
 from infra.local_blobs import LocalDiskBlobStore
 from infra.membership import MembershipWatcher
 from infra.node_blobs import NodeBlobStore
+from infra.packed_blobs import PackedBlobStore
 from infra.postgres import prepared_store_env, schema_lock
 from infra.relay import open_tracking, relay_lag
 from infra.rocksdb_views import RocksDBViewStore
@@ -139,8 +141,8 @@ class System:
         self.inventory_schedule.stop()
         self.gc.stop()
         self.gc_follower.stop()
-        if isinstance(self.blobs, NodeBlobStore):
-            self.blobs.close()  # after what sweeps or surveys the nodes has stopped
+        if isinstance(self.blobs, NodeBlobStore | PackedBlobStore):
+            self.blobs.close()  # after what sweeps or surveys the chunks has stopped
         if self.feed is not None:
             self.feed.stop()
         if self._relay_tracking is not None:
@@ -150,6 +152,14 @@ class System:
         self.store.close()
         if isinstance(self.store.gate, PostgresBucketGate):
             self.store.gate.close()
+
+
+def local_blobs(settings: Settings) -> BlobStore:
+    """The embedded store's chunks: small ones packed, the rest as files."""
+    files = LocalDiskBlobStore(settings.blob_dir)
+    if settings.small_chunk_bytes == 0:
+        return files
+    return PackedBlobStore(ChunkPack(settings.chunk_pack_path), files, settings.small_chunk_bytes)
 
 
 def open_system(settings: Settings, role: str = "embedded") -> System:
@@ -189,7 +199,7 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
         store.on_commit(replication_follower.wake)
         blobs = nodes
     else:
-        blobs = LocalDiskBlobStore(settings.blob_dir)
+        blobs = local_blobs(settings)
     gc = GarbageCollector(
         store,
         views,

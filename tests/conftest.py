@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -87,6 +89,18 @@ def system(settings: Settings) -> Iterator[System]:
         yield opened
     finally:
         opened.close()
+
+
+def stored_chunks(data_dir: Path) -> set[str]:
+    """The digests of every chunk an embedded store holds: its files and its pack's rows
+    (read as another process would, while the server may be writing)."""
+    blobs = data_dir / "blobs"
+    found = {p.name for p in blobs.glob("??/*")}
+    pack = blobs / "pack.sqlite3"
+    if pack.exists():
+        with contextlib.closing(sqlite3.connect(pack)) as db:
+            found |= {digest for (digest,) in db.execute("SELECT digest FROM chunks")}
+    return found
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from tests.conftest import Server
+from tests.conftest import Server, stored_chunks
 
 
 def _raw_upload_then_vanish(server: Server, headers: dict[str, str], key: str, sent: int,
@@ -63,7 +63,7 @@ def test_kill_9_mid_upload_and_mid_delete_loses_nothing_acknowledged(server: Ser
     server.kill()
     upload.join(5)
     deleting.join(5)
-    orphans_before = sum(1 for _ in (server.data_dir / "blobs").glob("??/*"))
+    orphans_before = len(stored_chunks(server.data_dir))
 
     server.start()
     h = server.token()
@@ -80,7 +80,7 @@ def test_kill_9_mid_upload_and_mid_delete_loses_nothing_acknowledged(server: Ser
     expected_chunks = sum(len(range(0, len(kept[k]), 256 * 1024)) for k in listed)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        remaining = sum(1 for _ in (server.data_dir / "blobs").glob("??/*"))
+        remaining = len(stored_chunks(server.data_dir))
         if remaining == expected_chunks:
             break
         time.sleep(0.2)

@@ -44,9 +44,9 @@ def bucket(name: str) -> Bucket:
 
 def test_concurrent_saves_share_transactions_and_each_learns_its_position() -> None:
     disk = SlowDisk()
-    group = GroupCommit(disk)
+    group: GroupCommit[Unit] = GroupCommit(disk)
     with ThreadPoolExecutor(16) as pool:
-        positions = list(pool.map(lambda n: group.save(bucket(f"b{n:03}")), range(64)))
+        positions = list(pool.map(lambda n: group.submit(Unit.of([bucket(f"b{n:03}")])), range(64)))
     assert sorted(positions) == list(range(1, 65))  # each Bucket.create is one event
     written = [name for transaction in disk.transactions for name in transaction]
     assert sorted(written) == [f"b{n:03}" for n in range(64)]
@@ -55,12 +55,12 @@ def test_concurrent_saves_share_transactions_and_each_learns_its_position() -> N
 
 def test_a_refused_save_fails_alone_and_its_batch_mates_are_written() -> None:
     disk = SlowDisk()
-    group = GroupCommit(disk)
+    group: GroupCommit[Unit] = GroupCommit(disk)
     names = [f"b{n:03}" for n in range(15)] + ["bad"]
 
     def save(name: str) -> str:
         try:
-            group.save(bucket(name))
+            group.submit(Unit.of([bucket(name)]))
         except ValueError:
             return "refused"
         return "ok"
@@ -74,8 +74,8 @@ def test_a_refused_save_fails_alone_and_its_batch_mates_are_written() -> None:
 
 def test_a_save_with_no_company_is_written_at_once() -> None:
     disk = SlowDisk()
-    group = GroupCommit(disk)
-    assert group.save(bucket("solo")) == 1
+    group: GroupCommit[Unit] = GroupCommit(disk)
+    assert group.submit(Unit.of([bucket("solo")])) == 1
     assert disk.transactions == [["solo"]]
 
 

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
-from tests.conftest import Server
+from tests.conftest import Server, stored_chunks
 from tests.s3.conftest import make_client
 
 MiB = 1024 * 1024
-
-
-def _chunk_files(data_dir: Path) -> set[str]:
-    return {p.name for p in (data_dir / "blobs").glob("??/*")}
 
 
 def test_acknowledged_parts_survive_kill_9(server: Server) -> None:
@@ -34,19 +29,19 @@ def test_acknowledged_parts_survive_kill_9(server: Server) -> None:
 def test_parts_of_an_aborted_upload_are_collected(server: Server) -> None:
     s3 = make_client(server)
     s3.create_bucket(Bucket="aborted")
-    before = _chunk_files(server.data_dir)
+    before = stored_chunks(server.data_dir)
     upload = s3.create_multipart_upload(Bucket="aborted", Key="k")["UploadId"]
     s3.upload_part(Bucket="aborted", Key="k", UploadId=upload, PartNumber=1,
                    Body=os.urandom(600 * 1024))
-    with_part = _chunk_files(server.data_dir)
+    with_part = stored_chunks(server.data_dir)
     assert with_part > before
     time.sleep(2.5)  # past the test server's 1 s grace: held parts must stay
-    assert _chunk_files(server.data_dir) == with_part
+    assert stored_chunks(server.data_dir) == with_part
     s3.abort_multipart_upload(Bucket="aborted", Key="k", UploadId=upload)
     deadline = time.monotonic() + 30
-    while _chunk_files(server.data_dir) != before and time.monotonic() < deadline:
+    while stored_chunks(server.data_dir) != before and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _chunk_files(server.data_dir) == before
+    assert stored_chunks(server.data_dir) == before
 
 
 def test_metadata_named_like_the_store_s_own_markers_is_kept_as_sent(server: Server) -> None:

@@ -40,9 +40,9 @@ def test_deleted_objects_free_their_chunks_after_grace_but_shared_ones_stay(
     store.put_object("photos", "a", v1, META, now())
     store.put_object("photos", "b", v2, META, now())
     store.delete_object("photos", "a", None, marker(), META, now())
-    assert system.blobs.path(only["digest"]).exists()  # still within the grace period
-    _eventually(lambda: not system.blobs.path(only["digest"]).exists())
-    assert system.blobs.path(shared["digest"]).exists()
+    assert system.blobs.holds(only["digest"])  # still within the grace period
+    _eventually(lambda: not system.blobs.holds(only["digest"]))
+    assert system.blobs.holds(shared["digest"])
     assert b"".join(system.blobs.read_chunk(shared)) == b"shared"  # type: ignore[arg-type]
 
 
@@ -65,7 +65,7 @@ def test_a_chunk_referenced_again_is_kept_and_its_next_release_starts_grace_anew
     assert reference_count(system.views, digest) == 1
     report = sweep(system.views, system.blobs, 1800, now())  # the first release: 2 h ago
     assert (report.referenced, report.digests) == (1, [])
-    assert system.blobs.path(digest).exists()
+    assert system.blobs.holds(digest)
 
     store.delete_object("photos", "b", None, marker(), META, now())
     system.runner.wait_for(store.current_position())
@@ -76,7 +76,7 @@ def test_a_chunk_referenced_again_is_kept_and_its_next_release_starts_grace_anew
 
 def test_chunks_of_an_upload_that_never_recorded_are_collected(system: System) -> None:
     orphan = _chunk(system, b"crashed before the event")
-    _eventually(lambda: not system.blobs.path(orphan["digest"]).exists())
+    _eventually(lambda: not system.blobs.holds(orphan["digest"]))
     _eventually(lambda: system.gc.chunks_collected >= 1)
 
 
