@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 
 import pytest
@@ -132,3 +133,29 @@ def test_acl_change_applies_to_the_current_version_only() -> None:
     obj.set_acl(None, canned_acl("public-read", "alice"), META, NOW)
     assert len(obj.readable("v2")["acl"]["grants"]) == 2
     assert len(obj.readable("v1")["acl"]["grants"]) == 1
+
+
+def test_a_command_on_a_copy_leaves_the_original_as_it_was() -> None:
+    """The repository hands commands a copy of its cached aggregate; the copy shares
+    the versions, so no command may change one in place."""
+    original = new_key()
+    original.put_version(version("v1"), ENABLED, META, NOW)
+    original.put_version(version("v2"), ENABLED, META, NOW)
+    original.put_version(version(NULL_VERSION), SUSPENDED, META, NOW)
+    original.collect_events()
+    before = copy.deepcopy(original.__dict__)
+    commands = [
+        lambda k: k.put_version(version("v3"), ENABLED, META, NOW),
+        lambda k: k.put_version(version(NULL_VERSION, etag="e2"), SUSPENDED, META, NOW),
+        lambda k: k.set_acl("v1", canned_acl("public-read", "alice"), META, NOW),
+        lambda k: k.set_acl(None, canned_acl("public-read", "alice"), META, NOW),
+        lambda k: k.delete("v2", ENABLED, version("m", marker=True), META, NOW),
+        lambda k: k.delete(None, ENABLED, version("m", marker=True), META, NOW),
+        lambda k: k.delete(None, UNVERSIONED, version("m", marker=True), META, NOW),
+    ]
+    for command in commands:
+        changed = copy.deepcopy(original)
+        command(changed)
+        assert changed.versions != original.versions or changed.pending_events
+        assert original.__dict__ == before
+        assert original.pending_events == []
