@@ -18,6 +18,12 @@ from typing import Any, Generic, TypeVar
 from eventsourcing.domain import Aggregate
 
 
+def _held_lock() -> threading.Lock:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
 @dataclass(kw_only=True)
 class Batched:
     """One writer's share of a group-committed transaction, and how it went."""
@@ -25,7 +31,9 @@ class Batched:
     position: int = 0
     error: BaseException | None = None
     lead: bool = False
-    done: threading.Event = field(default_factory=threading.Event)
+    # Released once, when the unit is written or handed the lead: a bare lock, since
+    # an Event's Condition costs every follower of every batch a pass through Python.
+    wake: threading.Lock = field(default_factory=_held_lock)
 
 
 @dataclass
@@ -61,32 +69,32 @@ class GroupCommit(Generic[B]):
             if not self._busy:
                 self._busy = unit.lead = True
         if not unit.lead:
-            unit.done.wait()
+            unit.wake.acquire()
         if unit.lead:  # led from the start, or handed the lead while queued
-            self._lead()
+            self._lead(unit)
         if unit.error is not None:
             raise unit.error
         return unit.position
 
-    def _lead(self) -> None:
+    def _lead(self, leader: B) -> None:
         with self._lock:
             batch, self._queue = self._queue, []
-        self._commit(batch)
+        self._commit(batch, leader)
         with self._lock:
             if self._queue:
                 successor = self._queue[0]
                 successor.lead = True
-                successor.done.set()
+                successor.wake.release()
             else:
                 self._busy = False
 
-    def _commit(self, batch: list[B]) -> None:
+    def _commit(self, batch: list[B], leader: B) -> None:
         try:
             self._write_all(batch)
         finally:
             for unit in batch:
-                unit.lead = False
-                unit.done.set()
+                if unit is not leader:  # the leader is awake; the rest never woke yet
+                    unit.wake.release()
 
     def _write_all(self, batch: list[B]) -> None:
         try:
