@@ -48,6 +48,7 @@ from workers.replication import Replicator
 from workers.runner import LogFollower
 
 log = logging.getLogger("strata")
+GC_SETTLE_SECONDS = 0.1
 ROOT_USER = "root"
 SYSTEM_META: RequestMeta = {"actor": "strata", "request_id": "", "source": "", "user_agent": ""}
 
@@ -209,7 +210,8 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
         settings.gc_interval_seconds,
         utc_now,
     )
-    gc_follower = LogFollower("gc", store, views, gc.handle)
+    # Sweeps come a grace period after a release: GC's follower need not be prompt.
+    gc_follower = LogFollower("gc", store, views, gc.handle, settle_seconds=GC_SETTLE_SECONDS)
     store.on_commit(runner.wake)
     store.on_commit(gc_follower.wake)
     secret_box = SecretBox(settings.keys_dir)

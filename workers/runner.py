@@ -33,7 +33,11 @@ class LogFollower:
         attempts: int = 5,
         backoff_seconds: float = 0.05,
         poll_seconds: float = 0.5,
+        settle_seconds: float = 0.0,
     ) -> None:
+        """`settle_seconds`: how long events gather after a catch-up before the next. A
+        follower that need not be prompt (garbage collection) then wakes a few times a
+        second under load, not once a commit, and takes the events in larger batches."""
         self.name = f"worker:{name}"
         self._store = store
         self._state = state
@@ -41,6 +45,7 @@ class LogFollower:
         self._attempts = attempts
         self._backoff = backoff_seconds
         self._poll = poll_seconds
+        self._settle = settle_seconds
         self.position = state.position(self.name)
         self.dead_letters = 0
         self._wake = threading.Event()
@@ -115,6 +120,8 @@ class LogFollower:
             except Exception:
                 log.exception("%s: reading the log failed; retrying", self.name)
                 self._stop.wait(1.0)
+            if self._settle:
+                self._stop.wait(self._settle)
             self._wake.wait(self._poll)
 
     def stop(self) -> None:
