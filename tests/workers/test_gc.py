@@ -111,3 +111,41 @@ def test_a_handler_that_recovers_is_not_dead_lettered(system: System) -> None:
     follower = LogFollower("recovers", system.store, state, recovers, backoff_seconds=0.001)
     follower.catch_up()
     assert dead_letters(state) == [] and len(attempts) >= 2
+
+
+class _CountingState(InMemoryViewStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.commits = 0
+
+    def commit(self, *args: Any, **kwargs: Any) -> None:
+        self.commits += 1
+        super().commit(*args, **kwargs)
+
+
+def _follow(system: System, settle_seconds: float) -> tuple[LogFollower, list[Any], _CountingState]:
+    seen: list[Any] = []
+    state = _CountingState()
+    follower = LogFollower(f"settle-{settle_seconds}", system.store, state, seen.append,
+                           settle_seconds=settle_seconds)
+    system.store.on_commit(follower.wake)
+    follower.start()
+    return follower, seen, state
+
+
+def test_a_settling_follower_delivers_every_event_in_fewer_larger_batches(
+    system: System,
+) -> None:
+    store = system.store
+    prompt, prompt_seen, prompt_state = _follow(system, 0.0)
+    settling, settling_seen, settling_state = _follow(system, 0.3)
+    try:
+        for n in range(30):
+            store.create_bucket(f"settle-{n:02}", "alice", META, now())
+            time.sleep(0.02)
+        _eventually(lambda: prompt.position == settling.position == store.current_position())
+    finally:
+        prompt.stop()
+        settling.stop()
+    assert settling_seen == prompt_seen and len(prompt_seen) >= 30
+    assert prompt_state.commits >= 20 > 5 >= settling_state.commits
