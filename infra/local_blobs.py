@@ -64,6 +64,23 @@ class HotChunks:
                 _, dropped = self._chunks.popitem(last=False)
                 self._used -= len(dropped)
 
+    def verified(self, chunk: Chunk, read: Callable[[str], bytes | None]) -> bytes | None:
+        """The chunk's bytes: the kept copy, or what `read(digest)` finds, checked
+        against the chunk's size and hash and kept while hot; None if `read` finds none."""
+        digest = chunk["digest"]
+        kept = self.get(digest)
+        if kept is not None:
+            return kept
+        if must_not_block():
+            raise NotInMemory
+        data = read(digest)
+        if data is None:
+            return None
+        if len(data) != chunk["size"] or hashlib.sha256(data).hexdigest() != digest:
+            raise ChunkUnavailable("A chunk of this object is corrupt", **chunk)
+        self.put(digest, data)
+        return data
+
     def drop(self, digest: str) -> None:
         with self._lock:
             data = self._chunks.pop(digest, None)
@@ -256,24 +273,20 @@ class LocalDiskBlobStore:
 
     def _read_whole(self, chunk: Chunk) -> bytes:
         """A small chunk in one read, verified in memory (and kept there while hot)."""
-        digest = chunk["digest"]
-        kept = self._hot.get(digest)
-        if kept is not None:
-            return kept
-        if must_not_block():
-            raise NotInMemory
+        data = self._hot.verified(chunk, lambda digest: self._read_file(digest, chunk["size"]))
+        if data is None:
+            raise ChunkUnavailable("A chunk of this object is missing", **chunk)
+        return data
+
+    def _read_file(self, digest: str, size: int) -> bytes | None:
         try:
             fd = os.open(self._location(digest), os.O_RDONLY)
         except FileNotFoundError:
-            raise ChunkUnavailable("A chunk of this object is missing", **chunk) from None
+            return None
         try:
-            data = os.read(fd, chunk["size"] + 1)
+            return os.read(fd, size + 1)  # one byte more shows a file that is too long
         finally:
             os.close(fd)
-        if len(data) != chunk["size"] or hashlib.sha256(data).hexdigest() != digest:
-            raise ChunkUnavailable("A chunk of this object is corrupt", **chunk)
-        self._hot.put(digest, data)
-        return data
 
     def confirm(self, chunks: Iterable[Chunk]) -> None:
         for chunk in chunks:

@@ -13,9 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
-from domain.errors import ChunkUnavailable
 from domain.ports import ChunkSink, Piece, StoredChunk
-from domain.read_cache import NotInMemory, must_not_block
 from domain.records import Chunk
 from infra.chunk_pack import ChunkPack
 from infra.local_blobs import HOT_CHUNK_BYTES, HotChunks, LocalDiskBlobStore, checked_digest
@@ -106,19 +104,7 @@ class PackedBlobStore:
     def _packed(self, chunk: Chunk) -> bytes | None:
         """The chunk's bytes from the pack, verified (and kept while hot); None if the
         pack does not hold it."""
-        digest = chunk["digest"]
-        kept = self._hot.get(digest)
-        if kept is not None:
-            return kept
-        if must_not_block():
-            raise NotInMemory
-        data = self.pack.read(digest)
-        if data is None:
-            return None
-        if len(data) != chunk["size"] or hashlib.sha256(data).hexdigest() != digest:
-            raise ChunkUnavailable("A chunk of this object is corrupt", **chunk)
-        self._hot.put(digest, data)
-        return data
+        return self._hot.verified(chunk, self.pack.read)
 
     def confirm(self, chunks: Iterable[Chunk]) -> None:
         for chunk in chunks:
