@@ -24,13 +24,12 @@ from domain.ports import StoredChunk
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (
     digest  TEXT PRIMARY KEY,
-    size    INTEGER NOT NULL,
     data    BLOB NOT NULL,
     touched REAL NOT NULL  -- unix time it was last written or confirmed: its idle clock
 )
 """
 _PUT = (
-    "INSERT INTO chunks (digest, size, data, touched) VALUES (?, ?, ?, ?) "
+    "INSERT INTO chunks (digest, data, touched) VALUES (?, ?, ?) "
     "ON CONFLICT (digest) DO UPDATE SET touched = excluded.touched"
 )
 _INVENTORY_PAGE = 512
@@ -85,7 +84,7 @@ class ChunkPack:
         db = self._writer
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany(_PUT, [(p.digest, len(p.data), p.data, now) for p in batch])
+            db.executemany(_PUT, [(p.digest, p.data, now) for p in batch])
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -99,8 +98,8 @@ class ChunkPack:
         return None if row is None else bytes(row[0])
 
     def holds(self, digest: str) -> bool:
-        row = self._reader().execute("SELECT 1 FROM chunks WHERE digest = ?", (digest,))
-        return row.fetchone() is not None
+        found = self._reader().execute("SELECT 1 FROM chunks WHERE digest = ?", (digest,))
+        return found.fetchone() is not None
 
     def touch(self, digest: str) -> bool:
         """Reset the chunk's idle clock; False if the pack does not hold it."""
@@ -117,7 +116,7 @@ class ChunkPack:
         """
         with self._keeper_lock:
             row = self._keeper.execute(
-                "DELETE FROM chunks WHERE digest = ? AND touched <= ? RETURNING size",
+                "DELETE FROM chunks WHERE digest = ? AND touched <= ? RETURNING length(data)",
                 (digest, time.time() - idle_seconds),
             ).fetchone()
         return None if row is None else int(row[0])
@@ -129,7 +128,7 @@ class ChunkPack:
         while True:
             now = time.time()
             rows = self._reader().execute(
-                "SELECT digest, size, touched FROM chunks WHERE digest > ? "
+                "SELECT digest, length(data), touched FROM chunks WHERE digest > ? "
                 "ORDER BY digest LIMIT ?",
                 (after, _INVENTORY_PAGE),
             ).fetchall()

@@ -18,7 +18,6 @@ from domain.records import Chunk
 from infra.chunk_pack import ChunkPack
 from infra.local_blobs import HOT_CHUNK_BYTES, HotChunks, LocalDiskBlobStore, checked_digest
 
-SMALL_CHUNK_BYTES = 64 * 1024
 # A chunk put this recently has had its idle clock reset as good as now: confirming it
 # need not write again. Uploads confirm their chunks milliseconds after putting them.
 FRESH_SECONDS = 0.1
@@ -69,7 +68,7 @@ class PackedBlobStore:
         self,
         pack: ChunkPack,
         files: LocalDiskBlobStore,
-        small_bytes: int = SMALL_CHUNK_BYTES,
+        small_bytes: int,
         hot_bytes: int = HOT_CHUNK_BYTES,
     ) -> None:
         self.pack = pack
@@ -95,16 +94,11 @@ class PackedBlobStore:
 
     def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None) -> Iterator[Piece]:
         if chunk["size"] <= self.small_bytes:
-            data = self._packed(chunk)
+            data = self._hot.verified(chunk, self.pack.read)  # None: not in the pack
             if data is not None:
                 yield data[start:chunk["size"] if end is None else end]
                 return
         yield from self.files.read_chunk(chunk, start, end)
-
-    def _packed(self, chunk: Chunk) -> bytes | None:
-        """The chunk's bytes from the pack, verified (and kept while hot); None if the
-        pack does not hold it."""
-        return self._hot.verified(chunk, self.pack.read)
 
     def confirm(self, chunks: Iterable[Chunk]) -> None:
         for chunk in chunks:

@@ -155,7 +155,7 @@ class System:
             self.store.gate.close()
 
 
-def local_blobs(settings: Settings) -> BlobStore:
+def embedded_blobs(settings: Settings) -> BlobStore:
     """The embedded store's chunks: small ones packed, the rest as files."""
     files = LocalDiskBlobStore(settings.blob_dir)
     if settings.small_chunk_bytes == 0:
@@ -200,7 +200,7 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
         store.on_commit(replication_follower.wake)
         blobs = nodes
     else:
-        blobs = local_blobs(settings)
+        blobs = embedded_blobs(settings)
     gc = GarbageCollector(
         store,
         views,

@@ -94,9 +94,9 @@ def system(settings: Settings) -> Iterator[System]:
 def stored_chunks(data_dir: Path) -> set[str]:
     """The digests of every chunk an embedded store holds: its files and its pack's rows
     (read as another process would, while the server may be writing)."""
-    blobs = data_dir / "blobs"
-    found = {p.name for p in blobs.glob("??/*")}
-    pack = blobs / "pack.sqlite3"
+    layout = Settings(data_dir=data_dir)
+    found = {p.name for p in layout.blob_dir.glob("??/*")}
+    pack = layout.chunk_pack_path
     if pack.exists():
         with contextlib.closing(sqlite3.connect(pack)) as db:
             found |= {digest for (digest,) in db.execute("SELECT digest FROM chunks")}

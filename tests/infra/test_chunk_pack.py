@@ -23,7 +23,7 @@ from infra.chunk_pack import ChunkPack
 from infra.local_blobs import LocalDiskBlobStore
 from infra.packed_blobs import PackedBlobStore
 from infra.settings import Settings
-from infra.system import local_blobs
+from infra.system import embedded_blobs
 
 SMALL = 1024
 
@@ -155,9 +155,9 @@ def test_concurrent_puts_are_all_kept(store: PackedBlobStore) -> None:
 
 
 def test_the_setting_zero_keeps_every_chunk_in_files(tmp_path: Path) -> None:
-    files_only = local_blobs(Settings(data_dir=tmp_path, small_chunk_bytes=0))
+    files_only = embedded_blobs(Settings(data_dir=tmp_path, small_chunk_bytes=0))
     assert isinstance(files_only, LocalDiskBlobStore)
-    packed = local_blobs(Settings(data_dir=tmp_path))
+    packed = embedded_blobs(Settings(data_dir=tmp_path))
     assert isinstance(packed, PackedBlobStore)
     packed.close()
 
