@@ -124,6 +124,7 @@ def main() -> None:
         print("starting strata over that data directory ...", flush=True)
         peer.start()
         try:
+            peer.wait_caught_up(lambda line: print(line, flush=True))
             latencies = list_latencies(peer, args.keys, args.pages)
         finally:
             peer.stop()

@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+import httpx
 from botocore.config import Config
 
 SERVER_CPU = "0"
@@ -88,15 +91,42 @@ class StrataPeer(Peer):
     def __init__(self, workdir: Path) -> None:
         super().__init__("strata", s3=True, access_key=STRATA_AK, secret_key=STRATA_SK,
                          workdir=workdir)
+        self.api_port = 0
 
     def start(self) -> None:
         self.port = free_port()
+        self.api_port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
         env.update(STRATA_ROOT_ACCESS_KEY=STRATA_AK, STRATA_ROOT_SECRET_KEY=STRATA_SK,
                    STRATA_LOG_LEVEL="warning")
         self._spawn([sys.executable, "-m", "infra.cli", "serve", "--data-dir",
                      str(self.workdir / "strata-data"), "--s3-port", str(self.port),
-                     "--api-port", str(free_port())], env)
+                     "--api-port", str(self.api_port)], env)
+
+    def lag(self) -> dict[str, float]:
+        """Events the views and each worker (by name) have yet to handle, from /metrics."""
+        text = httpx.get(f"http://127.0.0.1:{self.api_port}/metrics", timeout=30).text
+        lags = {}
+        for line in text.splitlines():
+            if line.startswith("strata_views_lag_events "):
+                lags["views"] = float(line.split()[1])
+            elif m := re.fullmatch(r'strata_worker_lag_events\{worker="([^"]+)"\} (\S+)', line):
+                lags[m.group(1)] = float(m.group(2))
+        return lags
+
+    def wait_caught_up(self, progress: Callable[[str], None], timeout: float = 900) -> None:
+        """Until the views and the workers have handled the whole log. Started over a
+        log they have not seen (one written straight through the store), they replay it
+        in the background, and what is measured meanwhile shares the core with them."""
+        deadline = time.monotonic() + timeout
+        while (behind := {k: v for k, v in self.lag().items() if v}):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"strata's views and workers did not catch up with the log "
+                                   f"within {timeout:.0f} s: still behind {behind}; see "
+                                   f"{self.workdir / 'strata.log'}")
+            progress("  waiting for strata to catch up with its log: " + ", ".join(
+                f"{name} {events:,.0f} events behind" for name, events in behind.items()))
+            time.sleep(5)
 
 
 class MotoPeer(Peer):

@@ -20,6 +20,12 @@ def _gauge(lines: list[str], name: str, help_text: str, value: float, kind: str 
     lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value:g}"]
 
 
+def _labelled(lines: list[str], name: str, help_text: str, label: str,
+              values: dict[str, float]) -> None:
+    lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+    lines += [f'{name}{{{label}="{key}"}} {value:g}' for key, value in values.items()]
+
+
 def render(system: Any) -> str:
     lines: list[str] = []
     head = system.store.current_position()
@@ -42,6 +48,12 @@ def render(system: Any) -> str:
     if system.role == "api":
         return "\n".join(lines) + "\n"  # the workers run in `strata worker`, with /metrics
     followers = [f for f in (system.gc_follower, system.replication_follower) if f is not None]
+    if system.role == "embedded":  # a `strata worker` follows Kafka, not this log
+        positions = {f.name.removeprefix("worker:"): f.position for f in followers}
+        _labelled(lines, "strata_worker_position", "log position a worker has handled every "
+                  "event up to", "worker", positions)
+        _labelled(lines, "strata_worker_lag_events", "events committed but not yet handled by "
+                  "a worker", "worker", {k: max(0, head - v) for k, v in positions.items()})
     _gauge(lines, "strata_worker_dead_letters_total", "events a worker gave up on after its "
            "retries", sum(f.dead_letters for f in followers), "counter")
     _gauge(lines, "strata_gc_sweeps_total", "garbage-collection sweeps", system.gc.sweeps,
