@@ -1,5 +1,6 @@
 """`make bench`: the same load against strata, moto, a bare fsync Starlette app, nginx
-(and Ceph radosgw when it is up), side by side in one run.
+(and Ceph radosgw when it is up), side by side in one run: each workload at each
+concurrency runs on every server in turn.
 
 Run: .venv/bin/python -m bench.suite [--seconds 5] [--concurrency 1,8,32] [--only put-4k,...]
 Writes docs/benchmarks.md and docs/benchmarks.png.
@@ -123,6 +124,10 @@ def _applies(peer: Peer, workload: Workload) -> bool:
 
 def run_suite(seconds: float, levels: list[int], only: set[str] | None,
               progress: Callable[[str], None], servers: set[str] | None = None) -> list[Row]:
+    """Every server is up for the whole run, and each workload at each level is run on
+    them one after another: the ratios compare measurements seconds apart. This VM's
+    speed swings by up to 2x within minutes, so servers measured in turn, a few minutes
+    each, gave ratios that moved with the VM rather than with the servers."""
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="strata-bench-") as tmp:
         work = Path(tmp)
@@ -132,58 +137,93 @@ def run_suite(seconds: float, levels: list[int], only: set[str] | None,
         peers: list[Peer] = [StrataPeer(work), MotoPeer(work), RawFilePeer(work),
                              NginxPeer(work, files)]
         if CephPeer.available():
-            # First, while it is fresh: left idle for the quarter hour the others take
-            # beside it on one core, it stalled with slow OSD ops in both full runs.
             peers.insert(0, CephPeer(work))
         if servers is not None:
             peers = [p for p in peers if p.name in servers]
         workloads = [w for w in WORKLOADS if only is None or w.name in only]
-        for peer in peers:
-            progress(f"starting {peer.name}")
-            peer.start()
-            try:
-                rows.extend(_run_peer(peer, workloads, levels, seconds, work, files, progress))
-            except Exception as error:
-                if not isinstance(peer, CephPeer):
-                    raise
-                # Not ours: it may hang or fail under load. Leave it out, keep the run.
-                progress(f"  {peer.name} failed ({error!r}); its rows are left out. Check it "
-                         "with ../shared/peers/ceph-rgw/up.sh, or stop it to skip it.")
-            finally:
+        running: list[Peer] = []
+        try:
+            for peer in peers:
+                progress(f"starting {peer.name}")
+                peer.start()
+                running.append(peer)
+            _Interleaved(running, levels, seconds, work, files, progress).run(workloads, rows)
+        finally:
+            for peer in running:
                 peer.stop()
+    order = {p.name: n for n, p in enumerate(peers)}
+    rows.sort(key=lambda r: order[r.peer])  # stable: each server's rows in run order
     return rows
 
 
-def _run_peer(peer: Peer, workloads: list[Workload], levels: list[int], seconds: float,
-              work: Path, files: Path, progress: Callable[[str], None]) -> list[Row]:
-    rows: list[Row] = []
-    if peer.s3:
-        client: Any = peer.client()
-        with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
-            client.create_bucket(Bucket=BUCKET)
-    for workload in workloads:
-        if not _applies(peer, workload):
-            continue
+class _Interleaved:
+    def __init__(self, peers: list[Peer], levels: list[int], seconds: float, work: Path,
+                 files: Path, progress: Callable[[str], None]) -> None:
+        self.peers, self.levels, self.seconds = peers, levels, seconds
+        self.work, self.files, self.progress = work, files, progress
+        self.failed: set[str] = set()
+
+    def _guarded(self, peer: Peer, step: Callable[..., Any], *args: Any) -> Any:
+        """`step(peer, *args)`; a Ceph failure drops Ceph from the rest of the run."""
+        try:
+            return step(peer, *args)
+        except Exception as error:
+            if not isinstance(peer, CephPeer):
+                raise
+            # Not ours: it may hang or fail under load. Leave it out, keep the run.
+            self.failed.add(peer.name)
+            self.progress(f"  {peer.name} failed ({error!r}); its remaining rows are left "
+                          "out. Check it with ../shared/peers/ceph-rgw/up.sh, or stop it "
+                          "to skip it.")
+            return None
+
+    def _alive(self, peers: list[Peer]) -> list[Peer]:
+        return [p for p in peers if p.name not in self.failed]
+
+    def run(self, workloads: list[Workload], rows: list[Row]) -> None:
+        for peer in self.peers:
+            if peer.s3:
+                self._guarded(peer, _create_bucket)
+        for workload in workloads:
+            entries: dict[str, list[tuple[str, str]]] = {}
+            for peer in self._alive([p for p in self.peers if _applies(p, workload)]):
+                found = self._guarded(peer, self._prepare, workload)
+                if found is not None:
+                    entries[peer.name] = found
+            for level in self.levels:
+                for peer in self._alive([p for p in self.peers if p.name in entries]):
+                    row = self._guarded(peer, self._measure, workload, level, entries)
+                    if row is not None:
+                        rows.append(row)
+
+    def _prepare(self, peer: Peer, workload: Workload) -> list[tuple[str, str]]:
         if workload.populate:
-            progress(f"  {peer.name}: preparing {workload.name}")
+            self.progress(f"  {peer.name}: preparing {workload.name}")
             if peer.s3:
                 _populate_s3(peer, workload)
             else:
-                _populate_plain(peer, workload, files)
-        entries = _s3_entries(peer, workload) if peer.s3 else _plain_entries(workload)
-        for level in levels:
-            result = wrk.run(peer.url, entries, workload.size, level,
-                             max(seconds, workload.min_seconds), work)
-            if result.requests == 0:
-                raise RuntimeError(f"no request of {workload.name} at {level} connections "
-                                   f"completed ({result.errors} errors)")
-            row = Row(workload.name, level, peer.name, result, workload.size)
-            rows.append(row)
-            progress(f"  {peer.name:14} {workload.name:10} c={level:<3} "
-                     f"{result.ops:9.1f} ops/s {row.mb_s:8.1f} MB/s "
-                     f"p50 {result.p50_ms:7.2f} ms p99 {result.p99_ms:7.2f} ms"
-                     + (f"  errors {result.errors}" if result.errors else ""))
-    return rows
+                _populate_plain(peer, workload, self.files)
+        return _s3_entries(peer, workload) if peer.s3 else _plain_entries(workload)
+
+    def _measure(self, peer: Peer, workload: Workload, level: int,
+                 entries: dict[str, list[tuple[str, str]]]) -> Row:
+        result = wrk.run(peer.url, entries[peer.name], workload.size, level,
+                         max(self.seconds, workload.min_seconds), self.work)
+        if result.requests == 0:
+            raise RuntimeError(f"no request of {workload.name} at {level} connections "
+                               f"completed ({result.errors} errors)")
+        row = Row(workload.name, level, peer.name, result, workload.size)
+        self.progress(f"  {peer.name:14} {workload.name:10} c={level:<3} "
+                      f"{result.ops:9.1f} ops/s {row.mb_s:8.1f} MB/s "
+                      f"p50 {result.p50_ms:7.2f} ms p99 {result.p99_ms:7.2f} ms"
+                      + (f"  errors {result.errors}" if result.errors else ""))
+        return row
+
+
+def _create_bucket(peer: Peer) -> None:
+    client: Any = peer.client()
+    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+        client.create_bucket(Bucket=BUCKET)
 
 
 def _table(rows: list[Row]) -> list[str]:
