@@ -21,6 +21,31 @@ SERVER_CPU = "0"
 STRATA_AK, STRATA_SK = "BENCHACCESSKEY000001", "bench-secret-key-000000000000"
 
 
+def _core_times(core: str) -> tuple[int, int]:
+    """(busy, total) jiffies of one core since boot."""
+    with open("/proc/stat") as stat:
+        for line in stat:
+            if line.startswith(f"cpu{core} "):
+                ticks = [int(t) for t in line.split()[1:9]]
+                idle = ticks[3] + ticks[4]  # idle and iowait
+                return sum(ticks) - idle, sum(ticks)
+    raise RuntimeError(f"no cpu{core} in /proc/stat")
+
+
+def wait_server_core_quiet(busy_below: float = 0.1, timeout: float = 30) -> float:
+    """Until the servers' core is nearly idle over half a second: what a server still
+    does after its last run (Ceph's OSD flushing its writes, say) would otherwise be
+    charged to the next server measured. The core's last busy share."""
+    deadline = time.monotonic() + timeout
+    while True:
+        busy0, total0 = _core_times(SERVER_CPU)
+        time.sleep(0.5)
+        busy1, total1 = _core_times(SERVER_CPU)
+        share = (busy1 - busy0) / max(1, total1 - total0)
+        if share < busy_below or time.monotonic() > deadline:
+            return share
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

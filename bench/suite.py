@@ -13,6 +13,7 @@ import contextlib
 import os
 import platform
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +23,15 @@ from typing import Any
 import httpx
 
 from bench import wrk
-from bench.peers import CephPeer, MotoPeer, NginxPeer, Peer, RawFilePeer, StrataPeer
+from bench.peers import (
+    CephPeer,
+    MotoPeer,
+    NginxPeer,
+    Peer,
+    RawFilePeer,
+    StrataPeer,
+    wait_server_core_quiet,
+)
 from bench.report import DOCS, REPORT
 
 KiB, MiB = 1024, 1024 * 1024
@@ -207,6 +216,12 @@ class _Interleaved:
 
     def _measure(self, peer: Peer, workload: Workload, level: int,
                  entries: dict[str, list[tuple[str, str]]]) -> Row:
+        started = time.monotonic()
+        busy = wait_server_core_quiet()
+        if busy >= 0.1:
+            self.progress(f"  the servers' core is still {busy:.0%} busy; measuring anyway")
+        elif (waited := time.monotonic() - started) > 2:
+            self.progress(f"  waited {waited:.0f} s for the servers' core to be idle")
         result = wrk.run(peer.url, entries[peer.name], workload.size, level,
                          max(self.seconds, workload.min_seconds), self.work)
         if result.requests == 0:
