@@ -137,6 +137,8 @@ class StrataPeer(Peer):
                 lags["views"] = float(line.split()[1])
             elif m := re.fullmatch(r'strata_worker_lag_events\{worker="([^"]+)"\} (\S+)', line):
                 lags[m.group(1)] = float(m.group(2))
+        if "views" not in lags:
+            raise RuntimeError(f"strata's /metrics gave no view lag:\n{text}")
         return lags
 
     def wait_caught_up(self, progress: Callable[[str], None], timeout: float = 900) -> None:
