@@ -91,6 +91,14 @@ def system(settings: Settings) -> Iterator[System]:
         opened.close()
 
 
+def metric_value(text: str, series: str) -> float:
+    """One series' value from a /metrics page's text (`name` or `name{label="..."}`)."""
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{series} is not in /metrics:\n{text}")
+
+
 def stored_chunks(data_dir: Path) -> set[str]:
     """The digests of every chunk an embedded store holds: its files and its pack's rows
     (read as another process would, while the server may be writing)."""

@@ -7,13 +7,7 @@ from datetime import UTC, datetime
 from api.native.metrics import render
 from infra.settings import Settings
 from infra.system import ROOT_USER, SYSTEM_META, open_system
-
-
-def _value(text: str, series: str) -> float:
-    for line in text.splitlines():
-        if line.startswith(series + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"{series} is not in the metrics:\n{text}")
+from tests.conftest import metric_value
 
 
 def test_each_worker_says_its_position_and_how_many_events_it_has_yet_to_handle(
@@ -25,13 +19,13 @@ def test_each_worker_says_its_position_and_how_many_events_it_has_yet_to_handle(
             system.store.create_bucket(name, ROOT_USER, SYSTEM_META, datetime.now(UTC))
         head = system.store.current_position()
         before = render(system)
-        assert _value(before, 'strata_worker_position{worker="gc"}') == 0
-        assert _value(before, 'strata_worker_lag_events{worker="gc"}') == head
+        assert metric_value(before, 'strata_worker_position{worker="gc"}') == 0
+        assert metric_value(before, 'strata_worker_lag_events{worker="gc"}') == head
 
         system.gc_follower.catch_up()
         after = render(system)
-        assert _value(after, 'strata_worker_position{worker="gc"}') == head
-        assert _value(after, 'strata_worker_lag_events{worker="gc"}') == 0
-        assert _value(after, "strata_views_lag_events") == head  # the views did not move
+        assert metric_value(after, 'strata_worker_position{worker="gc"}') == head
+        assert metric_value(after, 'strata_worker_lag_events{worker="gc"}') == 0
+        assert metric_value(after, "strata_views_lag_events") == head  # the views did not move
     finally:
         system.close()

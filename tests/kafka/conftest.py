@@ -24,7 +24,7 @@ from domain.envelope import envelope
 from infra import kafka
 from infra.settings import Settings
 from infra.tansu import start_tansu, wait_until_serving
-from tests.conftest import Server, free_port, server_env, start_together
+from tests.conftest import Server, free_port, metric_value, server_env, start_together
 from tests.nodes.conftest import SECRET, Node
 
 TOPIC = "strata.events"
@@ -269,8 +269,4 @@ def events_on_topic(servers: str) -> list[TopicEvent]:
 
 def metric(base_url: str, name: str) -> float:
     """One value from a /metrics page (an API instance's or a worker's)."""
-    text = httpx.get(f"{base_url}/metrics", timeout=10).text
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"{name} is not in /metrics:\n{text}")
+    return metric_value(httpx.get(f"{base_url}/metrics", timeout=10).text, name)
