@@ -124,9 +124,9 @@ def main() -> None:
         print("starting strata over that data directory ...", flush=True)
         peer.start()
         try:
-            waited = time.monotonic()
+            catching_up_since = time.monotonic()
             peer.wait_caught_up(lambda line: print(line, flush=True))
-            waited = time.monotonic() - waited
+            waited = time.monotonic() - catching_up_since
             latencies = list_latencies(peer, args.keys, args.pages)
         finally:
             peer.stop()
