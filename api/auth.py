@@ -42,14 +42,19 @@ def principal_from_token(system: Any, token: str) -> Principal:
     return Principal(user=claims["sub"], access_key=claims["ak"], is_admin=bool(claims["adm"]))
 
 
-def optional_principal(request: Request) -> Principal | None:
+def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization")
     if not header:
         return None
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Use 'Authorization: Bearer <token>'; get a token from POST /auth/token")
-    return principal_from_token(request.app.state.system, token.strip())
+    return token.strip()
+
+
+def optional_principal(request: Request) -> Principal | None:
+    token = bearer_token(request)
+    return None if token is None else principal_from_token(request.app.state.system, token)
 
 
 def required_principal(request: Request) -> Principal:

@@ -118,6 +118,29 @@ def envelope(event: Any, position: int) -> dict[str, Any]:
     }
 
 
+# What a listing shows of a version; the rest of a record needs READ on the object.
+_LISTED_VERSION_FIELDS = ("size", "etag", "created_at", "owner", "is_delete_marker")
+_LISTED_RECORD_FIELDS = (
+    "schema", "position", "event_id", "aggregate_id", "aggregate_version", "type", "name",
+    "time", "bucket", "key", "version_id",
+)
+
+
+def listing_view(record: dict[str, Any]) -> dict[str, Any]:
+    """`record` cut to what an S3 listing would show its reader: which key changed,
+    when, and the version's size, ETag and owner; no metadata, chunks, ACLs, nor who
+    made the change or from where."""
+    data = record["data"]
+    version = data.get("version") or data.get("marker")
+    shown = {name: version[name] for name in _LISTED_VERSION_FIELDS if name in version} \
+        if isinstance(version, dict) else {}
+    return {
+        **{name: record[name] for name in _LISTED_RECORD_FIELDS},
+        "actor": "", "user": "", "request_id": "", "source": "", "user_agent": "",
+        "data": {"version": shown} if shown else {},
+    }
+
+
 @dataclass(frozen=True)
 class EventFilter:
     """Which published records a reader wants; every field given must match."""

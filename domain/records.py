@@ -49,6 +49,7 @@ class InventoryConfig(TypedDict):
 
     destination: str
     prefix: str
+    scheduled_by: NotRequired[str]  # the user each export writes as (absent: the bucket owner)
 
 
 class Part(TypedDict):

@@ -36,6 +36,7 @@ from infra.settings import Settings, SettingsError
 from projections.base import Projection
 from projections.buckets import BucketsProjection
 from projections.chunk_refs import ChunkRefsProjection
+from projections.incarnations import IncarnationsProjection
 from projections.nodes import NodesProjection
 from projections.object_listing import ObjectListingProjection, is_bucket_empty
 from projections.placement import PlacementProjection
@@ -62,6 +63,7 @@ def all_projections() -> list[Projection]:
         ObjectListingProjection(),
         TimeIndexProjection(),  # after the listing: it reads the listing's rows
         BucketsProjection(),
+        IncarnationsProjection(),
         ChunkRefsProjection(),
         UploadsProjection(),
         NodesProjection(),

@@ -8,6 +8,10 @@
 entry in force at an instant T is the first one at or after `<key>\\0<~T>`. An as-of
 listing therefore costs one or two seeks per key, about what a live listing costs.
 
+Every read here is bounded by the bucket's current incarnation (projections.incarnations):
+an entry recorded before the bucket was last created reads as absent, so an instant
+before that creation answers as an empty bucket, never with an earlier owner's data.
+
 The summary is the key's listing row after the event, read from the object listing
 view in the same batch: this projection runs after ObjectListingProjection, in lockstep
 with it (the runner rebuilds views that are not at one position together).
@@ -25,6 +29,7 @@ import orjson
 
 from domain.objects import ObjectKey
 from projections.base import Seeker, ViewReader, ViewTransaction, prefix_end, seeker
+from projections.incarnations import incarnation_start
 from projections.object_listing import (
     ListedVersion,
     ListPage,
@@ -100,18 +105,25 @@ class KeyState:
 
 
 def state_at(views: ViewReader, bucket: str, key: str, moment: datetime) -> KeyState | None:
-    """The key's state at `moment`; None when it had no event by then."""
+    """The key's state at `moment`; None when it had no event by then in the bucket's
+    current incarnation."""
     head = _ns(bucket) + key.encode() + b"\x00"
     found = next(views.scan(head + _floor(moment), prefix_end(head)), None)
-    return _state(found[1]) if found is not None else None
+    if found is None:
+        return None
+    state = _state(found[1])
+    return state if state.position >= incarnation_start(views, bucket) else None
 
 
 def positions_of(views: ViewReader, bucket: str, key: str) -> dict[int, int]:
-    """Aggregate version -> log position, for every event of the key."""
+    """Aggregate version -> log position, for every event of the key in the bucket's
+    current incarnation."""
     head = _ns(bucket) + key.encode() + b"\x00"
+    since = incarnation_start(views, bucket)
     return {
         record["n"]: record["p"]
         for record in (orjson.loads(raw) for _, raw in views.scan(head, prefix_end(head)))
+        if record["p"] >= since
     }
 
 
@@ -136,11 +148,12 @@ def _step(at: Seeker, entry: tuple[bytes, bytes] | None, below: bytes, stop: byt
 
 
 def _walk(
-    at: Seeker, ns: bytes, floor: bytes, start: bytes, stop: bytes
+    at: Seeker, ns: bytes, floor: bytes, start: bytes, stop: bytes, since: int
 ) -> Generator[tuple[str, dict[str, Any]], bytes | None, None]:
-    """Every key from `start` that existed at the instant `floor` encodes, with its
-    listing row then, in key order, in one forward pass over the index. Send a key to
-    jump forward to it (past a common prefix)."""
+    """Every key from `start` that existed at the instant `floor` encodes (by an event
+    at log position `since` or later), with its listing row then, in key order, in one
+    forward pass over the index. Send a key to jump forward to it (past a common
+    prefix)."""
     entry = at.seek(start, stop)
     while entry is not None:
         key_bytes = entry[0][len(ns) : -_SUFFIX]
@@ -148,7 +161,8 @@ def _walk(
         entry = _step(at, entry, head + floor, stop, head)
         if entry is None or not entry[0].startswith(head):
             continue  # no event by then; `entry` is the next key's newest
-        summary = orjson.loads(entry[1])["s"]
+        record = orjson.loads(entry[1])
+        summary = record["s"] if record["p"] >= since else None
         past = ns + key_bytes + b"\x01"
         after = _step(at, at.next(stop), past, stop, head)  # over its older entries
         if summary is not None:
@@ -164,7 +178,8 @@ def rows_as_of(
     """Every key present at `moment`, in key order, with its listing row then."""
     ns = _ns(bucket)
     start = ns + prefix.encode()
-    yield from _walk(seeker(views), ns, _floor(moment), start, prefix_end(start))
+    since = incarnation_start(views, bucket)
+    yield from _walk(seeker(views), ns, _floor(moment), start, prefix_end(start), since)
 
 
 def list_objects_as_of(
@@ -181,7 +196,10 @@ def list_objects_as_of(
     start = ns + prefix.encode()
     if after:
         start = max(start, resume_point(ns, after, prefix, delimiter))
-    walk = _walk(seeker(views), ns, _floor(moment), start, prefix_end(ns + prefix.encode()))
+    since = incarnation_start(views, bucket)
+    walk = _walk(
+        seeker(views), ns, _floor(moment), start, prefix_end(ns + prefix.encode()), since
+    )
     entries: list[ListedVersion] = []
     prefixes: list[str] = []
     last: str | None = None

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from domain.errors import NoSuchBucket, NoSuchKey
-from domain.records import RequestMeta
+from domain.access import Action, Principal, authorize
+from domain.errors import AccessDenied, NoSuchBucket, NoSuchKey, NoSuchUser
+from domain.records import InventoryConfig, RequestMeta
 from projections.base import ViewReader
 from projections.buckets import list_buckets
 
@@ -59,6 +60,7 @@ class InventoryScheduler:
                 continue
             key = daily_key(config["prefix"], record.name, self._clock())
             try:
+                self._may_export(record.name, record.owner, config)
                 self._store.get_object(config["destination"], key)
                 continue
             except NoSuchKey:
@@ -67,10 +69,23 @@ class InventoryScheduler:
                 log.warning("inventory of %s: destination bucket %s does not exist",
                             record.name, config["destination"])
                 continue
+            except (AccessDenied, NoSuchUser) as refused:
+                log.warning("inventory of %s into %s refused: %s", record.name,
+                            config["destination"], refused)
+                continue
             self._export(record.name, config["destination"], key, INVENTORY_META)
             made.append((config["destination"], key))
             log.info("inventory of %s written to %s/%s", record.name, config["destination"], key)
         return made
+
+    def _may_export(self, bucket: str, owner: str, config: InventoryConfig) -> None:
+        """Each export writes as the user who scheduled it, with that user's rights now:
+        LIST on the bucket and WRITE on the destination."""
+        user = self._store.get_user(config.get("scheduled_by", owner))
+        principal = Principal(user.name, "strata:inventory", user.is_admin)
+        authorize(principal, Action.LIST_BUCKET, self._store.get_bucket(bucket).acl)
+        authorize(principal, Action.WRITE_OBJECTS,
+                  self._store.get_bucket(config["destination"]).acl)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="inventory", daemon=True)

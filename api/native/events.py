@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from api.auth import admin_principal, required_principal
+from api.auth import admin_principal, bearer_token, principal_from_token, required_principal
 from api.blocking import blocking
 from api.context import system_of
 from api.feed import CommitSignal, position_before, read_records
 from api.native.common import int_param, json_response
 from api.native.errors import MalformedRequest
-from api.native.history import ActorNames, instant_param
+from api.native.history import ActorNames, instant_param, may_read_details
 from domain.access import Action, Principal, authorize
-from domain.envelope import EventFilter
-from domain.errors import AccessDenied
+from domain.application import BucketInfo
+from domain.envelope import EventFilter, listing_view
+from domain.errors import AccessDenied, StrataError
+from projections.incarnations import incarnation_start
 
 HEARTBEAT_SECONDS = 15.0
+RECHECK_SECONDS = 5.0  # how long a stream goes on before its caller's rights are checked again
 POLL_SECONDS = 1.0  # for commits made by other processes, which send no signal
 AUDIT_SCAN_LIMIT = 20_000  # events one audit page reads at most before it answers
 
@@ -47,52 +52,103 @@ def _position(raw: str | None, name: str) -> int | None:
     return int(raw)
 
 
-async def _authorize_feed(request: Request, principal: Principal, wanted: EventFilter) -> None:
-    """Administrators read everything; others one bucket they may list."""
+@dataclass(frozen=True)
+class FeedRights:
+    """What one caller may read of the log: from `after` on, every record in full, or
+    (`bucket` set) that bucket's records, each in full only where the caller may read
+    the object, else as a listing shows it."""
+
+    after: int  # records at or before this position are not the caller's to see
+    bucket: BucketInfo | None = None
+
+
+async def _feed_rights(system: Any, principal: Principal, wanted: EventFilter) -> FeedRights:
+    """Administrators read everything; others one bucket they may list, and only its
+    current incarnation: a bucket name once deleted may have had another owner."""
     if principal.is_admin:
-        return
+        return FeedRights(0)
     if wanted.bucket is None:
         raise AccessDenied(
             "Only an administrator may read every bucket's events; add ?bucket=<name>",
             actor=principal.access_key, user=principal.user,
         )
-    info = await blocking(system_of(request).store.get_bucket, wanted.bucket)
+    info = await blocking(system.store.get_bucket, wanted.bucket)
     authorize(principal, Action.LIST_BUCKET, info.acl)
+    await blocking(system.runner.wait_for, await blocking(system.store.current_position))
+    return FeedRights(incarnation_start(system.views, wanted.bucket) - 1, info)
+
+
+def _shown(
+    system: Any, principal: Principal, rights: FeedRights, records: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Blocking: each record as the caller may see it."""
+    if rights.bucket is None:
+        return records
+    readable: dict[str | None, bool] = {}
+    shown = []
+    for record in records:
+        key = record["key"]
+        if key not in readable:
+            readable[key] = may_read_details(system, principal, rights.bucket, key)
+        shown.append(record if readable[key] else listing_view(record))
+    return shown
 
 
 async def stream(request: Request) -> Response:
     """GET /events: SSE from `after` (or Last-Event-ID; default: from now on). Each
-    message's id is its log position, so a reconnecting client resumes exactly."""
+    message's id is its log position, so a reconnecting client resumes exactly. The
+    caller's token and rights are checked again every few seconds and at the token's
+    expiry: a caller who lost them gets a final `error` event and the stream ends."""
     principal = required_principal(request)
+    token = bearer_token(request) or ""
     wanted = _filter(request)
-    await _authorize_feed(request, principal, wanted)
     system = system_of(request)
+    rights = await _feed_rights(system, principal, wanted)
     after = _position(request.headers.get("last-event-id"), "Last-Event-ID")
     if after is None:
         after = _position(request.query_params.get("after"), "after")
     start: int = after if after is not None else await blocking(system.store.current_position)
     follow = request.query_params.get("follow", "true").lower() not in ("false", "0", "no")
     signal: CommitSignal = request.app.state.commit_signal
+
+    async def recheck() -> FeedRights:
+        again = await blocking(principal_from_token, system, token)
+        return await _feed_rights(system, again, wanted)
+
     return StreamingResponse(
-        _messages(system, signal, start, wanted, follow),
+        _messages(system, signal, principal, max(start, rights.after), rights, wanted, follow,
+                  recheck),
         media_type="text/event-stream",
         headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
     )
 
 
 async def _messages(
-    system: Any, signal: CommitSignal, after: int, wanted: EventFilter, follow: bool
+    system: Any, signal: CommitSignal, principal: Principal, after: int, rights: FeedRights,
+    wanted: EventFilter, follow: bool, recheck: Callable[[], Awaitable[FeedRights]],
 ) -> AsyncIterator[bytes]:
     woken = signal.subscribe()
     names = ActorNames(system.store)
     quiet = 0.0
+    checked = time.monotonic()
     try:
         while True:
+            if time.monotonic() - checked >= RECHECK_SECONDS:
+                try:
+                    again = await recheck()
+                except StrataError as lost:
+                    yield _final_error(lost)
+                    return
+                if again.after > rights.after:  # the bucket was deleted and made anew
+                    yield _final_error(AccessDenied("The bucket was deleted"))
+                    return
+                rights, checked = again, time.monotonic()
             woken.clear()  # before reading, so a commit during the read is not missed
             records, reached = await blocking(
                 read_records, system.store, after, wanted, 500, 5000
             )
-            for record in names.fill(records):
+            records = await blocking(_shown, system, principal, rights, names.fill(records))
+            for record in records:
                 yield b"id: %d\ndata: %s\n\n" % (record["position"], orjson.dumps(record))
             if reached > after:  # more may follow at once, matching or not
                 after, quiet = reached, 0.0
@@ -108,6 +164,11 @@ async def _messages(
                     yield b": keep-alive\n\n"
     finally:
         signal.unsubscribe(woken)
+
+
+def _final_error(error: StrataError) -> bytes:
+    body = {"error": type(error).__name__, "message": str(error)}
+    return b"event: error\ndata: %s\n\n" % orjson.dumps(body)
 
 
 async def audit(request: Request) -> Response:

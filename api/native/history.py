@@ -16,14 +16,17 @@ from api.context import request_meta, system_of
 from api.native.common import json_body, json_response, now
 from api.native.errors import MalformedRequest
 from api.operations import delete_marker, new_version_id, record_version
-from domain.access import Action, authorize, canned_acl
-from domain.envelope import envelope
+from domain.access import Action, Principal, authorize, canned_acl
+from domain.application import BucketInfo
+from domain.envelope import envelope, listing_view
 from domain.errors import (
+    AccessDenied,
     ChunkUnavailable,
     DataGone,
     InvalidAccessKeyId,
     NoSuchKey,
     NoSuchUser,
+    NoSuchVersion,
 )
 from domain.objects import ObjectKey
 from domain.records import RequestMeta, Version
@@ -59,6 +62,43 @@ def version_as_of(system: Any, bucket: str, key: str, moment: datetime) -> Versi
     version: Version = system.store.get_object_at(bucket, key, state.aggregate_version).version
     ensure_bytes_kept(system, version)
     return version
+
+
+def authorize_past_read(
+    system: Any, principal: Principal | None, info: BucketInfo, key: str, version: Version
+) -> None:
+    """Blocking: a read of a past version needs READ under the ACL it had then and under
+    the ACL in force now (the version's own if it still exists, else the key's current
+    version's): revoking access covers the past too. The stricter wins."""
+    authorize(principal, Action.READ_OBJECT, info.acl, version["acl"])
+    try:
+        now_acl = system.store.get_object_version_record(
+            info.name, key, version["version_id"]
+        )["acl"]
+    except (NoSuchKey, NoSuchVersion):
+        try:
+            now_acl = system.store.get_object(info.name, key).version["acl"]
+        except NoSuchKey:
+            return
+    authorize(principal, Action.READ_OBJECT, info.acl, now_acl)
+
+
+def may_read_details(
+    system: Any, principal: Principal | None, info: BucketInfo, key: str | None
+) -> bool:
+    """Blocking: whether the caller may see what history and events say beyond a
+    listing (metadata, chunks, who and from where): an administrator, the bucket owner,
+    or a caller with READ on the key's current version."""
+    if principal is not None and (principal.is_admin or principal.user == info.owner):
+        return True
+    if key is None:
+        return False
+    try:
+        acl = system.store.get_object(info.name, key).version["acl"]
+        authorize(principal, Action.READ_OBJECT, info.acl, acl)
+    except (NoSuchKey, AccessDenied):
+        return False
+    return True
 
 
 def ensure_bytes_kept(system: Any, version: Version) -> None:
@@ -112,23 +152,35 @@ class ActorNames:
 
 
 def object_history(system: Any, bucket: str, key: str) -> list[dict[str, Any]]:
-    """Blocking: every change of the key, oldest first, each with who made it."""
+    """Blocking: every change of the key in the bucket's current incarnation, oldest
+    first, each with who made it."""
     events = system.store.object_events(bucket, key)
     system.runner.wait_for(system.store.current_position())
-    positions = positions_of(system.views, bucket, key)
+    positions = positions_of(system.views, bucket, key)  # this incarnation's only
     return ActorNames(system.store).fill([
-        envelope(event, positions.get(event.originator_version, 0))
+        envelope(event, positions[event.originator_version])
         for event in events
-        if not isinstance(event, ObjectKey.Created)  # its first version says it all
+        if event.originator_version in positions
+        and not isinstance(event, ObjectKey.Created)  # its first version says it all
     ])
+
+
+def visible_history(
+    system: Any, principal: Principal | None, info: BucketInfo, key: str
+) -> list[dict[str, Any]]:
+    records = object_history(system, info.name, key)
+    if may_read_details(system, principal, info, key):
+        return records
+    return [listing_view(record) for record in records]
 
 
 async def history(request: Request) -> Response:
     system = system_of(request)
     bucket, key = request.path_params["bucket"], request.path_params["key"]
+    principal = optional_principal(request)
     info = await blocking(system.store.get_bucket, bucket)
-    authorize(optional_principal(request), Action.LIST_BUCKET, info.acl)
-    records = await blocking(object_history, system, bucket, key)
+    authorize(principal, Action.LIST_BUCKET, info.acl)
+    records = await blocking(visible_history, system, principal, info, key)
     if not records:
         raise NoSuchKey("The specified key has no history.", bucket=bucket, key=key)
     return json_response({"bucket": bucket, "key": key, "history": records})

@@ -25,11 +25,15 @@ LINES_PER_PIECE = 1000
 
 
 def _json_lines(
-    system: Any, bucket: str, moment: datetime | None, current: bool
+    system: Any, bucket: str, moment: datetime | None, current: bool, detailed: bool
 ) -> Iterator[bytes]:
     system.runner.wait_for(system.store.current_position())
     lines: list[bytes] = []
     for row in inventory_rows(system.views, bucket, moment, current):
+        if not detailed:
+            # A whole object's SHA-256 is its chunk's digest when it has one chunk:
+            # only readers of the bucket's data see it.
+            del row["checksum"]
         lines.append(orjson.dumps(row))
         if len(lines) == LINES_PER_PIECE:
             yield b"\n".join(lines) + b"\n"
@@ -42,11 +46,13 @@ async def rows(request: Request) -> Response:
     """GET /buckets/{b}/inventory: one JSON object a line, in key order, streamed."""
     system = system_of(request)
     bucket = request.path_params["bucket"]
+    principal = optional_principal(request)
     info = await blocking(system.store.get_bucket, bucket)
-    authorize(optional_principal(request), Action.LIST_BUCKET, info.acl)
+    authorize(principal, Action.LIST_BUCKET, info.acl)
     moment = instant_param(request)
     current = request.query_params.get("current_only", "").lower() in ("true", "1", "yes")
-    pieces = _json_lines(system, bucket, moment, current)
+    detailed = principal is not None and (principal.is_admin or principal.user == info.owner)
+    pieces = _json_lines(system, bucket, moment, current, detailed)
     return StreamingResponse(iterate_blocking(pieces), media_type="application/x-ndjson")
 
 
@@ -89,8 +95,10 @@ async def schedule(request: Request) -> Response:
         config = {
             "destination": text_field(body, "destination"),
             "prefix": text_field(body, "prefix", "inventory/"),
+            "scheduled_by": principal.user,
         }
-        await blocking(system.store.get_bucket, config["destination"])
+        target = await blocking(system.store.get_bucket, config["destination"])
+        authorize(principal, Action.WRITE_OBJECTS, target.acl)
     info = await blocking(
         system.store.configure_inventory, bucket, config, request_meta(request, principal), now()
     )

@@ -18,7 +18,7 @@ from api.context import request_meta, system_of
 from api.ingest import ingest
 from api.native.common import int_param, json_response, now
 from api.native.errors import MalformedRequest
-from api.native.history import instant_param, list_as_of, version_as_of
+from api.native.history import authorize_past_read, instant_param, list_as_of, version_as_of
 from api.operations import (
     KEPT_HEADERS,
     delete_marker,
@@ -28,9 +28,9 @@ from api.operations import (
     stream_after,
 )
 from api.ranges import parse_range
-from domain.access import Action, authorize, canned_acl
-from domain.application import ObjectInfo
-from domain.errors import NoSuchKey
+from domain.access import Action, Principal, authorize, canned_acl
+from domain.application import BucketInfo, ObjectInfo
+from domain.errors import MethodNotAllowed, NoSuchKey, NoSuchVersion
 from domain.names import validate_object_key, validate_prefix
 from domain.objects import ObjectKey
 from domain.records import Version
@@ -131,8 +131,7 @@ async def download(request: Request) -> Response:
     bucket, key = request.path_params["bucket"], request.path_params["key"]
     principal = optional_principal(request)
     info = await blocking(system.store.get_bucket, bucket)
-    version = await _version_asked(request, system, bucket, key)
-    authorize(principal, Action.READ_OBJECT, info.acl, version["acl"])
+    version = await _readable_version(request, system, principal, info, key)
     byte_range = parse_range(request.headers.get("range"), version["size"])
     pieces = read_version(system, version, byte_range)
     # Read (and verify) the first piece before answering, so a missing or corrupt
@@ -157,17 +156,30 @@ async def download(request: Request) -> Response:
     )
 
 
-
-async def _version_asked(request: Request, system: Any, bucket: str, key: str) -> Version:
-    """The version a read names: the current one, `?version_id=`, or `?as_of=` an instant."""
+async def _readable_version(
+    request: Request, system: Any, principal: Principal | None, info: BucketInfo, key: str
+) -> Version:
+    """The version a read names (the current one, `?version_id=`, or `?as_of=` an
+    instant), once the caller is allowed to read it. Whether a key exists is told only
+    to callers who may list the bucket: the others get AccessDenied either way."""
     version_id = request.query_params.get("version_id")
     moment = instant_param(request)
-    if moment is None:
-        found: ObjectInfo = await blocking(system.store.get_object, bucket, key, version_id)
-        return found.version
-    if version_id is not None:
+    if moment is not None and version_id is not None:
         raise MalformedRequest("Name a version with version_id or an instant with as_of, not both")
-    return await blocking(version_as_of, system, bucket, key, moment)
+    try:
+        if moment is None:
+            found: ObjectInfo = await blocking(system.store.get_object, info.name, key, version_id)
+            version = found.version
+        else:
+            version = await blocking(version_as_of, system, info.name, key, moment)
+    except (NoSuchKey, NoSuchVersion, MethodNotAllowed):
+        authorize(principal, Action.LIST_BUCKET, info.acl)
+        raise
+    if moment is None:
+        authorize(principal, Action.READ_OBJECT, info.acl, version["acl"])
+    else:
+        await blocking(authorize_past_read, system, principal, info, key, version)
+    return version
 
 
 async def delete(request: Request) -> Response:
@@ -201,24 +213,18 @@ async def metadata(request: Request) -> Response:
     system = system_of(request)
     bucket, key = request.path_params["bucket"], request.path_params["key"]
     principal = optional_principal(request)
-    version_id = request.query_params.get("version_id")
     info = await blocking(system.store.get_bucket, bucket)
-    if "as_of" in request.query_params:
-        version = await _version_asked(request, system, bucket, key)
-        authorize(principal, Action.READ_OBJECT, info.acl, version["acl"])
-        return json_response(metadata_json(bucket, key, version))
     try:
-        obj = await blocking(system.store.get_object, bucket, key, version_id)
+        version = await _readable_version(request, system, principal, info, key)
     except NoSuchKey as missing:
-        if not missing.delete_marker:
+        if not missing.delete_marker or "as_of" in request.query_params:
             raise
-        authorize(principal, Action.LIST_BUCKET, info.acl)
+        # _readable_version let only a caller who may list the bucket see this.
         marker = await blocking(
             system.store.get_object_version_record, bucket, key, missing.fields["version_id"]
         )
         return json_response(metadata_json(bucket, key, marker, is_deleted=True))
-    authorize(principal, Action.READ_OBJECT, info.acl, obj.version["acl"])
-    return json_response(metadata_json(bucket, key, obj.version))
+    return json_response(metadata_json(bucket, key, version))
 
 
 async def list_keys(request: Request) -> Response:

@@ -6,6 +6,7 @@ later, as it streams (see api/s3/payload.py), against what the signature declare
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -95,6 +96,20 @@ def _principal(system: Any, access_key: str) -> tuple[Principal, str]:
     return Principal(credentials.user, access_key, credentials.is_admin), secret
 
 
+def _require_signed(headers: Mapping[str, str], signed_headers: tuple[str, ...]) -> None:
+    """As AWS: `host` and every x-amz-* header the request carries must be signed, so
+    that whoever holds a signature cannot add a copy source or an ACL to it."""
+    signed = set(signed_headers)
+    if "host" not in signed:
+        raise AccessDenied("The host header must be signed", header="host")
+    unsigned = sorted(n for n in headers if n.startswith("x-amz-") and n not in signed)
+    if unsigned:
+        raise AccessDenied(
+            "There were headers present in the request which were not signed",
+            headers_not_signed=", ".join(unsigned)[:1024],
+        )
+
+
 def _verify(
     target: Target,
     secret: str,
@@ -147,6 +162,7 @@ def _from_header(target: Target, system: Any, now: datetime) -> Caller:
         raise InvalidRequest("Missing required header for this request: x-amz-content-sha256")
     if payload_hash not in _PAYLOAD_MODES and not sigv4.is_payload_hash(payload_hash):
         raise InvalidRequest(f"x-amz-content-sha256 {payload_hash!r} is not a valid value")
+    _require_signed(headers, auth.signed_headers)
     principal, secret = _principal(system, auth.scope.access_key)
     key = _verify(
         target,
@@ -201,6 +217,7 @@ def _from_query(target: Target, system: Any, now: datetime) -> Caller:
         )
     if moment - now > MAX_SKEW:
         raise RequestExpired("Request is not valid yet")
+    _require_signed(target.signed.headers, signed_headers)
     principal, secret = _principal(system, scope.access_key)
     payload_hash = target.signed.headers.get("x-amz-content-sha256", sigv4.UNSIGNED_PAYLOAD)
     _verify(
@@ -232,15 +249,21 @@ def _check_v2(target: Target, system: Any, access_key: str, signature: str, date
 
 def _from_v2_query(target: Target, system: Any, now: datetime) -> Caller:
     query = target.query
-    try:
-        expires = int(query.get("Expires", ""))
-    except ValueError:
-        raise AuthorizationQueryParametersError("Expires must be a number of seconds") from None
+    raw = query.get("Expires", "")
+    if not raw.isdigit() or len(raw) > 12:
+        raise AuthorizationQueryParametersError(
+            "Expires must be a time in seconds since 1970 (at most 12 digits)"
+        )
+    expires = int(raw)
     if now.timestamp() > expires:
         raise RequestExpired(
             "Request has expired",
             expires=datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             server_time=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+    if expires - now.timestamp() > MAX_PRESIGN_SECONDS:
+        raise AuthorizationQueryParametersError(
+            "A presigned URL may be valid for at most 604800 seconds (7 days)"
         )
     return _check_v2(target, system, query["AWSAccessKeyId"], query["Signature"], str(expires))
 

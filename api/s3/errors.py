@@ -166,6 +166,7 @@ _ECHOED = (
     ("condition", "Condition"),
     ("min_size", "MinSizeAllowed"),
     ("size", "ProposedSize"),
+    ("headers_not_signed", "HeadersNotSigned"),
 )
 
 
