@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
+from api.numbers import digits_value
 from domain.errors import StrataError
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 
 
 class RangeNotSatisfiable(StrataError):
@@ -28,13 +29,13 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not first and not last:
         return None
     if not first:
-        suffix = int(last)
+        suffix = digits_value(last)
         if suffix == 0:
             raise RangeNotSatisfiable("The requested range is not satisfiable", size=size)
         return max(0, size - suffix), size
-    start = int(first)
-    end = size if not last else min(int(last) + 1, size)
-    if last and int(last) < start:
+    start = digits_value(first)
+    end = size if not last else min(digits_value(last) + 1, size)
+    if last and digits_value(last) < start:
         return None
     if start >= size:
         raise RangeNotSatisfiable("The requested range is not satisfiable", size=size)

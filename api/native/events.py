@@ -19,6 +19,7 @@ from api.feed import CommitSignal, position_before, read_records
 from api.native.common import int_param, json_response
 from api.native.errors import MalformedRequest
 from api.native.history import ActorNames, instant_param, may_read_details
+from api.numbers import whole_number
 from domain.access import Action, Principal, authorize
 from domain.application import BucketInfo
 from domain.envelope import EventFilter, listing_view
@@ -47,9 +48,10 @@ def _filter(request: Request) -> EventFilter:
 def _position(raw: str | None, name: str) -> int | None:
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
-        raise MalformedRequest(f"{name} must be a log position (a whole number), not {raw!r}")
-    return int(raw)
+    position = whole_number(raw)
+    if position is None:
+        raise MalformedRequest(f"{name} must be a log position (a whole number), not {raw[:40]!r}")
+    return position
 
 
 @dataclass(frozen=True)

@@ -34,21 +34,25 @@ from projections.chunk_refs import reference_count
 from projections.object_listing import ListedVersion, ListPage, list_objects
 from projections.time_index import list_objects_as_of, positions_of, state_at
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RESTORE_REPORT_KEYS = 1000  # keys named per kind of change in a restore report
 
 
 def instant_param(request: Request, name: str = "as_of") -> datetime | None:
-    """An RFC 3339 instant from the query (no offset means UTC); None when absent."""
+    """An RFC 3339 instant from the query (no offset means UTC), in UTC; None when
+    absent. Instants before 1970 mean the same as its start: nothing was stored then."""
     raw = request.query_params.get(name)
     if raw is None:
         return None
     try:
         moment = datetime.fromisoformat(raw.strip().replace(" ", "+"))
-    except ValueError:
+        moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         raise MalformedRequest(
-            f"{name} must be an RFC 3339 time such as 2026-11-27T09:30:00Z, not {raw!r}"
+            f"{name} must be an RFC 3339 time between the years 1970 and 9999, such as "
+            f"2026-11-27T09:30:00Z, not {raw[:64]!r}"
         ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return max(moment, _EPOCH)
 
 
 def version_as_of(system: Any, bucket: str, key: str, moment: datetime) -> Version:

@@ -19,6 +19,7 @@ from api.ingest import ingest
 from api.native.common import int_param, json_response, now
 from api.native.errors import MalformedRequest
 from api.native.history import authorize_past_read, instant_param, list_as_of, version_as_of
+from api.numbers import whole_number
 from api.operations import (
     KEPT_HEADERS,
     delete_marker,
@@ -104,7 +105,7 @@ async def upload(request: Request) -> Response:
             raise MalformedRequest("Name the object with ?key=<key>, or upload a form with 'file'")
         content_type = request.headers.get("content-type", "")
         length = request.headers.get("content-length")
-        body, expected = request.stream(), int(length) if length and length.isdigit() else None
+        body, expected = request.stream(), whole_number(length)
     try:
         validate_object_key(key)
         content = await ingest(body, system.blobs, system.settings.chunk_size, expected)

@@ -35,6 +35,6 @@ def parse_http_date(text: str) -> datetime | None:
         return None  # the usual case (no conditional header): no exception to raise
     try:
         moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.context import request_id
+from api.numbers import whole_number
 from api.ranges import RangeNotSatisfiable
 from domain import errors as e
 from projections.runner import BarrierTimeout
@@ -184,8 +185,10 @@ def error_xml(code: str, message: str, resource: str, rid: str, fields: dict[str
 
 
 def _may_have_unread_body(request: Request) -> bool:
-    length = request.headers.get("content-length", "0")
-    return (length.isdigit() and int(length) > 0) or "transfer-encoding" in request.headers
+    length = request.headers.get("content-length")
+    if "transfer-encoding" in request.headers:
+        return True
+    return length is not None and whole_number(length) != 0
 
 
 def classify(exc: Exception) -> tuple[str, int] | None:

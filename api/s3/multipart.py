@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from api.blocking import blocking, iterate_blocking
 from api.ingest import ingest
+from api.numbers import whole_number
 from api.operations import new_version_id, read_version
 from api.ranges import parse_range
 from api.s3.acl import acl_from_headers
@@ -72,10 +73,10 @@ async def create(call: Call) -> Response:
 
 
 def _part_number(call: Call) -> int:
-    raw = call.query.get("partNumber", "")
-    if not raw.isdigit():
+    number = whole_number(call.query.get("partNumber"), 5)
+    if number is None:
         raise InvalidArgument("Part number must be an integer between 1 and 10000, inclusive")
-    return int(raw)
+    return number
 
 
 async def _open_upload(call: Call) -> MultipartUpload:
@@ -166,11 +167,11 @@ def _requested_parts(body: bytes) -> list[tuple[int, str]]:
     request = parse(body, "CompleteMultipartUpload")
     parts = []
     for node in request.findall("Part"):
-        number = child_text(node, "PartNumber", "") or ""
+        number = whole_number((child_text(node, "PartNumber", "") or "").strip())
         etag = child_text(node, "ETag", "") or ""
-        if not number.strip().isdigit() or not etag:
-            raise MalformedXML("Each Part needs a PartNumber and an ETag")
-        parts.append((int(number), etag))
+        if number is None or not etag:
+            raise MalformedXML("Each Part needs a PartNumber (a whole number) and an ETag")
+        parts.append((number, etag))
     return parts
 
 

@@ -12,6 +12,7 @@ from starlette.responses import Response, StreamingResponse
 
 from api.blocking import blocking, query
 from api.ingest import ingest_then
+from api.numbers import whole_number
 from api.operations import (
     KEPT_HEADERS,
     delete_marker,
@@ -84,11 +85,11 @@ def version_headers(version: Version, info: BucketInfo) -> dict[str, str]:
 def _body_length(call: Call) -> int | None:
     if call.caller.payload_hash in STREAMING_MODES:
         raw = call.header("x-amz-decoded-content-length")
-        return int(raw) if raw and raw.isdigit() else None
-    raw = call.header("content-length")
-    if raw is None or not raw.isdigit():
+        return whole_number(raw)
+    length = whole_number(call.header("content-length"))
+    if length is None:
         raise MissingContentLength("You must provide the Content-Length HTTP header.")
-    return int(raw)
+    return length
 
 
 async def store_body(call: Call, then: Callable[[Content, dict[str, str]], T]) -> T:

@@ -8,6 +8,7 @@ import hashlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
+from api.numbers import whole_number
 from api.s3 import sigv4
 from api.s3.auth import Caller, ChunkSigning
 from api.s3.checksums import Checksum, algorithm_of_header, encoded, new_checksum
@@ -71,17 +72,15 @@ def request_body(stream: AsyncIterator[bytes], headers: Mapping[str, str], calle
     """The decoded body, with its checksum claim wired in."""
     claim = _claim_from_headers(headers)
     if caller.payload_hash in sigv4.STREAMING_MODES:
-        raw_length = headers.get("x-amz-decoded-content-length")
-        if raw_length is None or not raw_length.isdigit():
+        decoded_length = whole_number(headers.get("x-amz-decoded-content-length"))
+        if decoded_length is None:
             raise InvalidRequest("aws-chunked uploads need x-amz-decoded-content-length")
-        body = Body(stream, int(raw_length), claim)
+        body = Body(stream, decoded_length, claim)
         body.stream = _checked(
             _decode_chunks(stream, caller.chunk_signing, caller.payload_hash, body), claim
         )
         return body
-    length = headers.get("content-length")
-    decoded = int(length) if length is not None and length.isdigit() else None
-    return Body(_checked(stream, claim), decoded, claim)
+    return Body(_checked(stream, claim), whole_number(headers.get("content-length")), claim)
 
 
 async def _checked(
