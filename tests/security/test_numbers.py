@@ -80,7 +80,7 @@ def test_times_and_positions_far_out_of_range(
 
 def test_whole_numbers_are_ascii_digits_of_bounded_length() -> None:
     assert whole_number("0") == 0 and whole_number("9" * 19) == int("9" * 19)
-    for bad in (None, "", "9" * 20, HUGE, "²", "١", "-1", "+1", " 1", "1 ", "0x1", "1e3"):
+    for bad in (None, "", "9" * 20, HUGE, "²", "\u0661", "-1", "+1", " 1", "1 ", "0x1", "1e3"):
         assert whole_number(bad) is None, bad
     assert whole_number("12345", 4) is None
     assert digits_value(HUGE) == BEYOND and digits_value("42") == 42
