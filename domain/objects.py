@@ -18,7 +18,14 @@ from domain.errors import (
     PreconditionFailed,
 )
 from domain.names import validate_object_key
-from domain.records import NULL_VERSION, Acl, RequestMeta, Version, check_user_metadata
+from domain.records import (
+    NULL_VERSION,
+    Acl,
+    RequestMeta,
+    Version,
+    check_representation,
+    check_user_metadata,
+)
 
 
 class ObjectKey(Aggregate):
@@ -164,6 +171,7 @@ class ObjectKey(Aggregate):
         """Add `version` as the current one. Unless versioning is enabled it is the
         `null` version and replaces any earlier `null` version (S3's semantics)."""
         check_user_metadata(version["user_metadata"])
+        check_representation(version["content_type"], version["headers"])
         if version["is_delete_marker"]:
             raise InvalidArgument("Use place_delete_marker for delete markers")
         self._check_version_id(version["version_id"], versioning)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NotRequired, TypedDict
 
-from domain.errors import MetadataTooLarge
+from domain.errors import InvalidArgument, MetadataTooLarge
 
 NULL_VERSION = "null"
 MAX_USER_METADATA_BYTES = 2048
@@ -78,8 +78,24 @@ class Version(TypedDict):
     parts: NotRequired[list[Part]]  # set when completed from a multipart upload
 
 
+# RFC 9110's token characters: what a header name may be made of.
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# A header value sent back as it came: tab, space, visible ASCII and RFC 9110's obs-text
+# (bytes 0x80-0xFF, as a header read as Latin-1 holds UTF-8). No line breaks, no other
+# controls.
+_VALUE = frozenset(
+    "\t" + "".join(map(chr, range(0x20, 0x7F))) + "".join(map(chr, range(0x80, 0x100)))
+)
+MAX_HEADER_VALUE_CHARS = 2048  # a stored representation header or content type, each
+
+
 def check_user_metadata(user_metadata: dict[str, str]) -> None:
-    """S3 counts the UTF-8 bytes of every name and value together against 2 KB."""
+    """Every name is a header token and every value a header value (they are sent back
+    as x-amz-meta-* headers on every read); S3 counts the UTF-8 bytes of every name and
+    value together against 2 KB."""
+    for name, value in user_metadata.items():
+        _check_header("metadata name", name, name, _TOKEN)
+        _check_header("metadata value", name, value, _VALUE)
     total = sum(len(k.encode()) + len(v.encode()) for k, v in user_metadata.items())
     if total > MAX_USER_METADATA_BYTES:
         raise MetadataTooLarge(
@@ -87,4 +103,28 @@ def check_user_metadata(user_metadata: dict[str, str]) -> None:
             "byte limit",
             size=total,
             max_size=MAX_USER_METADATA_BYTES,
+        )
+
+
+def check_representation(content_type: str, headers: dict[str, str]) -> None:
+    """The content type and kept headers (Content-Disposition and the like) an object
+    serves back: header values, each at most MAX_HEADER_VALUE_CHARS."""
+    for name, value in (("content-type", content_type), *headers.items()):
+        _check_header("header name", name, name, _TOKEN)
+        _check_header("header value", name, value, _VALUE)
+        if len(value) > MAX_HEADER_VALUE_CHARS:
+            raise InvalidArgument(
+                f"The {name} header is {len(value)} characters; at most "
+                f"{MAX_HEADER_VALUE_CHARS} are kept",
+                header=name[:64],
+            )
+
+
+def _check_header(what: str, name: str, text: str, allowed: frozenset[str]) -> None:
+    if (not text and allowed is _TOKEN) or not set(text) <= allowed:
+        raise InvalidArgument(
+            f"The {what} of {name[:64]!r} cannot be sent back as an HTTP header: "
+            "names are letters, digits and !#$%&'*+-.^_`|~; values have no line breaks "
+            "or control characters",
+            header=name[:64],
         )

@@ -22,7 +22,15 @@ from domain.errors import (
     NoSuchUpload,
 )
 from domain.names import validate_object_key
-from domain.records import Acl, Chunk, Part, RequestMeta, Version, check_user_metadata
+from domain.records import (
+    Acl,
+    Chunk,
+    Part,
+    RequestMeta,
+    Version,
+    check_representation,
+    check_user_metadata,
+)
 
 MIN_PART_BYTES = 5 * 1024 * 1024
 MAX_PARTS = 10000
@@ -101,6 +109,7 @@ class MultipartUpload(Aggregate):
     ) -> MultipartUpload:
         validate_object_key(key)
         check_user_metadata(template["user_metadata"])
+        check_representation(template["content_type"], template["headers"])
         return cls(
             bucket=bucket, key=key, upload_id=upload_id, template=template, meta=meta,
             timestamp=timestamp,

@@ -34,7 +34,7 @@ from domain.application import BucketInfo, ObjectInfo
 from domain.errors import MethodNotAllowed, NoSuchKey, NoSuchVersion
 from domain.names import validate_object_key, validate_prefix
 from domain.objects import ObjectKey
-from domain.records import Version
+from domain.records import Version, check_representation, check_user_metadata
 from projections.object_listing import (
     ListPage,
     decode_cursor,
@@ -108,6 +108,8 @@ async def upload(request: Request) -> Response:
         body, expected = request.stream(), whole_number(length)
     try:
         validate_object_key(key)
+        check_user_metadata(metadata)  # before any byte is stored (the domain checks again)
+        check_representation(content_type, headers)
         content = await ingest(body, system.blobs, system.settings.chunk_size, expected)
     finally:
         if form is not None:

@@ -43,7 +43,7 @@ from domain.application import BucketInfo, ObjectInfo
 from domain.errors import NoSuchKey, NoSuchVersion, PreconditionFailed, StrataError
 from domain.names import validate_object_key
 from domain.ports import Piece
-from domain.records import Content, Version
+from domain.records import Content, Version, check_representation, check_user_metadata
 
 T = TypeVar("T")
 
@@ -121,6 +121,8 @@ async def put_object(call: Call) -> Response:
     acl = acl_from_headers(call, owner)
     metadata = user_metadata(call)
     content_type, headers_kept = _content_type(call), kept_headers(call)
+    check_user_metadata(metadata)  # before any byte is stored (the domain checks again)
+    check_representation(content_type, headers_kept)
     if_match, if_none_match = call.header("if-match"), call.header("if-none-match") == "*"
 
     def record(content: Content, checksum: dict[str, str]) -> ObjectInfo:
