@@ -50,12 +50,16 @@ def request_id(request: Request) -> str:
     return str(getattr(request.state, "request_id", ""))
 
 
+MAX_USER_AGENT_CHARS = 512  # kept on every event a request makes; the rest is dropped
+MAX_SOURCE_CHARS = 64
+
+
 def request_meta(request: Request, principal: Principal | None) -> RequestMeta:
     return {
         "actor": principal.access_key if principal else "anonymous",
         "request_id": request_id(request),
-        "source": request.client.host if request.client else "",
-        "user_agent": request.headers.get("user-agent", ""),
+        "source": request.client.host[:MAX_SOURCE_CHARS] if request.client else "",
+        "user_agent": request.headers.get("user-agent", "")[:MAX_USER_AGENT_CHARS],
         "user": principal.user if principal else "anonymous",
     }
 

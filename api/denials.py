@@ -9,11 +9,17 @@ from typing import Any
 
 from starlette.requests import Request
 
-from api.context import request_id
+from api.context import MAX_SOURCE_CHARS, MAX_USER_AGENT_CHARS, request_id
 from domain.errors import StrataError
 
 log = logging.getLogger("strata.api")
 REFUSED = (401, 403)
+MAX_FIELD_CHARS = 1024  # a path, key, bucket or message kept in the log; the rest dropped
+MAX_NAME_CHARS = 128  # an access key or user name a refused request claimed
+
+
+def _bounded(value: object, limit: int = MAX_FIELD_CHARS) -> str | None:
+    return None if value is None else str(value)[:limit]
 
 
 def record_denied(
@@ -26,16 +32,16 @@ def record_denied(
         "name": code,
         "status": status,
         "door": door,
-        "method": request.method,
-        "path": request.url.path,
-        "bucket": fields.get("bucket"),
-        "key": fields.get("key"),
-        "actor": str(fields.get("actor") or fields.get("access_key") or ""),
-        "user": str(fields.get("user") or ""),
+        "method": request.method[:16],
+        "path": request.url.path[:MAX_FIELD_CHARS],
+        "bucket": _bounded(fields.get("bucket")),
+        "key": _bounded(fields.get("key")),
+        "actor": str(fields.get("actor") or fields.get("access_key") or "")[:MAX_NAME_CHARS],
+        "user": str(fields.get("user") or "")[:MAX_NAME_CHARS],
         "request_id": request_id(request),
-        "source": request.client.host if request.client else "",
-        "user_agent": request.headers.get("user-agent", ""),
-        "message": exc.message if isinstance(exc, StrataError) else str(exc),
+        "source": request.client.host[:MAX_SOURCE_CHARS] if request.client else "",
+        "user_agent": request.headers.get("user-agent", "")[:MAX_USER_AGENT_CHARS],
+        "message": _bounded(exc.message if isinstance(exc, StrataError) else str(exc)),
     }
     try:
         system.denied.record(entry)

@@ -53,6 +53,7 @@ def up_kafka(root: Path, settings: Settings, nodes: int, zones: int,
         STRATA_ROOT_SECRET_KEY=creds.secret_key, STRATA_KAFKA_TOPIC=settings.kafka_topic,
         STRATA_KAFKA_PARTITIONS=str(settings.kafka_partitions),
         STRATA_LOG_LEVEL=settings.log_level,
+        STRATA_TRUSTED_PROXIES="127.0.0.1",  # its nginx, which sets X-Forwarded-For
     )
     processes: list[Process] = []
 

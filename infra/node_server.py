@@ -32,8 +32,10 @@ from api.ranges import RangeNotSatisfiable, parse_range
 from domain.errors import ChunkUnavailable
 from domain.ports import Piece
 from domain.records import Chunk
+from infra.http_limits import HttpLimits, uvicorn_options
 from infra.local_blobs import DigestMismatch, LocalDiskBlobStore
 from infra.node_auth import verify
+from infra.private_dir import make_private
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 GATHER_BYTES = 1024 * 1024
@@ -206,9 +208,10 @@ def serve_node(data_dir: Path, host: str, port: int, zone: str, secret: str) -> 
     import uvicorn
     import uvloop
 
+    make_private(data_dir)
     node = BlobNode(data_dir, zone, secret)
     print(f"blob node {node.node_id} (zone {zone}) serving {data_dir.resolve()} "
           f"on http://{host}:{port}", flush=True)
     config = uvicorn.Config(create_node_app(node), host=host, port=port, log_level="warning",
-                            http="httptools", lifespan="off")
+                            lifespan="off", **uvicorn_options(HttpLimits()))
     uvloop.run(uvicorn.Server(config).serve())

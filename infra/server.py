@@ -15,6 +15,7 @@ import uvloop
 from starlette.types import ASGIApp
 
 from api.app import create_native_app, create_s3_app
+from infra.http_limits import uvicorn_options
 from infra.settings import Settings
 from infra.system import System, open_system
 
@@ -57,8 +58,12 @@ def _door(app: ASGIApp, settings: Settings, port: int) -> uvicorn.Server:
             host=settings.host,
             port=port,
             log_level=settings.log_level,
-            http="httptools",
             lifespan="on",
+            **uvicorn_options(settings.http_limits),
+            # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: any local client
+            # could then forge the source that history and audit record.
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=settings.trusted_proxies or None,
         )
     )
 

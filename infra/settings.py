@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from infra.http_limits import HttpLimits
+
 KiB, MiB = 1024, 1024 * 1024
 
 
@@ -63,7 +65,21 @@ class Settings:
     worker_session_seconds: float = 10.0  # a dead worker's partitions move after this
     worker_attempts: int = 5  # a handler's tries before its event is dead-lettered
     worker_stall_seconds: float = 10.0  # a partition delivering nothing this long is read directly
+    # Addresses whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # IPs or networks, "*" for any); empty: none, the peer's own address is the source.
+    trusted_proxies: str = ""
+    head_timeout_seconds: float = 30.0  # a request head must arrive within this
+    body_stall_seconds: float = 60.0  # a body may pause this long between bytes
+    max_connections: int = 1024  # per door; beyond it new requests get 503
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def http_limits(self) -> HttpLimits:
+        return HttpLimits(
+            head_seconds=self.head_timeout_seconds,
+            body_stall_seconds=self.body_stall_seconds,
+            connections=self.max_connections,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -135,6 +151,14 @@ class Settings:
             worker_session_seconds=number(
                 "STRATA_WORKER_SESSION_SECONDS", defaults.worker_session_seconds, float
             ),
+            trusted_proxies=(env.get("STRATA_TRUSTED_PROXIES") or "").strip(),
+            head_timeout_seconds=number(
+                "STRATA_HEAD_TIMEOUT_SECONDS", defaults.head_timeout_seconds, float
+            ),
+            body_stall_seconds=number(
+                "STRATA_BODY_STALL_SECONDS", defaults.body_stall_seconds, float
+            ),
+            max_connections=int(number("STRATA_MAX_CONNECTIONS", defaults.max_connections)),
             worker_attempts=int(number("STRATA_WORKER_ATTEMPTS", defaults.worker_attempts)),
             worker_stall_seconds=number(
                 "STRATA_WORKER_STALL_SECONDS", defaults.worker_stall_seconds, float

@@ -30,6 +30,7 @@ from infra.membership import MembershipWatcher
 from infra.node_blobs import NodeBlobStore
 from infra.packed_blobs import PackedBlobStore
 from infra.postgres import prepared_store_env, schema_lock
+from infra.private_dir import make_private
 from infra.relay import open_tracking, relay_lag
 from infra.rocksdb_views import RocksDBViewStore
 from infra.settings import Settings, SettingsError
@@ -171,7 +172,7 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     processes whose views follow the Kafka topic."""
     if role != "embedded":
         settings.require_cluster_role()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(settings.data_dir)
     env = prepared_store_env(settings)
     gate: LocalBucketGate | PostgresBucketGate = LocalBucketGate()
     feed = relay_tracking = None

@@ -60,6 +60,23 @@ _UNSUPPORTED = (
 )
 
 
+# What a plain bucket request (a listing, a creation, a deletion) may carry besides
+# its signature. Any other parameter names a sub-resource: one strata does not serve
+# answers NotImplemented rather than fall through to a listing or a creation.
+_PLAIN_BUCKET_PARAMETERS = frozenset((
+    "list-type", "prefix", "delimiter", "marker", "max-keys", "continuation-token",
+    "fetch-owner", "start-after", "encoding-type", "x-id",
+    "AWSAccessKeyId", "Signature", "Expires",
+))
+
+
+def _names_a_sub_resource(query: dict[str, str]) -> bool:
+    return any(
+        name not in _PLAIN_BUCKET_PARAMETERS and not name.lower().startswith("x-amz-")
+        for name in query
+    )
+
+
 def _unconfigured(name: str) -> Handler:
     async def handler(call: Call) -> Response:
         await call.bucket_info()
@@ -90,7 +107,7 @@ def _bucket_handler(method: str, query: dict[str, str]) -> Handler:
         for name in _UNCONFIGURED:
             if name in query:
                 return _unconfigured(name)
-        if any(name in query for name in _UNSUPPORTED):
+        if _names_a_sub_resource(query):
             return _not_implemented
         return (
             listing.list_objects_v2 if query.get("list-type") == "2" else (listing.list_objects_v1)
@@ -100,13 +117,13 @@ def _bucket_handler(method: str, query: dict[str, str]) -> Handler:
             return buckets.put_versioning
         if "acl" in query:
             return buckets.put_acl
-        if any(name in query for name in (*_UNCONFIGURED, *_UNSUPPORTED)):
+        if _names_a_sub_resource(query):
             return _not_implemented
         return buckets.create_bucket
     if method == "HEAD":
         return buckets.head_bucket
     if method == "DELETE":
-        if any(name in query for name in (*_UNCONFIGURED, *_UNSUPPORTED)):
+        if _names_a_sub_resource(query):
             return _not_implemented
         return buckets.delete_bucket
     if method == "POST" and "delete" in query:

@@ -175,7 +175,9 @@ def check_read_conditions(
         )
 
 
-def object_headers(version: Version, info: BucketInfo, call: Call) -> dict[str, str]:
+def object_headers(
+    version: Version, info: BucketInfo, call: Call, overrides: dict[str, str]
+) -> dict[str, str]:
     headers = {
         "etag": f'"{version["etag"]}"',
         "last-modified": http_date(version["created_at"]),
@@ -192,9 +194,7 @@ def object_headers(version: Version, info: BucketInfo, call: Call) -> dict[str, 
     if whole and (call.header("x-amz-checksum-mode") or "").upper() == "ENABLED":
         for algorithm, value in version.get("checksum", {}).items():
             headers[header_name(algorithm)] = value
-    for param, header in RESPONSE_OVERRIDES.items():
-        if param in call.query:
-            headers[header] = call.query[param]
+    headers.update(overrides)
     return headers
 
 
@@ -215,6 +215,18 @@ def _part_range(version: Version, number_text: str) -> tuple[int, int] | None:
 
 
 SMALL_READ_BYTES = 256 * 1024
+
+
+def _response_overrides(call: Call) -> dict[str, str]:
+    """The response-* parameters: signed requests only (as AWS: an anonymous caller
+    could otherwise serve a public text object as a web page), each a header value."""
+    overrides = {h: call.query[p] for p, h in RESPONSE_OVERRIDES.items() if p in call.query}
+    if overrides and call.caller.principal is None:
+        raise InvalidRequest(
+            "Request specific response headers cannot be used for anonymous GET requests."
+        )
+    check_representation(overrides.get("content-type", ""), overrides)
+    return overrides
 
 
 def _readable(call: Call) -> tuple[BucketInfo, Version]:
@@ -244,9 +256,10 @@ def _start_read(call: Call, head: bool) -> _Read:
     """Blocking, one thread hop for the whole preparation: find, authorize, check
     conditions, and read either the whole body (small reads) or its first piece, so a
     missing or corrupt chunk is an error status rather than a cut stream."""
+    overrides = _response_overrides(call)  # refused before anything is read
     info, version = _readable(call)
     check_read_conditions(call.headers, version)
-    headers = object_headers(version, info, call)
+    headers = object_headers(version, info, call, overrides)
     size = version["size"]
     if "partNumber" in call.query:
         byte_range = _part_range(version, call.query["partNumber"])

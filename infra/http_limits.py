@@ -1,0 +1,172 @@
+"""Bounds on what one HTTP connection may hold: the request head's size, how long a head
+or a body may take to arrive, and how many connections are served at once.
+
+uvicorn's httptools protocol accepts a head of any size and waits for it, and for a
+stalled body, forever. This subclass counts the head as it is parsed and arms two
+timers; everything else is uvicorn's. Pinned with uvicorn (uv.lock); tests/security
+drives it with real sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    head_bytes: int = 64 * 1024  # request line and every header together
+    header_bytes: int = 16 * 1024  # one header's name and value
+    headers: int = 300  # header lines
+    head_seconds: float = 30.0  # from the first byte (or the connection) to the head's end
+    body_stall_seconds: float = 60.0  # longest wait for the next byte of a body
+    connections: int = 1024  # served at once; beyond, uvicorn answers 503
+
+
+class _HeadTooLarge(Exception):
+    pass
+
+
+_STATUS = {
+    408: b"HTTP/1.1 408 Request Timeout\r\n",
+    431: b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
+}
+
+
+def bounded_protocol(limits: HttpLimits) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol, bounded by `limits` (uvicorn takes a class)."""
+    return type("BoundedHttpToolsProtocol", (_Bounded,), {"limits": limits})
+
+
+class _Bounded(HttpToolsProtocol):
+    limits = HttpLimits()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._in_head = True
+        self._head_size = 0
+        self._head_lines = 0
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timers()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head and self._head_timer is None:
+            self._arm_head_timer()
+        elif self._body_timer is not None:
+            self._arm_body_timer()
+        try:
+            self._feed(data)
+        except _HeadTooLarge:
+            self._refuse(431, "The request's headers are too large.")
+
+    def _feed(self, data: bytes) -> None:
+        # uvicorn's data_received, with a head that grew too large told apart from a
+        # malformed one (the parser wraps what a callback raised).
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            if isinstance(exc.__context__, _HeadTooLarge):
+                raise exc.__context__ from None
+            self.send_400_response("Invalid HTTP request received.")
+        except httptools.HttpParserError:
+            self.send_400_response("Invalid HTTP request received.")
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head, self._head_size, self._head_lines = True, 0, 0
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        size = len(name) + len(value)
+        self._head_lines += 1
+        if size > self.limits.header_bytes or self._head_lines > self.limits.headers:
+            raise _HeadTooLarge
+        self._count(size)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._cancel(self._head_timer)
+        self._head_timer = None
+        self._arm_body_timer()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._cancel(self._body_timer)
+        self._body_timer = None
+        self._in_head = True  # whatever arrives next is the next request's head
+        super().on_message_complete()
+
+    # -- bounds ---------------------------------------------------------------------------
+
+    def _count(self, size: int) -> None:
+        self._head_size += size
+        if self._head_size > self.limits.head_bytes:
+            raise _HeadTooLarge
+
+    def _arm_head_timer(self) -> None:
+        self._head_timer = self.loop.call_later(self.limits.head_seconds, self._head_late)
+
+    def _arm_body_timer(self) -> None:
+        self._cancel(self._body_timer)
+        self._body_timer = self.loop.call_later(self.limits.body_stall_seconds, self._body_stalled)
+
+    def _head_late(self) -> None:
+        self._head_timer = None
+        if not self._in_head or self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._arm_head_timer()  # still answering the last request: judge the next after
+            return
+        self._refuse(408, "The request's head did not arrive in time.")
+
+    def _body_stalled(self) -> None:
+        self._body_timer = None
+        if self.flow.read_paused:  # we stopped reading, not the client sending
+            self._arm_body_timer()
+            return
+        # The application sees the client disconnect: an upload stores nothing.
+        self.transport.close()
+
+    def _refuse(self, status: int, message: str) -> None:
+        if self.transport.is_closing():
+            return
+        body = message.encode()
+        self.transport.write(
+            _STATUS[status]
+            + b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+            + b"content-length: %d\r\n\r\n" % len(body) + body
+        )
+        self.transport.close()
+
+    def _cancel_timers(self) -> None:
+        self._cancel(self._head_timer)
+        self._cancel(self._body_timer)
+        self._head_timer = self._body_timer = None
+
+    @staticmethod
+    def _cancel(timer: asyncio.TimerHandle | None) -> None:
+        if timer is not None:
+            timer.cancel()
+
+
+def uvicorn_options(limits: HttpLimits) -> dict[str, Any]:
+    return {"http": bounded_protocol(limits), "limit_concurrency": limits.connections}
