@@ -25,21 +25,32 @@ def issue_token(system: Any, access_key: str, secret_key: str) -> tuple[str, int
     expected = system.secret_box.decrypt(creds.secret_ciphertext)
     if not hmac.compare_digest(expected.encode(), secret_key.encode()):
         raise Unauthorized("The access key or secret key is wrong")
-    expires = int(time.time()) + system.settings.token_ttl_seconds
-    claims = {"sub": creds.user, "ak": access_key, "adm": creds.is_admin, "exp": expires}
+    issued = time.time()
+    expires = int(issued) + system.settings.token_ttl_seconds
+    claims = {"sub": creds.user, "ak": access_key, "adm": creds.is_admin, "exp": expires,
+              "iat": issued}
     return jwt.encode(claims, system.token_key, algorithm="HS256"), expires
 
 
 def principal_from_token(system: Any, token: str) -> Principal:
+    """The caller a token names, as its key stands now: a token of a key deactivated,
+    deleted or given a new secret since the token was issued is refused."""
     try:
         claims = jwt.decode(token, system.token_key, algorithms=["HS256"])
     except jwt.ExpiredSignatureError:
         raise Unauthorized("The token has expired; get a new one from POST /auth/token") from None
     except jwt.InvalidTokenError:
         raise Unauthorized("The token is not valid; get one from POST /auth/token") from None
-    if "typ" in claims or not {"sub", "ak", "adm"} <= claims.keys():
+    if "typ" in claims or not {"sub", "ak", "adm", "iat"} <= claims.keys():
         raise Unauthorized("That is not a bearer token; get one from POST /auth/token")
-    return Principal(user=claims["sub"], access_key=claims["ak"], is_admin=bool(claims["adm"]))
+    try:
+        creds = system.store.credentials(claims["ak"])
+    except InvalidAccessKeyId:
+        raise Unauthorized("The token's access key is inactive or deleted") from None
+    if float(claims["iat"]) < creds.valid_since.timestamp():
+        raise Unauthorized("The token was revoked (its key's secret changed or the key was "
+                           "deactivated); get a new one from POST /auth/token")
+    return Principal(user=creds.user, access_key=claims["ak"], is_admin=creds.is_admin)
 
 
 def bearer_token(request: Request) -> str | None:

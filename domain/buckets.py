@@ -64,6 +64,11 @@ class Bucket(Aggregate):
         inventory: InventoryConfig | None
         meta: RequestMeta
 
+    class UploadExpiryChanged(Aggregate.Event):
+        name: str
+        seconds: int | None
+        meta: RequestMeta
+
     @staticmethod
     @functools.lru_cache(maxsize=8192)  # ids are hashed on every request that names one
     def create_id(name: str) -> UUID:
@@ -91,6 +96,7 @@ class Bucket(Aggregate):
         self.versioning = UNVERSIONED
         self.retention_seconds = 0
         self.inventory: InventoryConfig | None = None
+        self.upload_expiry_seconds: int | None = None  # None: the store's default
         self.is_live = True
         self.generation_created_at = timestamp
 
@@ -192,3 +198,25 @@ class Bucket(Aggregate):
         self, name: str, inventory: InventoryConfig | None, meta: RequestMeta, timestamp: datetime
     ) -> None:
         self.inventory = inventory
+
+    def set_upload_expiry(
+        self, seconds: int | None, meta: RequestMeta, timestamp: datetime
+    ) -> None:
+        """How long a multipart upload may stay incomplete before it is aborted (0:
+        never; None: the store's default)."""
+        self.ensure_live()
+        if seconds is not None and not 0 <= seconds <= MAX_RETENTION_SECONDS:
+            raise InvalidArgument(
+                f"An upload expiry is between 0 and {MAX_RETENTION_SECONDS} seconds",
+                seconds=seconds,
+            )
+        if seconds != self.upload_expiry_seconds:
+            self._upload_expiry_changed(
+                name=self.name, seconds=seconds, meta=meta, timestamp=timestamp
+            )
+
+    @event(UploadExpiryChanged)
+    def _upload_expiry_changed(
+        self, name: str, seconds: int | None, meta: RequestMeta, timestamp: datetime
+    ) -> None:
+        self.upload_expiry_seconds = seconds

@@ -113,6 +113,23 @@ def _client_commands(sub: Any) -> None:
     where = export.add_mutually_exclusive_group()
     where.add_argument("--to", help="a local file (default: <bucket>-inventory.parquet)")
     where.add_argument("--to-bucket", help="store it as an object in this bucket instead")
+    users = sub.add_parser("user", help="users (administrators only)").add_subparsers(
+        dest="action", required=True)
+    user_create = _remote(users.add_parser("create", help="a user and its first access key"))
+    user_create.add_argument("name")
+    user_create.add_argument("--admin", action="store_true", help="an administrator")
+    user_delete = _remote(users.add_parser(
+        "delete", help="the user and every key it holds stop working; its buckets stay"))
+    user_delete.add_argument("name")
+    keys = sub.add_parser("key", help="access keys (administrators only)").add_subparsers(
+        dest="action", required=True)
+    key_add = _remote(keys.add_parser("add", help="a new access key for a user"))
+    key_add.add_argument("name", help="the user")
+    for action, what in (("deactivate", "refuse the key and its tokens until activated"),
+                         ("activate", "accept the key again (earlier tokens stay refused)"),
+                         ("rotate", "a new secret; the old one and its tokens stop working"),
+                         ("delete", "the key and its tokens stop working for good")):
+        _remote(keys.add_parser(action, help=what)).add_argument("name", help="the access key")
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="action", required=True)
     audit_export = _remote(audit.add_parser("export", help="the event log as daily Parquet"))
@@ -178,6 +195,9 @@ def _run_remote(args: argparse.Namespace, settings: Settings) -> int:
                                       args.current_only)
         elif args.command == "audit":
             commands.audit_export(client, args.since, args.until, args.to, args.bucket)
+        elif args.command in ("user", "key"):
+            commands.manage_identity(client, args.command, args.action, args.name,
+                                     getattr(args, "admin", False))
     finally:
         client.close()
     return 0

@@ -121,3 +121,26 @@ def manage_node(client: NativeClient, action: str, target: str | None, zone: str
     else:
         client.call("DELETE", f"/admin/nodes/{target}")
         print(f"removed {target}")
+
+
+def manage_identity(
+    client: NativeClient, noun: str, action: str, name: str, admin: bool = False
+) -> dict[str, Any]:
+    """`strata user ...` and `strata key ...`: print what changed, secrets included once."""
+    calls: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
+        ("user", "create"): ("POST", "/admin/users", {"name": name, "admin": admin}),
+        ("user", "delete"): ("DELETE", f"/admin/users/{name}", None),
+        ("key", "add"): ("POST", f"/admin/users/{name}/keys", {}),
+        ("key", "deactivate"): ("PUT", f"/admin/keys/{name}", {"active": False}),
+        ("key", "activate"): ("PUT", f"/admin/keys/{name}", {"active": True}),
+        ("key", "rotate"): ("POST", f"/admin/keys/{name}/rotate", {}),
+        ("key", "delete"): ("DELETE", f"/admin/keys/{name}", None),
+    }
+    method, path, body = calls[(noun, action)]
+    done: dict[str, Any] = client.call(method, path, json=body) if body is not None \
+        else client.call(method, path)
+    for field, value in done.items():
+        print(f"{field}\t{value}")
+    if "secret_key" in done:
+        print("The secret key is shown this once: keep it now.", file=sys.stderr)
+    return done

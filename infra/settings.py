@@ -68,6 +68,8 @@ class Settings:
     # Addresses whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
     # IPs or networks, "*" for any); empty: none, the peer's own address is the source.
     trusted_proxies: str = ""
+    upload_expiry_seconds: int = 7 * 24 * 3600  # incomplete multipart uploads; 0: never
+    upload_expiry_check_seconds: float = 3600.0
     head_timeout_seconds: float = 30.0  # a request head must arrive within this
     body_stall_seconds: float = 60.0  # a body may pause this long between bytes
     max_connections: int = 1024  # per door; beyond it new requests get 503
@@ -152,6 +154,12 @@ class Settings:
                 "STRATA_WORKER_SESSION_SECONDS", defaults.worker_session_seconds, float
             ),
             trusted_proxies=(env.get("STRATA_TRUSTED_PROXIES") or "").strip(),
+            upload_expiry_seconds=int(
+                number("STRATA_UPLOAD_EXPIRY_SECONDS", defaults.upload_expiry_seconds)
+            ),
+            upload_expiry_check_seconds=number(
+                "STRATA_UPLOAD_EXPIRY_CHECK_SECONDS", defaults.upload_expiry_check_seconds, float
+            ),
             head_timeout_seconds=number(
                 "STRATA_HEAD_TIMEOUT_SECONDS", defaults.head_timeout_seconds, float
             ),

@@ -46,8 +46,10 @@ from projections.time_index import TimeIndexProjection
 from projections.uploads import UploadsProjection, has_uploads
 from workers.gc import GarbageCollector
 from workers.inventory import InventoryScheduler
+from workers.periodic import Periodic
 from workers.replication import Replicator
 from workers.runner import LogFollower
+from workers.upload_expiry import UploadExpirer
 
 log = logging.getLogger("strata")
 GC_SETTLE_SECONDS = 0.1
@@ -108,6 +110,8 @@ class System:
     denied: DeniedLog
     inventory: InventoryExporter
     inventory_schedule: InventoryScheduler
+    upload_expiry: UploadExpirer
+    upload_expiry_job: Periodic
     role: str = "embedded"  # or "api" / "worker": a cluster process fed by Kafka
     feed: KafkaViewFeed | None = None  # the views' source in a cluster; else the store
     relay_lag: Callable[[float], tuple[int, float]] | None = None  # (events, seconds) at now
@@ -133,6 +137,7 @@ class System:
                 self.gc_follower.start()
             self.gc.start()
             self.inventory_schedule.start()
+            self.upload_expiry_job.start()
         self.started = True
 
     def close(self) -> None:
@@ -143,6 +148,7 @@ class System:
         if self.membership is not None:
             self.membership.stop()
         self.inventory_schedule.stop()
+        self.upload_expiry_job.stop()
         self.gc.stop()
         self.gc_follower.stop()
         if isinstance(self.blobs, NodeBlobStore | PackedBlobStore):
@@ -222,6 +228,9 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     inventory = InventoryExporter(
         store, views, blobs, settings.chunk_size, settings.scratch_dir, utc_now
     )
+    upload_expiry = UploadExpirer(
+        store, views, runner.wait_for, utc_now, settings.upload_expiry_seconds
+    )
     return System(
         settings=settings,
         store=store,
@@ -252,6 +261,9 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
             utc_now,
             settings.inventory_interval_seconds,
         ),
+        upload_expiry=upload_expiry,
+        upload_expiry_job=Periodic("upload-expiry", settings.upload_expiry_check_seconds,
+                                   upload_expiry.run_once, log),
     )
 
 

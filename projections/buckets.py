@@ -29,6 +29,7 @@ class BucketRecord:
     acl: Acl
     retention_seconds: int = 0
     inventory: InventoryConfig | None = None
+    upload_expiry_seconds: int | None = None
 
 
 class BucketsProjection:
@@ -69,6 +70,10 @@ class BucketsProjection:
     @process.register
     def _(self, event: Bucket.InventoryConfigured, position: int, tx: ViewTransaction) -> None:
         self._update(tx, event, inventory=event.inventory)
+
+    @process.register
+    def _(self, event: Bucket.UploadExpiryChanged, position: int, tx: ViewTransaction) -> None:
+        self._update(tx, event, upload_expiry_seconds=event.seconds)
 
     def _start(self, tx: ViewTransaction, name: str, event: Any) -> None:
         record = {

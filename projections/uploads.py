@@ -5,6 +5,7 @@ U/<bucket>\\0<key>\\0<upload id>   {"owner", "initiated"}; upload ids sort by ti
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import singledispatchmethod
 from typing import Any
@@ -113,3 +114,12 @@ def list_uploads(
 def has_uploads(views: ViewReader, bucket: str) -> bool:
     ns = _ns(bucket)
     return next(views.scan(ns, prefix_end(ns)), None) is not None
+
+
+def every_upload(views: ViewReader, bucket: str) -> Iterator[ListedUpload]:
+    """Every upload in progress in the bucket, in key order."""
+    ns = _ns(bucket)
+    for raw_key, raw_value in views.scan(ns, prefix_end(ns)):
+        key, _, upload_id = raw_key[len(ns):].decode().rpartition("\x00")
+        value = orjson.loads(raw_value)
+        yield ListedUpload(key, upload_id, value["owner"], value["initiated"])

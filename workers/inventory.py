@@ -7,7 +7,6 @@ Idempotent and restart-safe: a day's file that exists already is not made again.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -17,6 +16,7 @@ from domain.errors import AccessDenied, NoSuchBucket, NoSuchKey, NoSuchUser
 from domain.records import InventoryConfig, RequestMeta
 from projections.base import ViewReader
 from projections.buckets import list_buckets
+from workers.periodic import Periodic
 
 log = logging.getLogger("strata.inventory")
 INVENTORY_META: RequestMeta = {
@@ -46,9 +46,7 @@ class InventoryScheduler:
         self._wait_for_views = wait_for_views
         self._export = export
         self._clock = clock
-        self._interval = interval_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic("inventory", interval_seconds, self.run_once, log)
 
     def run_once(self) -> list[tuple[str, str]]:
         """Make every inventory due today that is missing; (destination, key) of each."""
@@ -88,17 +86,7 @@ class InventoryScheduler:
                   self._store.get_bucket(config["destination"]).acl)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="inventory", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("daily inventory failed; will try again")
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._periodic.stop()

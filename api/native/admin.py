@@ -14,6 +14,8 @@ from api.auth import admin_principal, issue_token
 from api.blocking import blocking
 from api.context import request_meta, system_of
 from api.native.common import json_body, json_response, now, text_field
+from api.native.errors import MalformedRequest
+from domain.errors import AccessDenied
 from domain.records import RequestMeta
 
 
@@ -102,3 +104,53 @@ async def get_user(request: Request) -> Response:
             "access_keys": list(user.access_keys),
         }
     )
+
+
+async def delete_user(request: Request) -> Response:
+    """DELETE /admin/users/{user}: the user and every key it holds stop working now."""
+    principal = admin_principal(request, "manage users")
+    name = request.path_params["user"]
+    if name == principal.user:
+        raise AccessDenied("An administrator cannot delete itself",
+                           actor=principal.access_key, user=principal.user)
+    system = system_of(request)
+    await blocking(system.store.delete_user, name, request_meta(request, principal), now())
+    return json_response({"name": name, "deleted": True})
+
+
+async def key_state(request: Request) -> Response:
+    """PUT /admin/keys/{access_key} {"active": false|true}: deactivate or activate a key.
+    Tokens issued before a deactivation stay refused after the key is active again."""
+    principal = admin_principal(request, "manage access keys")
+    access_key = request.path_params["access_key"]
+    active = (await json_body(request)).get("active")
+    if not isinstance(active, bool):
+        raise MalformedRequest('Say {"active": true} or {"active": false}')
+    system = system_of(request)
+    await blocking(system.store.set_access_key_active, access_key, active,
+                   request_meta(request, principal), now())
+    return json_response({"access_key": access_key, "active": active})
+
+
+async def rotate_key(request: Request) -> Response:
+    """POST /admin/keys/{access_key}/rotate [{"secret_key"}]: a new secret (generated
+    unless given); the old secret and every token issued with it stop working now."""
+    principal = admin_principal(request, "manage access keys")
+    access_key = request.path_params["access_key"]
+    body = await json_body(request, required=False)
+    secret_key = text_field(body, "secret_key", _new_key()[1])
+    system = system_of(request)
+    await blocking(system.store.rotate_secret, access_key, secret_key, system.secret_box.encrypt,
+                   request_meta(request, principal), now())
+    return json_response({"access_key": access_key, "secret_key": secret_key})
+
+
+async def delete_key(request: Request) -> Response:
+    """DELETE /admin/keys/{access_key}: the key and its tokens stop working; its id stays
+    taken."""
+    principal = admin_principal(request, "manage access keys")
+    access_key = request.path_params["access_key"]
+    system = system_of(request)
+    await blocking(system.store.delete_access_key, access_key,
+                   request_meta(request, principal), now())
+    return json_response({"access_key": access_key, "deleted": True})

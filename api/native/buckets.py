@@ -129,3 +129,26 @@ async def bucket_acl(request: Request) -> Response:
         system.store.set_bucket_acl, name, acl, request_meta(request, principal), now()
     )
     return json_response(info.acl)
+
+
+async def upload_expiry(request: Request) -> Response:
+    """GET/PUT /buckets/{b}/upload-expiry {"seconds": N | null}: how long a multipart
+    upload may stay incomplete before it is aborted (0: never; null: the store's
+    default, STRATA_UPLOAD_EXPIRY_SECONDS)."""
+    principal = required_principal(request)
+    system = system_of(request)
+    name = request.path_params["bucket"]
+    info = await blocking(system.store.get_bucket, name)
+    if request.method == "PUT":
+        authorize(principal, Action.ADMINISTER_BUCKET, info.acl)
+        seconds = (await json_body(request)).get("seconds")
+        if seconds is not None and (not isinstance(seconds, int) or isinstance(seconds, bool)):
+            raise MalformedRequest("seconds must be a whole number of seconds, or null")
+        info = await blocking(system.store.set_bucket_upload_expiry, name, seconds,
+                              request_meta(request, principal), now())
+    else:
+        authorize(principal, Action.LIST_BUCKET, info.acl)
+    effective = info.upload_expiry_seconds
+    default = system.settings.upload_expiry_seconds
+    return json_response({"seconds": effective,
+                          "effective_seconds": default if effective is None else effective})

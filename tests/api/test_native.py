@@ -124,11 +124,12 @@ def test_anonymous_reads_only_where_an_acl_allows(client: TestClient) -> None:
 
 
 def test_users_keys_and_grants(client: TestClient) -> None:
+    bob_secret = "bob-secret-123-000000000"
     r = client.post("/admin/users", json={"name": "bob", "access_key": "BOBACCESSKEY00001",
-                                          "secret_key": "bob-secret-123"})
+                                          "secret_key": bob_secret})
     assert r.status_code == 201
     bob_token = client.post("/auth/token", json={"access_key": "BOBACCESSKEY00001",
-                                                 "secret_key": "bob-secret-123"}).json()["token"]
+                                                 "secret_key": bob_secret}).json()["token"]
     bob = {"authorization": f"Bearer {bob_token}"}
     client.put("/buckets/docs")
     assert client.get("/buckets/docs/list", headers=bob).status_code == 403
@@ -139,7 +140,7 @@ def test_users_keys_and_grants(client: TestClient) -> None:
                        headers=bob).status_code == 201
     assert client.get("/buckets", headers=bob).json()["buckets"] == []
     dup = client.post("/admin/users", json={"name": "bob2", "access_key": "BOBACCESSKEY00001",
-                                            "secret_key": "another-secret"})
+                                            "secret_key": "another-secret-000000000"})
     assert dup.status_code == 409
 
 

@@ -50,7 +50,8 @@ def _every_command(store: ObjectStore) -> None:
     store.register_node("n1", "http://127.0.0.1:1", "z1", META, now())
     store.record_replica_survey("survey", [["cd" * 32, "n1"]], [], [], META, now())
     store.create_user("bob", "Bob", False, META, now())
-    store.add_access_key("bob", "AKBOB00000000000001", "secret-of-bob", str.upper, META, now())
+    store.add_access_key("bob", "AKBOB00000000000001", "secret-of-bob-0000000000", str.upper,
+                         META, now())
 
 
 def _same(live: Any, decoded: Any, where: str) -> None:

@@ -75,9 +75,9 @@ def test_anonymous_access_follows_the_acl(s3_server: Server, s3: Any, bucket: st
 def test_other_users_need_grants(s3_server: Server, s3: Any, bucket: str) -> None:
     created = httpx.post(f"{s3_server.api}/admin/users", headers=s3_server.token(), json={
         "name": "bob", "display_name": "Bob", "access_key": "BOBACCESSKEY00000001",
-        "secret_key": "bob-secret-key-0001"})
+        "secret_key": "bob-secret-key-0000000001"})
     assert created.status_code == 201, created.text
-    bob = make_client(s3_server, "BOBACCESSKEY00000001", "bob-secret-key-0001")
+    bob = make_client(s3_server, "BOBACCESSKEY00000001", "bob-secret-key-0000000001")
     s3.put_object(Bucket=bucket, Key="private", Body=b"mine")
     with pytest.raises(ClientError) as exc:
         bob.get_object(Bucket=bucket, Key="private")
