@@ -204,16 +204,22 @@ class NodeBlobStore:
             return True
         return False
 
-    def upload_urls(self, digest: str, expires: int) -> list[str]:
-        """Signed PUT URLs, valid until `expires`, of the chunk's placement nodes."""
+    def upload_urls(self, digest: str, expires: int, grant: str) -> list[str]:
+        """Signed PUT URLs, valid until `expires`, of the chunk's placement nodes; a node
+        records that the chunk came under `grant` once it has checked the bytes."""
         urls = []
         for node_id in self.desired(digest):
             client = self._member(node_id)
             if client is not None:
                 path = f"/chunks/{digest}"
-                query = presigned_query(self._secret, "PUT", path, expires)
+                query = presigned_query(self._secret, "PUT", path, expires, {"grant": grant})
                 urls.append(f"{client.url}{path}?{query}")
         return urls
+
+    def granted_sizes(self, digest: str, grant: str) -> list[int]:
+        """The sizes the up nodes report for a chunk they took under `grant`."""
+        answers = self._on_up(lambda client: client.granted_size(digest, grant))
+        return [size for size in answers if isinstance(size, int)]
 
     def drop(self, digest: str, node_id: str) -> None:
         client = self._member(node_id)

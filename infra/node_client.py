@@ -37,12 +37,13 @@ class NodeClient:
         return self.ref.node_id
 
     def _call(
-        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+        self, method: str, path: str, headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None, **kwargs: Any,
     ) -> httpx.Response:
-        signed = signed_headers(self._secret, method, path)
+        signed = signed_headers(self._secret, method, path, params)
         signed.update(headers or {})
         try:
-            return self._http.request(method, path, headers=signed, **kwargs)
+            return self._http.request(method, path, headers=signed, params=params, **kwargs)
         except httpx.HTTPError as exc:
             raise NodeError(f"{self.node_id} at {self.url}: {exc!r}") from None
 
@@ -59,7 +60,7 @@ class NodeClient:
         end = chunk["size"] if end is None else end
         whole = (start, end) == (0, chunk["size"])
         headers = {} if whole else {"range": f"bytes={start}-{end - 1}"}
-        r = self._call("GET", f"/chunks/{chunk['digest']}", params={"size": chunk["size"]},
+        r = self._call("GET", f"/chunks/{chunk['digest']}", params={"size": str(chunk["size"])},
                        headers=headers)
         if r.status_code == 404:
             raise ChunkMissing(f"{chunk['digest'][:12]} is not on {self.node_id}")
@@ -84,6 +85,16 @@ class NodeClient:
             raise self._fail(r, f"HEAD of {digest[:12]} on {self.node_id}")
         return int(r.headers["x-chunk-size"])
 
+    def granted_size(self, digest: str, grant: str) -> int | None:
+        """The chunk's size on this node when it was uploaded here under `grant` (a
+        direct upload's proof that the uploader had the bytes); None otherwise."""
+        r = self._call("HEAD", f"/chunks/{digest}", params={"grant": grant})
+        if r.status_code == 404:
+            return None
+        if r.status_code != 200:
+            raise self._fail(r, f"HEAD of {digest[:12]} on {self.node_id}")
+        return int(r.headers["x-chunk-size"]) if r.headers.get("x-granted") == "yes" else None
+
     def touch(self, digest: str) -> bool:
         """Reset the chunk's idle clock; False when the node does not hold it."""
         r = self._call("POST", f"/chunks/{digest}/touch")
@@ -92,14 +103,14 @@ class NodeClient:
         return r.status_code == 204
 
     def delete_if_idle(self, digest: str, idle_seconds: float) -> int | None:
-        r = self._call("DELETE", f"/chunks/{digest}", params={"idle": idle_seconds})
+        r = self._call("DELETE", f"/chunks/{digest}", params={"idle": repr(float(idle_seconds))})
         if r.status_code != 200:
             raise self._fail(r, f"DELETE of {digest[:12]} on {self.node_id}")
         freed = r.json()["freed"]
         return int(freed) if freed is not None else None
 
     def inventory_page(self, after: str, limit: int = 1000) -> tuple[list[StoredChunk], str | None]:
-        r = self._call("GET", "/chunks", params={"after": after, "limit": limit})
+        r = self._call("GET", "/chunks", params={"after": after, "limit": str(limit)})
         if r.status_code != 200:
             raise self._fail(r, f"inventory of {self.node_id}")
         body = r.json()

@@ -14,6 +14,7 @@ Every request must be signed with the cluster secret (infra.node_auth).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import time
@@ -34,7 +35,7 @@ from domain.ports import Piece
 from domain.records import Chunk
 from infra.http_limits import HttpLimits, uvicorn_options
 from infra.local_blobs import DigestMismatch, LocalDiskBlobStore
-from infra.node_auth import verify
+from infra.node_auth import SeenNonces, verify
 from infra.private_dir import make_private
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
@@ -59,6 +60,41 @@ def _error(status: int, code: str, message: str) -> Response:
     return _json({"error": code, "message": message}, status)
 
 
+GRANT_KEEP_SECONDS = 2 * 3600  # past any grant's expiry (an hour)
+_GRANT_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class GrantRecords:
+    """Which chunks were uploaded under which direct-upload grant: a commit may name
+    only chunks its uploader sent (a digest alone proves nothing). One empty file a
+    chunk, in a folder a grant; folders older than any grant are swept."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._swept = 0.0
+
+    def record(self, grant: str, digest: str, size: int) -> None:
+        if not _GRANT_ID.match(grant):
+            return
+        folder = self._root / grant
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / digest).touch()
+        self._sweep()
+
+    def holds(self, grant: str, digest: str) -> bool:
+        return bool(_GRANT_ID.match(grant)) and (self._root / grant / digest).exists()
+
+    def _sweep(self) -> None:
+        now = time.time()
+        if now - self._swept < 60:
+            return
+        self._swept = now
+        for folder in self._root.iterdir():
+            with contextlib.suppress(OSError):
+                if now - folder.stat().st_mtime > GRANT_KEEP_SECONDS:
+                    shutil.rmtree(folder)
+
+
 class BlobNode:
     def __init__(self, data_dir: Path, zone: str, secret: str) -> None:
         # No chunk kept in memory: the scrubber checks a replica by reading it through
@@ -68,10 +104,12 @@ class BlobNode:
         self.zone = zone
         self._secret = secret
         self._data_dir = data_dir
+        self._seen = SeenNonces()
+        self.grants = GrantRecords(data_dir / "grants")
 
     def refused(self, request: Request) -> Response | None:
         why = verify(self._secret, request.method, request.url.path,
-                     dict(request.headers), dict(request.query_params), time.time())
+                     request.headers, dict(request.query_params), time.time(), self._seen)
         return _error(403, "AccessDenied", why) if why else None
 
     async def put(self, request: Request, digest: str) -> Response:
@@ -92,6 +130,9 @@ class BlobNode:
         except BaseException:
             await asyncio.to_thread(sink.abort)
             raise
+        grant = request.query_params.get("grant")
+        if grant is not None:  # a signed URL's grant: the uploader proved it has the bytes
+            await asyncio.to_thread(self.grants.record, grant, digest, chunk["size"])
         return _json(chunk, 201)
 
     async def get(self, request: Request, digest: str) -> Response:
@@ -115,13 +156,17 @@ class BlobNode:
         return StreamingResponse(_stream(first, pieces), 206 if byte_range else 200, headers,
                                  media_type="application/octet-stream")
 
-    def head(self, digest: str) -> Response:
+    def head(self, request: Request, digest: str) -> Response:
         try:
             st = self.store.path(digest).stat()
         except FileNotFoundError:
             return Response(status_code=404)
-        return Response(headers={"x-chunk-size": str(st.st_size),
-                                 "x-idle-seconds": f"{time.time() - st.st_mtime:.3f}"})
+        headers = {"x-chunk-size": str(st.st_size),
+                   "x-idle-seconds": f"{time.time() - st.st_mtime:.3f}"}
+        grant = request.query_params.get("grant")
+        if grant is not None:
+            headers["x-granted"] = "yes" if self.grants.holds(grant, digest) else "no"
+        return Response(headers=headers)
 
     def touch(self, digest: str) -> Response:
         try:
@@ -180,7 +225,7 @@ def create_node_app(node: BlobNode) -> Starlette:
         if method == "GET":
             return await node.get(request, digest)
         if method == "HEAD":
-            return node.head(digest)
+            return await asyncio.to_thread(node.head, request, digest)
         if method == "DELETE":
             return await asyncio.to_thread(node.delete, request, digest)
         return await asyncio.to_thread(node.touch, digest)

@@ -5,13 +5,17 @@
    upload grant (a token it signed: no state is kept).
 2. The client PUTs each chunk to its URLs (at least the write quorum of them).
 3. POST /buckets/{b}/direct-upload/commit {"upload", "key", "content_type"?,
-   "metadata"?}: the API checks that every chunk is on W nodes, then records the object.
+   "metadata"?}: the API checks that every chunk reached a node through this grant's
+   URLs (the node checked its bytes then: naming a digest proves nothing, another
+   user's chunk must not be claimable by it) with the size the grant named, and is on
+   W nodes; then it records the object.
 Chunks of a grant never committed are unreferenced: garbage collection removes them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 from typing import Any
 
@@ -27,7 +31,7 @@ from api.native.errors import MalformedRequest
 from api.native.objects import metadata_json
 from api.operations import new_version, record_version
 from domain.access import Action, authorize, canned_acl
-from domain.errors import InvalidArgument
+from domain.errors import AccessDenied, InvalidArgument
 from domain.names import validate_object_key
 from domain.records import Chunk, Content
 
@@ -68,12 +72,29 @@ async def grant(request: Request) -> Response:
     authorize(principal, Action.WRITE_OBJECTS, info.acl)
     chunks = _chunks(await json_body(request), system.settings.chunk_size)
     expires = int(time.time()) + GRANT_SECONDS
-    placed = [{**c, "urls": nodes.upload_urls(c["digest"], expires)} for c in chunks]
-    claims = {"typ": GRANT_TYPE, "b": bucket, "u": principal.user,
+    grant_id = secrets.token_hex(16)
+    placed = [{**c, "urls": nodes.upload_urls(c["digest"], expires, grant_id)} for c in chunks]
+    claims = {"typ": GRANT_TYPE, "b": bucket, "u": principal.user, "g": grant_id,
               "c": [[c["digest"], c["size"]] for c in chunks], "exp": expires}
     token = jwt.encode(claims, system.token_key, algorithm="HS256")
     return json_response({"upload": token, "expires_at": expires, "chunks": placed,
                           "write_quorum": nodes.write_quorum}, 201)
+
+
+def _check_uploaded(nodes: Any, chunks: list[Chunk], grant_id: str) -> None:
+    """Blocking: every chunk came through this grant's URLs, with the size it names."""
+    for chunk in {c["digest"]: c for c in chunks}.values():
+        sizes = nodes.granted_sizes(chunk["digest"], grant_id) if grant_id else []
+        if not sizes:
+            raise AccessDenied(
+                "A chunk of this commit was not uploaded with this grant's URLs; upload "
+                "every chunk's bytes before committing", digest=chunk["digest"],
+            )
+        if chunk["size"] not in sizes:
+            raise InvalidArgument(
+                f"A chunk is {sizes[0]} bytes, not the {chunk['size']} the grant names",
+                digest=chunk["digest"], size=sizes[0],
+            )
 
 
 async def commit(request: Request) -> Response:
@@ -95,6 +116,7 @@ async def commit(request: Request) -> Response:
     info = await blocking(system.store.get_bucket, bucket)
     authorize(principal, Action.WRITE_OBJECTS, info.acl)
     chunks: list[Chunk] = [{"digest": d, "size": s} for d, s in claims["c"]]
+    await blocking(_check_uploaded, system.blobs, chunks, str(claims.get("g", "")))
     metadata = body.get("metadata", {})
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise MalformedRequest("metadata must be an object of strings")

@@ -92,3 +92,42 @@ def test_an_abandoned_direct_upload_is_collected(cluster: Cluster) -> None:
     _send(_grant(cluster, "abandon", pieces), pieces)
     assert all(len(cluster.holders(p["digest"])) == 3 for p in pieces)
     _eventually(lambda: not any(cluster.holders(p["digest"]) for p in pieces), seconds=20)
+
+
+def test_a_commit_cannot_claim_a_chunk_its_uploader_never_sent(cluster: Cluster) -> None:
+    """Issue 19, item 3: another user's chunk digest alone does not give its bytes."""
+    assert cluster.server is not None
+    server = cluster.server
+    root = make_client(server)
+    secret_body = os.urandom(CHUNK)
+    root.create_bucket(Bucket="victim")
+    root.put_object(Bucket="victim", Key="secret", Body=secret_body)
+    made = httpx.post(f"{server.api}/admin/users", json={"name": "mallory"},
+                      headers=server.token()).json()
+    mallory = server.token(made["access_key"], made["secret_key"])
+    httpx.put(f"{server.api}/buckets/loot", headers=mallory).raise_for_status()
+    stolen = [{"digest": hashlib.sha256(secret_body).hexdigest(), "size": len(secret_body)}]
+    granted = httpx.post(f"{server.api}/buckets/loot/direct-upload", json={"chunks": stolen},
+                         headers=mallory).json()
+    claimed = httpx.post(f"{server.api}/buckets/loot/direct-upload/commit", headers=mallory,
+                         json={"upload": granted["upload"], "key": "mine"})
+    assert claimed.status_code == 403 and claimed.json()["error"] == "AccessDenied"
+    assert httpx.get(f"{server.api}/buckets/loot/list", headers=mallory).json()["objects"] == []
+    # Chunks sent under another grant do not count for this one either.
+    other = httpx.post(f"{server.api}/buckets/loot/direct-upload", json={"chunks": stolen},
+                       headers=mallory).json()
+    assert other["upload"] != granted["upload"]
+
+
+def test_a_commit_naming_the_wrong_size_is_refused(cluster: Cluster) -> None:
+    assert cluster.server is not None
+    make_client(cluster.server).create_bucket(Bucket="sizes")
+    pieces = _split(os.urandom(1000))
+    lying = [{**pieces[0], "size": 999}]
+    granted = _grant(cluster, "sizes", lying)
+    _send(granted, pieces)
+    r = httpx.post(f"{cluster.server.api}/buckets/sizes/direct-upload/commit",
+                   json={"upload": granted["upload"], "key": "k"},
+                   headers=cluster.server.token())
+    assert r.status_code == 400 and "1000" in r.json()["message"], r.text
+    assert make_client(cluster.server).list_objects_v2(Bucket="sizes")["KeyCount"] == 0

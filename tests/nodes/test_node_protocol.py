@@ -64,10 +64,11 @@ def test_unsigned_or_wrongly_signed_requests_are_refused(node: Node) -> None:
     assert httpx.put(f"{node.url}/chunks/{digest}?{expired}", content=b"x").status_code == 403
     assert not node.chunk_path(digest).exists()
     bad_limit = httpx.get(f"{node.url}/chunks?limit=x",
-                          headers=signed_headers(SECRET, "GET", "/chunks"))
+                          headers=signed_headers(SECRET, "GET", "/chunks", {"limit": "x"}))
     assert bad_limit.status_code == 400
     bad_name = httpx.get(f"{node.url}/chunks/not-a-digest?size=1",
-                         headers=signed_headers(SECRET, "GET", "/chunks/not-a-digest"))
+                         headers=signed_headers(SECRET, "GET", "/chunks/not-a-digest",
+                                                {"size": "1"}))
     assert bad_name.status_code == 400
 
 
@@ -109,3 +110,19 @@ def test_acknowledged_chunks_survive_kill_9(node: Node) -> None:
     node.start()
     for data in stored:
         assert node.client().get(_chunk(data)) == data
+
+
+def test_a_signed_request_cannot_be_replayed_or_given_another_query(node: Node) -> None:
+    listing = signed_headers(SECRET, "GET", "/chunks", {"limit": "1"})
+    assert httpx.get(f"{node.url}/chunks?limit=1", headers=listing).status_code == 200
+    replayed = httpx.get(f"{node.url}/chunks?limit=1", headers=listing)
+    assert replayed.status_code == 403 and "replay" in replayed.text
+    other = signed_headers(SECRET, "GET", "/chunks", {"limit": "1"})
+    changed = httpx.get(f"{node.url}/chunks?limit=1000", headers=other)
+    assert changed.status_code == 403 and "signature" in changed.text
+    digest = hashlib.sha256(b"kept").hexdigest()
+    node.client().put(digest, b"kept")
+    delete = signed_headers(SECRET, "DELETE", f"/chunks/{digest}", {"idle": "3600.0"})
+    assert httpx.delete(f"{node.url}/chunks/{digest}?idle=0",
+                        headers=delete).status_code == 403  # idle 3600 was signed, not 0
+    assert node.chunk_path(digest).exists()
