@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from api.auth import SignInThrottle
 from api.context import RequestIdMiddleware
 from api.feed import CommitSignal
 from api.health import health_response
@@ -95,6 +96,7 @@ def _lifespan(settings: Settings, system: System | None):  # type: ignore[no-unt
         if owned:
             app.state.system.start()
         app.state.commit_signal = CommitSignal(app.state.system.store.on_commit)
+        app.state.sign_in_throttle = SignInThrottle()
         try:
             yield
         finally:

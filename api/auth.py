@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -11,10 +13,37 @@ from starlette.requests import Request
 
 from domain.access import Principal
 from domain.errors import AccessDenied, InvalidAccessKeyId, StrataError
+from domain.rate_limit import RateLimiter
 
 
 class Unauthorized(StrataError):
     """No usable credentials: say how to get some."""
+
+
+class TooManyAttempts(StrataError):
+    """Too many failed sign-ins from one source or for one key: wait and try again."""
+
+
+class SignInThrottle:
+    """Failed token requests cost from two buckets, the access key's and the source's;
+    while either is empty every request for that key or from that source is refused,
+    right or wrong, so a guesser learns nothing from the answers."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._keys = RateLimiter(burst=10, rate=1 / 6, clock=clock)  # 10 a minute
+        self._sources = RateLimiter(burst=30, rate=1 / 2, clock=clock)
+
+    def check(self, access_key: str, source: str) -> None:
+        for limiter, name in ((self._keys, access_key), (self._sources, source)):
+            if not limiter.available(name):
+                raise TooManyAttempts(
+                    "Too many failed sign-ins; wait before trying again",
+                    retry_after=max(1, math.ceil(limiter.seconds_until_allowed(name))),
+                )
+
+    def failed(self, access_key: str, source: str) -> None:
+        self._keys.allow(access_key)
+        self._sources.allow(source)
 
 
 def issue_token(system: Any, access_key: str, secret_key: str) -> tuple[str, int]:

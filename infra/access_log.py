@@ -8,41 +8,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from domain.rate_limit import RateLimiter
+
 BURST = 100  # refusals from one source logged in a row before the rate applies
 RATE = 5.0  # refusals a second from one source logged after that; the rest are counted
-SOURCES = 10_000  # sources remembered; the longest unseen is forgotten first
-
-
-class SourceBudget:
-    """How many refusals from one source the log takes: a flood from one address is
-    summarised instead of pushing everyone else's history out of the log."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._sources: OrderedDict[str, list[float]] = OrderedDict()  # tokens, time, held
-
-    def take(self, source: str) -> tuple[bool, int]:
-        """Whether to log this refusal, and how many earlier ones were held back."""
-        now = self._clock()
-        tokens, then, held = self._sources.pop(source, [float(BURST), now, 0.0])
-        tokens = min(float(BURST), tokens + (now - then) * RATE)
-        if tokens >= 1:
-            self._remember(source, [tokens - 1, now, 0.0])
-            return True, int(held)
-        self._remember(source, [tokens, now, held + 1])
-        return False, 0
-
-    def _remember(self, source: str, state: list[float]) -> None:
-        self._sources[source] = state
-        if len(self._sources) > SOURCES:
-            self._sources.popitem(last=False)
 
 
 class DeniedLog:
@@ -53,13 +28,19 @@ class DeniedLog:
         self._max_bytes = max_bytes
         self._lock = threading.Lock()
         self._size = self._current.stat().st_size if self._current.exists() else 0
-        self._budget = SourceBudget()
+        # A flood from one address is summarised instead of pushing everyone else's
+        # history out of the log.
+        self._budget = RateLimiter(BURST, RATE, time.monotonic)
+        self._held: dict[str, int] = {}  # refusals counted but not logged, by source
 
     def record(self, entry: dict[str, Any]) -> None:
+        source = str(entry.get("source", ""))
         with self._lock:
-            logged, held = self._budget.take(str(entry.get("source", "")))
-            if not logged:
+            if not self._budget.allow(source):
+                if source in self._held or len(self._held) < 10_000:
+                    self._held[source] = self._held.get(source, 0) + 1
                 return
+            held = self._held.pop(source, 0)
             if held:
                 self._write({"time": entry["time"], "type": "Suppressed",
                              "name": "RefusalsNotLogged", "source": entry.get("source"),

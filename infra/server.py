@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import re
 import signal
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +52,22 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+_SIGNATURE = re.compile(r"(?i)\b((?:x-amz-signature|signature|x-amz-security-token)=)[^&\s]*")
+
+
+class RedactSignatures(logging.Filter):
+    """Access log lines keep the URL a request named, less a presigned URL's signature:
+    a log reader must not be able to replay it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3:
+            path = record.args[2]
+            if isinstance(path, str) and "=" in path:
+                record.args = (*record.args[:2], _SIGNATURE.sub(r"\1REDACTED", path),
+                               *record.args[3:])
+        return True
+
+
 def _door(app: ASGIApp, settings: Settings, port: int) -> uvicorn.Server:
     return _QuietServer(
         uvicorn.Config(
@@ -88,6 +105,7 @@ async def _serve(settings: Settings, role: str) -> None:
             _door(create_native_app(settings, system), settings, settings.api_port),
             _door(create_s3_app(system), settings, settings.s3_port),
         ]
+        logging.getLogger("uvicorn.access").addFilter(RedactSignatures())  # after its config
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, _stop_all, servers)

@@ -68,6 +68,7 @@ class Settings:
     # Addresses whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
     # IPs or networks, "*" for any); empty: none, the peer's own address is the source.
     trusted_proxies: str = ""
+    metrics_token: str = ""  # when set, /metrics wants "Authorization: Bearer <it>"
     upload_expiry_seconds: int = 7 * 24 * 3600  # incomplete multipart uploads; 0: never
     upload_expiry_check_seconds: float = 3600.0
     head_timeout_seconds: float = 30.0  # a request head must arrive within this
@@ -154,6 +155,7 @@ class Settings:
                 "STRATA_WORKER_SESSION_SECONDS", defaults.worker_session_seconds, float
             ),
             trusted_proxies=(env.get("STRATA_TRUSTED_PROXIES") or "").strip(),
+            metrics_token=env.get("STRATA_METRICS_TOKEN", ""),
             upload_expiry_seconds=int(
                 number("STRATA_UPLOAD_EXPIRY_SECONDS", defaults.upload_expiry_seconds)
             ),

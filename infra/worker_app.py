@@ -39,6 +39,7 @@ import faust
 import orjson
 from aiokafka.errors import KafkaError
 
+from api.native.metrics import metrics_allowed
 from domain.envelope import envelope
 from infra import kafka
 from infra.settings import Settings
@@ -257,6 +258,9 @@ def create_worker_app(
     if metrics_port:
         @app.page("/metrics")
         async def metrics(view: Any, request: Any) -> Any:
+            if not metrics_allowed(settings.metrics_token, request.headers.get("authorization")):
+                return view.text("/metrics needs 'Authorization: Bearer <STRATA_METRICS_TOKEN>'",
+                                 status=401)
             assigned = sum(1 for tp in app.consumer.assignment()
                            if tp.topic == settings.kafka_topic)
             text = counts.prometheus() + (

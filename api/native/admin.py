@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.auth import admin_principal, issue_token
+from api.auth import SignInThrottle, Unauthorized, admin_principal, issue_token
 from api.blocking import blocking
 from api.context import request_meta, system_of
 from api.native.common import json_body, json_response, now, text_field
@@ -22,9 +22,17 @@ from domain.records import RequestMeta
 async def token(request: Request) -> Response:
     body = await json_body(request)
     system = system_of(request)
-    value, expires = await blocking(
-        issue_token, system, text_field(body, "access_key"), text_field(body, "secret_key")
-    )
+    access_key = text_field(body, "access_key")[:128]
+    source = request.client.host if request.client else ""
+    throttle: SignInThrottle = request.app.state.sign_in_throttle
+    throttle.check(access_key, source)
+    try:
+        value, expires = await blocking(
+            issue_token, system, access_key, text_field(body, "secret_key")
+        )
+    except Unauthorized:
+        throttle.failed(access_key, source)
+        raise
     return json_response({"token": value, "token_type": "Bearer", "expires_at": expires})
 
 

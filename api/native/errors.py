@@ -8,7 +8,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.auth import Unauthorized
+from api.auth import TooManyAttempts, Unauthorized
 from api.context import request_id
 from api.denials import REFUSED, record_denied
 from api.ranges import RangeNotSatisfiable
@@ -30,6 +30,7 @@ ERRORS: dict[type[Exception], tuple[str, int]] = {
     e.IncompleteBody: ("IncompleteBody", 400),
     MalformedRequest: ("MalformedRequest", 400),
     Unauthorized: ("Unauthorized", 401),
+    TooManyAttempts: ("SlowDown", 429),
     e.InvalidAccessKeyId: ("InvalidAccessKeyId", 403),
     e.AccessDenied: ("AccessDenied", 403),
     e.NoSuchBucket: ("NoSuchBucket", 404),
@@ -67,6 +68,8 @@ async def handle_error(request: Request, exc: Exception) -> Response:
                 record_denied(request.app.state.system, request, "native", code, status, exc)
             if isinstance(exc, Unauthorized):
                 response.headers["www-authenticate"] = "Bearer"
+            if isinstance(exc, TooManyAttempts):
+                response.headers["retry-after"] = str(exc.fields["retry_after"])
             return response
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(

@@ -5,12 +5,14 @@ Open like /healthz: it says how far behind things are, never what is stored.
 
 from __future__ import annotations
 
+import hmac
 import time
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.auth import Unauthorized
 from api.blocking import blocking
 from api.context import system_of
 
@@ -69,6 +71,18 @@ def render(system: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
+def metrics_allowed(token: str, authorization: str | None) -> bool:
+    """Open unless STRATA_METRICS_TOKEN is set; then only with that bearer token."""
+    if not token:
+        return True
+    scheme, _, given = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
+                                                              token.encode())
+
+
 async def metrics(request: Request) -> Response:
-    text = await blocking(render, system_of(request))
+    system = system_of(request)
+    if not metrics_allowed(system.settings.metrics_token, request.headers.get("authorization")):
+        raise Unauthorized("/metrics needs 'Authorization: Bearer <STRATA_METRICS_TOKEN>'")
+    text = await blocking(render, system)
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
