@@ -5,6 +5,7 @@ object only after the stream ended cleanly, so a bad body never becomes visible.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
@@ -139,12 +140,14 @@ class _Reader:
         return not self._buffer and not await self._fill()
 
 
+_HEX_SIZE = re.compile(r"[0-9a-fA-F]{1,16}")
+
+
 def _chunk_header(line: bytes) -> tuple[int, str | None]:
     size_text, _, extension = line.decode("latin-1").partition(";")
-    try:
-        size = int(size_text.strip(), 16)
-    except ValueError:
-        raise InvalidChunkEncoding(f"Bad aws-chunked size {size_text[:32]!r}") from None
+    if not _HEX_SIZE.fullmatch(size_text.strip()):  # int(x, 16) takes "-5" and "0x5" too
+        raise InvalidChunkEncoding(f"Bad aws-chunked size {size_text[:32]!r}")
+    size = int(size_text.strip(), 16)
     signature = None
     if extension:
         name, _, value = extension.partition("=")
