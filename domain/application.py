@@ -273,58 +273,38 @@ class ObjectStore(Application[Any]):
             bucket.delete(meta, now)
             return self._save(bucket)
 
+    def _changing_bucket(self, name: str, change: Callable[[Bucket], None]) -> BucketInfo:
+        """get -> change -> save of one bucket, again when a concurrent write won."""
+        def attempt() -> BucketInfo:
+            bucket = self._bucket(name)
+            change(bucket)
+            self._save(bucket)
+            return _bucket_info(bucket)
+
+        return self._retrying(attempt, Bucket.create_id(name))
+
     def set_bucket_versioning(
         self, name: str, status: str, meta: RequestMeta, now: datetime
     ) -> BucketInfo:
-        def attempt() -> BucketInfo:
-            bucket = self._bucket(name)
-            bucket.set_versioning(status, meta, now)
-            self._save(bucket)
-            return _bucket_info(bucket)
-
-        return self._retrying(attempt, Bucket.create_id(name))
+        return self._changing_bucket(name, lambda b: b.set_versioning(status, meta, now))
 
     def set_bucket_acl(self, name: str, acl: Acl, meta: RequestMeta, now: datetime) -> BucketInfo:
-        def attempt() -> BucketInfo:
-            bucket = self._bucket(name)
-            bucket.set_acl(acl, meta, now)
-            self._save(bucket)
-            return _bucket_info(bucket)
-
-        return self._retrying(attempt, Bucket.create_id(name))
+        return self._changing_bucket(name, lambda b: b.set_acl(acl, meta, now))
 
     def set_bucket_retention(
         self, name: str, seconds: int, meta: RequestMeta, now: datetime
     ) -> BucketInfo:
-        def attempt() -> BucketInfo:
-            bucket = self._bucket(name)
-            bucket.set_retention(seconds, meta, now)
-            self._save(bucket)
-            return _bucket_info(bucket)
-
-        return self._retrying(attempt, Bucket.create_id(name))
+        return self._changing_bucket(name, lambda b: b.set_retention(seconds, meta, now))
 
     def set_bucket_upload_expiry(
         self, name: str, seconds: int | None, meta: RequestMeta, now: datetime
     ) -> BucketInfo:
-        def attempt() -> BucketInfo:
-            bucket = self._bucket(name)
-            bucket.set_upload_expiry(seconds, meta, now)
-            self._save(bucket)
-            return _bucket_info(bucket)
-
-        return self._retrying(attempt, Bucket.create_id(name))
+        return self._changing_bucket(name, lambda b: b.set_upload_expiry(seconds, meta, now))
 
     def configure_inventory(
         self, name: str, inventory: InventoryConfig | None, meta: RequestMeta, now: datetime
     ) -> BucketInfo:
-        def attempt() -> BucketInfo:
-            bucket = self._bucket(name)
-            bucket.configure_inventory(inventory, meta, now)
-            self._save(bucket)
-            return _bucket_info(bucket)
-
-        return self._retrying(attempt, Bucket.create_id(name))
+        return self._changing_bucket(name, lambda b: b.configure_inventory(inventory, meta, now))
 
     # -- objects ------------------------------------------------------------------------
 

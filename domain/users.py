@@ -167,11 +167,7 @@ class AccessKey(Aggregate):
         self.valid_since = timestamp
 
     def ensure_usable(self) -> None:
-        if self.is_deleted:
-            raise InvalidAccessKeyId(
-                "The access key id you provided does not exist in our records.",
-                access_key=self.access_key,
-            )
+        self._ensure_not_deleted()
         if not self.is_active:
             raise InvalidAccessKeyId("The access key is inactive", access_key=self.access_key)
 
