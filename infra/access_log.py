@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,8 @@ RATE = 5.0  # refusals a second from one source logged after that; the rest are 
 
 
 class DeniedLog:
-    def __init__(self, directory: Path, max_bytes: int) -> None:
+    def __init__(self, directory: Path, max_bytes: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self._current = directory / "denied.jsonl"
         self._previous = directory / "denied.1.jsonl"
@@ -30,7 +31,7 @@ class DeniedLog:
         self._size = self._current.stat().st_size if self._current.exists() else 0
         # A flood from one address is summarised instead of pushing everyone else's
         # history out of the log.
-        self._budget = RateLimiter(BURST, RATE, time.monotonic)
+        self._budget = RateLimiter(BURST, RATE, clock)
         self._held: dict[str, int] = {}  # refusals counted but not logged, by source
 
     def record(self, entry: dict[str, Any]) -> None:

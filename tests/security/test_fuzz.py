@@ -29,7 +29,7 @@ from tests.s3.conftest import make_client
 
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
-FUZZ_HTTP = settings(FUZZ, max_examples=120)  # each example is three requests
+FUZZ_HTTP = settings(FUZZ, max_examples=100)  # each example is three requests
 TIMEOUT = httpx.Timeout(10.0)  # a request that takes longer counts as a hang
 BUCKET = "fuzzed"
 
