@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,8 +31,6 @@ from api.native import (
 from api.native.errors import handle_error
 from api.s3.door import S3Door
 from domain.errors import StrataError
-from infra.settings import Settings
-from infra.system import System, open_system
 
 
 async def healthz(request: Request) -> Response:
@@ -88,34 +87,28 @@ def native_routes() -> list[Route]:
     ]
 
 
-def _lifespan(settings: Settings, system: System | None):  # type: ignore[no-untyped-def]
+def _lifespan(system: Any):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        owned = system is None
-        app.state.system = open_system(settings) if owned else system
-        if owned:
-            app.state.system.start()
-        app.state.commit_signal = CommitSignal(app.state.system.store.on_commit)
+        app.state.system = system
+        app.state.commit_signal = CommitSignal(system.store.on_commit)
         app.state.sign_in_throttle = SignInThrottle()
-        try:
-            yield
-        finally:
-            if owned:
-                app.state.system.close()
+        yield
 
     return lifespan
 
 
-def create_native_app(settings: Settings, system: System | None = None) -> Starlette:
-    """The native REST door (JSON). Without `system`, its lifespan opens one."""
+def create_native_app(system: Any) -> Starlette:
+    """The native REST door (JSON) over a System its owner opened, started and closes
+    (infra.run: the composition root)."""
     return Starlette(
         routes=native_routes(),
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={StrataError: handle_error, Exception: handle_error},
-        lifespan=_lifespan(settings, system),
+        lifespan=_lifespan(system),
     )
 
 
-def create_s3_app(system: System) -> S3Door:
+def create_s3_app(system: Any) -> S3Door:
     """The S3 door over a System its owner opened and started."""
     return S3Door(system)

@@ -32,7 +32,7 @@ from botocore.config import Config
 
 from bench.peers import STRATA_AK, STRATA_SK, StrataPeer, free_port
 from bench.report import append_section
-from infra import cluster
+from infra.run import cluster
 from infra.settings import Settings
 
 DOWN_AFTER = 5.0
@@ -87,7 +87,7 @@ def heal_time(root: Path, api_port: int, size_bytes: int) -> dict[str, float]:
     port = free_port()
     env = {**os.environ, "STRATA_CLUSTER_SECRET": (root / "cluster-secret").read_text().strip()}
     fourth = subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", "node", "--data-dir", str(root / "node-extra"),
+        [sys.executable, "-m", "infra.run.cli", "node", "--data-dir", str(root / "node-extra"),
          "--port", str(port), "--zone", "zone-d"], env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

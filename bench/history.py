@@ -30,10 +30,10 @@ from bench.report import append_section
 from domain.access import canned_acl
 from domain.objects import ObjectKey
 from domain.records import NULL_VERSION, Content, Version
-from infra.rebuild import rebuild_views
-from infra.rocksdb_views import RocksDBViewStore
+from infra.run.rebuild import rebuild_views
+from infra.run.system import ROOT_USER, SYSTEM_META, open_system
 from infra.settings import Settings
-from infra.system import ROOT_USER, SYSTEM_META, open_system
+from infra.views.rocksdb import RocksDBViewStore
 from projections.object_listing import ListPage, list_objects
 from projections.time_index import list_objects_as_of
 
@@ -163,7 +163,7 @@ def _rss_mib() -> float:
 
 
 def _export_only(data_dir: Path, out: Path) -> None:
-    from infra.parquet import write_inventory
+    from infra.exports.parquet import write_inventory
     from projections.inventory import inventory_rows
 
     views = RocksDBViewStore(data_dir / "views")
@@ -185,7 +185,7 @@ def _export_only(data_dir: Path, out: Path) -> None:
 def synthetic_export(rows: int, out: Path) -> str:
     """The Parquet writer alone on `rows` generated rows: its memory must not grow with
     the bucket (rows stream through in row groups)."""
-    from infra.parquet import write_inventory
+    from infra.exports.parquet import write_inventory
 
     def generated() -> Iterator[dict[str, object]]:
         for n in range(rows):

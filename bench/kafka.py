@@ -28,13 +28,13 @@ from bench.peers import free_port
 from bench.report import append_section
 from domain.application import ObjectStore
 from domain.objects import ObjectKey
-from infra.kafka_views import KafkaViewFeed
-from infra.relay import Relay
-from infra.relay_tracking import PostgresRelayTracking
-from infra.rocksdb_views import RocksDBViewStore
+from infra.kafka.relay import Relay
+from infra.kafka.relay_tracking import PostgresRelayTracking
+from infra.kafka.tansu import start_tansu, wait_until_serving
+from infra.run.system import SYSTEM_META, all_projections
 from infra.settings import Settings
-from infra.system import SYSTEM_META, all_projections
-from infra.tansu import start_tansu, wait_until_serving
+from infra.views.kafka_feed import KafkaViewFeed
+from infra.views.rocksdb import RocksDBViewStore
 from projections.runner import ProjectionRunner
 
 PARTITIONS = 3

@@ -29,9 +29,9 @@ from domain.access import canned_acl
 from domain.application import ObjectStore
 from domain.objects import ObjectKey
 from domain.records import NULL_VERSION, Content, Version
-from infra.rebuild import rebuild_views
+from infra.run.rebuild import rebuild_views
+from infra.run.system import ROOT_USER, SYSTEM_META, open_system
 from infra.settings import Settings
-from infra.system import ROOT_USER, SYSTEM_META, open_system
 
 BUCKET = "million"
 

@@ -124,7 +124,7 @@ class StrataPeer(Peer):
         env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
         env.update(STRATA_ROOT_ACCESS_KEY=STRATA_AK, STRATA_ROOT_SECRET_KEY=STRATA_SK,
                    STRATA_LOG_LEVEL="warning")
-        self._spawn([sys.executable, "-m", "infra.cli", "serve", "--data-dir",
+        self._spawn([sys.executable, "-m", "infra.run.cli", "serve", "--data-dir",
                      str(self.workdir / "strata-data"), "--s3-port", str(self.port),
                      "--api-port", str(self.api_port)], env)
 

@@ -83,7 +83,7 @@ class BlobStore(Protocol):
 
 
 class ReplicaNodes(Protocol):
-    """What the replication workers need of the blob nodes (infra.node_blobs)."""
+    """What the replication workers need of the blob nodes (infra.blobs.nodes)."""
 
     replicas: int
 

@@ -12,7 +12,7 @@ no transcoding has, make the event unreadable and stop every view. So:
 - Reading: an object naming no known transcoding is left a dict (events stored before
   the escape existed stay readable).
 
-infra.transcoding reads the same format faster.
+infra.eventstore.transcoding reads the same format faster.
 """
 
 from __future__ import annotations

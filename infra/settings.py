@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from infra.http_limits import HttpLimits
-
 KiB, MiB = 1024, 1024 * 1024
 
 
@@ -20,6 +18,16 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise SettingsError(f"{name}={raw!r}: use 1 or 0")
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    head_bytes: int = 64 * 1024  # request line and every header together
+    header_bytes: int = 16 * 1024  # one header's name and value
+    headers: int = 300  # header lines
+    head_seconds: float = 30.0  # from the first byte (or the connection) to the head's end
+    body_stall_seconds: float = 60.0  # longest wait for the next byte of a body
+    connections: int = 1024  # served at once; beyond, uvicorn answers 503
 
 
 class SettingsError(ValueError):
@@ -233,11 +241,11 @@ class Settings:
     def event_store_env(self) -> dict[str, str]:
         """The `env` for ObjectStore: which eventsourcing recorder, and where."""
         env = {"AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache_size),
-               "TRANSCODER_TOPIC": "infra.transcoding:FastEventTranscoder",
-               "MAPPER_TOPIC": "infra.transcoding:FastEventMapper"}
+               "TRANSCODER_TOPIC": "infra.eventstore.transcoding:FastEventTranscoder",
+               "MAPPER_TOPIC": "infra.eventstore.transcoding:FastEventMapper"}
         if not self.event_store:
             env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
-            env["APPLICATION_RECORDER_TOPIC"] = "infra.sqlite_log:SQLiteEventLog"
+            env["APPLICATION_RECORDER_TOPIC"] = "infra.eventstore.sqlite:SQLiteEventLog"
             env["SQLITE_DBNAME"] = str(self.data_dir / "events.sqlite3")
             env["SQLITE_LOCK_TIMEOUT"] = "30"
             # This process makes every write to its SQLite file (RocksDB's lock keeps a

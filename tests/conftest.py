@@ -22,8 +22,8 @@ import pytest
 
 from domain.access import canned_acl
 from domain.records import RequestMeta, Version
+from infra.run.system import System, open_system
 from infra.settings import Settings
-from infra.system import System, open_system
 
 ROOT_AK = "ROOTACCESSKEY0000001"
 ROOT_SK = "root-secret-key-for-tests-000000000000"
@@ -156,7 +156,8 @@ class Server:
         with open(log_path, "ab") as log:
             logged_before = log.tell()
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "infra.cli", self.command, "--data-dir", str(self.data_dir),
+                [sys.executable, "-m", "infra.run.cli", self.command,
+                 "--data-dir", str(self.data_dir),
                  "--api-port", str(self.api_port), "--s3-port", str(self.s3_port)],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT,
             )

@@ -12,8 +12,6 @@ from api.blocking import blocking
 from api.context import request_meta, system_of
 from api.native.common import json_body, json_response, now, text_field
 from domain.errors import InvalidArgument
-from domain.placement import NodeRef
-from infra.node_client import NodeClient, NodeError
 from projections.nodes import list_nodes
 
 
@@ -26,17 +24,6 @@ def _node_store(system: Any) -> Any:
     return system.blobs
 
 
-def _identify(system: Any, url: str) -> dict[str, Any]:
-    """Blocking: ask the node at `url` who it is (it must know the cluster secret)."""
-    probe = NodeClient(NodeRef("?", "?"), url, system.settings.require_cluster_secret(), 5.0)
-    try:
-        return probe.health()
-    except NodeError as exc:
-        raise InvalidArgument(f"No blob node answered at {url}: {exc}", url=url) from None
-    finally:
-        probe.close()
-
-
 async def add(request: Request) -> Response:
     """POST /admin/nodes {"url", "zone"?}: register the node answering at `url`."""
     principal = admin_principal(request, "manage blob nodes")
@@ -44,7 +31,7 @@ async def add(request: Request) -> Response:
     _node_store(system)
     body = await json_body(request)
     url = text_field(body, "url").rstrip("/")
-    health = await blocking(_identify, system, url)
+    health = await blocking(_node_store(system).identify, url)
     zone = text_field(body, "zone", str(health["zone"]))
     node_id = str(health["node_id"])
     await blocking(system.store.register_node, node_id, url, zone,

@@ -216,7 +216,7 @@ class S3Door:
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
-    """The System is opened and closed by its owner (infra.server), not by the door."""
+    """The System is opened and closed by its owner (infra.run.serve), not by the door."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":

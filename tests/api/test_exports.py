@@ -17,15 +17,15 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from infra.run.system import open_system
 from infra.settings import Settings
-from infra.system import open_system
 from tests.conftest import META, Server, server_env
 from workers.inventory import daily_key
 
 
 def strata(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "infra.cli", *args, "--url", server.api],
+        [sys.executable, "-m", "infra.run.cli", *args, "--url", server.api],
         env=server_env(), capture_output=True, text=True, timeout=60,
     )
 
@@ -128,12 +128,12 @@ def test_restore_command_reports_what_it_changed(server: Server) -> None:
 def test_commands_explain_what_is_wrong(server: Server, tmp_path: Path) -> None:
     bad_time = strata(server, "restore", "nope", "--as-of", "2026-01-01T00:00Z")
     assert bad_time.returncode == 1 and "NoSuchBucket" in bad_time.stderr
-    down = subprocess.run([sys.executable, "-m", "infra.cli", "events", "tail", "--url",
+    down = subprocess.run([sys.executable, "-m", "infra.run.cli", "events", "tail", "--url",
                            "http://127.0.0.1:9", "--no-follow"], env=server_env(),
                           capture_output=True, text=True, timeout=60)
     assert down.returncode == 1 and "is it running?" in down.stderr
     env = {k: v for k, v in server_env().items() if not k.startswith("STRATA_ROOT")}
-    nocreds = subprocess.run([sys.executable, "-m", "infra.cli", "events", "tail",
+    nocreds = subprocess.run([sys.executable, "-m", "infra.run.cli", "events", "tail",
                               "--data-dir", str(tmp_path)], env=env, capture_output=True,
                              text=True, timeout=60)
     assert nocreds.returncode == 2 and "--access-key" in nocreds.stderr

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from api.native.metrics import render
+from infra.run.system import ROOT_USER, SYSTEM_META, open_system
 from infra.settings import Settings
-from infra.system import ROOT_USER, SYSTEM_META, open_system
 from tests.conftest import metric_value
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
+from infra.run.system import System, open_system
 from infra.settings import Settings
-from infra.system import System, open_system
 from tests.conftest import ROOT_AK, ROOT_SK
 
 

@@ -16,9 +16,9 @@ from domain.errors import (
     NoSuchKey,
 )
 from domain.objects import ObjectKey
-from infra.postgres import prepared_store_env
+from infra.eventstore.postgres import prepared_store_env
+from infra.run.system import System, open_system
 from infra.settings import Settings
-from infra.system import System, open_system
 from projections.object_listing import list_objects, list_versions
 from tests.conftest import META, ROOT_AK, ROOT_SK, marker, now, version
 

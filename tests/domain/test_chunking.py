@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from domain.chunking import ChunkWriter
-from infra.local_blobs import DigestMismatch, LocalDiskBlobStore
+from infra.blobs.local_files import DigestMismatch, LocalDiskBlobStore
 
 CHUNK = 1000
 

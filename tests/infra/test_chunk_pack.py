@@ -19,11 +19,11 @@ import pytest
 
 from domain.errors import ChunkUnavailable
 from domain.records import Chunk
-from infra.chunk_pack import ChunkPack
-from infra.local_blobs import LocalDiskBlobStore
-from infra.packed_blobs import PackedBlobStore
+from infra.blobs.chunk_pack import ChunkPack
+from infra.blobs.local_files import LocalDiskBlobStore
+from infra.blobs.packed import PackedBlobStore
+from infra.run.system import embedded_blobs
 from infra.settings import Settings
-from infra.system import embedded_blobs
 
 SMALL = 1024
 
@@ -165,7 +165,7 @@ def test_the_setting_zero_keeps_every_chunk_in_files(tmp_path: Path) -> None:
 _WRITER = textwrap.dedent("""
     import hashlib, os, sys, threading
     from pathlib import Path
-    from infra.chunk_pack import ChunkPack
+    from infra.blobs.chunk_pack import ChunkPack
 
     pack = ChunkPack(Path(sys.argv[1]))
     lock = threading.Lock()

@@ -8,8 +8,8 @@ from eventsourcing.persistence import JSONTranscoder, Mapper
 from domain.application import ObjectStore
 from domain.objects import ObjectKey
 from domain.transcoding import EventTranscoder
+from infra.eventstore.transcoding import FastEventMapper
 from infra.settings import Settings
-from infra.transcoding import FastEventMapper
 from tests.app.test_recent_events import _every_command, _same
 from tests.conftest import META, now, version
 

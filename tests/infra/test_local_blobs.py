@@ -12,7 +12,7 @@ import pytest
 from api.blocking import query
 from domain.errors import ChunkUnavailable
 from domain.read_cache import NotInMemory, memory_only, must_not_block
-from infra.local_blobs import HotChunks, LocalDiskBlobStore
+from infra.blobs.local_files import HotChunks, LocalDiskBlobStore
 
 
 def _store(blobs: LocalDiskBlobStore, data: bytes) -> dict[str, int | str]:

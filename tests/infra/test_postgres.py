@@ -14,8 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from infra.gates import PostgresBucketGate
-from infra.postgres import ensure_database
+from infra.eventstore.gates import PostgresBucketGate
+from infra.eventstore.postgres import ensure_database
 from infra.settings import SettingsError
 from tests.conftest import PG_ADMIN
 
@@ -82,7 +82,7 @@ OPEN_AT_ONCE = """
 import sys, time
 from pathlib import Path
 from infra.settings import Settings
-from infra.system import open_system
+from infra.run.system import open_system
 data_dir, go = Path(sys.argv[2]), Path(sys.argv[3])
 data_dir.mkdir()
 (data_dir / "ready").touch()

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from domain.access import canned_acl
 from domain.application import ObjectStore
 from domain.objects import ObjectKey
-from infra.rebuild import rebuild_views
-from infra.rocksdb_views import RocksDBViewStore
+from infra.run.rebuild import rebuild_views
+from infra.run.system import open_system
 from infra.settings import Settings
-from infra.system import open_system
+from infra.views.rocksdb import RocksDBViewStore
 from projections.object_listing import bucket_stats
 from tests.conftest import META, server_env, version
 
@@ -55,7 +55,7 @@ def _items(settings: Settings) -> dict[bytes, bytes]:
 def test_a_rebuild_killed_part_way_leaves_views_that_catch_up(sqlite_settings: Settings
                                                               ) -> None:
     written = _write_log(sqlite_settings)
-    command = [sys.executable, "-m", "infra.cli", "projections", "rebuild",
+    command = [sys.executable, "-m", "infra.run.cli", "projections", "rebuild",
                "--data-dir", str(sqlite_settings.data_dir)]
     with subprocess.Popen(command, env=server_env(), stdout=subprocess.PIPE, text=True) as run:
         assert run.stdout is not None

@@ -6,8 +6,8 @@ import pytest
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from domain.application import ObjectStore
+from infra.eventstore.sqlite import SQLiteEventLog
 from infra.settings import Settings
-from infra.sqlite_log import SQLiteEventLog
 from tests.conftest import META, marker, now, version
 
 

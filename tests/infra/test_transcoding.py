@@ -19,8 +19,8 @@ from eventsourcing.persistence import (
 
 from domain.application import ObjectStore
 from domain.transcoding import EventTranscoder
+from infra.eventstore.transcoding import FastEventTranscoder
 from infra.settings import Settings
-from infra.transcoding import FastEventTranscoder
 
 STAMP = datetime(2026, 12, 4, 5, 36, 55, 16568, tzinfo=UTC)
 

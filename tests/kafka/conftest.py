@@ -21,9 +21,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from domain.application import ObjectStore
 from domain.envelope import envelope
-from infra import kafka
+from infra.kafka import records as kafka
+from infra.kafka.tansu import start_tansu, wait_until_serving
 from infra.settings import Settings
-from infra.tansu import start_tansu, wait_until_serving
 from tests.conftest import Server, free_port, metric_value, server_env, start_together
 from tests.nodes.conftest import SECRET, Node
 
@@ -66,7 +66,7 @@ class Role:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.data_dir.parent / f"{self.command}-{self.data_dir.name}.log", "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "infra.cli", self.command, "--data-dir",
+                [sys.executable, "-m", "infra.run.cli", self.command, "--data-dir",
                  str(self.data_dir), *self.args],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT,
             )

@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from domain.envelope import event_bucket
+from infra.run.system import System
+from infra.run.worker_app import run_worker, worker_handlers
 from infra.settings import Settings
-from infra.system import System
-from infra.worker_app import run_worker, worker_handlers
 
 
 def poisoned(system: System) -> Sequence[Callable[[Any], None]]:

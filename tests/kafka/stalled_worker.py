@@ -9,8 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from infra.run.worker_app import run_worker, worker_handlers
 from infra.settings import Settings
-from infra.worker_app import run_worker, worker_handlers
 
 STALLED = 0
 

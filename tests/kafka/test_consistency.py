@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.nginx import Instance, render, start_nginx
+from infra.run.nginx import Instance, render, start_nginx
 from tests.conftest import Server, free_port
 from tests.s3.conftest import make_client
 

@@ -14,10 +14,10 @@ from typing import Any
 import jsonschema
 
 from domain.application import ObjectStore
-from infra.kafka_views import KafkaViewFeed
-from infra.rocksdb_views import RocksDBViewStore
+from infra.run.system import all_projections
 from infra.settings import Settings
-from infra.system import all_projections
+from infra.views.kafka_feed import KafkaViewFeed
+from infra.views.rocksdb import RocksDBViewStore
 from projections.base import TRACKING_PREFIX
 from projections.runner import ProjectionRunner
 from tests.conftest import Server
@@ -142,7 +142,7 @@ def test_events_tail_kafka_prints_the_envelopes(
     env = {**a.env, "STRATA_KAFKA": broker.servers}
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "infra.cli", "events", "tail", "--kafka", "--from", "0",
+        [sys.executable, "-m", "infra.run.cli", "events", "tail", "--kafka", "--from", "0",
          "--no-follow", "--bucket", "tailed", "--type", "s3:ObjectCreated:*"],
         env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -1,4 +1,4 @@
-"""infra.kafka's short-lived clients against a real broker."""
+"""infra.kafka.records's short-lived clients against a real broker."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import contextlib
 
 from aiokafka import AIOKafkaConsumer
 
-from infra import kafka
+from infra.kafka import records as kafka
 from tests.kafka.conftest import PARTITIONS, TOPIC, Broker
 
 

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.partitioner import DefaultPartitioner
 
-from infra.worker_app import GROUP
+from infra.run.worker_app import GROUP
 from tests.conftest import Server, free_port
 from tests.kafka.conftest import (
     PARTITIONS,

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from domain.placement import NodeRef
-from infra.node_client import NodeClient, NodeError
+from infra.blobs.node_client import NodeClient, NodeError
 from tests.conftest import Server, free_port, server_env, start_together
 
 SECRET = "cluster-secret-for-tests-0123456789"
@@ -38,7 +38,7 @@ class Node:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         with open(self.data_dir.parent / f"node-{self.port}.log", "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "infra.cli", "node", "--data-dir", str(self.data_dir),
+                [sys.executable, "-m", "infra.run.cli", "node", "--data-dir", str(self.data_dir),
                  "--port", str(self.port), "--zone", self.zone],
                 env=server_env(STRATA_CLUSTER_SECRET=SECRET), stdout=log,
                 stderr=subprocess.STDOUT,

@@ -14,7 +14,7 @@ from tests.conftest import free_port, server_env
 
 
 def _strata(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "infra.cli", *args],
+    return subprocess.run([sys.executable, "-m", "infra.run.cli", *args],
                           env={**server_env(), **env}, capture_output=True, text=True,
                           timeout=120)
 

@@ -11,9 +11,9 @@ import pytest
 
 from domain.application import ObjectStore
 from domain.buckets import Bucket
-from infra.rocksdb_views import RocksDBViewStore
+from infra.run.system import System, all_projections
 from infra.settings import Settings
-from infra.system import System, all_projections
+from infra.views.rocksdb import RocksDBViewStore
 from projections.base import InMemoryViewStore, ViewStore, ViewTransaction
 from projections.object_listing import bucket_stats, list_objects, list_versions
 from projections.runner import ProjectionRunner
@@ -109,8 +109,8 @@ def test_stats_follow_overwrites_and_deletes(tmp_path: Path) -> None:
 
 
 def test_a_rebuilt_view_equals_the_live_one(sqlite_settings: Settings, tmp_path: Path) -> None:
-    from infra.rebuild import rebuild_views
-    from infra.system import open_system
+    from infra.run.rebuild import rebuild_views
+    from infra.run.system import open_system
 
     system = open_system(sqlite_settings)
     system.start()

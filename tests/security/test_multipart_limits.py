@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from domain.access import canned_acl
+from infra.run.system import open_system
 from infra.settings import Settings
-from infra.system import open_system
 from tests.conftest import META, Server, free_port, server_env
 from tests.s3.conftest import make_client
 from workers.upload_expiry import UploadExpirer

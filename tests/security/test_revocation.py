@@ -84,7 +84,7 @@ def test_the_cli_manages_users_and_keys(live: Server) -> None:
 
     def strata(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "infra.cli", *args, "--url", live.api,
+            [sys.executable, "-m", "infra.run.cli", *args, "--url", live.api,
              "--access-key", ROOT_AK, "--secret-key", ROOT_SK],
             env=server_env(), capture_output=True, text=True, timeout=60)
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from domain.access import make_acl
+from infra.run.system import open_system
 from infra.settings import Settings
-from infra.system import open_system
 from tests.conftest import META
 
 

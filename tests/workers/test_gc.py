@@ -4,7 +4,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from infra.system import System
+from infra.run.system import System
 from projections.base import InMemoryViewStore
 from projections.chunk_refs import reference_count, released
 from tests.conftest import META, marker, now, version

@@ -10,7 +10,7 @@ from api.feed import read_records
 from domain.application import ObjectStore
 from domain.envelope import EventFilter
 from domain.placement import NodeRef, placement
-from infra.system import all_projections
+from infra.run.system import all_projections
 from projections.base import InMemoryViewStore
 from projections.placement import replicas_of
 from projections.runner import ProjectionRunner

@@ -25,9 +25,9 @@ from typing import Any
 import httpx
 
 from domain.placement import NodeRef
-from infra.node_client import NodeClient, NodeError
+from infra.blobs.node_client import NodeClient, NodeError
+from infra.run.system import root_credentials
 from infra.settings import Settings, SettingsError
-from infra.system import root_credentials
 
 START_SECONDS = 60
 STOP_ORDER = ["nginx", "store", "api", "worker", "relay", "node", "broker"]
@@ -64,7 +64,7 @@ def _secret(root: Path, settings: Settings) -> str:
 def _spawn(args: list[str], env: dict[str, str], log: Path) -> int:
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", *args], env=env, stdout=out,
+            [sys.executable, "-m", "infra.run.cli", *args], env=env, stdout=out,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
     return process.pid

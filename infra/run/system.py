@@ -15,25 +15,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from api.operations import new_version
 from domain.application import ObjectStore
 from domain.errors import AccessKeyAlreadyExists, UserAlreadyExists
 from domain.ports import BlobStore
 from domain.records import RequestMeta
 from infra.access_log import DeniedLog
-from infra.chunk_pack import ChunkPack
-from infra.gates import LocalBucketGate, PostgresBucketGate
-from infra.inventory import InventoryExporter
-from infra.kafka_views import KafkaViewFeed
+from infra.blobs.chunk_pack import ChunkPack
+from infra.blobs.local_files import LocalDiskBlobStore
+from infra.blobs.membership import MembershipWatcher
+from infra.blobs.nodes import NodeBlobStore
+from infra.blobs.packed import PackedBlobStore
+from infra.eventstore.gates import LocalBucketGate, PostgresBucketGate
+from infra.eventstore.postgres import prepared_store_env, schema_lock
+from infra.exports.inventory import InventoryExporter
+from infra.kafka.relay import open_tracking, relay_lag
 from infra.keys import SecretBox, token_signing_key
-from infra.local_blobs import LocalDiskBlobStore
-from infra.membership import MembershipWatcher
-from infra.node_blobs import NodeBlobStore
-from infra.packed_blobs import PackedBlobStore
-from infra.postgres import prepared_store_env, schema_lock
 from infra.private_dir import make_private
-from infra.relay import open_tracking, relay_lag
-from infra.rocksdb_views import RocksDBViewStore
 from infra.settings import Settings, SettingsError
+from infra.views.kafka_feed import KafkaViewFeed
+from infra.views.rocksdb import RocksDBViewStore
 from projections.base import Projection
 from projections.buckets import BucketsProjection
 from projections.chunk_refs import ChunkRefsProjection
@@ -226,7 +227,7 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     secret_box = SecretBox(settings.keys_dir)
     root = ensure_root(store, secret_box, settings)
     inventory = InventoryExporter(
-        store, views, blobs, settings.chunk_size, settings.scratch_dir, utc_now
+        store, views, blobs, settings.chunk_size, settings.scratch_dir, utc_now, new_version
     )
     upload_expiry = UploadExpirer(
         store, views, runner.wait_for, utc_now, settings.upload_expiry_seconds

@@ -18,13 +18,13 @@ import hashlib
 import os
 from pathlib import Path
 
-from infra import cluster
-from infra.cluster import Process, _free_port, _spawn
-from infra.nginx import Instance, render, start_nginx
-from infra.postgres import ensure_database
+from infra.eventstore.postgres import ensure_database
+from infra.kafka.tansu import start_tansu
+from infra.run import cluster
+from infra.run.cluster import Process, _free_port, _spawn
+from infra.run.nginx import Instance, render, start_nginx
+from infra.run.system import root_credentials
 from infra.settings import Settings
-from infra.system import root_credentials
-from infra.tansu import start_tansu
 
 API_INSTANCES = 2
 WORKERS = 2

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from infra.client import ApiError
+from infra.run.client import ApiError
 from infra.settings import Settings, SettingsError
 
 
@@ -142,10 +142,10 @@ def _client_commands(sub: Any) -> None:
 def _cluster(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
-    from infra import cluster
+    from infra.run import cluster
 
     if args.action == "up" and args.kafka:
-        from infra.cluster_kafka import up_kafka
+        from infra.run.cluster_kafka import up_kafka
 
         up_kafka(args.root, settings, args.nodes, args.zones, args.replicas)
     elif args.action == "up":
@@ -166,7 +166,7 @@ def _cluster(args: argparse.Namespace, settings: Settings) -> int:
 
 def _kafka_tail(args: argparse.Namespace, settings: Settings) -> int:
     from domain.envelope import EventFilter
-    from infra.kafka_tail import run_tail
+    from infra.kafka.tail import run_tail
 
     types = tuple(t.strip() for t in (args.type or "").split(",") if t.strip())
     wanted = EventFilter(bucket=args.bucket, prefix=args.prefix or "", types=types)
@@ -178,8 +178,8 @@ def _kafka_tail(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_remote(args: argparse.Namespace, settings: Settings) -> int:
-    from infra import commands
-    from infra.client import NativeClient, target
+    from infra.run import commands
+    from infra.run.client import NativeClient, target
 
     client = NativeClient(target(settings, args.url, args.access_key, args.secret_key))
     try:
@@ -218,26 +218,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = _settings(args)
         if args.command in ("serve", "api"):
-            from infra.server import serve
+            from infra.run.serve import serve
 
             with contextlib.suppress(KeyboardInterrupt):
                 serve(settings, "embedded" if args.command == "serve" else "api")
             return 0
         if args.command == "relay":
-            from infra.relay import run_relay
+            from infra.kafka.relay import run_relay
 
             with contextlib.suppress(KeyboardInterrupt):
                 run_relay(settings)
             return 0
         if args.command == "worker":
-            from infra.worker_app import run_worker
+            from infra.run.worker_app import run_worker
 
             run_worker(settings, args.metrics_port)
             return 0
         if args.command == "cluster":
             return _cluster(args, settings)
         if args.command == "node" and args.action is None:
-            from infra.node_server import serve_node
+            from infra.run.node_server import serve_node
 
             if args.data_dir is None or args.port is None:
                 raise SettingsError("a blob node needs --data-dir and --port (and --zone)")
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "events" and getattr(args, "kafka", False):
             return _kafka_tail(args, settings)
         if args.command == "projections":
-            from infra.rebuild import rebuild_views
+            from infra.run.rebuild import rebuild_views
 
             rebuild_views(settings)
             return 0

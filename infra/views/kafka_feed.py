@@ -18,7 +18,7 @@ import time
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from infra import kafka
+from infra.kafka import records as kafka
 from projections.base import ViewStore
 from projections.runner import ProjectionRunner
 from projections.sequencer import Sequencer

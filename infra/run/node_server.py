@@ -8,7 +8,7 @@ POST /chunks/{sha256}/touch   reset its idle clock (GC safety); 404 if absent
 DELETE /chunks/{sha256}?idle=S  delete it if idle at least S seconds: {"freed": bytes|null}
 GET /chunks?after=D&limit=N   a page of the inventory, in digest order
 GET /health                   node id, zone, chunk count, capacity
-Every request must be signed with the cluster secret (infra.node_auth).
+Every request must be signed with the cluster secret (infra.blobs.node_auth).
 """
 
 from __future__ import annotations
@@ -33,10 +33,11 @@ from api.ranges import RangeNotSatisfiable, parse_range
 from domain.errors import ChunkUnavailable
 from domain.ports import Piece
 from domain.records import Chunk
-from infra.http_limits import HttpLimits, uvicorn_options
-from infra.local_blobs import DigestMismatch, LocalDiskBlobStore
-from infra.node_auth import SeenNonces, verify
+from infra.blobs.local_files import DigestMismatch, LocalDiskBlobStore
+from infra.blobs.node_auth import SeenNonces, verify
 from infra.private_dir import make_private
+from infra.run.http_limits import uvicorn_options
+from infra.settings import HttpLimits
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 GATHER_BYTES = 1024 * 1024

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator
 
 from domain.ports import ChunkSink, Piece, StoredChunk
 from domain.records import Chunk
-from infra.chunk_pack import ChunkPack
-from infra.local_blobs import HOT_CHUNK_BYTES, HotChunks, LocalDiskBlobStore, checked_digest
+from infra.blobs.chunk_pack import ChunkPack
+from infra.blobs.local_files import HOT_CHUNK_BYTES, HotChunks, LocalDiskBlobStore, checked_digest
 
 # A chunk put this recently has had its idle clock reset as good as now: confirming it
 # need not write again. Uploads confirm their chunks milliseconds after putting them.

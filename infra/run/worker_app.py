@@ -41,9 +41,9 @@ from aiokafka.errors import KafkaError
 
 from api.native.metrics import metrics_allowed
 from domain.envelope import envelope
-from infra import kafka
+from infra.kafka import records as kafka
+from infra.run.system import System, open_system
 from infra.settings import Settings
-from infra.system import System, open_system
 
 log = logging.getLogger("strata.worker")
 GROUP = "strata-workers"

@@ -10,16 +10,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from api.operations import new_version
 from domain.access import canned_acl
 from domain.chunking import store_pieces
 from domain.ports import BlobStore
-from domain.records import RequestMeta
-from infra.parquet import write_inventory
+from domain.records import Acl, Content, RequestMeta, Version
+from infra.exports.parquet import write_inventory
 from projections.base import ViewReader
 from projections.inventory import inventory_rows
 
 PARQUET_TYPE = "application/vnd.apache.parquet"
+# content, owner, acl, time, content type, headers, user metadata -> a new version (its
+# id made as the doors make them: api.operations.new_version, given by the composition root)
+NewVersion = Callable[
+    [Content, str, Acl, datetime, str, dict[str, str], dict[str, str]], Version
+]
 READ_PIECE = 1024 * 1024
 
 
@@ -40,6 +44,7 @@ class InventoryExporter:
         chunk_size: int,
         scratch: Path,
         clock: Callable[[], datetime],
+        new_version: NewVersion,
     ) -> None:
         self._store = store
         self._views = views
@@ -47,6 +52,7 @@ class InventoryExporter:
         self._chunk_size = chunk_size
         self._scratch = scratch
         self._clock = clock
+        self._new_version = new_version
 
     def export(
         self,
@@ -66,7 +72,7 @@ class InventoryExporter:
             pieces = iter(functools.partial(scratch.read, READ_PIECE), b"")
             content = store_pieces(pieces, self._blobs, self._chunk_size)
         stamp = self._clock()
-        version = new_version(
+        version = self._new_version(
             content, owner, canned_acl("private", owner), stamp, PARQUET_TYPE, {},
             {"source-bucket": bucket, "rows": str(rows)},
         )

@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
-from infra.client import ApiError, NativeClient, bar, progress_line, save_path
-from infra.parquet import DailyAuditWriter, write_inventory
+from infra.exports.parquet import DailyAuditWriter, write_inventory
+from infra.run.client import ApiError, NativeClient, bar, progress_line, save_path
 
 
 def events_tail(

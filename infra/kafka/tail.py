@@ -15,7 +15,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from domain.envelope import EventFilter
-from infra import kafka
+from infra.kafka import records as kafka
 
 
 async def tail(servers: str, topic: str, wanted: EventFilter, from_start: bool, follow: bool,

@@ -16,9 +16,9 @@ import uvloop
 from starlette.types import ASGIApp
 
 from api.app import create_native_app, create_s3_app
-from infra.http_limits import uvicorn_options
+from infra.run.http_limits import uvicorn_options
+from infra.run.system import System, open_system
 from infra.settings import Settings
-from infra.system import System, open_system
 
 log = logging.getLogger("strata")
 
@@ -102,7 +102,7 @@ async def _serve(settings: Settings, role: str) -> None:
     gc.freeze()
     try:
         servers = [
-            _door(create_native_app(settings, system), settings, settings.api_port),
+            _door(create_native_app(system), settings, settings.api_port),
             _door(create_s3_app(system), settings, settings.s3_port),
         ]
         logging.getLogger("uvicorn.access").addFilter(RedactSignatures())  # after its config

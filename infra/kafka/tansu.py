@@ -14,7 +14,7 @@ from typing import IO
 
 from aiokafka.errors import KafkaError
 
-from infra.kafka import ensure_topic
+from infra.kafka.records import ensure_topic
 
 
 def tansu_binary() -> Path:

@@ -10,21 +10,12 @@ drives it with real sockets.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-
-@dataclass(frozen=True)
-class HttpLimits:
-    head_bytes: int = 64 * 1024  # request line and every header together
-    header_bytes: int = 16 * 1024  # one header's name and value
-    headers: int = 300  # header lines
-    head_seconds: float = 30.0  # from the first byte (or the connection) to the head's end
-    body_stall_seconds: float = 60.0  # longest wait for the next byte of a body
-    connections: int = 1024  # served at once; beyond, uvicorn answers 503
+from infra.settings import HttpLimits
 
 
 class _HeadTooLarge(Exception):

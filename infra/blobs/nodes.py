@@ -19,14 +19,14 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from domain.errors import ChunkUnavailable, InsufficientReplicas
+from domain.errors import ChunkUnavailable, InsufficientReplicas, InvalidArgument
 from domain.nodes import ACTIVE
 from domain.placement import NodeRef, placement, placement_order
 from domain.ports import Piece, StoredChunk
 from domain.records import Chunk
-from infra.local_blobs import checked_digest
-from infra.node_auth import presigned_query
-from infra.node_client import ChunkCorrupt, ChunkMissing, NodeClient, NodeError
+from infra.blobs.local_files import checked_digest
+from infra.blobs.node_auth import presigned_query
+from infra.blobs.node_client import ChunkCorrupt, ChunkMissing, NodeClient, NodeError
 
 log = logging.getLogger("strata.nodes")
 PIECE = 1024 * 1024
@@ -203,6 +203,16 @@ class NodeBlobStore:
                 continue
             return True
         return False
+
+    def identify(self, url: str) -> dict[str, object]:
+        """Blocking: ask the node at `url` who it is (it must know the cluster secret)."""
+        probe = NodeClient(NodeRef("?", "?"), url, self._secret, 5.0)
+        try:
+            return probe.health()
+        except NodeError as exc:
+            raise InvalidArgument(f"No blob node answered at {url}: {exc}", url=url) from None
+        finally:
+            probe.close()
 
     def upload_urls(self, digest: str, expires: int, grant: str) -> list[str]:
         """Signed PUT URLs, valid until `expires`, of the chunk's placement nodes; a node

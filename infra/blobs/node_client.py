@@ -9,7 +9,7 @@ import httpx
 from domain.placement import NodeRef
 from domain.ports import StoredChunk
 from domain.records import Chunk
-from infra.node_auth import signed_headers
+from infra.blobs.node_auth import signed_headers
 
 
 class NodeError(Exception):

@@ -23,8 +23,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from domain.envelope import envelope
-from infra import kafka
-from infra.relay_tracking import (
+from infra.kafka import records as kafka
+from infra.kafka.relay_tracking import (
     PostgresRelayTracking,
     RelayPlace,
     RelayTracking,
@@ -187,8 +187,8 @@ def run_relay(settings: Settings) -> None:
     import signal
 
     from domain.application import ObjectStore
-    from infra.gates import LocalBucketGate
-    from infra.postgres import prepared_store_env, schema_lock
+    from infra.eventstore.gates import LocalBucketGate
+    from infra.eventstore.postgres import prepared_store_env, schema_lock
 
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(levelname)s %(name)s: %(message)s")

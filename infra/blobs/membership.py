@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from infra.node_blobs import NodeBlobStore
+from infra.blobs.nodes import NodeBlobStore
 from projections.base import ViewReader
 from projections.nodes import list_nodes
 

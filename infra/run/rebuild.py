@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from domain.application import ObjectStore
-from infra.rocksdb_views import RocksDBViewStore
+from infra.run.system import all_projections
 from infra.settings import Settings
-from infra.system import all_projections
+from infra.views.rocksdb import RocksDBViewStore
 from projections.runner import ProjectionRunner
 
 
