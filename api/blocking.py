@@ -12,7 +12,7 @@ import functools
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import ParamSpec, TypeVar
 
-from domain.read_cache import NotInMemory, memory_only
+from domain.runtime.read_cache import NotInMemory, memory_only
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from domain.group_commit import Batched, GroupCommit
+from domain.runtime.group_commit import Batched, GroupCommit
 from domain.ports import StoredChunk
 
 _SCHEMA = """

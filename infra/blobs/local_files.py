@@ -16,7 +16,7 @@ from typing import Any
 
 from domain.errors import ChunkUnavailable, StrataError
 from domain.ports import Piece, StoredChunk
-from domain.read_cache import NotInMemory, must_not_block
+from domain.runtime.read_cache import NotInMemory, must_not_block
 from domain.records import Chunk
 
 READ_SIZE = 1024 * 1024

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from domain.application import ObjectStore
-from domain.recent_events import Committed, RecentEvents
+from domain.runtime.recent_events import Committed, RecentEvents
 from domain.uploads import ObjectTemplate, UploadedPart
 from tests.conftest import META, marker, now, version
 

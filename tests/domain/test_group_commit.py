@@ -11,7 +11,7 @@ import pytest
 
 from domain.access import canned_acl
 from domain.buckets import Bucket
-from domain.group_commit import GroupCommit, Turns, Unit
+from domain.runtime.group_commit import GroupCommit, Turns, Unit
 from tests.conftest import META, now
 
 

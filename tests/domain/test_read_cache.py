@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from domain.application import ObjectStore
-from domain.read_cache import NotInMemory, ReadCache, memory_only
+from domain.runtime.read_cache import NotInMemory, ReadCache, memory_only
 from tests.conftest import META, now, version
 
 

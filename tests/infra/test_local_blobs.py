@@ -11,7 +11,7 @@ import pytest
 
 from api.blocking import query
 from domain.errors import ChunkUnavailable
-from domain.read_cache import NotInMemory, memory_only, must_not_block
+from domain.runtime.read_cache import NotInMemory, memory_only, must_not_block
 from infra.blobs.local_files import HotChunks, LocalDiskBlobStore
 
 
