@@ -30,15 +30,15 @@ from domain.errors import (
     NoSuchUser,
     UserAlreadyExists,
 )
-from domain.runtime.group_commit import GroupCommit, Turns, Unit
 from domain.names import validate_object_key
 from domain.nodes import BlobNode
 from domain.objects import ObjectKey
 from domain.ports import BucketContents, BucketGate
-from domain.runtime.read_cache import NoReadCache, NotInMemory, ReadCache, must_not_block
-from domain.runtime.recent_events import Committed, RecentEvents
 from domain.records import NULL_VERSION, Acl, InventoryConfig, RequestMeta, Version
 from domain.replicas import ReplicaSurvey
+from domain.runtime.group_commit import GroupCommit, Turns, Unit
+from domain.runtime.read_cache import NoReadCache, NotInMemory, ReadCache, must_not_block
+from domain.runtime.recent_events import Committed, RecentEvents
 from domain.transcoding import EventTranscoder
 from domain.uploads import MultipartUpload, ObjectTemplate, UploadedPart
 from domain.users import AccessKey, User, validate_access_key

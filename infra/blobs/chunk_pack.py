@@ -18,8 +18,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from domain.runtime.group_commit import Batched, GroupCommit
 from domain.ports import StoredChunk
+from domain.runtime.group_commit import Batched, GroupCommit
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (

@@ -16,8 +16,8 @@ from typing import Any
 
 from domain.errors import ChunkUnavailable, StrataError
 from domain.ports import Piece, StoredChunk
-from domain.runtime.read_cache import NotInMemory, must_not_block
 from domain.records import Chunk
+from domain.runtime.read_cache import NotInMemory, must_not_block
 
 READ_SIZE = 1024 * 1024
 WHOLE_READ_BYTES = 256 * 1024  # chunks up to this size are read and verified in one go
