@@ -12,7 +12,7 @@ import pytest
 from api.blocking import query
 from domain.errors import ChunkUnavailable
 from domain.runtime.read_cache import NotInMemory, memory_only, must_not_block
-from infra.blobs.local_files import HotChunks, LocalDiskBlobStore
+from infra.blobs.local_files import DigestMismatch, HotChunks, LocalDiskBlobStore
 
 
 def _store(blobs: LocalDiskBlobStore, data: bytes) -> dict[str, int | str]:
@@ -140,3 +140,22 @@ def test_a_large_chunk_is_served_in_ranges_from_its_mapping(tmp_path: Path) -> N
     pieces = list(blobs.read_chunk(chunk, 1000, len(data) - 5))  # type: ignore[arg-type]
     assert max(len(p) for p in pieces) <= 1024 * 1024
     assert b"".join(pieces) == data[1000:-5]
+
+
+def test_a_sink_that_hashes_refuses_a_wrong_claim_and_keeps_nothing(tmp_path: Path) -> None:
+    blobs = LocalDiskBlobStore(tmp_path)
+    sink = blobs.begin_chunk()
+    sink.write(b"payload")
+    with pytest.raises(DigestMismatch):
+        sink.commit(hashlib.sha256(b"other").hexdigest())
+    assert not blobs.holds(hashlib.sha256(b"payload").hexdigest())
+    assert list(blobs.tmp_dir.iterdir()) == []
+
+
+def test_a_sink_hashed_by_its_caller_needs_the_digest(tmp_path: Path) -> None:
+    blobs = LocalDiskBlobStore(tmp_path)
+    sink = blobs.begin_chunk(hashed_by_caller=True)
+    sink.write(b"payload")
+    with pytest.raises(ValueError, match="needs the digest"):
+        sink.commit()
+    assert list(blobs.tmp_dir.iterdir()) == []
