@@ -1,0 +1,1 @@
+"""The ObjectStore's commands and queries, one module per aggregate family."""

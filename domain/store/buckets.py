@@ -1,0 +1,94 @@
+"""Bucket commands: create, delete, and the settings a bucket keeps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from eventsourcing.application import AggregateNotFoundError
+
+from domain.access import canned_acl
+from domain.buckets import Bucket
+from domain.errors import (
+    BucketAlreadyExists,
+    BucketNotEmpty,
+    ConflictingWrites,
+)
+from domain.ports import BucketContents
+from domain.records import Acl, InventoryConfig, RequestMeta
+from domain.store.core import StoreCore
+from domain.store.results import (
+    BucketInfo,
+    bucket_info,
+)
+
+
+class BucketCommands(StoreCore):
+    def create_bucket(
+        self,
+        name: str,
+        owner: str,
+        meta: RequestMeta,
+        now: datetime,
+        acl: Acl | None = None,
+        region: str = "us-east-1",
+    ) -> BucketInfo:
+        acl = acl or canned_acl("private", owner)
+
+        def attempt() -> BucketInfo:
+            try:
+                bucket: Bucket = self.repository.get(Bucket.create_id(name))
+            except AggregateNotFoundError:
+                bucket = Bucket.create(name, owner, acl, region, meta, now)
+            else:
+                bucket.recreate(owner, acl, region, meta, now)
+            self._save(bucket)
+            return bucket_info(bucket)
+
+        try:
+            return self._retrying(attempt, Bucket.create_id(name))
+        except ConflictingWrites:
+            raise BucketAlreadyExists("The requested bucket name is not available.") from None
+
+    def delete_bucket(
+        self, name: str, contents: BucketContents, meta: RequestMeta, now: datetime
+    ) -> int:
+        with self.gate.exclusive(name):
+            bucket = self._bucket(name)
+            if not contents.is_empty(name, self.current_position()):
+                raise BucketNotEmpty("The bucket you tried to delete is not empty", bucket=name)
+            bucket.delete(meta, now)
+            return self._save(bucket)
+
+    def _changing_bucket(self, name: str, change: Callable[[Bucket], None]) -> BucketInfo:
+        """get -> change -> save of one bucket, again when a concurrent write won."""
+        def attempt() -> BucketInfo:
+            bucket = self._bucket(name)
+            change(bucket)
+            self._save(bucket)
+            return bucket_info(bucket)
+
+        return self._retrying(attempt, Bucket.create_id(name))
+
+    def set_bucket_versioning(
+        self, name: str, status: str, meta: RequestMeta, now: datetime
+    ) -> BucketInfo:
+        return self._changing_bucket(name, lambda b: b.set_versioning(status, meta, now))
+
+    def set_bucket_acl(self, name: str, acl: Acl, meta: RequestMeta, now: datetime) -> BucketInfo:
+        return self._changing_bucket(name, lambda b: b.set_acl(acl, meta, now))
+
+    def set_bucket_retention(
+        self, name: str, seconds: int, meta: RequestMeta, now: datetime
+    ) -> BucketInfo:
+        return self._changing_bucket(name, lambda b: b.set_retention(seconds, meta, now))
+
+    def set_bucket_upload_expiry(
+        self, name: str, seconds: int | None, meta: RequestMeta, now: datetime
+    ) -> BucketInfo:
+        return self._changing_bucket(name, lambda b: b.set_upload_expiry(seconds, meta, now))
+
+    def configure_inventory(
+        self, name: str, inventory: InventoryConfig | None, meta: RequestMeta, now: datetime
+    ) -> BucketInfo:
+        return self._changing_bucket(name, lambda b: b.configure_inventory(inventory, meta, now))

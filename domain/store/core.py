@@ -1,0 +1,197 @@
+"""The ObjectStore's core: saving, retrying, the log, and loading aggregates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Notification, Recording
+from eventsourcing.utils import Environment, get_topic
+
+from domain.buckets import ENABLED, Bucket
+from domain.errors import (
+    ConflictingWrites,
+    NoSuchBucket,
+    NoSuchKey,
+)
+from domain.names import validate_object_key
+from domain.objects import ObjectKey
+from domain.ports import BucketGate
+from domain.records import NULL_VERSION, Version
+from domain.runtime.group_commit import GroupCommit, Turns, Unit
+from domain.runtime.read_cache import NoReadCache, NotInMemory, ReadCache, must_not_block
+from domain.runtime.recent_events import Committed, RecentEvents
+from domain.store.results import BucketInfo, bucket_info
+from domain.transcoding import EventTranscoder
+
+MAX_ATTEMPTS = 20
+RECENT_EVENTS = 2048  # kept for this process's followers where it makes every write
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _NoGate:
+    @contextmanager
+    def shared(self, bucket: str) -> Iterator[None]:
+        yield
+
+    exclusive = shared
+
+
+class StoreCore(Application[Any]):
+    """The eventsourcing Application under every command family: saving (group commit),
+    retrying lost races, the log and its readers, and loading aggregates. Its name and
+    snapshot intervals are ObjectStore's (domain/application.py)."""
+
+    def __init__(
+        self, env: Mapping[str, str], gate: BucketGate | None = None, read_cache_size: int = 0
+    ) -> None:
+        """`read_cache_size` > 0 only where this instance makes every write to the store
+        (then its followers also read the events it committed last from memory)."""
+        self.gate: BucketGate = gate or _NoGate()
+        self._commit_listeners: list[Callable[[int], None]] = []
+        self._group: GroupCommit[Unit] = GroupCommit(self._write_units)
+        self._turns = Turns()
+        self._reads: ReadCache | NoReadCache = (
+            ReadCache(read_cache_size) if read_cache_size > 0 else NoReadCache()
+        )
+        self._recent = RecentEvents(RECENT_EVENTS) if read_cache_size > 0 else None
+        super().__init__(env=dict(env))
+
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
+        # infra.settings is the one reader of os.environ: use only what it passed us.
+        # infra.settings may name a faster reader of the same format (TRANSCODER_TOPIC).
+        merged = {"TRANSCODER_TOPIC": get_topic(EventTranscoder), **type(self).env}
+        if type(self).snapshotting_intervals:
+            merged["IS_SNAPSHOTTING_ENABLED"] = "y"
+        merged.update(env or {})
+        return Environment(name, merged)
+
+    # -- store position and commit signal ------------------------------------------------
+
+    def on_commit(self, listener: Callable[[int], None]) -> None:
+        """Call `listener(position)` after each commit made through this instance."""
+        self._commit_listeners.append(listener)
+
+    def _notify(self, recordings: list[Recording[Any]]) -> None:
+        if recordings:
+            self._reads.committed({r.domain_event.originator_id for r in recordings})
+            if self._recent is not None:
+                self._recent.committed(
+                    Committed(r.notification.id, r.notification.topic, r.domain_event)
+                    for r in recordings
+                )
+            position = max(r.notification.id for r in recordings)
+            for listener in self._commit_listeners:
+                listener(position)
+
+    def current_position(self) -> int:
+        """The newest position in the notification log: the read barrier's target."""
+        if must_not_block():
+            raise NotInMemory
+        return self.recorder.max_notification_id() or 0
+
+    def select_notifications(self, start: int, limit: int) -> Sequence[Notification | Committed]:
+        """Up to `limit` events after position `start`, in log order: from memory where
+        this process committed them lately, else from the store. `decode` each."""
+        if self._recent is not None:
+            recent = self._recent.after(start, limit)
+            if recent is not None:
+                return recent
+        return self.recorder.select_notifications(
+            start=start, limit=limit, inclusive_of_start=False
+        )
+
+    def decode(self, notification: Notification | Committed) -> Any:
+        """The domain event of a notification from `select_notifications` (or Kafka)."""
+        if isinstance(notification, Committed):
+            return notification.domain_event
+        return self.mapper.to_domain_event(notification)
+
+    def _save(self, *aggregates: Aggregate) -> int:
+        """Record the aggregates' pending events atomically, in a transaction shared with
+        the saves of concurrent commands (group commit); the newest position written."""
+        return self._group.submit(Unit.of(aggregates))
+
+    def _write_units(self, units: Sequence[Unit]) -> list[int]:
+        # What Application.save does, less its runtime Protocol checks of every object
+        # (about 40 µs of CPU a PUT): the units already hold their events, taken out of
+        # their aggregates, which come along so that snapshots are still taken.
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        processing.events = [event for unit in units for event in unit.events]
+        processing.aggregates = {a.id: a for unit in units for a in unit.aggregates}
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        newest: dict[UUID, int] = {}
+        for recording in recordings:
+            originator = recording.domain_event.originator_id
+            newest[originator] = max(newest.get(originator, 0), recording.notification.id)
+        return [max((newest.get(a.id, 0) for a in unit.aggregates), default=0) for unit in units]
+
+    def _retrying(self, attempt: Callable[[], T], changes: UUID) -> T:
+        """Run a get -> call -> save attempt again when a concurrent write won the race.
+
+        Attempts on one aggregate (`changes`) take turns within this process, so they
+        race only with other processes: under group commit, same-key writers in one
+        batch would otherwise all but one fail, again and again.
+        """
+        with self._turns.turn(changes):
+            for _ in range(MAX_ATTEMPTS):
+                try:
+                    return attempt()
+                except IntegrityError:
+                    continue
+        raise ConflictingWrites("Too many concurrent writes to the same resource; retry")
+
+
+    def _load(self, aggregate_id: UUID, query: bool) -> Any:
+        """Queries may get a shared aggregate from the read cache: they never change it."""
+        if must_not_block():
+            if not query:
+                raise NotInMemory
+            return self._reads.peek(aggregate_id)
+        if query:
+            return self._reads.get(aggregate_id, lambda: self.repository.get(aggregate_id))
+        return self.repository.get(aggregate_id)
+
+    def _bucket(self, name: str, *, query: bool = False) -> Bucket:
+        try:
+            bucket: Bucket = self._load(Bucket.create_id(name), query)
+        except AggregateNotFoundError:
+            raise NoSuchBucket("The specified bucket does not exist", bucket=name) from None
+        bucket.ensure_live()
+        return bucket
+
+
+
+    def get_bucket(self, name: str) -> BucketInfo:
+        return bucket_info(self._bucket(name, query=True))
+    def _object_key(self, bucket: str, key: str, *, query: bool = False) -> ObjectKey:
+        validate_object_key(key)
+        try:
+            obj: ObjectKey = self._load(ObjectKey.create_id(bucket, key), query)
+        except AggregateNotFoundError:
+            raise NoSuchKey("The specified key does not exist.", bucket=bucket, key=key) from None
+        return obj
+
+    def _object_key_or_new(self, bucket: str, key: str, now: datetime) -> ObjectKey:
+        try:
+            return self._object_key(bucket, key)
+        except NoSuchKey:
+            return ObjectKey.create(bucket, key, now)
+
+    def _read_object_key(self, bucket: str, key: str) -> ObjectKey:
+        self._bucket(bucket, query=True)
+        return self._object_key(bucket, key, query=True)
+
+def with_version_id(version: Version, versioning: str) -> Version:
+    if versioning == ENABLED:
+        return version
+    return {**version, "version_id": NULL_VERSION}

@@ -1,0 +1,128 @@
+"""Object commands and the strongly consistent object reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError
+
+from domain.buckets import UNVERSIONED
+from domain.errors import (
+    NoSuchKey,
+)
+from domain.names import validate_object_key
+from domain.objects import ObjectKey
+from domain.records import Acl, RequestMeta, Version
+from domain.store.core import StoreCore, with_version_id
+from domain.store.results import (
+    DeleteResult,
+    ObjectInfo,
+)
+
+
+class ObjectCommands(StoreCore):
+    def put_object(
+        self,
+        bucket: str,
+        key: str,
+        version: Version,
+        meta: RequestMeta,
+        now: datetime,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> ObjectInfo:
+        """Record `version` as the key's current version.
+
+        `version["version_id"]` is used when versioning is enabled; otherwise the
+        version is stored as `null`. The chunks must already be durable. The write
+        conditions are checked against the version this write replaces, atomically.
+        """
+
+        def attempt() -> ObjectInfo:
+            with self.gate.shared(bucket):
+                info = self.get_bucket(bucket)
+                obj = self._object_key_or_new(bucket, key, now)
+                obj.check_write_condition(if_match, if_none_match)
+                stored = with_version_id(version, info.versioning)
+                obj.put_version(stored, info.versioning, meta, now)
+                return ObjectInfo(bucket, key, stored, self._save(obj))
+
+        return self._retrying(attempt, ObjectKey.create_id(bucket, key))
+
+    def get_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+        obj = self._read_object_key(bucket, key)
+        return ObjectInfo(bucket, key, obj.readable(version_id), 0)
+
+    def get_object_at(self, bucket: str, key: str, aggregate_version: int) -> ObjectInfo:
+        """The key's current version as it was after its event number `aggregate_version`
+        (the time index says which event was in force at an instant)."""
+        self._bucket(bucket, query=True)
+        validate_object_key(key)
+        try:
+            obj: ObjectKey = self.repository.get(
+                ObjectKey.create_id(bucket, key), version=aggregate_version
+            )
+        except AggregateNotFoundError:
+            raise NoSuchKey("The specified key does not exist.", bucket=bucket, key=key) from None
+        return ObjectInfo(bucket, key, obj.current(), 0)
+
+    def object_events(self, bucket: str, key: str) -> list[Any]:
+        """Every event of the key, oldest first (its history)."""
+        validate_object_key(key)
+        return list(self.events.get(ObjectKey.create_id(bucket, key)))
+
+    def get_object_version_record(self, bucket: str, key: str, version_id: str) -> Version:
+        """Any version, delete markers included (for metadata and history)."""
+        return self._read_object_key(bucket, key).find_version(version_id)
+
+    def object_acl(self, bucket: str, key: str, version_id: str | None = None) -> Acl:
+        return self.get_object(bucket, key, version_id).version["acl"]
+
+    def delete_object(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        marker: Version,
+        meta: RequestMeta,
+        now: datetime,
+    ) -> DeleteResult:
+        """Delete as S3 does; deleting a key that does not exist succeeds and changes nothing."""
+
+        def attempt() -> DeleteResult:
+            with self.gate.shared(bucket):
+                info = self.get_bucket(bucket)
+                try:
+                    obj = self._object_key(bucket, key)
+                except NoSuchKey:
+                    if version_id is not None:
+                        raise
+                    if info.versioning == UNVERSIONED:
+                        return DeleteResult(bucket, key, None, False, 0)
+                    obj = ObjectKey.create(bucket, key, now)
+                stored = with_version_id(marker, info.versioning)
+                placed = obj.delete(version_id, info.versioning, stored, meta, now)
+                position = self._save(obj) if obj.pending_events else 0
+                if placed is not None:
+                    return DeleteResult(bucket, key, placed["version_id"], True, position)
+                return DeleteResult(bucket, key, version_id, False, position)
+
+        return self._retrying(attempt, ObjectKey.create_id(bucket, key))
+
+    def set_object_acl(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        acl: Acl,
+        meta: RequestMeta,
+        now: datetime,
+    ) -> int:
+        def attempt() -> int:
+            self._bucket(bucket, query=True)
+            obj = self._object_key(bucket, key)
+            obj.set_acl(version_id, acl, meta, now)
+            return self._save(obj)
+
+        return self._retrying(attempt, ObjectKey.create_id(bucket, key))

@@ -1,0 +1,77 @@
+"""What the ObjectStore's commands and queries return: frozen records, never aggregates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.buckets import Bucket
+from domain.records import Acl, InventoryConfig, Version
+from domain.users import User
+
+
+@dataclass(frozen=True)
+class BucketInfo:
+    name: str
+    owner: str
+    acl: Acl
+    versioning: str
+    region: str
+    created_at: datetime
+    retention_seconds: int = 0
+    inventory: InventoryConfig | None = None
+    upload_expiry_seconds: int | None = None  # None: the store's default
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One version of one key, as a read or a write returns it."""
+
+    bucket: str
+    key: str
+    version: Version
+    position: int  # the store position of the write that made it; 0 for reads
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    bucket: str
+    key: str
+    version_id: str | None  # the version removed, or the delete marker placed
+    delete_marker: bool
+    position: int
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    name: str
+    display_name: str
+    is_admin: bool
+    access_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key: str
+    user: str
+    secret_ciphertext: str
+    is_admin: bool
+    valid_since: datetime  # tokens issued before this are refused (rotation, deactivation)
+
+
+def bucket_info(bucket: Bucket) -> BucketInfo:
+    return BucketInfo(
+        name=bucket.name,
+        owner=bucket.owner,
+        acl=bucket.acl,
+        versioning=bucket.versioning,
+        region=bucket.region,
+        created_at=bucket.generation_created_at,
+        retention_seconds=bucket.retention_seconds,
+        inventory=bucket.inventory,
+        upload_expiry_seconds=bucket.upload_expiry_seconds,
+    )
+
+
+def user_info(user: User) -> UserInfo:
+    return UserInfo(user.name, user.display_name, user.is_admin, tuple(user.access_keys))
