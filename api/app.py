@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,6 +29,7 @@ from api.native import (
 )
 from api.native.errors import handle_error
 from api.s3.door import S3Door
+from api.system import System
 from domain.errors import StrataError
 
 
@@ -87,7 +87,7 @@ def native_routes() -> list[Route]:
     ]
 
 
-def _lifespan(system: Any):  # type: ignore[no-untyped-def]
+def _lifespan(system: System):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.system = system
@@ -98,7 +98,7 @@ def _lifespan(system: Any):  # type: ignore[no-untyped-def]
     return lifespan
 
 
-def create_native_app(system: Any) -> Starlette:
+def create_native_app(system: System) -> Starlette:
     """The native REST door (JSON) over a System its owner opened, started and closes
     (infra.run: the composition root)."""
     return Starlette(
@@ -109,6 +109,6 @@ def create_native_app(system: Any) -> Starlette:
     )
 
 
-def create_s3_app(system: Any) -> S3Door:
+def create_s3_app(system: System) -> S3Door:
     """The S3 door over a System its owner opened and started."""
     return S3Door(system)

@@ -6,11 +6,11 @@ import hmac
 import math
 import time
 from collections.abc import Callable
-from typing import Any
 
 import jwt
 from starlette.requests import Request
 
+from api.system import System
 from domain.access import Principal
 from domain.errors import AccessDenied, InvalidAccessKeyId, StrataError
 from domain.rate_limit import RateLimiter
@@ -46,7 +46,7 @@ class SignInThrottle:
         self._sources.allow(source)
 
 
-def issue_token(system: Any, access_key: str, secret_key: str) -> tuple[str, int]:
+def issue_token(system: System, access_key: str, secret_key: str) -> tuple[str, int]:
     try:
         creds = system.store.credentials(access_key)
     except InvalidAccessKeyId:
@@ -61,7 +61,7 @@ def issue_token(system: Any, access_key: str, secret_key: str) -> tuple[str, int
     return jwt.encode(claims, system.token_key, algorithm="HS256"), expires
 
 
-def principal_from_token(system: Any, token: str) -> Principal:
+def principal_from_token(system: System, token: str) -> Principal:
     """The caller a token names, as its key stands now: a token of a key deactivated,
     deleted or given a new secret since the token was issued is refused."""
     try:

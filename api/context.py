@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import Any
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.system import System
 from domain.access import Principal
 from domain.records import RequestMeta
 
@@ -64,6 +64,7 @@ def request_meta(request: Request, principal: Principal | None) -> RequestMeta:
     }
 
 
-def system_of(request: Request) -> Any:
-    """The System the lifespan built (infra.system.System)."""
-    return request.app.state.system
+def system_of(request: Request) -> System:
+    """The System the composition root opened and handed to the door."""
+    system: System = request.app.state.system
+    return system

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 
 from api.context import MAX_SOURCE_CHARS, MAX_USER_AGENT_CHARS, request_id
+from api.system import System
 from domain.errors import StrataError
 
 log = logging.getLogger("strata.api")
@@ -23,7 +24,7 @@ def _bounded(value: object, limit: int = MAX_FIELD_CHARS) -> str | None:
 
 
 def record_denied(
-    system: Any, request: Request, door: str, code: str, status: int, exc: Exception
+    system: System, request: Request, door: str, code: str, status: int, exc: Exception
 ) -> None:
     fields: dict[str, Any] = dict(exc.fields) if isinstance(exc, StrataError) else {}
     entry = {

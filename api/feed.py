@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from domain.application import ObjectStore
 from domain.envelope import EventFilter, envelope
 
 # Clocks are read before a command takes its turn to commit, so log order and time
@@ -16,7 +17,7 @@ CLOCK_SLACK = timedelta(seconds=5)
 
 
 def read_records(
-    store: Any, after: int, wanted: EventFilter, limit: int, scan_limit: int
+    store: ObjectStore, after: int, wanted: EventFilter, limit: int, scan_limit: int
 ) -> tuple[list[dict[str, Any]], int]:
     """Blocking: up to `limit` records after position `after` that `wanted` matches,
     reading at most `scan_limit` events; also the position read up to."""
@@ -36,7 +37,7 @@ def read_records(
     return found, position
 
 
-def position_before(store: Any, moment: datetime) -> int:
+def position_before(store: ObjectStore, moment: datetime) -> int:
     """Blocking: a position after which every event at or after `moment` lies (a binary
     search over the log, O(log n) reads)."""
     target = moment - CLOCK_SLACK
@@ -44,7 +45,7 @@ def position_before(store: Any, moment: datetime) -> int:
     while low < high:
         middle = (low + high + 1) // 2
         first = store.recorder.select_notifications(start=middle, limit=1)
-        if not first or store.mapper.to_domain_event(first[0]).timestamp >= target:
+        if not first or store.decode(first[0]).timestamp >= target:
             high = middle - 1
         else:
             low = first[0].id

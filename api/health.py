@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.responses import JSONResponse
 
+from api.system import System
 
-def health_response(system: Any) -> JSONResponse:
+
+def health_response(system: System) -> JSONResponse:
     healthy = system.runner.error is None
     return JSONResponse(
         {"status": "ok" if healthy else "degraded", "views_position": system.runner.position},

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
-from typing import Any
 
 from api.blocking import iterate_blocking
+from api.system import System
 from domain.application import ObjectInfo
 from domain.ports import Piece
 from domain.records import NULL_VERSION, Acl, Content, RequestMeta, Version
@@ -72,7 +72,7 @@ def delete_marker(owner: str, acl: Acl, now: datetime) -> Version:
 
 
 def record_version(
-    system: Any,
+    system: System,
     bucket: str,
     key: str,
     version: Version,
@@ -83,13 +83,13 @@ def record_version(
 ) -> ObjectInfo:
     """Blocking: confirm the chunks are durable and protected from GC, then record."""
     system.blobs.confirm(version["chunks"])
-    return system.store.put_object(  # type: ignore[no-any-return]
+    return system.store.put_object(
         bucket, key, version, meta, now, if_match, if_none_match
     )
 
 
 def read_version(
-    system: Any, version: Version, byte_range: tuple[int, int] | None
+    system: System, version: Version, byte_range: tuple[int, int] | None
 ) -> Iterator[Piece]:
     """Blocking iterator over the bytes of a version, every chunk verified first."""
     start, end = byte_range or (0, version["size"])

@@ -14,6 +14,7 @@ from typing import Any
 
 from eventsourcing.utils import resolve_topic
 
+from domain.application import ObjectStore
 from projections.base import Projection, ViewStore, ViewTransaction, bound_handler
 
 log = logging.getLogger("strata.projections")
@@ -26,7 +27,7 @@ class BarrierTimeout(TimeoutError):
 class ProjectionRunner:
     def __init__(
         self,
-        store: Any,  # domain.application.ObjectStore: recorder and mapper
+        store: ObjectStore,
         views: ViewStore,
         projections: Sequence[Projection],
         batch_size: int = 2000,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from domain.application import ObjectStore
 from domain.objects import ObjectKey
 from domain.ports import BlobStore
 from domain.records import RequestMeta
@@ -75,7 +76,7 @@ class GarbageCollector:
 
     def __init__(
         self,
-        store: Any,  # domain.application.ObjectStore
+        store: ObjectStore,
         refs: ViewReader,
         wait_for_views: Callable[[int], None],
         blobs: BlobStore,

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.access import Action, Principal, authorize
+from domain.application import ObjectStore
 from domain.errors import AccessDenied, NoSuchBucket, NoSuchKey, NoSuchUser
 from domain.records import InventoryConfig, RequestMeta
 from projections.base import ViewReader
@@ -34,7 +35,7 @@ def daily_key(prefix: str, bucket: str, moment: datetime) -> str:
 class InventoryScheduler:
     def __init__(
         self,
-        store: Any,  # domain.application.ObjectStore
+        store: ObjectStore,
         views: ViewReader,
         wait_for_views: Callable[[int], None],
         export: Export,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from domain.application import ObjectStore
 from domain.objects import ObjectKey
 from domain.ports import ReplicaNodes
 from domain.records import RequestMeta
@@ -71,7 +72,7 @@ def new_chunks(event: Any) -> list[str]:
 class Replicator:
     def __init__(
         self,
-        store: Any,  # domain.application.ObjectStore
+        store: ObjectStore,
         views: ViewReader,
         wait_for_views: Callable[[int], None],
         nodes: ReplicaNodes,

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from domain.application import ObjectStore
 from projections.base import ViewStore
 
 log = logging.getLogger("strata.workers")
@@ -27,7 +28,7 @@ class LogFollower:
     def __init__(
         self,
         name: str,
-        store: Any,  # domain.application.ObjectStore
+        store: ObjectStore,
         state: ViewStore,
         handler: Callable[[Any], None],
         attempts: int = 5,

@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
+from domain.application import ObjectStore
 from domain.errors import NoSuchBucket, NoSuchUpload
 from domain.records import RequestMeta
 from projections.base import ViewReader
@@ -25,7 +25,7 @@ EXPIRY_META: RequestMeta = {
 class UploadExpirer:
     def __init__(
         self,
-        store: Any,  # domain.application.ObjectStore
+        store: ObjectStore,
         views: ViewReader,
         wait_for_views: Callable[[int], None],
         clock: Callable[[], datetime],

@@ -15,6 +15,7 @@ from api.blocking import blocking
 from api.context import request_meta, system_of
 from api.native.common import json_body, json_response, now, text_field
 from api.native.errors import MalformedRequest
+from api.system import System
 from domain.errors import AccessDenied
 from domain.records import RequestMeta
 
@@ -45,7 +46,7 @@ def _new_key() -> tuple[str, str]:
 
 
 async def _bind_key(
-    system: Any, user: str, body: dict[str, Any], meta: RequestMeta, moment: datetime
+    system: System, user: str, body: dict[str, Any], meta: RequestMeta, moment: datetime
 ) -> tuple[str, str]:
     """Bind the access key the body names, or a generated one, to `user`."""
     generated_key, generated_secret = _new_key()

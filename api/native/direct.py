@@ -30,6 +30,7 @@ from api.native.common import json_body, json_response, now, text_field
 from api.native.errors import MalformedRequest
 from api.native.objects import metadata_json
 from api.operations import new_version, record_version
+from api.system import NodeStore, System, nodes_of
 from domain.access import Action, authorize, canned_acl
 from domain.errors import AccessDenied, InvalidArgument
 from domain.names import validate_object_key
@@ -56,11 +57,12 @@ def _chunks(body: dict[str, Any], chunk_size: int) -> list[Chunk]:
     return chunks
 
 
-def _nodes(system: Any) -> Any:
-    if system.membership is None:
+def _nodes(system: System) -> NodeStore:
+    nodes = nodes_of(system)
+    if nodes is None:
         raise InvalidArgument("Direct upload needs blob nodes (STRATA_BLOBS=nodes); "
                               "upload through /buckets/{bucket}/upload instead")
-    return system.blobs
+    return nodes
 
 
 async def grant(request: Request) -> Response:

@@ -13,6 +13,7 @@ from api.auth import admin_principal, optional_principal
 from api.blocking import blocking
 from api.context import system_of
 from api.native.common import json_response
+from api.system import System, nodes_of
 from domain.access import Action, authorize
 from domain.objects import ObjectKey
 from projections.base import prefix_end
@@ -21,17 +22,19 @@ from projections.nodes import list_nodes
 from projections.placement import chunk_counts, under_replicated
 
 
-def _readable(system: Any) -> tuple[set[str], int]:
-    if system.membership is None:
+def _readable(system: System) -> tuple[set[str], int]:
+    nodes = nodes_of(system)
+    if nodes is None:
         return set(), 1
-    return system.blobs.readable(), system.blobs.replicas
+    return nodes.readable(), nodes.replicas
 
 
-def _overall(system: Any) -> dict[str, Any]:
+def _overall(system: System) -> dict[str, Any]:
     system.runner.wait_for(system.store.current_position())
     readable, replicas = _readable(system)
     report: dict[str, Any] = {"replicas": replicas}
-    if system.membership is None:
+    nodes = nodes_of(system)
+    if nodes is None:
         report["backend"] = "local"
         report["chunks"] = sum(1 for _ in referenced_digests(system.views))
         report["under_replicated"] = 0
@@ -39,11 +42,11 @@ def _overall(system: Any) -> dict[str, Any]:
     chunks, short = under_replicated(system.views, referenced_digests(system.views), readable,
                                      replicas)
     counts = chunk_counts(system.views)
-    health = {m.client.node_id: m for m in system.blobs.members()}
+    health = {m.client.node_id: m for m in nodes.members()}
     report.update(
         backend="nodes", chunks=chunks, under_replicated=short,
         replication=asdict(system.replicator.stats) if system.replicator else {},
-        reported_bad_replicas=len(system.blobs.repairs.found),
+        reported_bad_replicas=len(nodes.repairs.found),
         nodes=[{"node_id": n.node_id, "zone": n.zone, "state": n.state, "url": n.url,
                 "up": n.node_id in health and not health[n.node_id].down,
                 "chunks": counts.get(n.node_id, 0)} for n in list_nodes(system.views)],
@@ -51,7 +54,7 @@ def _overall(system: Any) -> dict[str, Any]:
     return report
 
 
-def _bucket(system: Any, bucket: str) -> dict[str, Any]:
+def _bucket(system: System, bucket: str) -> dict[str, Any]:
     system.runner.wait_for(system.store.current_position())
     readable, replicas = _readable(system)
     head = b"V/" + bucket.encode() + b"/"

@@ -20,6 +20,7 @@ from api.native.common import int_param, json_response
 from api.native.errors import MalformedRequest
 from api.native.history import ActorNames, instant_param, may_read_details
 from api.numbers import whole_number
+from api.system import System
 from domain.access import Action, Principal, authorize
 from domain.application import BucketInfo
 from domain.envelope import EventFilter, listing_view
@@ -64,7 +65,7 @@ class FeedRights:
     bucket: BucketInfo | None = None
 
 
-async def _feed_rights(system: Any, principal: Principal, wanted: EventFilter) -> FeedRights:
+async def _feed_rights(system: System, principal: Principal, wanted: EventFilter) -> FeedRights:
     """Administrators read everything; others one bucket they may list, and only its
     current incarnation: a bucket name once deleted may have had another owner."""
     if principal.is_admin:
@@ -81,7 +82,7 @@ async def _feed_rights(system: Any, principal: Principal, wanted: EventFilter) -
 
 
 def _shown(
-    system: Any, principal: Principal, rights: FeedRights, records: list[dict[str, Any]]
+    system: System, principal: Principal, rights: FeedRights, records: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Blocking: each record as the caller may see it."""
     if rights.bucket is None:
@@ -126,7 +127,7 @@ async def stream(request: Request) -> Response:
 
 
 async def _messages(
-    system: Any, signal: CommitSignal, principal: Principal, after: int, rights: FeedRights,
+    system: System, signal: CommitSignal, principal: Principal, after: int, rights: FeedRights,
     wanted: EventFilter, follow: bool, recheck: Callable[[], Awaitable[FeedRights]],
 ) -> AsyncIterator[bytes]:
     woken = signal.subscribe()

@@ -16,8 +16,9 @@ from api.context import request_meta, system_of
 from api.native.common import json_body, json_response, now
 from api.native.errors import MalformedRequest
 from api.operations import delete_marker, new_version_id, record_version
+from api.system import System
 from domain.access import Action, Principal, authorize, canned_acl
-from domain.application import BucketInfo
+from domain.application import BucketInfo, ObjectStore
 from domain.envelope import envelope, listing_view
 from domain.errors import (
     AccessDenied,
@@ -55,7 +56,7 @@ def instant_param(request: Request, name: str = "as_of") -> datetime | None:
     return max(moment, _EPOCH)
 
 
-def version_as_of(system: Any, bucket: str, key: str, moment: datetime) -> Version:
+def version_as_of(system: System, bucket: str, key: str, moment: datetime) -> Version:
     """Blocking: the key's current version at `moment`, its bytes checked present."""
     system.runner.wait_for(system.store.current_position())
     state = state_at(system.views, bucket, key, moment)
@@ -69,7 +70,7 @@ def version_as_of(system: Any, bucket: str, key: str, moment: datetime) -> Versi
 
 
 def authorize_past_read(
-    system: Any, principal: Principal | None, info: BucketInfo, key: str, version: Version
+    system: System, principal: Principal | None, info: BucketInfo, key: str, version: Version
 ) -> None:
     """Blocking: a read of a past version needs READ under the ACL it had then and under
     the ACL in force now (the version's own if it still exists, else the key's current
@@ -88,7 +89,7 @@ def authorize_past_read(
 
 
 def may_read_details(
-    system: Any, principal: Principal | None, info: BucketInfo, key: str | None
+    system: System, principal: Principal | None, info: BucketInfo, key: str | None
 ) -> bool:
     """Blocking: whether the caller may see what history and events say beyond a
     listing (metadata, chunks, who and from where): an administrator, the bucket owner,
@@ -105,7 +106,7 @@ def may_read_details(
     return True
 
 
-def ensure_bytes_kept(system: Any, version: Version) -> None:
+def ensure_bytes_kept(system: System, version: Version) -> None:
     """DataGone when a chunk was collected (retention ran out): a clear 410, never
     wrong bytes. A chunk still referenced but missing is damage, not history."""
     for chunk in version["chunks"]:
@@ -121,7 +122,8 @@ def ensure_bytes_kept(system: Any, version: Version) -> None:
 
 
 def list_as_of(
-    system: Any, bucket: str, moment: datetime, prefix: str, delimiter: str, after: str, limit: int
+    system: System, bucket: str, moment: datetime, prefix: str, delimiter: str, after: str,
+    limit: int,
 ) -> ListPage:
     system.runner.wait_for(system.store.current_position())
     return list_objects_as_of(system.views, bucket, moment, prefix, delimiter, after, limit)
@@ -133,7 +135,7 @@ def list_as_of(
 class ActorNames:
     """Access key -> user, for events recorded before events named their user."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: ObjectStore) -> None:
         self._store = store
         self._known: dict[str, str] = {}
 
@@ -155,7 +157,7 @@ class ActorNames:
         return records
 
 
-def object_history(system: Any, bucket: str, key: str) -> list[dict[str, Any]]:
+def object_history(system: System, bucket: str, key: str) -> list[dict[str, Any]]:
     """Blocking: every change of the key in the bucket's current incarnation, oldest
     first, each with who made it."""
     events = system.store.object_events(bucket, key)
@@ -170,7 +172,7 @@ def object_history(system: Any, bucket: str, key: str) -> list[dict[str, Any]]:
 
 
 def visible_history(
-    system: Any, principal: Principal | None, info: BucketInfo, key: str
+    system: System, principal: Principal | None, info: BucketInfo, key: str
 ) -> list[dict[str, Any]]:
     records = object_history(system, info.name, key)
     if may_read_details(system, principal, info, key):
@@ -246,7 +248,7 @@ def _same(a: ListedVersion, b: ListedVersion) -> bool:
 
 
 def restore_prefix(
-    system: Any, bucket: str, prefix: str, moment: datetime, meta: RequestMeta, owner: str
+    system: System, bucket: str, prefix: str, moment: datetime, meta: RequestMeta, owner: str
 ) -> RestoreReport:
     """Blocking: make the live listing under `prefix` equal the listing at `moment`, by
     recording new versions and deletions (nothing is rewritten). A merge of two key-ordered
@@ -276,7 +278,8 @@ def restore_prefix(
 
 
 def _bring_back(
-    system: Any, bucket: str, key: str, moment: datetime, meta: RequestMeta, report: RestoreReport
+    system: System, bucket: str, key: str, moment: datetime, meta: RequestMeta,
+    report: RestoreReport,
 ) -> None:
     try:
         old = version_as_of(system, bucket, key, moment)
@@ -289,7 +292,7 @@ def _bring_back(
     report.note("restored", key)
 
 
-def _delete(system: Any, bucket: str, key: str, meta: RequestMeta, owner: str) -> None:
+def _delete(system: System, bucket: str, key: str, meta: RequestMeta, owner: str) -> None:
     stamp = datetime.now(UTC)
     marker = delete_marker(owner, canned_acl("private", owner), stamp)
     system.store.delete_object(bucket, key, None, marker, meta, stamp)

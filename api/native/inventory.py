@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -17,6 +16,7 @@ from api.context import request_meta, system_of
 from api.native.common import json_body, json_response, now, text_field
 from api.native.errors import MalformedRequest
 from api.native.history import instant_param
+from api.system import System
 from domain.access import Action, authorize
 from domain.records import InventoryConfig
 from projections.inventory import inventory_rows
@@ -25,7 +25,7 @@ LINES_PER_PIECE = 1000
 
 
 def _json_lines(
-    system: Any, bucket: str, moment: datetime | None, current: bool, detailed: bool
+    system: System, bucket: str, moment: datetime | None, current: bool, detailed: bool
 ) -> Iterator[bytes]:
     system.runner.wait_for(system.store.current_position())
     lines: list[bytes] = []

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hmac
 import time
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,6 +14,7 @@ from starlette.responses import Response
 from api.auth import Unauthorized
 from api.blocking import blocking
 from api.context import system_of
+from api.system import System
 
 
 def _gauge(lines: list[str], name: str, help_text: str, value: float, kind: str = "gauge"
@@ -28,7 +28,7 @@ def _labelled(lines: list[str], name: str, help_text: str, label: str,
     lines += [f'{name}{{{label}="{key}"}} {value:g}' for key, value in values.items()]
 
 
-def render(system: Any) -> str:
+def render(system: System) -> str:
     lines: list[str] = []
     head = system.store.current_position()
     _gauge(lines, "strata_log_position", "newest position in the event store's log", head)

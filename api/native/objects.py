@@ -29,6 +29,7 @@ from api.operations import (
     stream_after,
 )
 from api.ranges import parse_range
+from api.system import System
 from domain.access import Action, Principal, authorize, canned_acl
 from domain.application import BucketInfo, ObjectInfo
 from domain.errors import MethodNotAllowed, NoSuchKey, NoSuchVersion
@@ -160,7 +161,7 @@ async def download(request: Request) -> Response:
 
 
 async def _readable_version(
-    request: Request, system: Any, principal: Principal | None, info: BucketInfo, key: str
+    request: Request, system: System, principal: Principal | None, info: BucketInfo, key: str
 ) -> Version:
     """The version a read names (the current one, `?version_id=`, or `?as_of=` an
     instant), once the caller is allowed to read it. Whether a key exists is told only
@@ -224,7 +225,7 @@ async def metadata(request: Request) -> Response:
             raise
         # _readable_version let only a caller who may list the bucket see this.
         marker = await blocking(
-            system.store.get_object_version_record, bucket, key, missing.fields["version_id"]
+            system.store.get_object_version_record, bucket, key, str(missing.fields["version_id"])
         )
         return json_response(metadata_json(bucket, key, marker, is_deleted=True))
     return json_response(metadata_json(bucket, key, version))

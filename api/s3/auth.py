@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from api.s3 import sigv2, sigv4
 from api.s3.addressing import Target
@@ -23,6 +22,7 @@ from api.s3.errors import (
     S3ProtocolError,
     SignatureDoesNotMatch,
 )
+from api.system import System
 from domain.access import Principal
 from domain.errors import AccessDenied
 
@@ -78,7 +78,7 @@ def _check_scope(
         raise error(f"The credential names service {scope.service!r}; expecting 's3'")
 
 
-def authenticate(target: Target, system: Any, now: datetime) -> Caller:
+def authenticate(target: Target, system: System, now: datetime) -> Caller:
     headers = target.signed.headers
     if "authorization" in headers:
         return _from_header(target, system, now)
@@ -90,7 +90,7 @@ def authenticate(target: Target, system: Any, now: datetime) -> Caller:
     return Caller(None, declared)
 
 
-def _principal(system: Any, access_key: str) -> tuple[Principal, str]:
+def _principal(system: System, access_key: str) -> tuple[Principal, str]:
     credentials = system.store.credentials(access_key)  # InvalidAccessKeyId if unknown
     secret = system.secret_box.decrypt(credentials.secret_ciphertext)
     return Principal(credentials.user, access_key, credentials.is_admin), secret
@@ -137,7 +137,7 @@ def _verify(
     return key
 
 
-def _from_header(target: Target, system: Any, now: datetime) -> Caller:
+def _from_header(target: Target, system: System, now: datetime) -> Caller:
     headers = target.signed.headers
     header = headers["authorization"]
     if header.startswith("AWS "):
@@ -180,7 +180,7 @@ def _from_header(target: Target, system: Any, now: datetime) -> Caller:
     return Caller(principal, payload_hash, chunking)
 
 
-def _from_query(target: Target, system: Any, now: datetime) -> Caller:
+def _from_query(target: Target, system: System, now: datetime) -> Caller:
     query = target.query
     fail = AuthorizationQueryParametersError
     for name in (
@@ -233,7 +233,7 @@ def _from_query(target: Target, system: Any, now: datetime) -> Caller:
     return Caller(principal, payload_hash)
 
 
-def _check_v2(target: Target, system: Any, access_key: str, signature: str, date: str) -> Caller:
+def _check_v2(target: Target, system: System, access_key: str, signature: str, date: str) -> Caller:
     principal, secret = _principal(system, access_key)
     resource = sigv2.canonical_resource(target.resource, target.signed.query)
     to_sign = sigv2.string_to_sign(target.signed.method, target.signed.headers, date, resource)
@@ -247,7 +247,7 @@ def _check_v2(target: Target, system: Any, access_key: str, signature: str, date
     return Caller(principal, sigv4.UNSIGNED_PAYLOAD)
 
 
-def _from_v2_query(target: Target, system: Any, now: datetime) -> Caller:
+def _from_v2_query(target: Target, system: System, now: datetime) -> Caller:
     query = target.query
     raw = query.get("Expires", "")
     if not raw.isdigit() or len(raw) > 12:
@@ -268,7 +268,7 @@ def _from_v2_query(target: Target, system: Any, now: datetime) -> Caller:
     return _check_v2(target, system, query["AWSAccessKeyId"], query["Signature"], str(expires))
 
 
-def _from_v2_header(target: Target, system: Any, now: datetime) -> Caller:
+def _from_v2_header(target: Target, system: System, now: datetime) -> Caller:
     headers = target.signed.headers
     access_key, sep, signature = headers["authorization"][4:].strip().rpartition(":")
     if not sep or not access_key:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from starlette.requests import Request
 
@@ -15,6 +14,7 @@ from api.s3.addressing import Target
 from api.s3.auth import Caller
 from api.s3.errors import InvalidRequest
 from api.s3.xml import Node
+from api.system import System
 from domain.access import Action, authorize
 from domain.application import BucketInfo
 from domain.records import RequestMeta
@@ -23,7 +23,7 @@ from domain.records import RequestMeta
 @dataclass
 class Call:
     request: Request
-    system: Any
+    system: System
     target: Target
     caller: Caller
     now: datetime

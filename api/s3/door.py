@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,6 +19,7 @@ from api.s3.addressing import locate
 from api.s3.auth import authenticate
 from api.s3.common import Call
 from api.s3.errors import NoSuchConfiguration, NotImplementedYet, classify, handle_error
+from api.system import System
 
 Handler = Callable[[Call], Awaitable[Response]]
 
@@ -178,7 +178,7 @@ class S3Door:
     """The S3 door as a bare ASGI app: every request takes the same path (address,
     authenticate, route), so a router and middleware stack would only add cost."""
 
-    def __init__(self, system: Any) -> None:
+    def __init__(self, system: System) -> None:
         self.system = system
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

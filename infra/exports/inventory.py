@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from domain.access import canned_acl
+from domain.application import ObjectStore
 from domain.chunking import store_pieces
 from domain.ports import BlobStore
 from domain.records import Acl, Content, RequestMeta, Version
@@ -38,7 +38,7 @@ class Exported:
 class InventoryExporter:
     def __init__(
         self,
-        store: Any,  # domain.application.ObjectStore
+        store: ObjectStore,
         views: ViewReader,
         blobs: BlobStore,
         chunk_size: int,

@@ -22,6 +22,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from domain.application import ObjectStore
 from domain.envelope import envelope
 from infra.kafka import records as kafka
 from infra.kafka.relay_tracking import (
@@ -49,7 +50,7 @@ class BrokerLostData(Exception):
 class Relay:
     def __init__(
         self,
-        store: Any,  # domain.application.ObjectStore: recorder and mapper
+        store: ObjectStore,
         tracking: RelayTracking,
         servers: str,
         topic: str,
@@ -167,7 +168,7 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
 
 
-def relay_lag(store: Any, tracking: RelayTracking, now: float) -> tuple[int, float]:
+def relay_lag(store: ObjectStore, tracking: RelayTracking, now: float) -> tuple[int, float]:
     """Events not yet relayed, and the age in seconds of the oldest of them."""
     place = tracking.load()
     head = store.recorder.max_notification_id() or 0
@@ -178,7 +179,7 @@ def relay_lag(store: Any, tracking: RelayTracking, now: float) -> tuple[int, flo
     )
     if not oldest:
         return 0, 0.0
-    event = store.mapper.to_domain_event(oldest[0])
+    event = store.decode(oldest[0])
     return head - place.position, max(0.0, now - event.timestamp.timestamp())
 
 
