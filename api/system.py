@@ -68,6 +68,43 @@ class Membership(Protocol):
     def refresh(self) -> None: ...
 
 
+class Collector(Protocol):
+    @property
+    def sweeps(self) -> int: ...
+    @property
+    def chunks_collected(self) -> int: ...
+
+
+class Follower(Protocol):
+    """An in-process worker following the log."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def dead_letters(self) -> int: ...
+
+
+class Replication(Protocol):
+    @property
+    def stats(self) -> Any: ...  # a dataclass of counts: asdict() of it
+
+
+class Sequencer(Protocol):
+    @property
+    def held(self) -> int: ...
+    @property
+    def duplicates(self) -> int: ...
+
+
+class ViewFeed(Protocol):
+    """An API instance's views fed from Kafka."""
+
+    @property
+    def sequencer(self) -> Sequencer | None: ...
+
+
 class System(Protocol):
     @property
     def settings(self) -> DoorSettings: ...
@@ -96,15 +133,15 @@ class System(Protocol):
     @property
     def relay_lag(self) -> Callable[[float], tuple[int, float]] | None: ...
     @property
-    def feed(self) -> Any: ...  # the Kafka view feed in a cluster (its sequencer's counts)
+    def feed(self) -> ViewFeed | None: ...
     @property
-    def gc(self) -> Any: ...  # sweeps and chunks collected, for /metrics
+    def gc(self) -> Collector: ...
     @property
-    def gc_follower(self) -> Any: ...
+    def gc_follower(self) -> Follower: ...
     @property
-    def replication_follower(self) -> Any: ...
+    def replication_follower(self) -> Follower | None: ...
     @property
-    def replicator(self) -> Any: ...
+    def replicator(self) -> Replication | None: ...
 
 
 def nodes_of(system: System) -> NodeStore | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections.abc import Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,7 +24,7 @@ def _gauge(lines: list[str], name: str, help_text: str, value: float, kind: str 
 
 
 def _labelled(lines: list[str], name: str, help_text: str, label: str,
-              values: dict[str, float]) -> None:
+              values: Mapping[str, float]) -> None:
     lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
     lines += [f'{name}{{{label}="{key}"}} {value:g}' for key, value in values.items()]
 
