@@ -13,6 +13,7 @@ from api.context import request_meta
 from api.s3.addressing import Target
 from api.s3.auth import Caller
 from api.s3.errors import InvalidRequest
+from api.s3.router import S3Operation
 from api.s3.xml import Node
 from api.system import System
 from domain.access import Action, authorize
@@ -27,6 +28,7 @@ class Call:
     target: Target
     caller: Caller
     now: datetime
+    operation: S3Operation
 
     @property
     def bucket(self) -> str:

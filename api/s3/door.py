@@ -19,6 +19,7 @@ from api.s3.addressing import locate
 from api.s3.auth import authenticate
 from api.s3.common import Call
 from api.s3.errors import NoSuchConfiguration, NotImplementedYet, classify, handle_error
+from api.s3.router import NOT_IMPLEMENTED, UNCONFIGURED, parse_operation, unconfigured_operation
 from api.system import System
 
 Handler = Callable[[Call], Awaitable[Response]]
@@ -26,62 +27,11 @@ Handler = Callable[[Call], Awaitable[Response]]
 # Cannot clash with a bucket: "_" is not allowed in bucket names.
 HEALTH_PATH = "/_strata/healthz"
 
-# Bucket sub-resources strata does not keep: GET answers the "nothing configured" error
-# a client expects from S3, anything else is NotImplemented.
-_UNCONFIGURED = {
-    "policy": "NoSuchBucketPolicy",
-    "cors": "NoSuchCORSConfiguration",
-    "lifecycle": "NoSuchLifecycleConfiguration",
-    "tagging": "NoSuchTagSet",
-    "website": "NoSuchWebsiteConfiguration",
-    "encryption": "ServerSideEncryptionConfigurationNotFoundError",
-    "replication": "ReplicationConfigurationNotFoundError",
-    "object-lock": "ObjectLockConfigurationNotFoundError",
-    "ownershipControls": "OwnershipControlsNotFoundError",
-}
-_UNSUPPORTED = (
-    "logging",
-    "notification",
-    "requestPayment",
-    "accelerate",
-    "analytics",
-    "metrics",
-    "inventory",
-    "intelligent-tiering",
-    "publicAccessBlock",
-    "policyStatus",
-    "torrent",
-    "restore",
-    "select",
-    "retention",
-    "legal-hold",
-    "attributes",
-    "tagging",
-)
-
-
-# What a plain bucket request (a listing, a creation, a deletion) may carry besides
-# its signature. Any other parameter names a sub-resource: one strata does not serve
-# answers NotImplemented rather than fall through to a listing or a creation.
-_PLAIN_BUCKET_PARAMETERS = frozenset((
-    "list-type", "prefix", "delimiter", "marker", "max-keys", "continuation-token",
-    "fetch-owner", "start-after", "encoding-type", "x-id",
-    "AWSAccessKeyId", "Signature", "Expires",
-))
-
-
-def _names_a_sub_resource(query: dict[str, str]) -> bool:
-    return any(
-        name not in _PLAIN_BUCKET_PARAMETERS and not name.lower().startswith("x-amz-")
-        for name in query
-    )
-
-
 def _unconfigured(name: str) -> Handler:
     async def handler(call: Call) -> Response:
         await call.bucket_info()
         raise NoSuchConfiguration(
-            f"The {name} configuration does not exist", _UNCONFIGURED[name], bucket=call.bucket
+            f"The {name} configuration does not exist", UNCONFIGURED[name], bucket=call.bucket
         )
 
     return handler
@@ -93,85 +43,38 @@ async def _not_implemented(call: Call) -> Response:
     )
 
 
-def _bucket_handler(method: str, query: dict[str, str]) -> Handler:
-    if method == "GET":
-        for name in ("versioning", "acl", "location", "uploads", "versions"):
-            if name in query:
-                return {
-                    "versioning": buckets.get_versioning,
-                    "acl": buckets.get_acl,
-                    "location": buckets.get_location,
-                    "uploads": multipart.list_uploads,
-                    "versions": listing.list_object_versions,
-                }[name]
-        for name in _UNCONFIGURED:
-            if name in query:
-                return _unconfigured(name)
-        if _names_a_sub_resource(query):
-            return _not_implemented
-        return (
-            listing.list_objects_v2 if query.get("list-type") == "2" else (listing.list_objects_v1)
-        )
-    if method == "PUT":
-        if "versioning" in query:
-            return buckets.put_versioning
-        if "acl" in query:
-            return buckets.put_acl
-        if _names_a_sub_resource(query):
-            return _not_implemented
-        return buckets.create_bucket
-    if method == "HEAD":
-        return buckets.head_bucket
-    if method == "DELETE":
-        if _names_a_sub_resource(query):
-            return _not_implemented
-        return buckets.delete_bucket
-    if method == "POST" and "delete" in query:
-        return objects.delete_objects
-    return _not_implemented
-
-
-def _object_handler(method: str, query: dict[str, str]) -> Handler:
-    if method == "GET":
-        if "acl" in query:
-            return objects.get_object_acl
-        if "uploadId" in query:
-            return multipart.list_parts
-        if "tagging" in query:
-            return objects.get_object_tagging
-        if any(name in query for name in _UNSUPPORTED):
-            return _not_implemented
-        return objects.get_object
-    if method == "HEAD":
-        return objects.head_object
-    if method == "PUT":
-        if "acl" in query:
-            return objects.put_object_acl
-        if "uploadId" in query or "partNumber" in query:
-            return multipart.upload_part
-        if any(name in query for name in _UNSUPPORTED):
-            return _not_implemented
-        return objects.put_object
-    if method == "DELETE":
-        if "uploadId" in query:
-            return multipart.abort
-        if any(name in query for name in _UNSUPPORTED):
-            return _not_implemented
-        return objects.delete_object
-    if method == "POST":
-        if "uploads" in query:
-            return multipart.create
-        if "uploadId" in query:
-            return multipart.complete
-    return _not_implemented
-
-
-def route(method: str, bucket: str, key: str, query: dict[str, str]) -> Handler:
-    if not bucket:
-        return buckets.list_buckets if method == "GET" else _not_implemented
-    if not key:
-        return _bucket_handler(method, query)
-    return _object_handler(method, query)
+HANDLERS: dict[str, Handler] = {
+    "ListBuckets": buckets.list_buckets,
+    "CreateBucket": buckets.create_bucket,
+    "HeadBucket": buckets.head_bucket,
+    "DeleteBucket": buckets.delete_bucket,
+    "GetBucketLocation": buckets.get_location,
+    "GetBucketVersioning": buckets.get_versioning,
+    "PutBucketVersioning": buckets.put_versioning,
+    "GetBucketAcl": buckets.get_acl,
+    "PutBucketAcl": buckets.put_acl,
+    "ListObjects": listing.list_objects_v1,
+    "ListObjectsV2": listing.list_objects_v2,
+    "ListObjectVersions": listing.list_object_versions,
+    "ListMultipartUploads": multipart.list_uploads,
+    "DeleteObjects": objects.delete_objects,
+    "GetObject": objects.get_object,
+    "HeadObject": objects.head_object,
+    "PutObject": objects.put_object,
+    "CopyObject": objects.copy_object,
+    "DeleteObject": objects.delete_object,
+    "GetObjectAcl": objects.get_object_acl,
+    "PutObjectAcl": objects.put_object_acl,
+    "GetObjectTagging": objects.get_object_tagging,
+    "CreateMultipartUpload": multipart.create,
+    "UploadPart": multipart.upload_part,
+    "UploadPartCopy": multipart.upload_part,
+    "CompleteMultipartUpload": multipart.complete,
+    "AbortMultipartUpload": multipart.abort,
+    "ListParts": multipart.list_parts,
+    NOT_IMPLEMENTED: _not_implemented,
+    **{unconfigured_operation(name): _unconfigured(name) for name in UNCONFIGURED},
+}
 
 
 class S3Door:
@@ -211,8 +114,11 @@ class S3Door:
         target = locate(request, system.settings.domain)
         now = datetime.now(UTC)
         caller = await query(authenticate, target, system, now)
-        handler = route(request.method, target.bucket, target.key, target.query)
-        return await handler(Call(request, system, target, caller, now))
+        operation = parse_operation(request.method, target.bucket, target.key, target.query,
+                                    "x-amz-copy-source" in target.signed.headers)
+        return await HANDLERS[operation.name](
+            Call(request, system, target, caller, now, operation)
+        )
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -73,7 +73,7 @@ async def create(call: Call) -> Response:
 
 
 def _part_number(call: Call) -> int:
-    number = whole_number(call.query.get("partNumber"), 5)
+    number = whole_number(call.operation.part_number, 5)
     if number is None:
         raise InvalidArgument("Part number must be an integer between 1 and 10000, inclusive")
     return number
@@ -82,7 +82,7 @@ def _part_number(call: Call) -> int:
 async def _open_upload(call: Call) -> MultipartUpload:
     await call.bucket_info(Action.WRITE_OBJECTS)
     upload: MultipartUpload = await blocking(
-        call.system.store.get_upload, call.bucket, call.key, call.query.get("uploadId", "")
+        call.system.store.get_upload, call.bucket, call.key, call.operation.upload_id or ""
     )
     return upload
 
@@ -91,7 +91,7 @@ def _confirm_and_record(call: Call, part: UploadedPart) -> None:
     """Blocking: protect the part's chunks from GC, then record the part."""
     call.system.blobs.confirm(part["chunks"])
     call.system.store.upload_part(
-        call.bucket, call.key, call.query["uploadId"], part, call.meta, call.now
+        call.bucket, call.key, call.operation.upload_id or "", part, call.meta, call.now
     )
 
 
@@ -193,7 +193,7 @@ def _composite_checksum(upload: MultipartUpload, numbers: list[int]) -> dict[str
 
 async def complete(call: Call) -> Response:
     info = await call.bucket_info(Action.WRITE_OBJECTS)
-    upload_id = call.query.get("uploadId", "")
+    upload_id = call.operation.upload_id or ""
     requested = _requested_parts(await read_small_body(call))
     result, upload = await blocking(
         call.system.store.complete_multipart_upload,
@@ -226,7 +226,7 @@ async def abort(call: Call) -> Response:
         call.system.store.abort_multipart_upload,
         call.bucket,
         call.key,
-        call.query["uploadId"],
+        call.operation.upload_id or "",
         call.meta,
         call.now,
     )

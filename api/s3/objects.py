@@ -113,8 +113,6 @@ async def store_body(call: Call, then: Callable[[Content, dict[str, str]], T]) -
 
 
 async def put_object(call: Call) -> Response:
-    if call.header("x-amz-copy-source"):
-        return await copy_object(call)
     info = await call.bucket_info(Action.WRITE_OBJECTS)
     validate_object_key(call.key)
     owner = call.user or info.owner
@@ -189,7 +187,7 @@ def object_headers(
     }
     if "parts" in version:
         headers["x-amz-mp-parts-count"] = str(len(version["parts"]))
-    whole = "range" not in call.target.signed.headers and "partNumber" not in call.query
+    whole = "range" not in call.target.signed.headers and call.operation.part_number is None
     # A checksum covers the whole object, so S3 leaves it off partial reads.
     if whole and (call.header("x-amz-checksum-mode") or "").upper() == "ENABLED":
         for algorithm, value in version.get("checksum", {}).items():
@@ -233,7 +231,7 @@ def _readable(call: Call) -> tuple[BucketInfo, Version]:
     """Blocking: the version a GET or HEAD names, if the caller may read it."""
     store = call.system.store
     info: BucketInfo = store.get_bucket(call.bucket)
-    version_id = call.query.get("versionId") or None
+    version_id = call.operation.version_id
     try:
         obj = store.get_object(call.bucket, call.key, version_id)
     except (NoSuchKey, NoSuchVersion) as missing:
@@ -261,8 +259,8 @@ def _start_read(call: Call, head: bool) -> _Read:
     check_read_conditions(call.headers, version)
     headers = object_headers(version, info, call, overrides)
     size = version["size"]
-    if "partNumber" in call.query:
-        byte_range = _part_range(version, call.query["partNumber"])
+    if call.operation.part_number is not None:
+        byte_range = _part_range(version, call.operation.part_number)
     else:
         byte_range = parse_range(call.header("range"), size)
     start, end = byte_range or (0, size)
@@ -314,7 +312,7 @@ async def delete_object(call: Call) -> Response:
     info = await call.bucket_info(Action.WRITE_OBJECTS)
     validate_object_key(call.key)
     version_id, is_marker = await _delete_one(
-        call, info, call.key, call.query.get("versionId") or None
+        call, info, call.key, call.operation.version_id
     )
     headers = {}
     if is_marker:
@@ -454,7 +452,7 @@ async def copy_object(call: Call) -> Response:
 
 async def get_object_acl(call: Call) -> Response:
     info = await call.bucket_info()
-    version_id = call.query.get("versionId") or None
+    version_id = call.operation.version_id
     obj = await blocking(call.system.store.get_object, call.bucket, call.key, version_id)
     authorize(call.caller.principal, Action.READ_OBJECT_ACL, info.acl, obj.version["acl"])
     return xml_response("AccessControlPolicy", acl_nodes(obj.version["acl"]))
@@ -462,7 +460,7 @@ async def get_object_acl(call: Call) -> Response:
 
 async def put_object_acl(call: Call) -> Response:
     info = await call.bucket_info()
-    version_id = call.query.get("versionId") or None
+    version_id = call.operation.version_id
     obj = await blocking(call.system.store.get_object, call.bucket, call.key, version_id)
     authorize(call.caller.principal, Action.WRITE_OBJECT_ACL, info.acl, obj.version["acl"])
     owner = obj.version["acl"]["owner"]

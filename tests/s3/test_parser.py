@@ -9,10 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 from starlette.requests import Request
 
-from api.s3 import buckets, listing, multipart, objects
 from api.s3.addressing import decoded_query, locate
 from api.s3.auth import Caller
-from api.s3.door import route
 from api.s3.errors import InvalidChunkEncoding
 from api.s3.payload import request_body
 from api.s3.sigv4 import STREAMING_UNSIGNED_TRAILER
@@ -55,39 +53,6 @@ def test_addressing(raw_path: bytes, host: str, bucket: str, key: str) -> None:
 ])
 def test_query_decoding(raw: bytes, pairs: tuple[tuple[str, str], ...]) -> None:
     assert decoded_query(raw) == pairs
-
-
-@pytest.mark.parametrize(("method", "bucket", "key", "query", "handler"), [
-    ("GET", "", "", {}, buckets.list_buckets),
-    ("PUT", "b", "", {}, buckets.create_bucket),
-    ("HEAD", "b", "", {}, buckets.head_bucket),
-    ("DELETE", "b", "", {}, buckets.delete_bucket),
-    ("GET", "b", "", {}, listing.list_objects_v1),
-    ("GET", "b", "", {"list-type": "2"}, listing.list_objects_v2),
-    ("GET", "b", "", {"versions": ""}, listing.list_object_versions),
-    ("GET", "b", "", {"location": ""}, buckets.get_location),
-    ("GET", "b", "", {"versioning": ""}, buckets.get_versioning),
-    ("PUT", "b", "", {"versioning": ""}, buckets.put_versioning),
-    ("GET", "b", "", {"acl": ""}, buckets.get_acl),
-    ("PUT", "b", "", {"acl": ""}, buckets.put_acl),
-    ("GET", "b", "", {"uploads": ""}, multipart.list_uploads),
-    ("POST", "b", "", {"delete": ""}, objects.delete_objects),
-    ("PUT", "b", "k", {}, objects.put_object),
-    ("GET", "b", "k", {}, objects.get_object),
-    ("HEAD", "b", "k", {}, objects.head_object),
-    ("DELETE", "b", "k", {}, objects.delete_object),
-    ("GET", "b", "k", {"acl": ""}, objects.get_object_acl),
-    ("PUT", "b", "k", {"acl": ""}, objects.put_object_acl),
-    ("POST", "b", "k", {"uploads": ""}, multipart.create),
-    ("PUT", "b", "k", {"partNumber": "1", "uploadId": "u"}, multipart.upload_part),
-    ("POST", "b", "k", {"uploadId": "u"}, multipart.complete),
-    ("DELETE", "b", "k", {"uploadId": "u"}, multipart.abort),
-    ("GET", "b", "k", {"uploadId": "u"}, multipart.list_parts),
-])
-def test_routing(
-    method: str, bucket: str, key: str, query: dict[str, str], handler: object
-) -> None:
-    assert route(method, bucket, key, query) is handler
 
 
 async def _pieces(data: bytes, size: int) -> AsyncIterator[bytes]:
