@@ -19,6 +19,7 @@ import orjson
 
 from domain.application import ObjectStore
 from projections.base import ViewStore
+from workers.delivery import RetryPolicy
 
 log = logging.getLogger("strata.workers")
 DEAD_LETTER_PREFIX = b"D/"
@@ -43,8 +44,7 @@ class LogFollower:
         self._store = store
         self._state = state
         self._handler = handler
-        self._attempts = attempts
-        self._backoff = backoff_seconds
+        self._policy = RetryPolicy(attempts, backoff_seconds)
         self._poll = poll_seconds
         self._settle = settle_seconds
         self.position = state.position(self.name)
@@ -67,35 +67,12 @@ class LogFollower:
         return self.position
 
     def _deliver(self, position: int, event: Any) -> None:
-        delay = self._backoff
-        for attempt in range(1, self._attempts + 1):
-            try:
-                self._handler(event)
-                return
-            except Exception as exc:
-                if attempt == self._attempts:
-                    self._dead_letter(position, event, exc)
-                    return
-                log.warning(
-                    "%s: attempt %d at position %d failed: %r; retrying",
-                    self.name,
-                    attempt,
-                    position,
-                    exc,
-                )
-                self._stop.wait(delay)
-                delay *= 2
+        failed = self._policy.deliver(self.name, self._handler, event, position, self._stop.wait)
+        if failed is not None:
+            self._dead_letter(position, event, failed)
 
     def _dead_letter(self, position: int, event: Any, exc: Exception) -> None:
         self.dead_letters += 1
-        log.error(
-            "%s: gave up on position %d (%s) after %d attempts: %r",
-            self.name,
-            position,
-            type(event).__qualname__,
-            self._attempts,
-            exc,
-        )
         record = {
             "worker": self.name,
             "position": position,

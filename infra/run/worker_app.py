@@ -44,6 +44,7 @@ from domain.envelope import envelope
 from infra.kafka import records as kafka
 from infra.run.system import System, open_system
 from infra.settings import Settings
+from workers.delivery import RetryPolicy
 
 log = logging.getLogger("strata.worker")
 GROUP = "strata-workers"
@@ -139,25 +140,22 @@ def create_worker_app(
     def handled_up_to(key: bytes) -> int:
         return max(int(handled[key]), read_directly.get(key, 0))
 
+    policy = RetryPolicy(settings.worker_attempts, backoff_seconds)
+
     async def deliver(event: Any, position: int) -> str | None:
         """None when every handler succeeded; else the last error."""
         loop = asyncio.get_running_loop()
-        delay = backoff_seconds
+
+        def retried() -> None:
+            counts.retries += 1
+
         for handler in handlers:
-            for attempt in range(1, settings.worker_attempts + 1):
-                try:
-                    await loop.run_in_executor(None, handler, event)
-                    break
-                except Exception as exc:
-                    if attempt == settings.worker_attempts:
-                        log.error("gave up on position %d (%s) after %d attempts: %r",
-                                  position, type(event).__qualname__, attempt, exc)
-                        return repr(exc)
-                    counts.retries += 1
-                    log.warning("attempt %d at position %d failed: %r; retrying",
-                                attempt, position, exc)
-                    await asyncio.sleep(delay)
-                    delay *= 2
+            async def run(event: Any, handler: Any = handler) -> None:
+                await loop.run_in_executor(None, handler, event)
+
+            failed = await policy.deliver_async("worker", run, event, position, retried)
+            if failed is not None:
+                return repr(failed)
         return None
 
     async def process(key: bytes | None, value: bytes | None, headers: Any,
