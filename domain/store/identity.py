@@ -80,10 +80,13 @@ class IdentityCommands(StoreCore):
     ) -> None:
         """Replace an access key's secret; the old secret stops working at once."""
         validate_access_key(access_key, secret)
+        self._changing_key(access_key, lambda key: key.rotate_secret(encrypt(secret), meta, now))
 
+    def _changing_key(self, access_key: str, change: Callable[[AccessKey], None]) -> None:
+        """get -> change -> save of one access key, again when a concurrent write won."""
         def attempt() -> None:
             key = self._access_key(access_key)
-            key.rotate_secret(encrypt(secret), meta, now)
+            change(key)
             self._save(key)
 
         self._retrying(attempt, AccessKey.create_id(access_key))
@@ -117,21 +120,11 @@ class IdentityCommands(StoreCore):
     def set_access_key_active(
         self, access_key: str, active: bool, meta: RequestMeta, now: datetime
     ) -> None:
-        def attempt() -> None:
-            key = self._access_key(access_key)
-            key.set_active(active, meta, now)
-            self._save(key)
-
-        self._retrying(attempt, AccessKey.create_id(access_key))
+        self._changing_key(access_key, lambda key: key.set_active(active, meta, now))
 
     def delete_access_key(self, access_key: str, meta: RequestMeta, now: datetime) -> None:
         """The key and every token issued for it stop working at once; its id stays taken."""
-        def attempt() -> None:
-            key = self._access_key(access_key)
-            key.delete(meta, now)
-            self._save(key)
-
-        self._retrying(attempt, AccessKey.create_id(access_key))
+        self._changing_key(access_key, lambda key: key.delete(meta, now))
 
     def delete_user(self, name: str, meta: RequestMeta, now: datetime) -> None:
         """The user and all its keys, in one save. Its buckets stay, for an administrator
