@@ -15,9 +15,9 @@ from domain.access import Action, Principal, authorize
 from domain.application import ObjectStore
 from domain.errors import AccessDenied, NoSuchBucket, NoSuchKey, NoSuchUser
 from domain.records import InventoryConfig, RequestMeta
+from domain.runtime.periodic import Periodic
 from projections.base import ViewReader
 from projections.buckets import list_buckets
-from workers.periodic import Periodic
 
 log = logging.getLogger("strata.inventory")
 INVENTORY_META: RequestMeta = {

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
+from domain.runtime.periodic import Periodic
 from infra.blobs.nodes import NodeBlobStore
 from projections.base import ViewReader
 from projections.nodes import list_nodes
@@ -26,9 +26,7 @@ class MembershipWatcher:
         self._views = views
         self._current_position = current_position
         self._wait_for_views = wait_for_views
-        self._interval = interval_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic("membership", interval_seconds, self.refresh, log)
 
     def refresh(self) -> None:
         """Read membership as of now (after the read barrier), then probe every node."""
@@ -40,17 +38,7 @@ class MembershipWatcher:
 
     def start(self) -> None:
         self.refresh()
-        self._thread = threading.Thread(target=self._run, name="membership", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.refresh()
-            except Exception:
-                log.exception("refreshing blob node membership failed; will try again")
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._periodic.stop()

@@ -20,6 +20,7 @@ from domain.application import ObjectStore
 from domain.errors import AccessKeyAlreadyExists, UserAlreadyExists
 from domain.ports import BlobStore
 from domain.records import RequestMeta
+from domain.runtime.periodic import Periodic
 from infra.access_log import DeniedLog
 from infra.blobs.chunk_pack import ChunkPack
 from infra.blobs.local_files import LocalDiskBlobStore
@@ -47,7 +48,6 @@ from projections.time_index import TimeIndexProjection
 from projections.uploads import UploadsProjection, has_uploads
 from workers.gc import GarbageCollector
 from workers.inventory import InventoryScheduler
-from workers.periodic import Periodic
 from workers.replication import Replicator
 from workers.runner import LogFollower
 from workers.upload_expiry import UploadExpirer
