@@ -218,8 +218,12 @@ SMALL_READ_BYTES = 256 * 1024
 def _response_overrides(call: Call) -> dict[str, str]:
     """The response-* parameters: signed requests only (as AWS: an anonymous caller
     could otherwise serve a public text object as a web page), each a header value."""
+    if not call.query:
+        return {}  # most reads: nothing to override
     overrides = {h: call.query[p] for p, h in RESPONSE_OVERRIDES.items() if p in call.query}
-    if overrides and call.caller.principal is None:
+    if not overrides:
+        return overrides
+    if call.caller.principal is None:
         raise InvalidRequest(
             "Request specific response headers cannot be used for anonymous GET requests."
         )

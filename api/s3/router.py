@@ -98,7 +98,15 @@ def _bucket_operation(method: str, query: Mapping[str, str]) -> str:
     return NOT_IMPLEMENTED
 
 
+_PLAIN_OBJECT = {"GET": "GetObject", "HEAD": "HeadObject", "PUT": "PutObject",
+                 "DELETE": "DeleteObject"}
+
+
 def _object_operation(method: str, query: Mapping[str, str], copy: bool) -> str:
+    if not query:  # most requests: a plain read or write of an object
+        if copy and method == "PUT":
+            return "CopyObject"
+        return _PLAIN_OBJECT.get(method, NOT_IMPLEMENTED)
     unsupported = any(name in query for name in UNSUPPORTED)
     if method == "GET":
         named = _first(query, _OBJECT_GET)
@@ -136,6 +144,8 @@ def parse_operation(method: str, bucket: str, key: str, query: Mapping[str, str]
         name = _bucket_operation(method, query)
     else:
         name = _object_operation(method, query, copy_source)
+    if not query:
+        return S3Operation(name, bucket, key)
     return S3Operation(
         name, bucket, key,
         version_id=query.get("versionId") or None,
