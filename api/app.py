@@ -34,7 +34,7 @@ from domain.errors import StrataError
 
 
 async def healthz(request: Request) -> Response:
-    return health_response(request.app.state.system)
+    return await health_response(request.app.state.system)
 
 
 def native_routes() -> list[Route]:

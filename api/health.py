@@ -1,15 +1,21 @@
-"""The health answer both doors give: the views runner's state and position."""
+"""The health answer both doors give: the views runner's state and position, and how
+far the views are behind the store (a process serves while they catch up: writes and
+reads of objects go to the store; listings wait at the read barrier)."""
 
 from __future__ import annotations
 
 from starlette.responses import JSONResponse
 
+from api.blocking import blocking
 from api.system import System
 
 
-def health_response(system: System) -> JSONResponse:
+async def health_response(system: System) -> JSONResponse:
     healthy = system.runner.error is None
+    position = system.runner.position
+    behind = max(0, await blocking(system.store.current_position) - position)
     return JSONResponse(
-        {"status": "ok" if healthy else "degraded", "views_position": system.runner.position},
+        {"status": "ok" if healthy else "degraded", "views_position": position,
+         "views_behind_events": behind},
         200 if healthy else 503,
     )

@@ -96,7 +96,7 @@ class S3Door:
         response: Response
         try:
             if scope["path"] == HEALTH_PATH:
-                response = health_response(self.system)
+                response = await health_response(self.system)
             else:
                 response = await self._serve(request)
         except Exception as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -81,3 +82,30 @@ def test_an_instance_killed_and_restarted_resumes_its_views_from_where_they_were
     assert keys == [f"before-{n}" for n in range(1, 5)] + [f"while-down-{n}" for n in range(5)]
     stats = httpx.get(f"{second.api}/metrics").text
     assert "strata_feed_duplicates_total 0" in stats  # it did not read the topic again
+
+
+def test_an_instance_restarted_while_the_relay_is_down_starts_and_serves(
+    two_apis: list[Server], relay: Any
+) -> None:
+    """Issue 20, item 2: start-up does not wait for the views to catch up with the store."""
+    first, second = two_apis
+    a = s3(first)
+    a.create_bucket(Bucket="relay-down")
+    a.put_object(Bucket="relay-down", Key="before", Body=b"x")
+    second.kill()
+    relay.kill()
+    a.put_object(Bucket="relay-down", Key="while-down", Body=b"y")  # stored, not relayed
+    second.start(timeout=60)  # it used to exit: BarrierTimeout at the membership refresh
+    health = httpx.get(f"{second.api}/healthz").json()
+    assert health["status"] == "ok" and health["views_behind_events"] >= 1, health
+    b = s3(second)
+    assert b.get_object(Bucket="relay-down", Key="while-down")["Body"].read() == b"y"
+    b.put_object(Bucket="relay-down", Key="through-the-restarted", Body=b"z")
+    assert a.get_object(Bucket="relay-down", Key="through-the-restarted")["Body"].read() == b"z"
+    relay.start()
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{second.api}/healthz").json()["views_behind_events"] > 0:
+        assert time.monotonic() < deadline, "the restarted instance's views never caught up"
+        time.sleep(0.2)
+    keys = [o["Key"] for o in b.list_objects_v2(Bucket="relay-down")["Contents"]]
+    assert keys == ["before", "through-the-restarted", "while-down"]
