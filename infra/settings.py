@@ -30,6 +30,24 @@ class HttpLimits:
     connections: int = 1024  # served at once; beyond, uvicorn answers 503
 
 
+@dataclass(frozen=True)
+class PgBudget:
+    """How one process shares its PostgreSQL connections (STRATA_PG_CONNECTIONS): the
+    relay's tracking row one, the bucket gates a third, the event store the rest."""
+
+    total: int
+    tracking: int
+    gates: int
+    event_store: int
+
+    @classmethod
+    def of(cls, total: int) -> PgBudget:
+        if total < 4:
+            raise SettingsError("STRATA_PG_CONNECTIONS must be at least 4")
+        gates = max(1, total // 3)
+        return cls(total, 1, gates, total - 1 - gates)
+
+
 class SettingsError(ValueError):
     """A setting has a value strata cannot use; the message says which and why."""
 
@@ -76,6 +94,10 @@ class Settings:
     # Addresses whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
     # IPs or networks, "*" for any); empty: none, the peer's own address is the source.
     trusted_proxies: str = ""
+    # PostgreSQL connections one process may hold: the event store's pool (2 kept open,
+    # the rest on demand), the bucket gates' advisory locks, the relay's tracking row.
+    pg_connections: int = 10
+    pg_connect_seconds: float = 60.0  # how long a starting process retries the server
     metrics_token: str = ""  # when set, /metrics wants "Authorization: Bearer <it>"
     upload_expiry_seconds: int = 7 * 24 * 3600  # incomplete multipart uploads; 0: never
     upload_expiry_check_seconds: float = 3600.0
@@ -163,6 +185,10 @@ class Settings:
                 "STRATA_WORKER_SESSION_SECONDS", defaults.worker_session_seconds, float
             ),
             trusted_proxies=(env.get("STRATA_TRUSTED_PROXIES") or "").strip(),
+            pg_connections=int(number("STRATA_PG_CONNECTIONS", defaults.pg_connections)),
+            pg_connect_seconds=number(
+                "STRATA_PG_CONNECT_SECONDS", defaults.pg_connect_seconds, float
+            ),
             metrics_token=env.get("STRATA_METRICS_TOKEN", ""),
             upload_expiry_seconds=int(
                 number("STRATA_UPLOAD_EXPIRY_SECONDS", defaults.upload_expiry_seconds)
@@ -266,9 +292,14 @@ class Settings:
             POSTGRES_PORT=str(url.port or 5432),
             POSTGRES_USER=unquote(url.username or "postgres"),
             POSTGRES_PASSWORD=unquote(url.password or ""),
-            POSTGRES_POOL_SIZE="8",
+            POSTGRES_POOL_SIZE="2",
+            POSTGRES_MAX_OVERFLOW=str(self.pg_budget.event_store - 2),
         )
         return env
+
+    @property
+    def pg_budget(self) -> PgBudget:
+        return PgBudget.of(self.pg_connections)
 
     @property
     def blob_dir(self) -> Path:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from eventsourcing.persistence import PersistenceError
 from psycopg import sql
+from psycopg_pool import PoolTimeout
 
 from infra.settings import Settings, SettingsError
 
 log = logging.getLogger("strata")
+T = TypeVar("T")
 
 # pg_advisory_lock(int, int): a key space of its own, apart from the bucket gates' bigints
 SCHEMA_LOCK = (0x5354, 1)  # "ST", 1
@@ -61,3 +66,21 @@ def schema_lock(settings: Settings) -> Iterator[None]:
             yield
         finally:
             db.execute("SELECT pg_advisory_unlock(%s, %s)", SCHEMA_LOCK)
+
+
+def retrying_connections(settings: Settings, connect: Callable[[], T]) -> T:
+    """`connect()`, tried again with backoff for up to STRATA_PG_CONNECT_SECONDS while
+    PostgreSQL refuses connections (down, restarting, or out of connections: "too many
+    clients already"), so a role started at the wrong moment waits instead of exiting."""
+    deadline = time.monotonic() + settings.pg_connect_seconds
+    delay = 0.5
+    while True:
+        try:
+            return connect()
+        except (psycopg.OperationalError, PoolTimeout, PersistenceError, SettingsError) as exc:
+            if not settings.event_store or time.monotonic() + delay > deadline:
+                raise
+            log.warning("PostgreSQL refused a connection (%s); trying again in %.1f s",
+                        str(exc).strip().splitlines()[0][:200], delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)

@@ -189,16 +189,19 @@ def run_relay(settings: Settings) -> None:
 
     from domain.application import ObjectStore
     from infra.eventstore.gates import LocalBucketGate
-    from infra.eventstore.postgres import prepared_store_env, schema_lock
+    from infra.eventstore.postgres import prepared_store_env, retrying_connections, schema_lock
 
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(levelname)s %(name)s: %(message)s")
     servers = settings.require_kafka()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    env = prepared_store_env(settings)
-    with schema_lock(settings):
-        store = ObjectStore(env, LocalBucketGate())
-        tracking = open_tracking(settings)
+
+    def connect() -> tuple[ObjectStore, SQLiteRelayTracking | PostgresRelayTracking]:
+        env = prepared_store_env(settings)
+        with schema_lock(settings):
+            return ObjectStore(env, LocalBucketGate()), open_tracking(settings)
+
+    store, tracking = retrying_connections(settings, connect)
     relay = Relay(store, tracking, servers, settings.kafka_topic, settings.kafka_partitions,
                   settings.kafka_one_record_per_batch, settings.relay_poll_seconds)
 

@@ -28,7 +28,7 @@ from infra.blobs.membership import MembershipWatcher
 from infra.blobs.nodes import NodeBlobStore
 from infra.blobs.packed import PackedBlobStore
 from infra.eventstore.gates import LocalBucketGate, PostgresBucketGate
-from infra.eventstore.postgres import prepared_store_env, schema_lock
+from infra.eventstore.postgres import prepared_store_env, retrying_connections, schema_lock
 from infra.exports.inventory import InventoryExporter
 from infra.kafka.relay import open_tracking, relay_lag
 from infra.keys import SecretBox, token_signing_key
@@ -173,6 +173,19 @@ def embedded_blobs(settings: Settings) -> BlobStore:
     return PackedBlobStore(ChunkPack(settings.chunk_pack_path), files, settings.small_chunk_bytes)
 
 
+def _open_store(settings: Settings) -> tuple[ObjectStore, Any]:
+    env = prepared_store_env(settings)
+    gate: LocalBucketGate | PostgresBucketGate = LocalBucketGate()
+    relay_tracking = None
+    with schema_lock(settings):
+        if settings.event_store:  # other processes write too
+            gate = PostgresBucketGate(settings.event_store, settings.pg_budget.gates)
+        store = ObjectStore(env, gate, settings.read_cache_size)
+        if settings.kafka:
+            relay_tracking = open_tracking(settings)
+    return store, relay_tracking
+
+
 def open_system(settings: Settings, role: str = "embedded") -> System:
     """Open (creating on first use) the data dir; the caller starts and closes it.
     `role`: "embedded" follows the store in-process; "api" and "worker" are cluster
@@ -180,15 +193,8 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     if role != "embedded":
         settings.require_cluster_role()
     make_private(settings.data_dir)
-    env = prepared_store_env(settings)
-    gate: LocalBucketGate | PostgresBucketGate = LocalBucketGate()
-    feed = relay_tracking = None
-    with schema_lock(settings):
-        if settings.event_store:
-            gate = PostgresBucketGate(settings.event_store)  # other processes write too
-        store = ObjectStore(env, gate, settings.read_cache_size)
-        if settings.kafka:
-            relay_tracking = open_tracking(settings)
+    store, relay_tracking = retrying_connections(settings, lambda: _open_store(settings))
+    feed = None
     settings.check_blob_backend()
     views = RocksDBViewStore(settings.views_dir)
     runner = ProjectionRunner(store, views, all_projections())
