@@ -30,8 +30,9 @@ from infra.blobs.node_client import ChunkCorrupt, ChunkMissing, NodeClient, Node
 
 log = logging.getLogger("strata.nodes")
 PIECE = 1024 * 1024
-# A chunk this process stored on W nodes this recently needs no confirming touch: the
-# GC grace period (an hour by default) is far longer.
+# A chunk this process stored on W nodes this recently needs no confirming touch, as
+# long as the GC grace period is far longer (an hour by default): the window is at most
+# a quarter of the grace the store is given.
 FRESH_SECONDS = 60.0
 FRESH_CHUNKS = 100_000
 
@@ -71,6 +72,7 @@ class NodeBlobStore:
         down_after_seconds: float,
         clock: Callable[[], float] = time.monotonic,
         threads: int = 32,
+        gc_grace_seconds: float = 3600.0,
     ) -> None:
         if not 1 <= write_quorum <= replicas:
             raise ValueError("the write quorum must be between 1 and the replication factor")
@@ -84,6 +86,7 @@ class NodeBlobStore:
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="strata-nodes")
         self.repairs = RepairLog()
         self._fresh: OrderedDict[str, float] = OrderedDict()  # digest -> when W nodes took it
+        self._fresh_seconds = min(FRESH_SECONDS, gc_grace_seconds / 4)
 
     # -- membership and health --------------------------------------------------------
 
@@ -328,7 +331,7 @@ class NodeBlobStore:
         """W nodes took it from this process moments ago: its idle clocks are fresh."""
         with self._lock:
             stored = self._fresh.get(digest)
-        return stored is not None and self._clock() - stored < FRESH_SECONDS
+        return stored is not None and self._clock() - stored < self._fresh_seconds
 
     def confirm(self, chunks: Iterable[Chunk]) -> None:
         for chunk in chunks:

@@ -206,7 +206,8 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     membership = replicator = replication_follower = None
     if settings.blob_backend == "nodes":
         nodes = NodeBlobStore(settings.require_cluster_secret(), settings.replicas,
-                              settings.write_quorum, settings.node_down_after_seconds)
+                              settings.write_quorum, settings.node_down_after_seconds,
+                              gc_grace_seconds=settings.gc_grace_seconds)
         membership = MembershipWatcher(nodes, views, store.current_position, runner.wait_for,
                                        settings.node_probe_seconds)
         replicator = Replicator(store, views, runner.wait_for, nodes, utc_now,

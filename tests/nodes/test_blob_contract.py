@@ -53,3 +53,27 @@ class TestBlobNodes(BlobStoreContract):
             time.sleep(0.05)
         for node in self.node_list:
             rot_in_place(node.chunk_path(digest), 0)
+
+
+def test_a_fresh_chunk_skips_its_confirming_touch_only_well_within_the_gc_grace(
+    nodes: list[Node],
+) -> None:
+    """A store may skip touching a chunk it stored moments ago, but never for as long as
+    GC's grace: with a short grace (the tests', a soak's), a chunk stored earlier than a
+    quarter of it is touched again, so GC cannot take it before the event names it."""
+    import os
+
+    from tests.contracts.blob_store import write
+
+    store = NodeBlobStore(SECRET, replicas=3, write_quorum=2, down_after_seconds=1e12,
+                          gc_grace_seconds=0.8)
+    store.set_members([(n.node_id, n.url, n.zone, "active") for n in nodes])
+    try:
+        chunk = write(store, os.urandom(100))
+        time.sleep(0.5)  # past a quarter of the grace, within the fixed 60 s window
+        store.confirm([chunk])
+        idle = [c.idle_seconds for c in store.inventory() if c.digest == chunk["digest"]]
+        assert idle and idle[0] < 0.4, idle
+        assert store.delete_if_idle(chunk["digest"], 0.45) is None
+    finally:
+        store.close()
