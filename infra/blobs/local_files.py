@@ -106,6 +106,33 @@ def checked_digest(
     return digest
 
 
+class BufferedSink:
+    """A chunk gathered whole in memory, hashed as it comes unless its caller hashes it,
+    then handed to `keep(digest, data)` at commit: the blob nodes' sink (a chunk's
+    placement depends on its hash, so it cannot stream to its nodes) and the in-memory
+    store's."""
+
+    def __init__(self, keep: Callable[[str, bytes], object], hashed_by_caller: bool) -> None:
+        self._keep = keep
+        self._hash = None if hashed_by_caller else hashlib.sha256()
+        self._data = bytearray()
+
+    def write(self, data: Piece) -> None:
+        if self._hash is not None:
+            self._hash.update(data)
+        self._data += data
+
+    def commit(self, digest: str | None = None) -> Chunk:
+        digest = checked_digest(self._hash, digest, self.abort)
+        data = bytes(self._data)
+        self._keep(digest, data)
+        self._data = bytearray()
+        return {"digest": digest, "size": len(data)}
+
+    def abort(self) -> None:
+        self._data = bytearray()
+
+
 class _LocalChunkSink:
     def __init__(self, store: LocalDiskBlobStore, hashed_by_caller: bool) -> None:
         self._store = store

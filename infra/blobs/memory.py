@@ -7,12 +7,11 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
 from domain.errors import ChunkUnavailable
 from domain.ports import Piece, StoredChunk
 from domain.records import Chunk
-from infra.blobs.local_files import checked_digest
+from infra.blobs.local_files import BufferedSink
 
 
 class InMemoryBlobStore:
@@ -21,8 +20,8 @@ class InMemoryBlobStore:
         self._chunks: dict[str, tuple[bytes, float]] = {}  # digest -> bytes, last touched
         self._lock = threading.Lock()
 
-    def begin_chunk(self, hashed_by_caller: bool = False) -> _MemorySink:
-        return _MemorySink(self, None if hashed_by_caller else hashlib.sha256())
+    def begin_chunk(self, hashed_by_caller: bool = False) -> BufferedSink:
+        return BufferedSink(self._keep, hashed_by_caller)
 
     def _keep(self, digest: str, data: bytes) -> None:
         with self._lock:
@@ -73,25 +72,3 @@ class InMemoryBlobStore:
         with self._lock:
             data, touched = self._chunks[digest]
             self._chunks[digest] = (bytes([data[0] ^ 0xFF]) + data[1:], touched)
-
-
-class _MemorySink:
-    def __init__(self, store: InMemoryBlobStore, running: Any) -> None:
-        self._store = store
-        self._hash = running
-        self._data = bytearray()
-
-    def write(self, data: Piece) -> None:
-        if self._hash is not None:
-            self._hash.update(data)
-        self._data += data
-
-    def commit(self, digest: str | None = None) -> Chunk:
-        digest = checked_digest(self._hash, digest, self.abort)
-        data = bytes(self._data)
-        self._store._keep(digest, data)
-        self._data = bytearray()
-        return {"digest": digest, "size": len(data)}
-
-    def abort(self) -> None:
-        self._data = bytearray()

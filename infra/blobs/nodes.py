@@ -24,7 +24,7 @@ from domain.nodes import ACTIVE
 from domain.placement import NodeRef, placement, placement_order
 from domain.ports import Piece, StoredChunk
 from domain.records import Chunk
-from infra.blobs.local_files import checked_digest
+from infra.blobs.local_files import BufferedSink
 from infra.blobs.node_auth import presigned_query
 from infra.blobs.node_client import ChunkCorrupt, ChunkMissing, NodeClient, NodeError
 
@@ -241,8 +241,8 @@ class NodeBlobStore:
 
     # -- the BlobStore port -----------------------------------------------------------
 
-    def begin_chunk(self, hashed_by_caller: bool = False) -> _ReplicatingSink:
-        return _ReplicatingSink(self, hashed_by_caller)
+    def begin_chunk(self, hashed_by_caller: bool = False) -> BufferedSink:
+        return BufferedSink(self.store, hashed_by_caller)
 
     def store(self, digest: str, data: bytes) -> list[str]:
         """Send a whole chunk to its placement nodes; the ids of W or more that have it.
@@ -376,27 +376,6 @@ class NodeBlobStore:
         for member in self.members():
             member.client.close()
 
-
-class _ReplicatingSink:
-    def __init__(self, store: NodeBlobStore, hashed_by_caller: bool) -> None:
-        self._store = store
-        self._hash = None if hashed_by_caller else hashlib.sha256()
-        self._data = bytearray()
-
-    def write(self, data: Piece) -> None:
-        if self._hash is not None:
-            self._hash.update(data)
-        self._data += data
-
-    def commit(self, digest: str | None = None) -> Chunk:
-        digest = checked_digest(self._hash, digest, self.abort)
-        self._store.store(digest, bytes(self._data))
-        chunk: Chunk = {"digest": digest, "size": len(self._data)}
-        self._data = bytearray()
-        return chunk
-
-    def abort(self) -> None:
-        self._data = bytearray()
 
 
 def _answers(client: NodeClient) -> bool:
