@@ -85,6 +85,11 @@ def make_acl(owner: str, grants: list[Grant]) -> Acl:
     return {"owner": owner, "grants": list(grants)}
 
 
+def controls_bucket(principal: Principal | None, bucket_acl: Acl) -> bool:
+    """An administrator or the bucket's owner: may do, and see, everything in it."""
+    return principal is not None and (principal.is_admin or principal.user == bucket_acl["owner"])
+
+
 def authorize(
     principal: Principal | None,
     action: Action,
@@ -96,7 +101,7 @@ def authorize(
     The bucket owner controls everything in the bucket (as S3's bucket-owner-enforced
     ownership does); other callers need a grant on the resource the action names.
     """
-    if principal is not None and (principal.is_admin or principal.user == bucket_acl["owner"]):
+    if controls_bucket(principal, bucket_acl):
         return
     who = {
         "actor": principal.access_key if principal else "anonymous",

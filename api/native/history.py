@@ -17,7 +17,7 @@ from api.native.common import json_body, json_response, now
 from api.native.errors import MalformedRequest
 from api.operations import delete_marker, new_version_id, record_version
 from api.system import System
-from domain.access import Action, Principal, authorize, canned_acl
+from domain.access import Action, Principal, authorize, canned_acl, controls_bucket
 from domain.application import BucketInfo, ObjectStore
 from domain.envelope import envelope, listing_view
 from domain.errors import (
@@ -94,7 +94,7 @@ def may_read_details(
     """Blocking: whether the caller may see what history and events say beyond a
     listing (metadata, chunks, who and from where): an administrator, the bucket owner,
     or a caller with READ on the key's current version."""
-    if principal is not None and (principal.is_admin or principal.user == info.owner):
+    if controls_bucket(principal, info.acl):
         return True
     if key is None:
         return False

@@ -17,7 +17,7 @@ from api.native.common import json_body, json_response, now, text_field
 from api.native.errors import MalformedRequest
 from api.native.history import instant_param
 from api.system import System
-from domain.access import Action, authorize
+from domain.access import Action, authorize, controls_bucket
 from domain.records import InventoryConfig
 from projections.inventory import inventory_rows
 
@@ -51,7 +51,7 @@ async def rows(request: Request) -> Response:
     authorize(principal, Action.LIST_BUCKET, info.acl)
     moment = instant_param(request)
     current = request.query_params.get("current_only", "").lower() in ("true", "1", "yes")
-    detailed = principal is not None and (principal.is_admin or principal.user == info.owner)
+    detailed = controls_bucket(principal, info.acl)
     pieces = _json_lines(system, bucket, moment, current, detailed)
     return StreamingResponse(iterate_blocking(pieces), media_type="application/x-ndjson")
 
