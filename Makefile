@@ -74,6 +74,7 @@ bench: setup bench-tools
 	$(VENV)/bin/python -m bench.history
 	$(VENV)/bin/python -m bench.cluster
 	$(VENV)/bin/python -m bench.kafka
+	$(VENV)/bin/python -m bench.relay
 	$(VENV)/bin/python -m bench.multipart_parts 10000
 
 clean:

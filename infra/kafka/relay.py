@@ -8,6 +8,12 @@ that resends the batch, and consumers drop what they have seen).
 The store is the source of truth. When the broker has lost what it acknowledged (the
 topic is empty, or a partition's offsets went backwards), the relay publishes the
 whole log again from position 0.
+
+Events go out in batches of many records (one produce request per partition for a
+whole batch of events), on every broker. tansu reports a partition's end as one past
+the *first* offset of its last batch; each watermark is a batch of its own and is the
+last record the relay acknowledges in a partition, so every end the relay and the
+views compare with (the offset after a watermark) is one tansu reports rightly.
 """
 
 from __future__ import annotations
@@ -55,7 +61,6 @@ class Relay:
         servers: str,
         topic: str,
         partitions: int,
-        one_record_per_batch: bool = False,
         poll_seconds: float = 0.02,
         batch_size: int = 500,
     ) -> None:
@@ -64,7 +69,6 @@ class Relay:
         self._servers = servers
         self._topic = topic
         self._wanted_partitions = partitions
-        self._one_record_per_batch = one_record_per_batch
         self._poll = poll_seconds
         self._batch_size = batch_size
         self.place = tracking.load()
@@ -82,7 +86,7 @@ class Relay:
                     self._servers, self._topic, self._wanted_partitions
                 )
                 await self._check_broker()
-                producer = kafka.producer(self._servers, self._one_record_per_batch)
+                producer = kafka.producer(self._servers)
                 await producer.start()
                 await self._follow(producer, stop)
             except BrokerLostData as exc:
@@ -203,7 +207,7 @@ def run_relay(settings: Settings) -> None:
 
     store, tracking = retrying_connections(settings, connect)
     relay = Relay(store, tracking, servers, settings.kafka_topic, settings.kafka_partitions,
-                  settings.kafka_one_record_per_batch, settings.relay_poll_seconds)
+                  settings.relay_poll_seconds)
 
     async def main() -> None:
         stop = asyncio.Event()

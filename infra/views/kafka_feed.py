@@ -150,11 +150,21 @@ class KafkaViewFeed:
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since > 2.0:
                 # A broker that lost its log may not say so: it just has fewer records.
-                ends = await consumer.end_offsets(parts)
-                if any(next_offsets[tp.partition] > end for tp, end in ends.items()):
+                if await self._log_lost(consumer, parts, next_offsets):
                     return epoch + 1
                 quiet_since = time.monotonic()
         return None
+
+    async def _log_lost(self, consumer: AIOKafkaConsumer, parts: list[TopicPartition],
+                        next_offsets: dict[int, int]) -> bool:
+        """Whether a partition no longer has the last record this feed read from it."""
+        ends = await consumer.end_offsets(parts)
+        for tp, end in ends.items():
+            read_to = next_offsets[tp.partition]
+            if read_to > end and not await kafka.holds(
+                    self._servers, self._topic, tp.partition, read_to - 1):
+                return True
+        return False
 
     def _apply(self, sequencer: Sequencer, next_offsets: dict[int, int], epoch: int) -> None:
         released = sequencer.release()

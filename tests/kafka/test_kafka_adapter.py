@@ -54,3 +54,25 @@ def test_a_consumer_stopped_by_a_task_being_cancelled_lets_the_cancellation_thro
         return task.cancelled()
 
     assert asyncio.run(check())
+
+
+def test_a_record_inside_a_batch_is_held_though_the_reported_end_is_short(
+    broker: Broker,
+) -> None:
+    # tansu reports one past the first offset of a partition's last batch; the views ask
+    # the broker for the record itself before deciding its log was lost.
+    async def check() -> tuple[int, bool, bool]:
+        producer = kafka.producer(broker.servers)
+        await producer.start()
+        try:
+            sent = [await producer.send(TOPIC, b"x", partition=0) for _ in range(5)]
+            await asyncio.gather(*sent)
+        finally:
+            await producer.stop()
+        ends = await kafka.end_offsets(broker.servers, TOPIC)
+        return (ends[0], await kafka.holds(broker.servers, TOPIC, 0, 4),
+                await kafka.holds(broker.servers, TOPIC, 0, 5, wait_seconds=1))
+
+    end, inside, beyond = asyncio.run(check())
+    assert end <= 5
+    assert inside and not beyond
