@@ -92,6 +92,10 @@ class ChunkUnavailable(StrataError):
     """A chunk is missing, or its bytes no longer match its hash."""
 
 
+class ChunkNotStored(ChunkUnavailable):
+    """The chunk is not there at all (as opposed to there with the wrong bytes)."""
+
+
 class NoSuchNode(StrataError):
     pass
 

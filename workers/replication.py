@@ -188,11 +188,26 @@ class Replicator:
         self._record(findings)
         return findings
 
+    def verify(self, replicas: Iterable[tuple[str, str]]) -> Findings:
+        """Check replicas a reader reported bad, and repair those that are."""
+        findings = Findings()
+        for digest, node_id in replicas:
+            self._verify(digest, node_id, findings)
+        self._record(findings)
+        return findings
+
     def _verify(self, digest: str, node_id: str, findings: Findings) -> None:
+        # A report is only a reason to look: a replica the views do not hold (a copy
+        # still on its way) is left alone, and a copy is deleted only when two reads of
+        # its own both find bad bytes, so a read that raced a write cannot cost a good one.
         if node_id not in replicas_of(self._views, digest):
             return  # dropped since the pass began (moved away, or collected)
         self.stats.replicas_scrubbed += 1
         status = self._nodes.check(digest, node_id)
+        if status == "corrupt" and self._nodes.check(digest, node_id) != "corrupt":
+            log.info("replica of %s on %s read bad once and good again: kept",
+                     digest[:12], node_id)
+            return
         if status == "ok" or status == "unreachable":
             return
         if status == "corrupt":
@@ -232,10 +247,7 @@ class Replicator:
                     pending, self._pending = self._pending, set()
                     suspects, self._suspects = self._suspects, set()
                 if suspects:
-                    findings = Findings()
-                    for digest, node_id in suspects:
-                        self._verify(digest, node_id, findings)
-                    self._record(findings)
+                    self.verify(suspects)
                 if pending:
                     self._wait_for_views(self._store.current_position())
                     self.reconcile(sorted(pending))

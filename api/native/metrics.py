@@ -29,7 +29,8 @@ def _labelled(lines: list[str], name: str, help_text: str, label: str,
     lines += [f'{name}{{{label}="{key}"}} {value:g}' for key, value in values.items()]
 
 
-def render(system: System) -> str:
+def views_gauges(system: System) -> list[str]:
+    """How far this process's views are, against the store's log: every role has them."""
     lines: list[str] = []
     head = system.store.current_position()
     _gauge(lines, "strata_log_position", "newest position in the event store's log", head)
@@ -37,6 +38,12 @@ def render(system: System) -> str:
            "up to", system.runner.position)
     _gauge(lines, "strata_views_lag_events", "events committed but not yet in this process's "
            "views", max(0, head - system.runner.position))
+    return lines
+
+
+def render(system: System) -> str:
+    lines = views_gauges(system)
+    head = system.store.current_position()
     if system.relay_lag is not None:
         events, seconds = system.relay_lag(time.time())
         _gauge(lines, "strata_relay_lag_events", "events in the store not yet acknowledged by "

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from domain.errors import ChunkUnavailable, StrataError
+from domain.errors import ChunkNotStored, ChunkUnavailable, StrataError
 from domain.ports import Piece, StoredChunk
 from domain.records import Chunk
 from domain.runtime.read_cache import NotInMemory, must_not_block
@@ -289,7 +289,7 @@ class LocalDiskBlobStore:
         try:
             f = open(self.path(chunk["digest"]), "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
-            raise ChunkUnavailable("A chunk of this object is missing", **chunk) from None
+            raise ChunkNotStored("A chunk of this object is missing", **chunk) from None
         with f:
             if os.fstat(f.fileno()).st_size != chunk["size"]:
                 raise ChunkUnavailable("A chunk of this object is truncated", **chunk)
@@ -302,7 +302,7 @@ class LocalDiskBlobStore:
         """A small chunk in one read, verified in memory (and kept there while hot)."""
         data = self._hot.verified(chunk, lambda digest: self._read_file(digest, chunk["size"]))
         if data is None:
-            raise ChunkUnavailable("A chunk of this object is missing", **chunk)
+            raise ChunkNotStored("A chunk of this object is missing", **chunk)
         return data
 
     def _read_file(self, digest: str, size: int) -> bytes | None:

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-from domain.errors import ChunkUnavailable
+from domain.errors import ChunkNotStored, ChunkUnavailable
 from domain.ports import Piece, StoredChunk
 from domain.records import Chunk
 from infra.blobs.local_files import BufferedSink
@@ -31,7 +31,7 @@ class InMemoryBlobStore:
         with self._lock:
             found = self._chunks.get(chunk["digest"])
         if found is None:
-            raise ChunkUnavailable("The chunk is not stored", **chunk)
+            raise ChunkNotStored("The chunk is not stored", **chunk)
         data = found[0]
         if len(data) != chunk["size"] or hashlib.sha256(data).hexdigest() != chunk["digest"]:
             raise ChunkUnavailable("The chunk's bytes do not match its name", **chunk)

@@ -55,7 +55,10 @@ class RepairLog:
     def report(self, digest: str, node_id: str, why: str) -> None:
         with self.lock:
             self.found[(digest, node_id)] = why
-        log.warning("replica of %s on %s is bad: %s", digest[:12], node_id, why)
+        if why == "missing":  # also a copy still on its way there: the repairer decides
+            log.info("chunk %s was not found on %s", digest[:12], node_id)
+        else:
+            log.warning("replica of %s on %s is bad: %s", digest[:12], node_id, why)
 
     def take(self) -> list[tuple[str, str]]:
         with self.lock:

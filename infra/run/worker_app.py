@@ -39,7 +39,7 @@ import faust
 import orjson
 from aiokafka.errors import KafkaError
 
-from api.native.metrics import metrics_allowed
+from api.native.metrics import metrics_allowed, views_gauges
 from domain.envelope import envelope
 from infra.kafka import records as kafka
 from infra.run.system import System, open_system
@@ -261,7 +261,8 @@ def create_worker_app(
                                  status=401)
             assigned = sum(1 for tp in app.consumer.assignment()
                            if tp.topic == settings.kafka_topic)
-            text = counts.prometheus() + (
+            views = await asyncio.to_thread(views_gauges, system)
+            text = counts.prometheus() + "\n".join(views) + "\n" + (
                 "# HELP strata_worker_partitions partitions of the event topic this worker has\n"
                 "# TYPE strata_worker_partitions gauge\n"
                 f"strata_worker_partitions {assigned}\n")

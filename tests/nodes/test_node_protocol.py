@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +14,8 @@ import httpx
 import pytest
 
 from infra.blobs.node_auth import presigned_query, signed_headers
-from infra.blobs.node_client import ChunkCorrupt, ChunkMissing, NodeError
+from domain.records import Chunk
+from infra.blobs.node_client import ChunkCorrupt, ChunkMissing, NodeClient, NodeError
 from tests.conftest import free_port
 from tests.nodes.conftest import SECRET, Node, rot_in_place
 
@@ -126,3 +129,36 @@ def test_a_signed_request_cannot_be_replayed_or_given_another_query(node: Node) 
     assert httpx.delete(f"{node.url}/chunks/{digest}?idle=0",
                         headers=delete).status_code == 403  # idle 3600 was signed, not 0
     assert node.chunk_path(digest).exists()
+
+
+def test_a_read_racing_the_chunk_s_arrival_is_missing_never_corrupt(node: Node) -> None:
+    # Issue 20, item 4: a GET that found no file, then saw the file a write had just put
+    # in place, answered 409 CorruptChunk, and a good replica was reported corrupt.
+    writer, reader = node.client(), NodeClient(node.client().ref, node.url, SECRET, 10.0)
+    answers: Counter[str] = Counter()
+    try:
+        for n in range(300):
+            data = os.urandom(2048) + n.to_bytes(4, "big")
+            chunk = {"digest": hashlib.sha256(data).hexdigest(), "size": len(data)}
+            done = threading.Event()
+
+            def read(chunk: Chunk = chunk, done: threading.Event = done) -> None:
+                while not done.is_set():
+                    try:
+                        reader.get(chunk)
+                        answers["ok"] += 1
+                        return
+                    except ChunkMissing:
+                        answers["missing"] += 1
+                    except ChunkCorrupt:
+                        answers["corrupt"] += 1
+
+            racing = threading.Thread(target=read)
+            racing.start()
+            writer.put(chunk["digest"], data)
+            racing.join(10)
+            done.set()
+    finally:
+        reader.close()
+    assert answers["corrupt"] == 0, answers
+    assert answers["ok"] == 300

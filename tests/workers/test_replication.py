@@ -29,6 +29,7 @@ class FakeNodes:
         self.zones = zones
         self.held: dict[str, set[str]] = {n: set() for n in zones}
         self.rotten: set[tuple[str, str]] = set()
+        self.misread: dict[tuple[str, str], int] = {}  # wrong "corrupt" answers still to give
         self.down: set[str] = set()
         self.copies: list[tuple[str, str]] = []
 
@@ -49,6 +50,9 @@ class FakeNodes:
 
     def check(self, digest: str, node_id: str) -> str:
         if (digest, node_id) in self.rotten:
+            return "corrupt"
+        if self.misread.get((digest, node_id), 0) > 0:
+            self.misread[(digest, node_id)] -= 1
             return "corrupt"
         return self.present(digest, node_id)
 
@@ -148,3 +152,19 @@ def test_the_scrubber_never_brings_a_copy_back_to_a_node_it_left(tmp_path: Path)
     replicator.scrub()
     assert DIGEST in nodes.held[homes[1]] and DIGEST not in nodes.held[spare]
     assert replicas_of(views, DIGEST) == set(homes)
+
+
+def test_a_good_copy_read_bad_once_is_kept(tmp_path: Path) -> None:
+    # Issue 20, item 4: a reader's report, or one read that raced a write, must never
+    # cost a good replica.
+    nodes = FakeNodes({"a": "z1", "b": "z2", "c": "z3"})
+    replicator, views, _ = _setup(tmp_path, nodes)
+    _held_and_reconciled(nodes, replicator, nodes.zones)
+    nodes.misread[(DIGEST, "b")] = 1
+    findings = replicator.verify([(DIGEST, "b"), (DIGEST, "a")])
+    assert not findings and replicator.stats.corrupt_found == 0
+    assert all(DIGEST in held for held in nodes.held.values()) and nodes.copies == []
+    nodes.rotten.add((DIGEST, "c"))  # bad on every read: replaced
+    findings = replicator.verify([(DIGEST, "c")])
+    assert findings.corrupt == [[DIGEST, "c"]] and replicator.stats.corrupt_found == 1
+    assert replicas_of(views, DIGEST) == {"a", "b", "c"} and (DIGEST, "c") not in nodes.rotten
