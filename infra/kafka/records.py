@@ -28,7 +28,8 @@ from uuid import UUID
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import OffsetOutOfRangeError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, OffsetOutOfRangeError, TopicAlreadyExistsError
+from aiokafka.partitioner import DefaultPartitioner
 from eventsourcing.persistence import Notification
 
 log = logging.getLogger("strata.kafka")
@@ -38,6 +39,7 @@ EVENT = b"event"
 WATERMARK = b"watermark"
 EPOCH = "strata-epoch"  # grows each time the relay publishes the whole log again
 GLOBAL_KEY = b""  # events of no bucket (users, keys, nodes) share one key, so keep order
+_PARTITIONER = DefaultPartitioner()
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,16 @@ def bootstrap(servers: str) -> list[str]:
     return [s.strip() for s in servers.split(",") if s.strip()]
 
 
+class TopicTooSmall(KafkaError):
+    """The topic has fewer partitions than strata is configured with."""
+
+
 async def ensure_topic(servers: str, topic: str, partitions: int) -> int:
-    """Create `topic` unless it exists; return its partition count."""
+    """Create `topic` unless it exists; return the partitions strata uses: the number it
+    is configured with (STRATA_KAFKA_PARTITIONS). A topic with more is used as far as
+    that number: a broker that lost its log re-creates a topic the moment any client
+    asks for it, with its own default count (tansu: 4), before the relay can create it
+    with the configured one, and every strata process must agree on the partitions."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap(servers), request_timeout_ms=10000)
     await admin.start()
     try:
@@ -122,11 +132,22 @@ async def ensure_topic(servers: str, topic: str, partitions: int) -> int:
             described = await admin.describe_topics([topic])
             found = described[0].get("partitions") if described else None
             if found:
-                return len(found)
+                if len(found) < partitions:
+                    raise TopicTooSmall(
+                        f"topic {topic} has {len(found)} partitions, fewer than the "
+                        f"{partitions} STRATA_KAFKA_PARTITIONS names: add partitions to it "
+                        "or set STRATA_KAFKA_PARTITIONS to its count")
+                return partitions
             await asyncio.sleep(0.1)
         raise RuntimeError(f"topic {topic} has no partitions after it was created")
     finally:
         await admin.close()
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition of a record key: Kafka's default partitioner over the partitions
+    strata uses (not over every partition the broker reports)."""
+    return int(_PARTITIONER(key, list(range(partitions)), None))
 
 
 def producer(servers: str, one_record_per_batch: bool = False) -> AIOKafkaProducer:

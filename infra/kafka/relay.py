@@ -123,7 +123,8 @@ class Relay:
                 self.place.epoch,
             )
             pending.append(await producer.send(
-                self._topic, record.value, key=record.key, headers=record.headers
+                self._topic, record.value, key=record.key, headers=record.headers,
+                partition=kafka.partition_of(record.key, self.partitions),
             ))
         acked = list(await asyncio.gather(*pending))
         last = notifications[-1].id

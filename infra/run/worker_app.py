@@ -115,6 +115,11 @@ def create_worker_app(
         # a partition that moves reads its table from the changelog: one recovery path,
         # not the standby-promotion one (which stalled a survivor's new partitions here)
         table_standby_replicas=0,
+        # A broker that lost its log (tansu keeps it in memory) has a changelog shorter
+        # than what the table read from it; faust's check would end the worker. The
+        # table only holds de-dup positions and the relay publishes the log again, so
+        # the worker goes on with what it has in memory.
+        recovery_consistency_check=False,
         producer_acks=-1,
         producer_linger=0.0,
         # tansu counts a partition's end wrongly after a batch of several records, and
