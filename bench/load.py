@@ -115,7 +115,8 @@ def _status(exc: ClientError) -> int:
 
 
 class Client(threading.Thread):
-    """One client: its own connection pool, keys, schedule and history."""
+    """One client: its own connection pool, keys, schedule and history. (Its operations
+    are do_<kind>: a thread of its own calls `_delete` when it ends.)"""
 
     def __init__(self, number: int, target: Target, load: Load, keys: int) -> None:
         super().__init__(name=f"client-{number}", daemon=True)
@@ -147,7 +148,7 @@ class Client(threading.Thread):
                 elif wait < -1.0:
                     next_due = time.monotonic()  # fell behind: do not burst to catch up
             op = self.rng.choices(kinds, weights)[0]
-            self.history.append(getattr(self, f"_{op}")())
+            self.history.append(getattr(self, f"do_{op}")())
         self.api.close()
 
     def _own_key(self) -> str:
@@ -174,7 +175,7 @@ class Client(threading.Thread):
             op.completed = time.time()
         return None
 
-    def _put(self) -> Op:
+    def do_put(self) -> Op:
         self.sequence += 1
         key = self._own_key()
         token = f"{self.number}:{self.sequence}"
@@ -183,13 +184,13 @@ class Client(threading.Thread):
                                                        Body=body_of(token)))
         return op
 
-    def _delete(self) -> Op:
+    def do_delete(self) -> Op:
         key = self._own_key()
         op = Op(self.number, "delete", self.bucket, key, time.time())
         self._s3_call(op, lambda: self.s3.delete_object(Bucket=self.bucket, Key=key))
         return op
 
-    def _get(self) -> Op:
+    def do_get(self) -> Op:
         bucket, key = self._any_key()
         op = Op(self.number, "get", bucket, key, time.time())
 
@@ -201,7 +202,7 @@ class Client(threading.Thread):
         self._s3_call(op, call, absent=("NoSuchKey",))
         return op
 
-    def _list(self) -> Op:
+    def do_list(self) -> Op:
         op = Op(self.number, "list", self.bucket, self.prefix, time.time())
 
         def call() -> None:
@@ -211,7 +212,7 @@ class Client(threading.Thread):
         self._s3_call(op, call)
         return op
 
-    def _asof(self) -> Op:
+    def do_asof(self) -> Op:
         bucket, key = self._any_key()
         at = time.time() - self.rng.uniform(0.5, 20.0)
         op = Op(self.number, "asof", bucket, key, time.time(), at=at)

@@ -110,7 +110,7 @@ def bootstrap(servers: str) -> list[str]:
     return [s.strip() for s in servers.split(",") if s.strip()]
 
 
-class TopicTooSmall(KafkaError):
+class TopicTooSmall(KafkaError):  # type: ignore[misc]
     """The topic has fewer partitions than strata is configured with."""
 
 

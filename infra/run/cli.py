@@ -76,6 +76,10 @@ def _cluster_commands(sub: Any) -> None:
     status.add_argument("--json", action="store_true", help="a JSON list, for scripts")
     down = cluster.add_parser("down", help="stop every process of the cluster")
     down.add_argument("--root", type=Path, required=True)
+    restart = cluster.add_parser("restart", help="start one process of the cluster again, "
+                                 "as it was started (names: see 'status')")
+    restart.add_argument("--root", type=Path, required=True)
+    restart.add_argument("name", help="node-0, api-1, worker-0, relay, broker, store ...")
 
 
 def _remote(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -157,8 +161,13 @@ def _cluster(args: argparse.Namespace, settings: Settings) -> int:
         else:
             for p in processes:
                 health = "healthy" if p["healthy"] else "NOT HEALTHY"
-                print(f"{p['role']:6} port {p['port']:<6} pid {p['pid']:<8} {health}")
+                print(f"{p['name'] or p['role']:9} port {p['port']:<6} pid {p['pid']:<8} "
+                      f"{health}")
         return 0 if all(p["healthy"] for p in processes) else 1
+    elif args.action == "restart":
+        found = cluster.restart(args.root, args.name)
+        print(f"restarted {found.name} (pid {found.pid}); "
+              f"'strata cluster status --root {args.root}' shows when it is healthy")
     else:
         cluster.down(args.root)
     return 0

@@ -6,6 +6,8 @@ this machine, for trying a cluster out and for tests. Everything lives under one
   <root>/strata/           the store's data dir (root-credentials.json among it)
   <root>/node-<n>/         each node's chunks
   <root>/logs/             one log per process
+  <root>/cluster-env.json  the STRATA_* settings the processes were started with, so that
+                           'strata cluster restart' starts one again as it was
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,8 @@ class Process:
     log: str
     zone: str = ""
     api_port: int = 0  # the store's native API (its `port` is the S3 door)
+    name: str = ""  # unique in the cluster: "node-0", "api-1", "relay", "broker"
+    args: list[str] = field(default_factory=list)  # `strata` arguments that started it
 
 
 def _free_port() -> int:
@@ -134,6 +138,48 @@ def _save(root: Path, processes: list[Process]) -> None:
     _state_file(root).write_text(json.dumps([asdict(p) for p in processes], indent=1))
 
 
+def save_env(root: Path, env: dict[str, str]) -> None:
+    path = root / "cluster-env.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({k: v for k, v in env.items() if k.startswith("STRATA_")}, f, indent=1)
+
+
+def restart(root: Path, name: str) -> Process:
+    """Start the cluster's process `name` again, as it was started (after a crash, or
+    a kill in a test); a process still running is stopped first."""
+    root = root.resolve()
+    processes = load(root)
+    found = next((p for p in processes if p.name == name), None)
+    if found is None:
+        names = ", ".join(p.name for p in processes if p.name)
+        raise SettingsError(f"no process named {name!r} in the cluster under {root}; "
+                            f"its processes: {names}")
+    if not found.args and found.role != "broker":
+        raise SettingsError(f"{name} cannot be restarted on its own: run "
+                            f"'strata cluster down --root {root}' and up again")
+    if _alive(found.pid):
+        os.kill(found.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while _alive(found.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(found.pid):
+            os.kill(found.pid, signal.SIGKILL)
+    if found.role == "broker":
+        from infra.kafka.tansu import start_tansu
+
+        with open(found.log, "ab") as out:
+            found.pid = start_tansu("127.0.0.1", found.port, out).pid
+    else:
+        saved = json.loads((root / "cluster-env.json").read_text())
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
+        if found.role in ("api", "worker"):
+            saved["STRATA_INSTANCE"] = found.name
+        found.pid = _spawn(found.args, {**env, **saved}, Path(found.log))
+    _save(root, processes)
+    return found
+
+
 def prepare(root: Path, settings: Settings, nodes: int, zones: int) -> tuple[Path, str]:
     """The resolved root, with its logs folder, and the cluster secret; refused while a
     cluster runs there."""
@@ -153,9 +199,10 @@ def spawn_nodes(root: Path, env: dict[str, str], nodes: int, zones: int) -> list
     for n in range(nodes):
         port, zone, data = _free_port(), f"zone-{chr(ord('a') + n % zones)}", root / f"node-{n}"
         log = root / "logs" / f"node-{n}.log"
-        pid = _spawn(["node", "--data-dir", str(data), "--port", str(port), "--zone", zone],
-                     env, log)
-        processes.append(Process("node", port, pid, str(data), str(log), zone))
+        args = ["node", "--data-dir", str(data), "--port", str(port), "--zone", zone]
+        pid = _spawn(args, env, log)
+        processes.append(Process("node", port, pid, str(data), str(log), zone, name=f"node-{n}",
+                                 args=args))
     return processes
 
 
@@ -174,10 +221,12 @@ def up(root: Path, settings: Settings, nodes: int, zones: int, replicas: int | N
     store_env = {**env, **replication_env(settings, replicas, nodes)}
     data = root / "strata"
     log = root / "logs" / "strata.log"
-    pid = _spawn(["serve", "--data-dir", str(data), "--s3-port", str(settings.s3_port),
-                  "--api-port", str(settings.api_port)], store_env, log)
+    args = ["serve", "--data-dir", str(data), "--s3-port", str(settings.s3_port),
+            "--api-port", str(settings.api_port)]
+    pid = _spawn(args, store_env, log)
     processes.append(Process("store", settings.s3_port, pid, str(data), str(log),
-                             api_port=settings.api_port))
+                             api_port=settings.api_port, name="store", args=args))
+    save_env(root, store_env)
     _save(root, processes)
     print(f"starting {nodes} blob nodes in {min(zones, nodes)} zones and the store under {root}",
           flush=True)
@@ -229,8 +278,9 @@ def _register_nodes(api_port: int, processes: list[Process], ak: str, sk: str) -
 def status(root: Path, settings: Settings) -> list[dict[str, Any]]:
     root = root.resolve()
     secret = _secret(root, settings)
-    return [{"role": p.role, "port": p.port, "pid": p.pid, "healthy": _healthy(p, secret),
-             "zone": p.zone or None, "api_port": p.api_port or None, "log": p.log}
+    return [{"name": p.name, "role": p.role, "port": p.port, "pid": p.pid,
+             "healthy": _healthy(p, secret), "zone": p.zone or None,
+             "api_port": p.api_port or None, "log": p.log}
             for p in load(root)]
 
 

@@ -73,15 +73,18 @@ def up_kafka(root: Path, settings: Settings, nodes: int, zones: int,
             pid = start_tansu("127.0.0.1", port, out).pid
         env["STRATA_KAFKA"] = f"127.0.0.1:{port}"
         env["STRATA_KAFKA_ONE_RECORD_PER_BATCH"] = "1"  # tansu miscounts multi-record batches
-        started([Process("broker", port, pid, "", str(logs / "broker.log"))])
+        started([Process("broker", port, pid, "", str(logs / "broker.log"), name="broker")])
+    cluster.save_env(root, env)
     started([_role(root, env, "relay", []), *cluster.spawn_nodes(root, env, nodes, zones)])
     stage = []
     for n in range(API_INSTANCES):
         s3_port, api_port = _free_port(), _free_port()
         data, log = root / f"api-{n}", logs / f"api-{n}.log"
-        pid = _spawn(["api", "--data-dir", str(data), "--s3-port", str(s3_port), "--api-port",
-                      str(api_port)], {**env, "STRATA_INSTANCE": f"api-{n}"}, log)
-        stage.append(Process("api", s3_port, pid, str(data), str(log), api_port=api_port))
+        args = ["api", "--data-dir", str(data), "--s3-port", str(s3_port), "--api-port",
+                str(api_port)]
+        pid = _spawn(args, {**env, "STRATA_INSTANCE": f"api-{n}"}, log)
+        stage.append(Process("api", s3_port, pid, str(data), str(log), api_port=api_port,
+                             name=f"api-{n}", args=args))
     for n in range(WORKERS):
         port = _free_port()
         stage.append(_role(root, {**env, "STRATA_INSTANCE": f"worker-{n}"}, "worker",
@@ -94,7 +97,7 @@ def up_kafka(root: Path, settings: Settings, nodes: int, zones: int,
     with open(logs / "nginx.log", "ab") as out:
         pid = start_nginx(conf, run_dir, out).pid
     started([Process("nginx", settings.s3_port, pid, str(run_dir), str(logs / "nginx.log"),
-                     api_port=settings.api_port)])
+                     api_port=settings.api_port, name="nginx")])
     cluster._register_nodes(settings.api_port, processes, creds.access_key, creds.secret_key)
     print(f"  S3 door    : http://127.0.0.1:{settings.s3_port}  (nginx over "
           f"{API_INSTANCES} API instances)")
@@ -110,5 +113,6 @@ def _role(root: Path, env: dict[str, str], role: str, args: list[str], port: int
           name: str = "") -> Process:
     name = name or role
     data, log = root / name, root / "logs" / f"{name}.log"
-    pid = _spawn([role, "--data-dir", str(data), *args], env, log)
-    return Process(role, port, pid, str(data), str(log))
+    argv = [role, "--data-dir", str(data), *args]
+    pid = _spawn(argv, env, log)
+    return Process(role, port, pid, str(data), str(log), name=name, args=argv)

@@ -111,7 +111,7 @@ def test_every_role_killed_under_load_comes_back_and_the_cluster_converges(
         _back("the relay", lambda: relay.alive() and wait_until_relayed(postgres_url) > 0,
               writers)
 
-        worker, port = workers[0]
+        worker, _ = workers[0]
         worker.kill()
         workers[0] = start_worker("worker-1", cluster_env, tmp_path)
         ports = [p for _, p in workers]

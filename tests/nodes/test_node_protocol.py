@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.blobs.node_auth import presigned_query, signed_headers
 from domain.records import Chunk
+from infra.blobs.node_auth import presigned_query, signed_headers
 from infra.blobs.node_client import ChunkCorrupt, ChunkMissing, NodeClient, NodeError
 from tests.conftest import free_port
 from tests.nodes.conftest import SECRET, Node, rot_in_place
