@@ -26,6 +26,7 @@ from api.native import (
     metrics,
     nodes,
     objects,
+    sites,
 )
 from api.native.errors import handle_error
 from api.s3.door import S3Door
@@ -54,6 +55,10 @@ def native_routes() -> list[Route]:
         Route("/admin/nodes", nodes.add, methods=["POST"]),
         Route("/admin/nodes/{node}/drain", nodes.drain, methods=["POST"]),
         Route("/admin/nodes/{node}", nodes.remove, methods=["DELETE"]),
+        Route("/admin/sites", sites.list_all, methods=["GET"]),
+        Route("/admin/sites/{name}", sites.put, methods=["PUT"]),
+        Route("/admin/sites/{name}", sites.get, methods=["GET"]),
+        Route("/admin/sites/{name}", sites.remove, methods=["DELETE"]),
         Route("/admin/users", admin.create_user, methods=["POST"]),
         Route("/admin/users/{user}", admin.get_user, methods=["GET"]),
         Route("/admin/users/{user}", admin.delete_user, methods=["DELETE"]),

@@ -1,7 +1,7 @@
 """ObjectStore: the one eventsourcing Application. Commands follow get -> call -> save.
 
 Its commands and queries live by aggregate family in domain/store/: buckets, objects,
-uploads, nodes, identity, over one core (saving with group commit, retrying races, the
+uploads, nodes, identity, sites, over one core (saving with group commit, retrying races, the
 log). This class only puts them together under the application's name.
 """
 
@@ -14,11 +14,13 @@ from domain.store.identity import IdentityCommands
 from domain.store.nodes import NodeCommands
 from domain.store.objects import ObjectCommands
 from domain.store.results import BucketInfo, Credentials, DeleteResult, ObjectInfo, UserInfo
+from domain.store.sites import SiteCommands
 from domain.store.uploads import UploadCommands
 from domain.users import User
 
 
-class ObjectStore(BucketCommands, ObjectCommands, UploadCommands, NodeCommands, IdentityCommands):
+class ObjectStore(BucketCommands, ObjectCommands, UploadCommands, NodeCommands, IdentityCommands,
+                  SiteCommands):
     """Every command of strata's write model, and the strongly consistent reads."""
 
     name = "strata"  # eventsourcing names an application after its class unless told

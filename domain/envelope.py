@@ -17,6 +17,7 @@ from domain.collection import GarbageSweep
 from domain.nodes import BlobNode
 from domain.objects import ObjectKey
 from domain.replicas import ReplicaSurvey
+from domain.sites import Site
 from domain.uploads import MultipartUpload
 from domain.users import AccessKey, User
 
@@ -55,6 +56,9 @@ NAMES: dict[type, str] = {
     BlobNode.Reinstated: "strata:NodeRegistered",
     BlobNode.Drained: "strata:NodeDrained",
     BlobNode.Removed: "strata:NodeRemoved",
+    Site.Registered: "strata:SiteRegistered",
+    Site.Changed: "strata:SiteRegistered",
+    Site.Removed: "strata:SiteRemoved",
 }
 COMPLETED_MULTIPART = "s3:ObjectCreated:CompleteMultipartUpload"
 

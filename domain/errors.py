@@ -100,6 +100,10 @@ class NoSuchNode(StrataError):
     pass
 
 
+class NoSuchSite(StrataError):
+    pass
+
+
 class InsufficientReplicas(StrataError):
     """Fewer blob nodes than the write quorum took the data: nothing was recorded."""
 

@@ -38,6 +38,7 @@ ERRORS: dict[type[Exception], tuple[str, int]] = {
     e.NoSuchVersion: ("NoSuchVersion", 404),
     e.NoSuchUser: ("NoSuchUser", 404),
     e.NoSuchNode: ("NoSuchNode", 404),
+    e.NoSuchSite: ("NoSuchSite", 404),
     e.MethodNotAllowed: ("MethodNotAllowed", 405),
     e.BucketAlreadyExists: ("BucketAlreadyExists", 409),
     e.BucketAlreadyOwnedByYou: ("BucketAlreadyOwnedByYou", 409),

@@ -134,6 +134,16 @@ def _client_commands(sub: Any) -> None:
                          ("rotate", "a new secret; the old one and its tokens stop working"),
                          ("delete", "the key and its tokens stop working for good")):
         _remote(keys.add_parser(action, help=what)).add_argument("name", help="the access key")
+    sites = sub.add_parser("site", help="remote sites for geo-replication (administrators "
+                           "only)").add_subparsers(dest="action", required=True)
+    site_add = _remote(sites.add_parser("add", help="register a remote strata (or change one)"))
+    site_add.add_argument("name", help="the site's name: lowercase letters, digits, hyphens")
+    site_add.add_argument("--endpoint", required=True, help="its native API, http(s)://host:port")
+    site_add.add_argument("--site-access-key", required=True,
+                          help="an access key of a user the remote lets apply changes")
+    site_add.add_argument("--site-secret-key", required=True, help="that key's secret")
+    _remote(sites.add_parser("list", help="the registered sites"))
+    _remote(sites.add_parser("remove", help="forget a site")).add_argument("name")
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="action", required=True)
     audit_export = _remote(audit.add_parser("export", help="the event log as daily Parquet"))
@@ -204,6 +214,11 @@ def _run_remote(args: argparse.Namespace, settings: Settings) -> int:
                                       args.current_only)
         elif args.command == "audit":
             commands.audit_export(client, args.since, args.until, args.to, args.bucket)
+        elif args.command == "site":
+            commands.manage_site(client, args.action, getattr(args, "name", None),
+                                 getattr(args, "endpoint", None),
+                                 getattr(args, "site_access_key", None),
+                                 getattr(args, "site_secret_key", None))
         elif args.command in ("user", "key"):
             commands.manage_identity(client, args.command, args.action, args.name,
                                      getattr(args, "admin", False))

@@ -123,6 +123,21 @@ def manage_node(client: NativeClient, action: str, target: str | None, zone: str
         print(f"removed {target}")
 
 
+def manage_site(client: NativeClient, action: str, name: str | None, endpoint: str | None,
+                access_key: str | None, secret_key: str | None) -> None:
+    """`strata site add|list|remove`: the secret goes to the server, never to the screen."""
+    if action == "list":
+        for site in client.call("GET", "/admin/sites")["sites"]:
+            print(f"{site['name']}\t{site['endpoint']}\t{site['access_key']}")
+    elif action == "add":
+        done = client.call("PUT", f"/admin/sites/{name}", json={
+            "endpoint": endpoint, "access_key": access_key, "secret_key": secret_key})
+        print(f"site {done['name']} at {done['endpoint']} (access key {done['access_key']})")
+    else:
+        client.call("DELETE", f"/admin/sites/{name}")
+        print(f"removed site {name}")
+
+
 def manage_identity(
     client: NativeClient, noun: str, action: str, name: str, admin: bool = False
 ) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from projections.nodes import NodesProjection
 from projections.object_listing import ObjectListingProjection, is_bucket_empty
 from projections.placement import PlacementProjection
 from projections.runner import ProjectionRunner
+from projections.sites import SitesProjection
 from projections.time_index import TimeIndexProjection
 from projections.uploads import UploadsProjection, has_uploads
 from workers.gc import GarbageCollector
@@ -71,6 +72,7 @@ def all_projections() -> list[Projection]:
         ChunkRefsProjection(),
         UploadsProjection(),
         NodesProjection(),
+        SitesProjection(),
         PlacementProjection(),
     ]
 
