@@ -26,6 +26,7 @@ from api.native import (
     metrics,
     nodes,
     objects,
+    replication,
     sites,
 )
 from api.native.errors import handle_error
@@ -74,6 +75,7 @@ def native_routes() -> list[Route]:
         Route(b + "/acl", buckets.bucket_acl, methods=["GET", "PUT"]),
         Route(b + "/retention", history.retention, methods=["GET", "PUT"]),
         Route(b + "/upload-expiry", buckets.upload_expiry, methods=["GET", "PUT"]),
+        Route(b + "/replication", replication.replication, methods=["GET", "PUT", "DELETE"]),
         Route(b + "/restore", history.restore, methods=["POST"]),
         Route(b + "/durability", durability.bucket, methods=["GET"]),
         Route(b + "/direct-upload", direct.grant, methods=["POST"]),

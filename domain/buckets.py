@@ -12,15 +12,44 @@ from domain.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
     InvalidArgument,
+    InvalidBucketState,
     NoSuchBucket,
+    ReplicationNeedsVersioning,
 )
 from domain.names import validate_bucket_name
-from domain.records import Acl, InventoryConfig, RequestMeta
+from domain.records import Acl, InventoryConfig, ReplicationRule, RequestMeta
+from domain.sites import check_site_name
 
 UNVERSIONED = "Unversioned"
 ENABLED = "Enabled"
 SUSPENDED = "Suspended"
 MAX_RETENTION_SECONDS = 100 * 365 * 24 * 3600
+MAX_REPLICATION_RULES = 1000  # S3's limit
+MAX_RULE_ID = 255
+MAX_RULE_PREFIX = 1024
+
+
+def check_replication_rules(rules: list[ReplicationRule]) -> None:
+    """S3's limits: 1 to 1,000 rules, ids unique (at most 255 characters), priorities
+    unique, prefixes of at most 1,024 characters, destinations a site and a bucket name."""
+    if not 1 <= len(rules) <= MAX_REPLICATION_RULES:
+        raise InvalidArgument(f"A replication configuration has 1 to {MAX_REPLICATION_RULES} "
+                              "rules", rules=len(rules))
+    ids, priorities = set(), set()
+    for rule in rules:
+        if not 1 <= len(rule["id"]) <= MAX_RULE_ID or not rule["id"].isprintable():
+            raise InvalidArgument(f"A rule's id is 1 to {MAX_RULE_ID} printable characters")
+        if rule["id"] in ids:
+            raise InvalidArgument("Rule ids must be unique", rule=rule["id"])
+        if rule["priority"] in priorities:
+            raise InvalidArgument("Rule priorities must be unique", rule=rule["id"])
+        ids.add(rule["id"])
+        priorities.add(rule["priority"])
+        if len(rule["prefix"]) > MAX_RULE_PREFIX:
+            raise InvalidArgument(f"A rule's prefix is at most {MAX_RULE_PREFIX} characters",
+                                  rule=rule["id"])
+        check_site_name(rule["site"])
+        validate_bucket_name(rule["bucket"])
 
 
 class Bucket(Aggregate):
@@ -69,6 +98,11 @@ class Bucket(Aggregate):
         seconds: int | None
         meta: RequestMeta
 
+    class ReplicationConfigured(Aggregate.Event):
+        name: str
+        rules: list[ReplicationRule] | None
+        meta: RequestMeta
+
     @staticmethod
     @functools.lru_cache(maxsize=8192)  # ids are hashed on every request that names one
     def create_id(name: str) -> UUID:
@@ -97,6 +131,7 @@ class Bucket(Aggregate):
         self.retention_seconds = 0
         self.inventory: InventoryConfig | None = None
         self.upload_expiry_seconds: int | None = None  # None: the store's default
+        self.replication: list[ReplicationRule] | None = None
         self.is_live = True
         self.generation_created_at = timestamp
 
@@ -146,6 +181,10 @@ class Bucket(Aggregate):
                 f"Versioning status must be {ENABLED} or {SUSPENDED}, not {status!r}",
                 status=status,
             )
+        if status == SUSPENDED and self.replication:
+            raise InvalidBucketState(
+                "Versioning cannot be suspended while the bucket has replication rules: "
+                "delete its replication configuration first", bucket=self.name)
         if status != self.versioning:
             self._versioning_changed(name=self.name, status=status, meta=meta, timestamp=timestamp)
 
@@ -220,3 +259,26 @@ class Bucket(Aggregate):
         self, name: str, seconds: int | None, meta: RequestMeta, timestamp: datetime
     ) -> None:
         self.upload_expiry_seconds = seconds
+
+    def configure_replication(
+        self, rules: list[ReplicationRule] | None, meta: RequestMeta, timestamp: datetime
+    ) -> None:
+        """Send this bucket's changes to other sites by `rules` (None: no more). As in S3
+        the bucket must have versioning enabled: replicas keep the version ids."""
+        self.ensure_live()
+        if rules is not None:
+            if self.versioning != ENABLED:
+                raise ReplicationNeedsVersioning(
+                    "Versioning must be 'Enabled' on the bucket to apply a replication "
+                    "configuration", bucket=self.name)
+            check_replication_rules(rules)
+        if rules != self.replication:
+            self._replication_configured(name=self.name, rules=rules, meta=meta,
+                                         timestamp=timestamp)
+
+    @event(ReplicationConfigured)
+    def _replication_configured(
+        self, name: str, rules: list[ReplicationRule] | None, meta: RequestMeta,
+        timestamp: datetime,
+    ) -> None:
+        self.replication = rules

@@ -38,6 +38,7 @@ NAMES: dict[type, str] = {
     Bucket.RetentionChanged: "strata:BucketRetentionChanged",
     Bucket.InventoryConfigured: "strata:BucketInventoryConfigured",
     Bucket.UploadExpiryChanged: "strata:BucketUploadExpiryChanged",
+    Bucket.ReplicationConfigured: "strata:BucketReplicationConfigured",
     MultipartUpload.Initiated: "strata:MultipartUploadCreated",
     MultipartUpload.PartUploaded: "strata:MultipartPartUploaded",
     MultipartUpload.Completed: "strata:MultipartUploadCompleted",

@@ -104,6 +104,19 @@ class NoSuchSite(StrataError):
     pass
 
 
+class ReplicationNeedsVersioning(StrataError):
+    """Replication rules need versioning enabled on the bucket (as in S3)."""
+
+
+class InvalidBucketState(StrataError):
+    """The bucket's configuration forbids this change (suspending versioning while
+    replication rules need it)."""
+
+
+class NoSuchReplicationConfiguration(StrataError):
+    pass
+
+
 class InsufficientReplicas(StrataError):
     """Fewer blob nodes than the write quorum took the data: nothing was recorded."""
 

@@ -52,6 +52,18 @@ class InventoryConfig(TypedDict):
     scheduled_by: NotRequired[str]  # the user each export writes as (absent: the bucket owner)
 
 
+class ReplicationRule(TypedDict):
+    """Where a bucket's changes under `prefix` go: bucket `bucket` of site `site`."""
+
+    id: str
+    prefix: str
+    site: str
+    bucket: str
+    delete_markers: bool  # whether delete markers travel too (S3's DeleteMarkerReplication)
+    enabled: bool
+    priority: int
+
+
 class Part(TypedDict):
     """One part of a multipart object, as GetObject?partNumber serves it."""
 

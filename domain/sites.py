@@ -24,13 +24,17 @@ MAX_ACCESS_KEY = 128
 MAX_SECRET = 128
 
 
-def check_site(name: str, endpoint: str, access_key: str) -> None:
-    """A site's name is a DNS label (it appears in ARNs and metric labels); its endpoint
-    an http(s) URL with a host and nothing after the path."""
+def check_site_name(name: str) -> None:
+    """A DNS label: it appears in ARNs and metric labels."""
     if not _NAME.match(name):
         raise InvalidArgument(
             "A site name is 1 to 63 lowercase letters, digits and hyphens, starting and "
             "ending with a letter or digit", site=name[:64])
+
+
+def check_site(name: str, endpoint: str, access_key: str) -> None:
+    """A site's endpoint is an http(s) URL with a host and nothing after the path."""
+    check_site_name(name)
     if len(endpoint) > MAX_ENDPOINT:
         raise InvalidArgument(f"A site's endpoint is at most {MAX_ENDPOINT} characters",
                               site=name)

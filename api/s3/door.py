@@ -14,7 +14,7 @@ from api.blocking import query
 from api.context import new_request_id
 from api.denials import REFUSED, record_denied
 from api.health import health_response
-from api.s3 import buckets, listing, multipart, objects
+from api.s3 import buckets, listing, multipart, objects, replication
 from api.s3.addressing import locate
 from api.s3.auth import authenticate
 from api.s3.common import Call
@@ -53,6 +53,9 @@ HANDLERS: dict[str, Handler] = {
     "PutBucketVersioning": buckets.put_versioning,
     "GetBucketAcl": buckets.get_acl,
     "PutBucketAcl": buckets.put_acl,
+    "GetBucketReplication": replication.get_replication,
+    "PutBucketReplication": replication.put_replication,
+    "DeleteBucketReplication": replication.delete_replication,
     "ListObjects": listing.list_objects_v1,
     "ListObjectsV2": listing.list_objects_v2,
     "ListObjectVersions": listing.list_object_versions,

@@ -33,7 +33,6 @@ UNCONFIGURED = {
     "tagging": "NoSuchTagSet",
     "website": "NoSuchWebsiteConfiguration",
     "encryption": "ServerSideEncryptionConfigurationNotFoundError",
-    "replication": "ReplicationConfigurationNotFoundError",
     "object-lock": "ObjectLockConfigurationNotFoundError",
     "ownershipControls": "OwnershipControlsNotFoundError",
 }
@@ -53,8 +52,10 @@ PLAIN_BUCKET_PARAMETERS = frozenset((
 
 _BUCKET_GET = {"versioning": "GetBucketVersioning", "acl": "GetBucketAcl",
                "location": "GetBucketLocation", "uploads": "ListMultipartUploads",
-               "versions": "ListObjectVersions"}
-_BUCKET_PUT = {"versioning": "PutBucketVersioning", "acl": "PutBucketAcl"}
+               "versions": "ListObjectVersions", "replication": "GetBucketReplication"}
+_BUCKET_PUT = {"versioning": "PutBucketVersioning", "acl": "PutBucketAcl",
+               "replication": "PutBucketReplication"}
+_BUCKET_DELETE = {"replication": "DeleteBucketReplication"}
 _OBJECT_GET = {"acl": "GetObjectAcl", "uploadId": "ListParts", "tagging": "GetObjectTagging"}
 
 
@@ -92,6 +93,9 @@ def _bucket_operation(method: str, query: Mapping[str, str]) -> str:
     if method == "HEAD":
         return "HeadBucket"
     if method == "DELETE":
+        named = _first(query, _BUCKET_DELETE)
+        if named is not None:
+            return named
         return NOT_IMPLEMENTED if _names_a_sub_resource(query) else "DeleteBucket"
     if method == "POST" and "delete" in query:
         return "DeleteObjects"

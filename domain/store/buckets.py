@@ -13,9 +13,11 @@ from domain.errors import (
     BucketAlreadyExists,
     BucketNotEmpty,
     ConflictingWrites,
+    InvalidArgument,
 )
 from domain.ports import BucketContents
-from domain.records import Acl, InventoryConfig, RequestMeta
+from domain.records import Acl, InventoryConfig, ReplicationRule, RequestMeta
+from domain.sites import Site
 from domain.store.core import StoreCore
 from domain.store.results import (
     BucketInfo,
@@ -92,3 +94,18 @@ class BucketCommands(StoreCore):
         self, name: str, inventory: InventoryConfig | None, meta: RequestMeta, now: datetime
     ) -> BucketInfo:
         return self._changing_bucket(name, lambda b: b.configure_inventory(inventory, meta, now))
+
+    def configure_replication(
+        self, name: str, rules: list[ReplicationRule] | None, meta: RequestMeta, now: datetime
+    ) -> BucketInfo:
+        """Replication rules for a bucket (None: none); each names a registered site."""
+        for site_name in sorted({rule["site"] for rule in rules or ()}):
+            try:
+                site: Site = self.repository.get(Site.create_id(site_name))
+            except AggregateNotFoundError:
+                site = None  # type: ignore[assignment]
+            if site is None or not site.is_live:
+                raise InvalidArgument(
+                    f"No site named {site_name!r} is registered: an administrator registers "
+                    f"it with PUT /admin/sites/{site_name} first", site=site_name)
+        return self._changing_bucket(name, lambda b: b.configure_replication(rules, meta, now))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.buckets import Bucket
-from domain.records import Acl, InventoryConfig, Version
+from domain.records import Acl, InventoryConfig, ReplicationRule, Version
 from domain.users import User
 
 
@@ -21,6 +21,7 @@ class BucketInfo:
     retention_seconds: int = 0
     inventory: InventoryConfig | None = None
     upload_expiry_seconds: int | None = None  # None: the store's default
+    replication: list[ReplicationRule] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def bucket_info(bucket: Bucket) -> BucketInfo:
         retention_seconds=bucket.retention_seconds,
         inventory=bucket.inventory,
         upload_expiry_seconds=bucket.upload_expiry_seconds,
+        replication=bucket.replication,
     )
 
 
