@@ -28,7 +28,7 @@ from uuid import UUID
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, OffsetOutOfRangeError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import DefaultPartitioner
 from eventsourcing.persistence import Notification
 
@@ -188,31 +188,6 @@ async def end_offsets(servers: str, topic: str) -> dict[int, int]:
             return {}
         ends = await consumer.end_offsets(parts)
         return {tp.partition: offset for tp, offset in ends.items()}
-    finally:
-        await stop_consumer(consumer)
-
-
-async def holds(servers: str, topic: str, partition: int, offset: int,
-                wait_seconds: float = 3.0) -> bool:
-    """Whether the broker still has the record at `offset` of one partition. A reported
-    end is not enough: tansu reports one past the first offset of a partition's last
-    batch, which is short of the truth when that batch holds several records."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(servers), enable_auto_commit=False,
-                                auto_offset_reset="none", fetch_max_wait_ms=100)
-    await consumer.start()
-    try:
-        where = TopicPartition(topic, partition)
-        consumer.assign([where])
-        consumer.seek(where, offset)
-        deadline = time.monotonic() + wait_seconds
-        while time.monotonic() < deadline:
-            try:
-                batch = await consumer.getmany(where, timeout_ms=500)
-            except OffsetOutOfRangeError:
-                return False
-            if batch.get(where):
-                return True
-        return False
     finally:
         await stop_consumer(consumer)
 

@@ -126,7 +126,10 @@ class Relay:
                 self._topic, record.value, key=record.key, headers=record.headers,
                 partition=kafka.partition_of(record.key, self.partitions),
             ))
-        acked = list(await asyncio.gather(*pending))
+        offsets = self._moved_on(list(await asyncio.gather(*pending)), dict(self.place.offsets))
+        # Only now the watermarks: events acknowledged at offsets below earlier ones went
+        # to a broker that lost its log, and a watermark after them would tell readers
+        # that events lost with it came before.
         last = notifications[-1].id
         watermarks = [
             await producer.send(
@@ -135,8 +138,16 @@ class Relay:
             )
             for p in range(self.partitions)
         ]
-        acked += await asyncio.gather(*watermarks)
-        offsets = dict(self.place.offsets)
+        acked = list(await asyncio.gather(*watermarks))
+        offsets = self._moved_on(acked, offsets)
+        self.place = RelayPlace(last, offsets, self.place.epoch)
+        await asyncio.to_thread(self._tracking.save, self.place)
+        self.published += len(notifications) + len(acked)
+        self.last_published_at = time.monotonic()
+
+    @staticmethod
+    def _moved_on(acked: list[Any], offsets: dict[int, int]) -> dict[int, int]:
+        """`offsets` moved to the acknowledged ones; BrokerLostData if one went back."""
         for meta in acked:
             if meta.offset < offsets.get(meta.partition, -1):
                 raise BrokerLostData(
@@ -144,10 +155,7 @@ class Relay:
                     f"{offsets[meta.partition]}"
                 )
             offsets[meta.partition] = max(meta.offset, offsets.get(meta.partition, -1))
-        self.place = RelayPlace(last, offsets, self.place.epoch)
-        await asyncio.to_thread(self._tracking.save, self.place)
-        self.published += len(acked)
-        self.last_published_at = time.monotonic()
+        return offsets
 
     async def _check_broker(self) -> None:
         if not self.place.offsets:

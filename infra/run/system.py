@@ -118,6 +118,7 @@ class System:
     role: str = "embedded"  # or "api" / "worker": a cluster process fed by Kafka
     feed: KafkaViewFeed | None = None  # the views' source in a cluster; else the store
     relay_lag: Callable[[float], tuple[int, float]] | None = None  # (events, seconds) at now
+    relay_epoch: Callable[[], int] | None = None  # how many times the relay published the log
     membership: MembershipWatcher | None = None  # with blob nodes
     replicator: Replicator | None = None
     replication_follower: LogFollower | None = None
@@ -203,7 +204,9 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     if role != "embedded":
         feed = KafkaViewFeed(runner, views, settings.require_kafka(), settings.kafka_topic,
                              f"strata-views-{role}-{settings.instance_name}",
-                             settings.kafka_partitions, settings.kafka_fetch_wait_ms)
+                             settings.kafka_partitions, settings.kafka_fetch_wait_ms,
+                             None if relay_tracking is None
+                             else lambda: int(relay_tracking.load().epoch))
     blobs: BlobStore
     membership = replicator = replication_follower = None
     if settings.blob_backend == "nodes":
@@ -259,6 +262,8 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
         feed=feed,
         relay_lag=None if relay_tracking is None else functools.partial(
             relay_lag, store, relay_tracking),
+        relay_epoch=None if relay_tracking is None
+        else lambda: int(relay_tracking.load().epoch),
         _relay_tracking=relay_tracking,
         membership=membership,
         replicator=replicator,

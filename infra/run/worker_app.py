@@ -163,12 +163,30 @@ def create_worker_app(
                 return repr(failed)
         return None
 
+    epochs = {"current": 0, "read_at": 0.0}
+
+    async def stale_epoch(epoch: int) -> bool:
+        """Whether a record was sent before the relay found the broker had lost its log:
+        the relay's current epoch holds the whole log again, in order."""
+        now = time.monotonic()
+        if system.relay_epoch is not None and (
+                epoch > epochs["current"] or now - epochs["read_at"] > 1.0):
+            try:
+                epochs["current"] = await asyncio.to_thread(system.relay_epoch)
+                epochs["read_at"] = now
+            except Exception as exc:  # the event store unreachable: judge by what is known
+                log.warning("reading the relay's epoch failed (%r)", exc)
+        return epoch < epochs["current"]
+
     async def process(key: bytes | None, value: bytes | None, headers: Any,
                       partition: int, offset: int, in_agent: bool = True) -> bool:
         """True when the record was an event not handled before, and now is."""
         decoded = kafka.decode(headers, value)
         if decoded is None or decoded.notification is None:
             return False  # a watermark, or not ours
+        if await stale_epoch(decoded.epoch):
+            counts.duplicates += 1
+            return False
         key = key or kafka.GLOBAL_KEY
         done_up_to = handled_up_to(key)
         log.debug("partition %d offset %d: position %d, key %r, handled up to %d",

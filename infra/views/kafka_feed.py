@@ -14,6 +14,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -44,8 +45,10 @@ class KafkaViewFeed:
         group: str,
         partitions: int,
         fetch_wait_ms: int = 100,
+        relay_epoch: Callable[[], int] | None = None,
     ) -> None:
         self._runner = runner
+        self._relay_epoch = relay_epoch
         self._fetch_wait_ms = fetch_wait_ms
         self._views = views
         self._servers = servers
@@ -103,6 +106,11 @@ class KafkaViewFeed:
             if self._runner.position == 0:
                 next_offsets = dict.fromkeys(next_offsets, 0)  # views rebuilt: the whole topic
             epoch = self._views.position(epoch_name(self._topic))
+            published = await self._published_epoch()
+            if published and epoch > published:
+                epoch = published  # counted by an earlier strata that guessed epochs
+            if published > epoch:  # a refill these views have not read (or their start)
+                epoch, next_offsets = published, dict.fromkeys(next_offsets, 0)
             while not self._stop.is_set():
                 found = await self._read(consumer, parts, next_offsets, epoch)
                 if found is None:
@@ -120,8 +128,8 @@ class KafkaViewFeed:
         next_offsets: dict[int, int],
         epoch: int,
     ) -> int | None:
-        """Read from `next_offsets` until stopped (None), or until the relay's epoch grows
-        or a partition is found shorter than where reading stood: the epoch to go on in."""
+        """Read from `next_offsets` until stopped (None), or until the relay's epoch grows:
+        the epoch to read the topic again in, from the start."""
         for tp in parts:
             consumer.seek(tp, next_offsets[tp.partition])
         sequencer = self.sequencer = Sequencer(next_offsets, self._runner.position)
@@ -138,6 +146,11 @@ class KafkaViewFeed:
                             epoch = decoded.epoch
                         else:
                             return decoded.epoch
+                    if decoded.epoch < epoch:
+                        # Sent before the relay found the broker had lost its log: what
+                        # came before it in that epoch is gone, and the current epoch
+                        # holds the whole log again.
+                        continue
                     if decoded.notification is None:
                         sequencer.watermark(tp.partition, decoded.position)
                     else:
@@ -149,22 +162,21 @@ class KafkaViewFeed:
                 self._apply(sequencer, next_offsets, epoch)
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since > 2.0:
-                # A broker that lost its log may not say so: it just has fewer records.
-                if await self._log_lost(consumer, parts, next_offsets):
-                    return epoch + 1
+                published = await self._published_epoch()
+                if published > epoch:
+                    return published
                 quiet_since = time.monotonic()
         return None
 
-    async def _log_lost(self, consumer: AIOKafkaConsumer, parts: list[TopicPartition],
-                        next_offsets: dict[int, int]) -> bool:
-        """Whether a partition no longer has the last record this feed read from it."""
-        ends = await consumer.end_offsets(parts)
-        for tp, end in ends.items():
-            read_to = next_offsets[tp.partition]
-            if read_to > end and not await kafka.holds(
-                    self._servers, self._topic, tp.partition, read_to - 1):
-                return True
-        return False
+    async def _published_epoch(self) -> int:
+        """The relay's epoch from its tracking row (0 when unknown)."""
+        if self._relay_epoch is None:
+            return 0
+        try:
+            return await asyncio.to_thread(self._relay_epoch)
+        except Exception as exc:  # the event store unreachable: ask again next time
+            log.warning("reading the relay's epoch failed (%r)", exc)
+            return 0
 
     def _apply(self, sequencer: Sequencer, next_offsets: dict[int, int], epoch: int) -> None:
         released = sequencer.release()
