@@ -55,6 +55,7 @@ def _metrics(port: int) -> dict[str, float]:
 @dataclass
 class Sample:
     at: float
+    wall: float
     head: float
     relay_events: float
     relay_seconds: float
@@ -77,7 +78,7 @@ class Sampler(threading.Thread):
             except httpx.HTTPError:
                 continue
             self.samples.append(Sample(
-                time.monotonic(), max(m["strata_log_position"] for m in found),
+                time.monotonic(), time.time(), max(m["strata_log_position"] for m in found),
                 found[0].get("strata_relay_lag_events", 0),
                 found[0].get("strata_relay_lag_seconds", 0),
                 max(m["strata_views_lag_events"] for m in found)))
