@@ -125,6 +125,11 @@ class DataGone(StrataError):
     """A past version's bytes were collected after its bucket's retention ran out."""
 
 
+class ChunkRefused(StrataError):
+    """A chunk sent on its own (geo-replication) is larger than a chunk may be, or its
+    bytes do not match its name."""
+
+
 class IncompleteBody(StrataError):
     """The request body ended before its declared length."""
 

@@ -28,6 +28,7 @@ ERRORS: dict[type[Exception], tuple[str, int]] = {
     e.InvalidArgument: ("InvalidArgument", 400),
     e.MetadataTooLarge: ("MetadataTooLarge", 400),
     e.IncompleteBody: ("IncompleteBody", 400),
+    e.ChunkRefused: ("BadDigest", 400),
     MalformedRequest: ("MalformedRequest", 400),
     Unauthorized: ("Unauthorized", 401),
     TooManyAttempts: ("SlowDown", 429),
@@ -55,6 +56,8 @@ ERRORS: dict[type[Exception], tuple[str, int]] = {
     e.ChunkUnavailable: ("ServiceUnavailable", 503),
     BarrierTimeout: ("ServiceUnavailable", 503),
 }
+
+
 
 
 def error_response(request: Request, code: str, status: int, message: str) -> Response:
