@@ -216,9 +216,12 @@ def main() -> int:
         print(line)
     for violation in verdict.violations[:20]:
         print("  " + violation)
-    append_section("Soak (Kafka cluster, faults on every role)",
+    title = ("Soak (Kafka cluster, faults on every role)" if nemesis.faults
+             else "Steady load (Kafka cluster, no faults)")
+    append_section(title,
                    f"Command: `.venv/bin/python -m bench.soak --minutes {args.minutes:g} "
-                   f"--rate {args.rate:g} --clients {args.clients}`.\n\n" + "\n".join(
+                   f"--rate {args.rate:g} --clients {args.clients} --fault-every "
+                   f"{args.fault_every:g}`.\n\n" + "\n".join(
                        f"- {line}" for line in lines))
     print(f"logs and the history (history.jsonl) kept under {keep}")
     return 1 if verdict.violations or nemesis.errors or under else 0
