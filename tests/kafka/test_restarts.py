@@ -92,6 +92,19 @@ def test_every_role_killed_under_load_comes_back_and_the_cluster_converges(
     cluster_env: dict[str, str], postgres_url: str, tmp_path: Path,
 ) -> None:
     workers = [start_worker(name, cluster_env, tmp_path) for name in ("worker-1", "worker-2")]
+    try:
+        _restart_every_role(two_apis, relay, broker, nodes, cluster_env, postgres_url,
+                            tmp_path, workers)
+    finally:  # also when a step failed: a worker left running would outlive the test
+        for worker, _ in workers:
+            worker.stop()
+
+
+def _restart_every_role(
+    two_apis: list[Server], relay: Role, broker: Broker, nodes: list[Node],
+    cluster_env: dict[str, str], postgres_url: str, tmp_path: Path,
+    workers: list[tuple[Role, int]],
+) -> None:
     buckets = spread_over_partitions(1)
     setup = make_client(two_apis[0])
     for bucket in buckets:
@@ -133,50 +146,46 @@ def test_every_role_killed_under_load_comes_back_and_the_cluster_converges(
     finally:
         writers.finish()
 
-    try:
-        # No acknowledged write is lost, through either instance.
-        for api in two_apis:
-            s3 = make_client(api)
-            for (bucket, key), body in writers.acked.items():
-                if (bucket, key) in writers.unsure:
-                    continue
-                try:
-                    found: bytes | None = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-                except ClientError as exc:
-                    assert exc.response["Error"]["Code"] == "NoSuchKey"
-                    found = None
-                assert found == body, (bucket, key)
+    # No acknowledged write is lost, through either instance.
+    for api in two_apis:
+        s3 = make_client(api)
+        for (bucket, key), body in writers.acked.items():
+            if (bucket, key) in writers.unsure:
+                continue
+            try:
+                found: bytes | None = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            except ClientError as exc:
+                assert exc.response["Error"]["Code"] == "NoSuchKey"
+                found = None
+            assert found == body, (bucket, key)
 
-        # Every process reaches the store's position (the workers go on recording what
-        # they do, so the position is read again each time).
-        ports = [p for _, p in workers]
-        seen: list[str] = [""]
+    # Every process reaches the store's position (the workers go on recording what
+    # they do, so the position is read again each time).
+    ports = [p for _, p in workers]
+    seen: list[str] = [""]
 
-        def converged() -> bool:
-            head = wait_until_relayed(postgres_url)
-            apis = [metric(s.api_port, "strata_views_position") for s in two_apis]
-            views = [metric(p, "strata_views_position") for p in ports]
-            seen[0] = f"store at {head}: API views at {apis}, worker views at {views}"
-            return set(apis) == set(views) == {head}
+    def converged() -> bool:
+        head = wait_until_relayed(postgres_url)
+        apis = [metric(s.api_port, "strata_views_position") for s in two_apis]
+        views = [metric(p, "strata_views_position") for p in ports]
+        seen[0] = f"store at {head}: API views at {apis}, worker views at {views}"
+        return set(apis) == set(views) == {head}
 
-        wait_until(converged, CONVERGED_SECONDS, lambda: seen[0])
+    wait_until(converged, CONVERGED_SECONDS, lambda: seen[0])
 
-        # Replication finishes: every chunk on its three nodes.
-        def durability() -> dict:  # type: ignore[type-arg]
-            return httpx.get(f"{two_apis[0].api}/admin/durability",
-                             headers=two_apis[0].token(), timeout=30).json()
+    # Replication finishes: every chunk on its three nodes.
+    def durability() -> dict:  # type: ignore[type-arg]
+        return httpx.get(f"{two_apis[0].api}/admin/durability",
+                         headers=two_apis[0].token(), timeout=30).json()
 
-        wait_until(lambda: durability()["under_replicated"] == 0, CONVERGED_SECONDS,
-                   lambda: f"every chunk fully replicated: {durability()}")
+    wait_until(lambda: durability()["under_replicated"] == 0, CONVERGED_SECONDS,
+               lambda: f"every chunk fully replicated: {durability()}")
 
-        # Garbage collection finishes: once every object is deleted, no chunk is left.
-        s3 = make_client(two_apis[0])
-        for bucket in buckets:
-            for listed in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
-                s3.delete_object(Bucket=bucket, Key=listed["Key"])
-        wait_until(lambda: not any(path.is_file() for n in nodes
-                                   for path in (n.data_dir / "chunks").rglob("*")),
-                   CONVERGED_SECONDS, "every chunk of the deleted objects is collected")
-    finally:
-        for worker, _ in workers:
-            worker.stop()
+    # Garbage collection finishes: once every object is deleted, no chunk is left.
+    s3 = make_client(two_apis[0])
+    for bucket in buckets:
+        for listed in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=listed["Key"])
+    wait_until(lambda: not any(path.is_file() for n in nodes
+                               for path in (n.data_dir / "chunks").rglob("*")),
+               CONVERGED_SECONDS, "every chunk of the deleted objects is collected")
