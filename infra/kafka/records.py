@@ -66,8 +66,11 @@ def event_record(notification: Any, envelope: dict[str, Any], epoch: int) -> Eve
     )
 
 
-def watermark_value(position: int) -> bytes:
-    return orjson.dumps({"watermark": position})
+def watermark_value(position: int, previous: int = -1) -> bytes:
+    """`previous`: the offset of the relay's last acknowledged record in the partition
+    before this publish (-1: none). A watermark at an offset not above it was sent into
+    a broker that had lost its log, and says nothing true about what came before it."""
+    return orjson.dumps({"watermark": position, "previous": previous})
 
 
 def watermark_headers(epoch: int) -> list[tuple[str, bytes]]:
@@ -81,6 +84,7 @@ class Decoded:
     position: int
     notification: Notification | None  # None for a watermark
     epoch: int = 1
+    previous: int = -1  # a watermark's: see watermark_value
 
 
 def decode(headers: Any, value: bytes | None) -> Decoded | None:
@@ -89,7 +93,8 @@ def decode(headers: Any, value: bytes | None) -> Decoded | None:
     kind = found.get(KIND)
     epoch = int(found.get(EPOCH, b"1"))
     if kind == WATERMARK and value is not None:
-        return Decoded(int(orjson.loads(value)["watermark"]), None, epoch)
+        mark = orjson.loads(value)
+        return Decoded(int(mark["watermark"]), None, epoch, int(mark.get("previous", -1)))
     if kind != EVENT:
         return None
     position = int(found["strata-position"])

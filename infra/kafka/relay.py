@@ -133,7 +133,8 @@ class Relay:
         last = notifications[-1].id
         watermarks = [
             await producer.send(
-                self._topic, kafka.watermark_value(last), partition=p,
+                self._topic, kafka.watermark_value(last, self.place.offsets.get(p, -1)),
+                partition=p,
                 headers=kafka.watermark_headers(self.place.epoch),
             )
             for p in range(self.partitions)

@@ -152,6 +152,8 @@ class KafkaViewFeed:
                         # holds the whole log again.
                         continue
                     if decoded.notification is None:
+                        if decoded.previous >= record.offset:
+                            continue  # sent into a broker that had lost its log
                         sequencer.watermark(tp.partition, decoded.position)
                     else:
                         sequencer.event(tp.partition, record.offset, decoded.position,
