@@ -42,7 +42,7 @@ ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 BUCKETS = ["bench-a", "bench-b", "bench-c", "bench-d"]
 
 
-def _metrics(port: int) -> dict[str, float]:
+def metrics_of(port: int) -> dict[str, float]:
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     found = {}
     for line in text.splitlines():
@@ -74,7 +74,7 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         while not self.stopping.wait(1.0):
             try:
-                found = [_metrics(p) for p in self.api_ports]
+                found = [metrics_of(p) for p in self.api_ports]
             except httpx.HTTPError:
                 continue
             self.samples.append(Sample(

@@ -36,7 +36,7 @@ import psycopg
 
 from bench.load import Load, Target, check, final_reads, prepare
 from bench.peers import STRATA_AK, STRATA_SK, free_port
-from bench.relay import ADMIN, Sampler
+from bench.relay import ADMIN, Sampler, metrics_of
 from bench.report import append_section
 from infra.run import cluster
 from infra.run.cluster_kafka import up_kafka
@@ -94,13 +94,6 @@ class Nemesis(threading.Thread):
                       "its restart", flush=True)
 
 
-def _metric(port: int, name: str) -> float:
-    for line in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise KeyError(name)
-
-
 def converge(root: Path, api_url: str, timeout: float) -> tuple[float, int]:
     """Seconds until every API instance and worker has the store's position and no chunk
     is under-replicated; the under-replicated count at the end."""
@@ -113,8 +106,9 @@ def converge(root: Path, api_url: str, timeout: float) -> tuple[float, int]:
         try:
             ports = [p.api_port if p.role == "api" else p.port
                      for p in cluster.load(root) if p.role in ("api", "worker")]
-            heads = {_metric(port, "strata_log_position") for port in ports}
-            views = {_metric(port, "strata_views_position") for port in ports}
+            found = [metrics_of(port) for port in ports]
+            heads = {m["strata_log_position"] for m in found}
+            views = {m["strata_views_position"] for m in found}
             under = int(httpx.get(f"{api_url}/admin/durability",
                                   headers={"authorization": f"Bearer {token}"},
                                   timeout=60).json()["under_replicated"])

@@ -197,6 +197,8 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
         settings.require_cluster_role()
     make_private(settings.data_dir)
     store, relay_tracking = retrying_connections(settings, lambda: _open_store(settings))
+    relay_epoch = None if relay_tracking is None else (
+        lambda: int(relay_tracking.load().epoch))
     feed = None
     settings.check_blob_backend()
     views = RocksDBViewStore(settings.views_dir)
@@ -205,8 +207,7 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
         feed = KafkaViewFeed(runner, views, settings.require_kafka(), settings.kafka_topic,
                              f"strata-views-{role}-{settings.instance_name}",
                              settings.kafka_partitions, settings.kafka_fetch_wait_ms,
-                             None if relay_tracking is None
-                             else lambda: int(relay_tracking.load().epoch))
+                             relay_epoch)
     blobs: BlobStore
     membership = replicator = replication_follower = None
     if settings.blob_backend == "nodes":
@@ -262,8 +263,7 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
         feed=feed,
         relay_lag=None if relay_tracking is None else functools.partial(
             relay_lag, store, relay_tracking),
-        relay_epoch=None if relay_tracking is None
-        else lambda: int(relay_tracking.load().epoch),
+        relay_epoch=relay_epoch,
         _relay_tracking=relay_tracking,
         membership=membership,
         replicator=replicator,
