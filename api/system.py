@@ -13,7 +13,7 @@ from typing import Any, Protocol, cast
 
 from domain.application import ObjectStore
 from domain.ports import BlobStore, BucketContents
-from domain.records import RequestMeta
+from domain.records import ReplicationRule, RequestMeta
 from projections.base import ViewReader
 from projections.runner import ProjectionRunner
 
@@ -31,6 +31,8 @@ class DoorSettings(Protocol):
     def upload_expiry_seconds(self) -> int: ...
     @property
     def metrics_token(self) -> str: ...
+    @property
+    def site_name(self) -> str: ...
 
 
 class Secrets(Protocol):
@@ -91,6 +93,13 @@ class Replication(Protocol):
     def stats(self) -> Any: ...  # a dataclass of counts: asdict() of it
 
 
+class GeoSenders(Protocol):
+    """Geo-replication's senders, as the rule status reads them."""
+
+    def rule_status(self, bucket: str, rule: ReplicationRule,
+                    now: datetime) -> dict[str, Any]: ...
+
+
 class Sequencer(Protocol):
     @property
     def held(self) -> int: ...
@@ -142,6 +151,8 @@ class System(Protocol):
     def replication_follower(self) -> Follower | None: ...
     @property
     def replicator(self) -> Replication | None: ...
+    @property
+    def geo(self) -> GeoSenders | None: ...
 
 
 def nodes_of(system: System) -> NodeStore | None:

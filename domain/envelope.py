@@ -124,6 +124,8 @@ def envelope(event: Any, position: int) -> dict[str, Any]:
         "request_id": meta.get("request_id", ""),
         "source": meta.get("source", ""),
         "user_agent": meta.get("user_agent", ""),
+        "origin": {"site": meta["origin_site"], "position": meta.get("origin_position", 0)}
+        if "origin_site" in meta else None,
         "data": data,
     }
 
@@ -147,6 +149,7 @@ def listing_view(record: dict[str, Any]) -> dict[str, Any]:
     return {
         **{name: record[name] for name in _LISTED_RECORD_FIELDS},
         "actor": "", "user": "", "request_id": "", "source": "", "user_agent": "",
+        "origin": None,
         "data": {"version": shown} if shown else {},
     }
 

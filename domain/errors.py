@@ -152,3 +152,12 @@ class EntityTooSmall(StrataError):
 
 class PreconditionFailed(StrataError):
     pass
+
+
+class SiteUnreachable(StrataError):
+    """A remote site did not answer, or answered with a server error: try again later."""
+
+
+class SiteMisnamed(StrataError):
+    """A registered site calls itself by another name than it was registered under, so a
+    change that came from it could be sent back (active-active loops)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -26,6 +26,9 @@ from domain.records import (
     check_representation,
     check_user_metadata,
 )
+
+if TYPE_CHECKING:
+    from domain.geo import ReplicatedChange
 
 
 class ObjectKey(Aggregate):
@@ -77,6 +80,8 @@ class ObjectKey(Aggregate):
         self.bucket = bucket
         self.key = key
         self.versions: list[Version] = []
+        # per origin site, the newest log position of its changes applied here
+        self.replicated: dict[str, int] = {}
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ObjectKey:
         """The repository copies its cached aggregate for every command, so that a
@@ -160,6 +165,11 @@ class ObjectKey(Aggregate):
                     bucket=self.bucket, key=self.key, condition="If-Match",
                 )
 
+    def replicated_up_to(self, site: str) -> int:
+        """The newest position of `site`'s log applied to this key (0: none)."""
+        # getattr: a snapshot taken before geo-replication existed lacks the field
+        return int(getattr(self, "replicated", {}).get(site, 0))
+
     def _null_version_ids(self) -> list[str]:
         return [v["version_id"] for v in self.versions if v["version_id"] == NULL_VERSION]
 
@@ -197,6 +207,7 @@ class ObjectKey(Aggregate):
     ) -> None:
         self.versions = [v for v in self.versions if v["version_id"] not in replaced]
         self.versions.append(version)
+        self._note_origin(meta)
 
     def delete(
         self,
@@ -249,6 +260,7 @@ class ObjectKey(Aggregate):
         self, bucket: str, key: str, version_id: str, meta: RequestMeta, timestamp: datetime
     ) -> None:
         self.versions = [v for v in self.versions if v["version_id"] != version_id]
+        self._note_origin(meta)
 
     @event(DeleteMarkerPlaced)
     def _delete_marker_placed(
@@ -262,6 +274,7 @@ class ObjectKey(Aggregate):
     ) -> None:
         self.versions = [v for v in self.versions if v["version_id"] not in replaced]
         self.versions.append(marker)
+        self._note_origin(meta)
 
     def set_acl(
         self, version_id: str | None, acl: Acl, meta: RequestMeta, timestamp: datetime
@@ -290,6 +303,45 @@ class ObjectKey(Aggregate):
         self.versions = [
             {**v, "acl": acl} if v["version_id"] == version_id else v for v in self.versions
         ]
+        self._note_origin(meta)
+
+    def apply_replicated(self, change: ReplicatedChange, meta: RequestMeta,
+                         timestamp: datetime) -> bool:
+        """Record a change another site made, in a versioned bucket, as the same event
+        it was there (`meta` names its origin). False when it changes nothing: it was
+        applied before (its origin position is not past the newest applied from its
+        site), or it removes or re-grants a version that is not here."""
+        if change["origin_position"] <= self.replicated_up_to(change["origin_site"]):
+            return False
+        kind = change["kind"]
+        if kind in ("put", "marker"):
+            version = change["version"]
+            # a version id is new on its site, except S3's "null" (replaced in place)
+            replaced = [v["version_id"] for v in self.versions
+                        if v["version_id"] == version["version_id"]]
+            if kind == "put":
+                self._version_put(bucket=self.bucket, key=self.key, version=version,
+                                  replaced=replaced, meta=meta, timestamp=timestamp)
+            else:
+                self._delete_marker_placed(bucket=self.bucket, key=self.key, marker=version,
+                                           replaced=replaced, meta=meta, timestamp=timestamp)
+            return True
+        version_id = change["version_id"]
+        if not any(v["version_id"] == version_id for v in self.versions):
+            return False
+        if kind == "remove":
+            self._version_deleted(bucket=self.bucket, key=self.key, version_id=version_id,
+                                  meta=meta, timestamp=timestamp)
+        else:
+            self._acl_changed(bucket=self.bucket, key=self.key, version_id=version_id,
+                              acl=change["acl"], meta=meta, timestamp=timestamp)
+        return True
+
+    def _note_origin(self, meta: RequestMeta) -> None:
+        site = meta.get("origin_site")
+        if site is not None:  # replace, never mutate: a command's copy shares the dict
+            self.replicated = {**getattr(self, "replicated", {}),
+                               str(site): int(meta.get("origin_position", 0))}
 
     def _check_version_id(self, version_id: str, versioning: str) -> None:
         if versioning == ENABLED:

@@ -115,3 +115,40 @@ class ReplicaNodes(Protocol):
     def drop(self, digest: str, node_id: str) -> None:
         """Delete the node's replica (misplaced or corrupt)."""
         ...
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What a site did with one replicated change: "applied", "unchanged" (it had it),
+    "missing" (a chunk it names is not there: send it and try again) or "refused" (it
+    never will: `error` and `message` say why)."""
+
+    status: str
+    error: str = ""
+    message: str = ""
+
+
+class SiteLink(Protocol):
+    """Another strata site, as geo-replication's sender reaches it. Every method raises
+    domain.errors.SiteUnreachable when the site does not answer (or answers 5xx), so the
+    sender waits and tries again; nothing else is an outage."""
+
+    def site_name(self) -> str:
+        """The name the site calls itself (its STRATA_SITE_NAME)."""
+        ...
+
+    def missing_chunks(self, digests: list[str]) -> list[str]:
+        """Which of `digests` the site lacks (those it has stay while a change is on
+        its way)."""
+        ...
+
+    def send_chunk(self, digest: str, data: bytes) -> None:
+        ...
+
+    def apply(self, changes: list[dict[str, object]]) -> list[Applied]:
+        """Apply changes in order, each `{"bucket": ..., **ReplicatedChange}`; one result
+        each. A "missing" result ends the batch: the rest come back "missing" too, so
+        that a bucket's changes never land out of order."""
+        ...
+
+    def close(self) -> None: ...

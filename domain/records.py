@@ -18,6 +18,8 @@ class RequestMeta(TypedDict):
     source: str
     user_agent: str
     user: NotRequired[str]  # the user the access key belonged to (absent in early events)
+    origin_site: NotRequired[str]  # a change replicated from another site: that site
+    origin_position: NotRequired[int]  # and its position in that site's log
 
 
 class Chunk(TypedDict):

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from domain.errors import InvalidArgument
+from domain.sites import check_site_name
+
 KiB, MiB = 1024, 1024 * 1024
 
 
@@ -18,6 +21,15 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise SettingsError(f"{name}={raw!r}: use 1 or 0")
+
+
+def _site_name(raw: str) -> str:
+    if raw:
+        try:
+            check_site_name(raw)
+        except InvalidArgument as exc:
+            raise SettingsError(f"STRATA_SITE_NAME={raw[:64]!r}: {exc.message}") from None
+    return raw
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,9 @@ class Settings:
     head_timeout_seconds: float = 30.0  # a request head must arrive within this
     body_stall_seconds: float = 60.0  # a body may pause this long between bytes
     max_connections: int = 1024  # per door; beyond it new requests get 503
+    site_name: str = ""  # this deployment's name to other sites (geo-replication)
+    geo_retry_max_seconds: float = 30.0  # longest wait before trying an unreachable site
+    geo_poll_seconds: float = 1.0  # how often an idle sender looks at the log and sites
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -207,6 +222,11 @@ class Settings:
             worker_stall_seconds=number(
                 "STRATA_WORKER_STALL_SECONDS", defaults.worker_stall_seconds, float
             ),
+            site_name=_site_name(env.get("STRATA_SITE_NAME", "")),
+            geo_retry_max_seconds=number(
+                "STRATA_GEO_RETRY_MAX_SECONDS", defaults.geo_retry_max_seconds, float
+            ),
+            geo_poll_seconds=number("STRATA_GEO_POLL_SECONDS", defaults.geo_poll_seconds, float),
         )
 
     def check_blob_backend(self) -> None:

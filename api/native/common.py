@@ -20,8 +20,18 @@ def json_response(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status, media_type="application/json")
 
 
-async def json_body(request: Request, required: bool = True) -> dict[str, Any]:
-    raw = await request.body()
+MAX_JSON_BYTES = 1024 * 1024  # a native call's JSON body, unless the call says otherwise
+
+
+async def json_body(request: Request, required: bool = True,
+                    limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
+    pieces, size = [], 0
+    async for piece in request.stream():
+        size += len(piece)
+        if size > limit:
+            raise MalformedRequest(f"The body is larger than this call takes ({limit} bytes)")
+        pieces.append(piece)
+    raw = b"".join(pieces)
     if not raw.strip():
         if required:
             raise MalformedRequest("This call needs a JSON object as its body")

@@ -65,19 +65,27 @@ def error_response(request: Request, code: str, status: int, message: str) -> Re
     return Response(orjson.dumps(body), status, media_type="application/json")
 
 
-async def handle_error(request: Request, exc: Exception) -> Response:
+def code_of(exc: Exception) -> tuple[str, int] | None:
+    """The native door's error code and status for `exc`; None if it has none."""
     for kind in type(exc).__mro__:
         if kind in ERRORS:
-            code, status = ERRORS[kind]
-            message = exc.message if isinstance(exc, e.StrataError) else str(exc)
-            response = error_response(request, code, status, message)
-            if status in REFUSED:
-                record_denied(request.app.state.system, request, "native", code, status, exc)
-            if isinstance(exc, Unauthorized):
-                response.headers["www-authenticate"] = "Bearer"
-            if isinstance(exc, TooManyAttempts):
-                response.headers["retry-after"] = str(exc.fields["retry_after"])
-            return response
+            return ERRORS[kind]
+    return None
+
+
+async def handle_error(request: Request, exc: Exception) -> Response:
+    found = code_of(exc)
+    if found is not None:
+        code, status = found
+        message = exc.message if isinstance(exc, e.StrataError) else str(exc)
+        response = error_response(request, code, status, message)
+        if status in REFUSED:
+            record_denied(request.app.state.system, request, "native", code, status, exc)
+        if isinstance(exc, Unauthorized):
+            response.headers["www-authenticate"] = "Bearer"
+        if isinstance(exc, TooManyAttempts):
+            response.headers["retry-after"] = str(exc.fields["retry_after"])
+        return response
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(
         request, "InternalError", 500, "We encountered an internal error. Please try again."

@@ -16,13 +16,16 @@ from api.auth import admin_principal
 from api.blocking import blocking
 from api.context import system_of
 from api.native.common import json_body, json_response
-from api.native.errors import MalformedRequest
+from api.native.errors import MalformedRequest, code_of
 from api.system import System
-from domain.errors import ChunkRefused, ChunkUnavailable
+from domain.errors import ChunkRefused, ChunkUnavailable, StrataError
+from domain.geo import MAX_CHANGES, check_change
+from domain.names import validate_bucket_name
 
 MAX_DIGESTS = 1000
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 GATHER_BYTES = 1024 * 1024
+MAX_APPLY_BYTES = 64 * 1024 * 1024  # a batch of changes; a change of a 10,000-part object
 
 
 def _digests(body: Any) -> list[str]:
@@ -85,3 +88,53 @@ async def put_chunk(request: Request) -> Response:
         await blocking(sink.abort)
         raise
     return json_response({"digest": digest, "size": size}, 201)
+
+
+async def hello(request: Request) -> Response:
+    """GET /replication/site: the name this site calls itself, so that a sender can
+    check it registered the site under that name (loop safety rests on it)."""
+    admin_principal(request, "receive replicated changes")
+    return json_response({"site": system_of(request).settings.site_name})
+
+
+def _apply_all(system: System, raw: list[Any]) -> list[dict[str, str]]:
+    results: list[dict[str, str]] = []
+    for item in raw:
+        if results and results[-1]["status"] == "missing":
+            results.append({"status": "missing"})  # a bucket's changes land in order
+            continue
+        results.append(_apply_one(system, item))
+    return results
+
+
+def _apply_one(system: System, item: Any) -> dict[str, str]:
+    try:
+        bucket = item.get("bucket") if isinstance(item, dict) else None
+        if not isinstance(bucket, str) or len(bucket) > 63:
+            raise MalformedRequest("Each change names its destination bucket")
+        validate_bucket_name(bucket)
+        change = check_change(item)
+        if change["kind"] == "put":
+            absent = lacking(system, [c["digest"] for c in change["version"]["chunks"]])
+            if absent:
+                return {"status": "missing", "message": f"{len(absent)} chunks are not here"}
+        applied = system.store.apply_replicated(bucket, change)
+        return {"status": "applied" if applied else "unchanged"}
+    except StrataError as exc:
+        code, status = code_of(exc) or ("InternalError", 500)
+        if status >= 500:
+            raise  # not the change's fault: the sender tries again
+        return {"status": "refused", "error": code, "message": exc.message[:1024]}
+
+
+async def apply(request: Request) -> Response:
+    """POST /replication/apply {"changes": [{"bucket": ..., <ReplicatedChange>}, ...]}:
+    {"results": [{"status": ...}, ...]}, one a change, in order (domain.ports.Applied)."""
+    admin_principal(request, "receive replicated changes")
+    system = system_of(request)
+    body = await json_body(request, limit=MAX_APPLY_BYTES)
+    changes = body.get("changes") if isinstance(body, dict) else None
+    if not isinstance(changes, list) or not 1 <= len(changes) <= MAX_CHANGES:
+        raise MalformedRequest(f'The body is {{"changes": [...]}} with 1 to {MAX_CHANGES} '
+                               "changes")
+    return json_response({"results": await blocking(_apply_all, system, changes)})

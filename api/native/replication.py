@@ -78,3 +78,23 @@ async def replication(request: Request) -> Response:
     if rules is None:
         return Response(status_code=204)
     return json_response({"rules": [shown(r) for r in info.replication or ()]})
+
+
+async def status(request: Request) -> Response:
+    """GET /buckets/{b}/replication/status: per rule, how far its site is behind (events
+    and seconds), what was sent and skipped, and the changes the site refused."""
+    principal = required_principal(request)
+    system = system_of(request)
+    name = request.path_params["bucket"]
+    info = await blocking(system.store.get_bucket, name)
+    authorize(principal, Action.ADMINISTER_BUCKET, info.acl)
+    if not info.replication:
+        raise NoSuchReplicationConfiguration(
+            "The bucket has no replication configuration", bucket=name)
+    geo = system.geo
+    if geo is None:
+        raise NoSuchReplicationConfiguration("This process sends no changes to other sites",
+                                             bucket=name)
+    moment = now()
+    rules = [await blocking(geo.rule_status, name, rule, moment) for rule in info.replication]
+    return json_response({"bucket": name, "site": system.settings.site_name, "rules": rules})

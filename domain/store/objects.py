@@ -7,10 +7,12 @@ from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
-from domain.buckets import UNVERSIONED
+from domain.buckets import ENABLED, UNVERSIONED
 from domain.errors import (
     NoSuchKey,
+    ReplicationNeedsVersioning,
 )
+from domain.geo import ReplicatedChange, change_time
 from domain.names import validate_object_key
 from domain.objects import ObjectKey
 from domain.records import Acl, RequestMeta, Version
@@ -47,6 +49,33 @@ class ObjectCommands(StoreCore):
                 stored = with_version_id(version, info.versioning)
                 obj.put_version(stored, info.versioning, meta, now)
                 return ObjectInfo(bucket, key, stored, self._save(obj))
+
+        return self._retrying(attempt, ObjectKey.create_id(bucket, key))
+
+    def apply_replicated(self, bucket: str, change: ReplicatedChange) -> int:
+        """Record a change another site made (geo-replication) with its original time
+        and actor; the position written, or 0 when it changed nothing (applied before).
+        The chunks of a version must already be here."""
+        key = change["key"]
+        moment = change_time(change)
+        meta: RequestMeta = {**change["meta"], "origin_site": change["origin_site"],
+                             "origin_position": change["origin_position"]}
+
+        def attempt() -> int:
+            with self.gate.shared(bucket):
+                if self.get_bucket(bucket).versioning != ENABLED:
+                    raise ReplicationNeedsVersioning(
+                        "A bucket receives replicated changes only with versioning enabled",
+                        bucket=bucket)
+                try:
+                    obj = self._object_key(bucket, key)
+                except NoSuchKey:
+                    if change["kind"] not in ("put", "marker"):
+                        return 0  # nothing here to remove or re-grant
+                    obj = ObjectKey.create(bucket, key, moment)
+                if not obj.apply_replicated(change, meta, moment):
+                    return 0
+                return self._save(obj)
 
         return self._retrying(attempt, ObjectKey.create_id(bucket, key))
 

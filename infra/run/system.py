@@ -30,6 +30,7 @@ from infra.blobs.packed import PackedBlobStore
 from infra.eventstore.gates import LocalBucketGate, PostgresBucketGate
 from infra.eventstore.postgres import prepared_store_env, retrying_connections, schema_lock
 from infra.exports.inventory import InventoryExporter
+from infra.geo.native_link import NativeSiteLink
 from infra.kafka.relay import open_tracking, relay_lag
 from infra.keys import SecretBox, token_signing_key
 from infra.private_dir import make_private
@@ -48,6 +49,7 @@ from projections.sites import SitesProjection
 from projections.time_index import TimeIndexProjection
 from projections.uploads import UploadsProjection, has_uploads
 from workers.gc import GarbageCollector
+from workers.geo import GeoReplication
 from workers.inventory import InventoryScheduler
 from workers.replication import Replicator
 from workers.runner import LogFollower
@@ -122,6 +124,7 @@ class System:
     membership: MembershipWatcher | None = None  # with blob nodes
     replicator: Replicator | None = None
     replication_follower: LogFollower | None = None
+    geo: GeoReplication | None = None  # sends changes to other sites
     started: bool = field(default=False)
     _relay_tracking: Any = None
 
@@ -139,6 +142,8 @@ class System:
                 self.replicator.start()
             if self.role == "embedded":
                 self.gc_follower.start()
+                if self.geo is not None:
+                    self.geo.start()
             self.gc.start()
             self.inventory_schedule.start()
             self.upload_expiry_job.start()
@@ -146,6 +151,8 @@ class System:
 
     def close(self) -> None:
         self.runner.closing()  # threads waiting at the read barrier let go first
+        if self.geo is not None:
+            self.geo.stop()
         if self.replicator is not None and self.replication_follower is not None:
             self.replicator.stop()
             self.replication_follower.stop()
@@ -242,6 +249,12 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     inventory = InventoryExporter(
         store, views, blobs, settings.chunk_size, settings.scratch_dir, utc_now, new_version
     )
+    geo = GeoReplication(
+        settings.site_name, store, views, blobs,
+        lambda site: NativeSiteLink(site.name, site.endpoint, site.access_key,
+                                    secret_box.decrypt(site.secret_ciphertext)),
+        runner.wait_for, settings.geo_retry_max_seconds, settings.geo_poll_seconds)
+    store.on_commit(geo.wake)
     upload_expiry = UploadExpirer(
         store, views, runner.wait_for, utc_now, settings.upload_expiry_seconds
     )
@@ -268,6 +281,7 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
         membership=membership,
         replicator=replicator,
         replication_follower=replication_follower,
+        geo=geo,
         inventory_schedule=InventoryScheduler(
             store,
             views,

@@ -1,0 +1,82 @@
+"""Two real `strata serve` processes on loopback as two sites, and what a test compares
+between them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import ROOT_AK, ROOT_SK, Server, free_port, server_env
+
+CONVERGE_SECONDS = 60  # a busy 2-core machine runs both sites and the test
+
+
+def site_server(tmp_path: Path, name: str, **env: str) -> Server:
+    return Server(tmp_path / name, free_port(), free_port(),
+                  server_env(STRATA_SITE_NAME=name, STRATA_GEO_POLL_SECONDS="0.2",
+                             STRATA_GEO_RETRY_MAX_SECONDS="1", **env))
+
+
+def admin(server: Server) -> httpx.Client:
+    return httpx.Client(base_url=server.api, headers=server.token(), timeout=30)
+
+
+def register(source: Server, name: str, destination: Server) -> None:
+    with admin(source) as api:
+        r = api.put(f"/admin/sites/{name}", json={
+            "endpoint": destination.api, "access_key": ROOT_AK, "secret_key": ROOT_SK})
+        assert r.status_code in (200, 201), r.text
+
+
+def versioned_bucket(server: Server, bucket: str) -> None:
+    with admin(server) as api:
+        assert api.put(f"/buckets/{bucket}").status_code in (200, 201)
+        r = api.put(f"/buckets/{bucket}/versioning", json={"status": "Enabled"})
+        assert r.status_code == 200, r.text
+
+
+def replicate(server: Server, bucket: str, site: str, destination: str,
+              **rule: Any) -> None:
+    with admin(server) as api:
+        r = api.put(f"/buckets/{bucket}/replication", json={"rules": [{
+            "id": rule.pop("id", "r1"), "prefix": rule.pop("prefix", ""),
+            "destination": {"site": site, "bucket": destination},
+            "delete_markers": rule.pop("delete_markers", True), **rule}]})
+        assert r.status_code == 200, r.text
+
+
+def versions(s3: Any, bucket: str) -> list[tuple[Any, ...]]:
+    """Every version and delete marker: key, id, latest, ETag, size, last-modified."""
+    found: list[tuple[Any, ...]] = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for v in page.get("Versions", []):
+            found.append((v["Key"], v["VersionId"], v["IsLatest"], v["ETag"], v["Size"],
+                          v["LastModified"]))
+        for m in page.get("DeleteMarkers", []):
+            found.append((m["Key"], m["VersionId"], m["IsLatest"], "marker", 0,
+                          m["LastModified"]))
+    return sorted(found)
+
+
+def wait_until_equal(read: Callable[[], Any], expected: Callable[[], Any],
+                     what: str) -> Any:
+    deadline = time.monotonic() + CONVERGE_SECONDS
+    wanted = got = None
+    while time.monotonic() < deadline:
+        wanted, got = expected(), read()
+        if got == wanted:
+            return got
+        time.sleep(0.2)
+    raise AssertionError(f"{what} did not converge in {CONVERGE_SECONDS} s:\n"
+                         f"wanted {wanted}\ngot    {got}")
+
+
+def replication_status(server: Server, bucket: str) -> dict[str, Any]:
+    with admin(server) as api:
+        r = api.get(f"/buckets/{bucket}/replication/status")
+        assert r.status_code == 200, r.text
+        return dict(r.json())

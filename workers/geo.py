@@ -1,0 +1,413 @@
+"""Geo-replication's sending side: every object change of a bucket with replication
+rules reaches the rules' sites, in log order, from a tracked position.
+
+One sender a registered site follows the log on its own (a site that is down holds up
+only itself). For each batch of events it builds the changes the rules ask for, asks
+the site which of their chunks it lacks and sends only those (content addressing across
+sites), then has the site apply the changes in order; only when the site answered for
+all of them does the position move on. So delivery is at least once, and the site's
+apply is idempotent by origin position: nothing is applied twice.
+
+- A site that does not answer (or answers 5xx) is tried again with a doubling wait, up
+  to `retry_max_seconds`: the lag grows and the status says why, nothing is dropped.
+- A change the site refuses (its bucket is missing, versioning is off there) is a dead
+  letter: recorded with the site's reason, counted in the rule's status and in metrics,
+  and the sender moves on.
+- A change that came from a site is never sent back to it (loop safety for two sites
+  replicating to each other); the sender checks that each site calls itself by the name
+  it was registered under, since that name is what the check compares.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from domain.application import ObjectStore
+from domain.errors import NoSuchBucket, SiteMisnamed, SiteUnreachable
+from domain.geo import MAX_CHANGES, ReplicatedChange, change_of
+from domain.objects import ObjectKey
+from domain.ports import Applied, BlobStore, SiteLink
+from domain.records import Chunk, ReplicationRule
+from projections.base import ViewStore, prefix_end
+from projections.incarnations import incarnation_start
+from projections.sites import SiteRecord, list_sites
+from workers.runner import DEAD_LETTER_PREFIX
+
+log = logging.getLogger("strata.geo")
+STATUS_PREFIX = b"X/geo/"
+BATCH = 200  # events read from the log at a time
+MISSING_ASKED = 1000  # digests asked about at a time
+
+
+def follower_name(site: str) -> str:
+    return f"geo:{site}"
+
+
+@dataclass
+class RuleCounts:
+    """What one rule's sender did, since the rule's first change."""
+
+    applied: int = 0  # changes the site recorded
+    unchanged: int = 0  # changes it already had (a redelivery)
+    failed: int = 0  # changes it refused: dead letters
+    bytes_sent: int = 0
+    chunks_sent: int = 0
+    chunks_skipped: int = 0  # the site had them already
+    last_change_at: str = ""  # when the last change sent happened at its origin
+
+
+@dataclass
+class SenderStatus:
+    """A site's sender: where it is in the log and why it waits, if it does."""
+
+    site: str
+    position: int = 0
+    retrying_since: float = 0.0  # 0: the site answers
+    last_error: str = ""
+    rules: dict[str, RuleCounts] = field(default_factory=dict)  # "<bucket>/<rule id>"
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> SenderStatus:
+        data = orjson.loads(raw)
+        data["rules"] = {k: RuleCounts(**v) for k, v in data["rules"].items()}
+        return cls(**data)
+
+
+def sender_status(state: ViewStore, site: str) -> SenderStatus:
+    raw = state.get(STATUS_PREFIX + site.encode())
+    status = SenderStatus.from_json(raw) if raw else SenderStatus(site)
+    status.position = max(status.position, state.position(follower_name(site)))
+    return status
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    position: int
+    rule: str  # "<bucket>/<rule id>"
+    bucket: str  # the destination's
+    change: ReplicatedChange
+
+
+def matching_rules(rules: list[ReplicationRule], site: str, key: str) -> list[ReplicationRule]:
+    """The enabled rules that send `key` to `site`, one a destination bucket (the one
+    with the highest priority decides)."""
+    chosen: dict[str, ReplicationRule] = {}
+    for rule in sorted(rules, key=lambda r: -r["priority"]):
+        if rule["enabled"] and rule["site"] == site and key.startswith(rule["prefix"]):
+            chosen.setdefault(rule["bucket"], rule)
+    return list(chosen.values())
+
+
+class SiteSender:
+    """Follows the log for one site; see the module's docstring."""
+
+    def __init__(self, site: str, here: str, store: ObjectStore, state: ViewStore,
+                 blobs: BlobStore, link: Callable[[], SiteLink],
+                 wait_for_views: Callable[[int], None], retry_max_seconds: float,
+                 poll_seconds: float) -> None:
+        self.site, self.here = site, here
+        self._store, self._state, self._blobs = store, state, blobs
+        self._connect = link
+        self._link: SiteLink | None = None
+        self._wait_for_views = wait_for_views
+        self._retry_max, self._poll = retry_max_seconds, poll_seconds
+        self.status = sender_status(state, site)
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- the loop -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"geo:{self.site}",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        if self._link is not None:
+            self._link.close()
+
+    def wake(self, _position: int = 0) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        wait = 0.0
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                moved = self.send_once()
+                wait = 0.0
+                if self.status.retrying_since:
+                    log.info("site %s answers again", self.site)
+                    self.status.retrying_since, self.status.last_error = 0.0, ""
+                    self._save_status()
+                if moved:
+                    continue
+            except (SiteUnreachable, SiteMisnamed) as exc:
+                wait = min(max(wait * 2, 0.1), self._retry_max)
+                self._retrying(exc)
+                self._stop.wait(wait)
+                continue
+            except Exception:
+                log.exception("geo-replication to %s failed; trying again", self.site)
+                wait = min(max(wait * 2, 0.5), self._retry_max)
+                self._stop.wait(wait)
+                continue
+            self._wake.wait(self._poll)
+
+    def _retrying(self, exc: Exception) -> None:
+        message = getattr(exc, "message", str(exc))
+        if not self.status.retrying_since:
+            log.warning("site %s: %s; replication to it waits and tries again",
+                        self.site, message)
+            self.status.retrying_since = time.time()
+        self.status.last_error = message[:512]
+        if self._link is not None:  # a fresh connection (and name check) next time
+            self._link.close()
+            self._link = None
+        self._save_status()
+
+    # -- one batch --------------------------------------------------------------------
+
+    def send_once(self) -> bool:
+        """Send the changes of the next batch of events; False when there was none."""
+        notifications = self._store.select_notifications(self.status.position, BATCH)
+        if not notifications:
+            return False
+        last = notifications[-1].id
+        self._wait_for_views(last)  # incarnations, as of the events read
+        rules: dict[str, list[ReplicationRule]] = {}
+        outgoing: list[Outgoing] = []
+        for notification in notifications:
+            event = self._store.decode(notification)
+            if isinstance(event, ObjectKey.Event) and not isinstance(event, ObjectKey.Created):
+                outgoing += self._changes_of(event, notification.id, rules)
+        if outgoing:
+            self._deliver(self._linked(), outgoing)
+        self.status.position = last
+        self._save_status()
+        return True
+
+    def _changes_of(self, event: Any, position: int,
+                    rules: dict[str, list[ReplicationRule]]) -> list[Outgoing]:
+        bucket = event.bucket
+        if bucket not in rules:
+            try:
+                rules[bucket] = self._store.get_bucket(bucket).replication or []
+            except NoSuchBucket:
+                rules[bucket] = []
+        if not rules[bucket] or position < incarnation_start(self._state, bucket):
+            return []  # no rules, or a change from the bucket's earlier life
+        change = change_of(event, position, self.here)
+        if change is None or change["origin_site"] == self.site:
+            return []  # not an object change, or one that came from that site
+        return [Outgoing(position, f"{bucket}/{rule['id']}", rule["bucket"], change)
+                for rule in matching_rules(rules[bucket], self.site, event.key)
+                if change["kind"] != "marker" or rule["delete_markers"]]
+
+    def _linked(self) -> SiteLink:
+        if self._link is None:
+            link = self._connect()
+            try:
+                name = link.site_name()
+                if name != self.site:
+                    raise SiteMisnamed(
+                        f"the site registered as {self.site!r} calls itself {name!r} "
+                        "(its STRATA_SITE_NAME): register it under that name, so that "
+                        "changes that came from it are never sent back", site=self.site)
+            except BaseException:
+                link.close()
+                raise
+            self._link = link
+        return self._link
+
+    def _deliver(self, link: SiteLink, outgoing: list[Outgoing]) -> None:
+        self._send_chunks(link, outgoing)
+        done = 0
+        resent = False
+        while done < len(outgoing):
+            batch = outgoing[done:done + MAX_CHANGES]
+            results = link.apply([{"bucket": o.bucket, **o.change} for o in batch])
+            for item, result in zip(batch, results, strict=True):
+                if result.status == "missing":
+                    break
+                self._count(item, result)
+                done += 1
+            else:
+                continue
+            if resent:  # the site lost chunks it said it had, twice: try again later
+                raise SiteUnreachable(f"site {self.site} keeps losing chunks it confirmed")
+            self._send_chunks(link, outgoing[done:done + MAX_CHANGES])
+            resent = True
+
+    def _send_chunks(self, link: SiteLink, outgoing: list[Outgoing]) -> None:
+        owners: dict[str, tuple[Outgoing, Chunk]] = {}
+        for item in outgoing:
+            if item.change["kind"] == "put":
+                for chunk in item.change["version"]["chunks"]:
+                    owners.setdefault(chunk["digest"], (item, chunk))
+        digests = list(owners)
+        lacking: set[str] = set()
+        for start in range(0, len(digests), MISSING_ASKED):
+            lacking.update(link.missing_chunks(digests[start:start + MISSING_ASKED]))
+        for digest in digests:
+            item, chunk = owners[digest]
+            counts = self._counts(item.rule)
+            if digest not in lacking:
+                counts.chunks_skipped += 1
+                continue
+            data = b"".join(bytes(p) for p in self._blobs.read_chunk(chunk))
+            link.send_chunk(digest, data)
+            counts.chunks_sent += 1
+            counts.bytes_sent += len(data)
+
+    def _count(self, item: Outgoing, result: Applied) -> None:
+        counts = self._counts(item.rule)
+        counts.last_change_at = item.change["time"]
+        if result.status == "applied":
+            counts.applied += 1
+        elif result.status == "unchanged":
+            counts.unchanged += 1
+        else:
+            counts.failed += 1
+            self._dead_letter(item, result)
+
+    def _counts(self, rule: str) -> RuleCounts:
+        return self.status.rules.setdefault(rule, RuleCounts())
+
+    def _dead_letter(self, item: Outgoing, result: Applied) -> None:
+        log.error("site %s refused the change at position %d (%s %s/%s): %s %s",
+                  self.site, item.position, item.change["kind"], item.bucket,
+                  item.change["key"][:256], result.error, result.message)
+        record = {
+            "worker": follower_name(self.site), "position": item.position,
+            "rule": item.rule, "bucket": item.bucket, "key": item.change["key"],
+            "type": item.change["kind"], "error": f"{result.error}: {result.message}",
+            "time": time.time(),
+        }
+        key = (DEAD_LETTER_PREFIX + follower_name(self.site).encode() + b"/"
+               + b"%020d" % item.position + b"/" + item.rule.encode())
+        self._state.commit({key: orjson.dumps(record)}, {})
+
+    def _save_status(self) -> None:
+        self._state.commit({STATUS_PREFIX + self.site.encode(): self.status.to_json()},
+                           {follower_name(self.site): self.status.position})
+
+
+class GeoReplication:
+    """Starts a sender for each registered site and stops those of removed ones."""
+
+    def __init__(self, here: str, store: ObjectStore, state: ViewStore,
+                 blobs: BlobStore, connect: Callable[[SiteRecord], SiteLink],
+                 wait_for_views: Callable[[int], None], retry_max_seconds: float,
+                 poll_seconds: float) -> None:
+        self.here = here
+        self._store, self._state, self._blobs = store, state, blobs
+        self._connect = connect
+        self._wait_for_views = wait_for_views
+        self._retry_max, self._poll = retry_max_seconds, poll_seconds
+        self.senders: dict[str, SiteSender] = {}
+        self._endpoints: dict[str, SiteRecord] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="geo", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        warned = False
+        while not self._stop.is_set():
+            try:
+                if self.here:
+                    self.refresh()
+                elif list_sites(self._state) and not warned:
+                    log.error("sites are registered but STRATA_SITE_NAME is not set: "
+                              "geo-replication starts once this site has a name")
+                    warned = True
+            except Exception:
+                log.exception("geo-replication: reading the registered sites failed")
+            self._stop.wait(self._poll)
+
+    def refresh(self) -> None:
+        """Senders for exactly the registered sites (a changed site gets a new one)."""
+        with self._lock:
+            sites = {record.name: record for record in list_sites(self._state)}
+            for name in list(self.senders):
+                if sites.get(name) != self._endpoints.get(name):
+                    self.senders.pop(name).stop()
+                    self._endpoints.pop(name, None)
+            for name, record in sites.items():
+                if name not in self.senders and not self._stop.is_set():
+                    sender = SiteSender(
+                        name, self.here, self._store, self._state, self._blobs,
+                        lambda record=record: self._connect(record),  # type: ignore[misc]
+                        self._wait_for_views, self._retry_max, self._poll)
+                    self.senders[name], self._endpoints[name] = sender, record
+                    sender.start()
+
+    def wake(self, _position: int = 0) -> None:
+        for sender in list(self.senders.values()):
+            sender.wake()
+
+    def rule_status(self, bucket: str, rule: ReplicationRule, now: datetime) -> dict[str, Any]:
+        """Where one rule of `bucket` stands: its site's lag and state, its own counts."""
+        sender = self.senders.get(rule["site"])
+        status = sender.status if sender is not None else sender_status(self._state,
+                                                                        rule["site"])
+        events, seconds = lag(self._store, status, now)
+        counts = status.rules.get(f"{bucket}/{rule['id']}", RuleCounts())
+        return {
+            "id": rule["id"], "site": rule["site"], "bucket": rule["bucket"],
+            "status": "Enabled" if rule["enabled"] else "Disabled",
+            "sending": sender is not None,
+            "lag_events": events, "lag_seconds": round(seconds, 3),
+            "position": status.position,
+            "site_answers": not status.retrying_since,
+            "retrying_since": status.retrying_since or None,
+            "last_error": status.last_error or None,
+            **asdict(counts),
+        }
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        with self._lock:
+            for sender in self.senders.values():
+                sender.stop()
+            self.senders.clear()
+
+
+def lag(store: ObjectStore, status: SenderStatus, now: datetime) -> tuple[int, float]:
+    """(events, seconds) the site is behind: the log past its position, and the age of
+    the oldest event it has not been sent."""
+    head = store.current_position()
+    behind = max(0, head - status.position)
+    if not behind:
+        return 0, 0.0
+    oldest = store.select_notifications(status.position, 1)
+    if not oldest:
+        return 0, 0.0
+    moment = store.decode(oldest[0]).timestamp
+    return behind, max(0.0, (now - moment).total_seconds())
+
+
+def geo_dead_letters(state: ViewStore, site: str) -> list[dict[str, Any]]:
+    head = DEAD_LETTER_PREFIX + follower_name(site).encode() + b"/"
+    return [orjson.loads(v) for _, v in state.scan(head, prefix_end(head))]
