@@ -13,6 +13,12 @@ apply is idempotent by origin position: nothing is applied twice.
 - A change the site refuses (its bucket is missing, versioning is off there) is a dead
   letter: recorded with the site's reason, counted in the rule's status and in metrics,
   and the sender moves on.
+- A rule that appears (a bucket's replication configuration names a rule new to this
+  sender) first replicates what its bucket already holds: the rule's own cursor reads
+  the log from the bucket's incarnation up to where the sender is, then the rule joins
+  the sender's stream. Until then the stream leaves the rule out, so every key's changes
+  still reach the site in log order (the site applies a change only if it is newer than
+  what it has from this origin).
 - A change that came from a site is never sent back to it (loop safety for two sites
   replicating to each other); the sender checks that each site calls itself by the name
   it was registered under, since that name is what the check compares.
@@ -31,6 +37,7 @@ from typing import Any
 import orjson
 
 from domain.application import ObjectStore
+from domain.buckets import Bucket
 from domain.errors import NoSuchBucket, SiteMisnamed, SiteUnreachable
 from domain.geo import MAX_CHANGES, ReplicatedChange, change_of
 from domain.objects import ObjectKey
@@ -65,6 +72,20 @@ class RuleCounts:
 
 
 @dataclass
+class Backfill:
+    """A rule's replication of what its bucket held before the rule: its cursor chases
+    the sender's position, and the rule joins the sender's stream once it is there."""
+
+    bucket: str
+    rule_id: str
+    start: int  # the log position the cursor started from
+    at: int  # the last position it read
+    target: int = 0  # the sender's position when the cursor was last moved
+    changes: int = 0  # changes it sent
+    done: bool = False
+
+
+@dataclass
 class SenderStatus:
     """A site's sender: where it is in the log and why it waits, if it does."""
 
@@ -73,6 +94,7 @@ class SenderStatus:
     retrying_since: float = 0.0  # 0: the site answers
     last_error: str = ""
     rules: dict[str, RuleCounts] = field(default_factory=dict)  # "<bucket>/<rule id>"
+    backfills: dict[str, Backfill] = field(default_factory=dict)  # "<bucket>/<rule id>"
 
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self))
@@ -81,7 +103,12 @@ class SenderStatus:
     def from_json(cls, raw: bytes) -> SenderStatus:
         data = orjson.loads(raw)
         data["rules"] = {k: RuleCounts(**v) for k, v in data["rules"].items()}
+        data["backfills"] = {k: Backfill(**v) for k, v in data.get("backfills", {}).items()}
         return cls(**data)
+
+    def joined(self, bucket: str, rule_id: str) -> bool:
+        backfill = self.backfills.get(f"{bucket}/{rule_id}")
+        return backfill is not None and backfill.done
 
 
 def sender_status(state: ViewStore, site: str) -> SenderStatus:
@@ -184,26 +211,95 @@ class SiteSender:
     # -- one batch --------------------------------------------------------------------
 
     def send_once(self) -> bool:
-        """Send the changes of the next batch of events; False when there was none."""
+        """Send the changes of the next batch of events, or move a rule's backfill on;
+        False when there was nothing to do."""
         notifications = self._store.select_notifications(self.status.position, BATCH)
         if not notifications:
-            return False
+            return self._backfill_once()
         last = notifications[-1].id
         self._wait_for_views(last)  # incarnations, as of the events read
         rules: dict[str, list[ReplicationRule]] = {}
         outgoing: list[Outgoing] = []
         for notification in notifications:
             event = self._store.decode(notification)
-            if isinstance(event, ObjectKey.Event) and not isinstance(event, ObjectKey.Created):
-                outgoing += self._changes_of(event, notification.id, rules)
+            if isinstance(event, ObjectKey.Event):
+                outgoing += self._changes_of(event, notification.id, rules,
+                                             self.status.joined)
+            elif isinstance(event, Bucket.ReplicationConfigured):
+                self._rules_configured(event.name, event.rules or [], notification.id)
+            elif isinstance(event, (Bucket.Deleted, Bucket.Recreated)):
+                self._forget_rules(event.name)
         if outgoing:
             self._deliver(self._linked(), outgoing)
         self.status.position = last
+        self._backfill_once()
+        self._save_status()
+        return True
+
+    def _rules_configured(self, bucket: str, rules: list[ReplicationRule],
+                          position: int) -> None:
+        """A rule new to this sender starts a backfill; a rule gone is forgotten (so
+        that configuring it again replicates the bucket's objects again)."""
+        ids = {rule["id"] for rule in rules if rule["site"] == self.site}
+        self._forget_rules(bucket, keep=ids)
+        start = incarnation_start(self._state, bucket)
+        if start > position:
+            return  # the bucket has been created again since: these rules are gone
+        for rule_id in ids:
+            name = f"{bucket}/{rule_id}"
+            if name not in self.status.backfills:
+                log.info("geo-replication to %s: rule %s starts with the objects its "
+                         "bucket holds", self.site, name)
+                self.status.backfills[name] = Backfill(bucket, rule_id, start, start,
+                                                      position)
+
+    def _forget_rules(self, bucket: str, keep: set[str] | frozenset[str] = frozenset()
+                      ) -> None:
+        for name, backfill in list(self.status.backfills.items()):
+            if backfill.bucket == bucket and backfill.rule_id not in keep:
+                del self.status.backfills[name]
+
+    def _backfill_once(self) -> bool:
+        """Move the first unfinished backfill on by one batch, up to the sender's
+        position; True if one moved."""
+        for backfill in self.status.backfills.values():
+            if not backfill.done:
+                break
+        else:
+            return False
+        until = self.status.position
+        backfill.target = until
+        notifications = [n for n in self._store.select_notifications(backfill.at, BATCH)
+                         if n.id <= until]
+        if not notifications:
+            backfill.done = True
+            log.info("geo-replication to %s: rule %s/%s has sent what its bucket held "
+                     "(%d changes)", self.site, backfill.bucket, backfill.rule_id,
+                     backfill.changes)
+            self._save_status()
+            return True
+        last = notifications[-1].id
+        self._wait_for_views(last)
+        rules: dict[str, list[ReplicationRule]] = {}
+
+        def this_rule(bucket: str, rule_id: str) -> bool:
+            return bucket == backfill.bucket and rule_id == backfill.rule_id
+
+        outgoing: list[Outgoing] = []
+        for notification in notifications:
+            event = self._store.decode(notification)
+            if isinstance(event, ObjectKey.Event) \
+                    and getattr(event, "bucket", None) == backfill.bucket:
+                outgoing += self._changes_of(event, notification.id, rules, this_rule)
+        if outgoing:
+            self._deliver(self._linked(), outgoing)
+        backfill.at, backfill.changes = last, backfill.changes + len(outgoing)
         self._save_status()
         return True
 
     def _changes_of(self, event: Any, position: int,
-                    rules: dict[str, list[ReplicationRule]]) -> list[Outgoing]:
+                    rules: dict[str, list[ReplicationRule]],
+                    sending: Callable[[str, str], bool]) -> list[Outgoing]:
         bucket = event.bucket
         if bucket not in rules:
             try:
@@ -217,7 +313,8 @@ class SiteSender:
             return []  # not an object change, or one that came from that site
         return [Outgoing(position, f"{bucket}/{rule['id']}", rule["bucket"], change)
                 for rule in matching_rules(rules[bucket], self.site, event.key)
-                if change["kind"] != "marker" or rule["delete_markers"]]
+                if sending(bucket, rule["id"])
+                and (change["kind"] != "marker" or rule["delete_markers"])]
 
     def _linked(self) -> SiteLink:
         if self._link is None:
@@ -371,7 +468,8 @@ class GeoReplication:
         status = sender.status if sender is not None else sender_status(self._state,
                                                                         rule["site"])
         events, seconds = lag(self._store, status, now)
-        counts = status.rules.get(f"{bucket}/{rule['id']}", RuleCounts())
+        name = f"{bucket}/{rule['id']}"
+        counts = status.rules.get(name, RuleCounts())
         return {
             "id": rule["id"], "site": rule["site"], "bucket": rule["bucket"],
             "status": "Enabled" if rule["enabled"] else "Disabled",
@@ -382,6 +480,7 @@ class GeoReplication:
             "retrying_since": status.retrying_since or None,
             "last_error": status.last_error or None,
             **asdict(counts),
+            "existing_objects": _backfill_progress(status.backfills.get(name)),
         }
 
     def stop(self) -> None:
@@ -392,6 +491,17 @@ class GeoReplication:
             for sender in self.senders.values():
                 sender.stop()
             self.senders.clear()
+
+
+def _backfill_progress(backfill: Backfill | None) -> dict[str, Any] | None:
+    """How far a rule is in sending what its bucket held when it was configured."""
+    if backfill is None:
+        return None
+    scanned = backfill.at - backfill.start
+    return {"state": "done" if backfill.done else "replicating",
+            "events_scanned": scanned,
+            "events_to_scan": max(backfill.target - backfill.start, scanned),
+            "changes_sent": backfill.changes}
 
 
 def lag(store: ObjectStore, status: SenderStatus, now: datetime) -> tuple[int, float]:
