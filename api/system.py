@@ -99,6 +99,8 @@ class GeoSenders(Protocol):
     def rule_status(self, bucket: str, rule: ReplicationRule,
                     now: datetime) -> dict[str, Any]: ...
 
+    def site_metrics(self, now: datetime) -> dict[str, dict[str, float]]: ...
+
 
 class Sequencer(Protocol):
     @property

@@ -483,6 +483,23 @@ class GeoReplication:
             "existing_objects": _backfill_progress(status.backfills.get(name)),
         }
 
+    def site_metrics(self, now: datetime) -> dict[str, dict[str, float]]:
+        """Per site: lag, whether it answers, and what its rules did, summed."""
+        metrics: dict[str, dict[str, float]] = {}
+        for name, sender in list(self.senders.items()):
+            status = sender.status
+            events, seconds = lag(self._store, status, now)
+            rules = list(status.rules.values())
+            metrics[name] = {
+                "lag_events": events, "lag_seconds": seconds,
+                "up": 0.0 if status.retrying_since else 1.0,
+                "applied": sum(r.applied for r in rules),
+                "failed": sum(r.failed for r in rules),
+                "bytes_sent": sum(r.bytes_sent for r in rules),
+                "chunks_skipped": sum(r.chunks_skipped for r in rules),
+            }
+        return metrics
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:

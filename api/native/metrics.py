@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,8 +25,8 @@ def _gauge(lines: list[str], name: str, help_text: str, value: float, kind: str 
 
 
 def _labelled(lines: list[str], name: str, help_text: str, label: str,
-              values: Mapping[str, float]) -> None:
-    lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+              values: Mapping[str, float], kind: str = "gauge") -> None:
+    lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
     lines += [f'{name}{{{label}="{key}"}} {value:g}' for key, value in values.items()]
 
 
@@ -38,6 +39,30 @@ def views_gauges(system: System) -> list[str]:
            "up to", system.runner.position)
     _gauge(lines, "strata_views_lag_events", "events committed but not yet in this process's "
            "views", max(0, head - system.runner.position))
+    return lines
+
+
+GEO_METRICS = {  # SiteMetrics field: (metric, help, kind)
+    "lag_events": ("strata_geo_lag_events", "events in this site's log not yet sent to a "
+                   "site", "gauge"),
+    "lag_seconds": ("strata_geo_lag_seconds", "age of the oldest event not yet sent to a "
+                    "site", "gauge"),
+    "up": ("strata_geo_site_up", "1 when a site answers, 0 while replication to it waits "
+           "and retries", "gauge"),
+    "applied": ("strata_geo_changes_applied_total", "changes a site recorded", "counter"),
+    "failed": ("strata_geo_changes_failed_total", "changes a site refused (dead letters)",
+               "counter"),
+    "bytes_sent": ("strata_geo_bytes_sent_total", "chunk bytes sent to a site", "counter"),
+    "chunks_skipped": ("strata_geo_chunks_skipped_total", "chunks not sent because the site "
+                       "had them", "counter"),
+}
+
+
+def geo_gauges(sites: Mapping[str, Mapping[str, float]]) -> list[str]:
+    lines: list[str] = []
+    for field, (name, help_text, kind) in GEO_METRICS.items():
+        _labelled(lines, name, help_text, "site",
+                  {site: values[field] for site, values in sites.items()}, kind)
     return lines
 
 
@@ -55,6 +80,8 @@ def render(system: System) -> str:
                "other partitions to catch up", system.feed.sequencer.held)
         _gauge(lines, "strata_feed_duplicates_total", "events read from Kafka again and "
                "dropped", system.feed.sequencer.duplicates, "counter")
+    if system.geo is not None:
+        lines += geo_gauges(system.geo.site_metrics(datetime.now(UTC)))
     if system.role == "api":
         return "\n".join(lines) + "\n"  # the workers run in `strata worker`, with /metrics
     followers = [f for f in (system.gc_follower, system.replication_follower) if f is not None]

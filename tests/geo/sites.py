@@ -80,3 +80,30 @@ def replication_status(server: Server, bucket: str) -> dict[str, Any]:
         r = api.get(f"/buckets/{bucket}/replication/status")
         assert r.status_code == 200, r.text
         return dict(r.json())
+
+
+def history(server: Server, bucket: str, key: str) -> list[tuple[Any, ...]]:
+    """A key's events as /history tells them: name, version, time, actor."""
+    return histories(server, bucket, [key])[key]
+
+
+def histories(server: Server, bucket: str, keys: list[str]
+              ) -> dict[str, list[tuple[Any, ...]]]:
+    found = {}
+    with admin(server) as api:  # one sign-in for them all
+        for key in keys:
+            r = api.get(f"/buckets/{bucket}/history/{key}")
+            assert r.status_code == 200, r.text
+            found[key] = [(e["name"], e["version_id"], e["time"], e["actor"])
+                          for e in r.json()["history"]]
+    return found
+
+
+def metric(server: Server, name: str, site: str) -> float:
+    """One site-labelled sample of a server's /metrics."""
+    text = httpx.get(f"{server.api}/metrics", timeout=10).text
+    prefix = f'{name}{{site="{site}"}} '
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            return float(line[len(prefix):])
+    raise AssertionError(f"{name} for {site} is not in /metrics")

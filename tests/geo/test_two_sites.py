@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import ROOT_AK, Server, start_together
 from tests.geo.sites import (
     admin,
+    history,
     register,
     replicate,
     replication_status,
@@ -50,7 +51,7 @@ def _instant() -> datetime:
     return moment
 
 
-def _scripted_history(s3: Any) -> list[datetime]:
+def _scriptedhistory(s3: Any) -> list[datetime]:
     """Creates, overwrites, versioned deletes, delete markers, ACL and metadata
     changes, a multipart upload and a copy; the instants between them."""
     instants = [_instant()]
@@ -105,19 +106,11 @@ def _as_of(server: Server, bucket: str, moment: datetime) -> list[tuple[Any, ...
         return [(o["key"], o["version_id"], o["etag"], o["size"]) for o in r.json()["objects"]]
 
 
-def _history(server: Server, bucket: str, key: str) -> list[tuple[Any, ...]]:
-    with admin(server) as api:
-        r = api.get(f"/buckets/{bucket}/history/{key}")
-        assert r.status_code == 200, r.text
-        return [(e["name"], e["version_id"], e["time"], e["actor"])
-                for e in r.json()["history"]]
-
-
 def test_a_scripted_history_reaches_the_other_site_whole_and_in_order(
         sites: tuple[Server, Server]) -> None:
     a, b = sites
     source, replica = make_client(a), make_client(b)
-    instants = _scripted_history(source)
+    instants = _scriptedhistory(source)
 
     wait_until_equal(lambda: versions(replica, "dst"), lambda: versions(source, "src"),
                      "ListObjectVersions on site B")
@@ -126,8 +119,8 @@ def test_a_scripted_history_reaches_the_other_site_whole_and_in_order(
     for moment in [*instants, datetime.now(UTC)]:
         assert _as_of(b, "dst", moment) == _as_of(a, "src", moment), moment
     for key in ("k1", "k2", "k3", "k4", "k5"):
-        replicated = _history(b, "dst", key)
-        assert replicated == _history(a, "src", key)  # original times and actors
+        replicated = history(b, "dst", key)
+        assert replicated == history(a, "src", key)  # original times and actors
         assert all(actor == ROOT_AK for *_, actor in replicated)
 
     status = replication_status(a, "src")["rules"][0]
@@ -148,7 +141,7 @@ def test_a_change_sent_again_is_not_applied_again(sites: tuple[Server, Server]) 
                      "the replica")
     wait_until_equal(lambda: _acl(replica, "dst", "once"), lambda: _acl(source, "src", "once"),
                      "the replica's ACL")
-    before = _history(b, "dst", "once")
+    before = history(b, "dst", "once")
 
     # what site A's sender sent, sent again by hand (a redelivery after a crash)
     with admin(a) as api_a:
@@ -171,4 +164,4 @@ def test_a_change_sent_again_is_not_applied_again(sites: tuple[Server, Server]) 
         r = api_b.post("/replication/apply", json={"changes": changes})
     assert r.status_code == 200, r.text
     assert [x["status"] for x in r.json()["results"]] == ["unchanged", "unchanged"]
-    assert _history(b, "dst", "once") == before
+    assert history(b, "dst", "once") == before

@@ -1,0 +1,153 @@
+"""Issue 22: geo-replication through faults. Either site killed with SIGKILL in the
+middle of a stream, or the destination down for a while: once it is back the
+destination converges, nothing is lost and nothing is applied twice (each key's
+history on B is A's, event for event), and the lag metric rose and fell."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Server, start_together
+from tests.geo.sites import (
+    CONVERGE_SECONDS,
+    histories,
+    metric,
+    register,
+    replicate,
+    replication_status,
+    site_server,
+    versioned_bucket,
+    versions,
+    wait_until_equal,
+)
+from tests.s3.conftest import make_client
+
+
+@pytest.fixture
+def sites(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
+    a, b = site_server(tmp_path, "site-a"), site_server(tmp_path, "site-b")
+    start_together([a, b])
+    try:
+        register(a, "site-b", b)
+        versioned_bucket(a, "src")
+        versioned_bucket(b, "dst")
+        replicate(a, "src", "site-b", "dst")
+        yield a, b
+    finally:
+        for server in (a, b):
+            server.stop()
+
+
+def _put_many(s3: Any, count: int, size: int) -> None:
+    def put(i: int) -> None:
+        s3.put_object(Bucket="src", Key=f"k{i % (count // 2):04d}", Body=os.urandom(size))
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(put, range(count)))
+
+
+def _wait_for(check: Any, what: str) -> None:
+    deadline = time.monotonic() + CONVERGE_SECONDS
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen in {CONVERGE_SECONDS} s")
+        time.sleep(0.05)
+
+
+def _same_everywhere(a: Server, b: Server) -> None:
+    source, replica = make_client(a), make_client(b)
+    wait_until_equal(lambda: versions(replica, "dst"), lambda: versions(source, "src"),
+                     "ListObjectVersions on site B")
+    listed = versions(source, "src")
+    keys = sorted({v[0] for v in listed})
+    # the same events for every key: nothing lost, nothing recorded twice
+    assert histories(b, "dst", keys) == histories(a, "src", keys)
+    current = sorted(v[0] for v in listed if v[2] and v[3] != "marker")
+    for key in current[:20]:
+        assert replica.get_object(Bucket="dst", Key=key)["Body"].read() == \
+            source.get_object(Bucket="src", Key=key)["Body"].read()
+
+
+@pytest.mark.parametrize("victim", ["source", "destination"])
+def test_a_site_killed_mid_stream_loses_nothing_and_applies_nothing_twice(
+        sites: tuple[Server, Server], victim: str) -> None:
+    a, b = sites
+    total = 600
+    _put_many(make_client(a), total, 64 * 1024)  # 600 versions, about 38 MiB to send
+
+    def under_way() -> bool:
+        rule = replication_status(a, "src")["rules"][0]
+        return bool(rule["applied"] > 0 and rule["lag_events"] > 0)
+
+    _wait_for(under_way, "a stream under way")
+    (a if victim == "source" else b).kill()
+    arrived = len(versions(make_client(b), "dst")) if victim == "source" else None
+    (a if victim == "source" else b).start()
+    if arrived is not None:
+        assert 0 < arrived < total, "the kill was not in the middle of the stream"
+    _same_everywhere(a, b)
+
+
+def _sample_lag(a: Server, samples: list[tuple[float, float]], stop: threading.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(httpx.HTTPError):  # a sample missed is no finding
+            samples.append((metric(a, "strata_geo_lag_events", "site-b"),
+                            metric(a, "strata_geo_site_up", "site-b")))
+        stop.wait(0.2)
+
+
+def _destination_down_for(sites: tuple[Server, Server], seconds: float) -> None:
+    a, b = sites
+    source = make_client(a)
+    source.put_object(Bucket="src", Key="before", Body=b"before")
+    _wait_for(lambda: replication_status(a, "src")["rules"][0]["lag_events"] == 0,
+              "the first change replicated")
+    samples: list[tuple[float, float]] = []
+    stop = threading.Event()
+    sampler = threading.Thread(target=_sample_lag, args=(a, samples, stop))
+    sampler.start()
+    try:
+        b.kill()
+        deadline = time.monotonic() + seconds
+        written = 0
+        while time.monotonic() < deadline:  # site A goes on taking writes
+            source.put_object(Bucket="src", Key=f"while-down/{written % 50}",
+                              Body=os.urandom(4096))
+            source.delete_object(Bucket="src", Key=f"while-down/{(written + 7) % 50}")
+            written += 1
+            time.sleep(0.05)
+        down_samples = len(samples)
+        b.start()
+        _same_everywhere(a, b)
+        _wait_for(lambda: metric(a, "strata_geo_lag_events", "site-b") == 0,
+                  "the lag back to zero")
+    finally:
+        stop.set()
+        sampler.join()
+    while_down = samples[:down_samples]
+    assert max(lag for lag, _ in while_down) >= written, "the lag did not rise"
+    assert any(up == 0 for _, up in while_down), "site B was never reported down"
+    assert metric(a, "strata_geo_site_up", "site-b") == 1
+    status = replication_status(a, "src")["rules"][0]
+    assert status["failed"] == 0 and status["site_answers"] is True
+
+
+def test_the_destination_down_for_a_while_catches_up_and_the_lag_falls(
+        sites: tuple[Server, Server]) -> None:
+    _destination_down_for(sites, 10)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_the_destination_down_for_a_minute_catches_up_and_the_lag_falls(
+        sites: tuple[Server, Server]) -> None:
+    _destination_down_for(sites, 60)
