@@ -30,6 +30,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -52,6 +53,7 @@ log = logging.getLogger("strata.geo")
 STATUS_PREFIX = b"X/geo/"
 BATCH = 200  # events read from the log at a time
 MISSING_ASKED = 1000  # digests asked about at a time
+CHUNKS_AT_ONCE = 4  # chunks in flight to a site
 
 
 def follower_name(site: str) -> str:
@@ -152,6 +154,7 @@ class SiteSender:
         self.status = sender_status(state, site)
         self._wake, self._stop = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
+        self._senders = ThreadPoolExecutor(CHUNKS_AT_ONCE, thread_name_prefix=f"geo:{site}")
 
     # -- the loop -------------------------------------------------------------------
 
@@ -165,6 +168,7 @@ class SiteSender:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        self._senders.shutdown(wait=True)
         if self._link is not None:
             self._link.close()
 
@@ -362,15 +366,20 @@ class SiteSender:
         for start in range(0, len(digests), MISSING_ASKED):
             lacking.update(link.missing_chunks(digests[start:start + MISSING_ASKED]))
         for digest in digests:
-            item, chunk = owners[digest]
-            counts = self._counts(item.rule)
             if digest not in lacking:
-                counts.chunks_skipped += 1
-                continue
-            data = b"".join(bytes(p) for p in self._blobs.read_chunk(chunk))
+                self._counts(owners[digest][0].rule).chunks_skipped += 1
+
+        def send(digest: str) -> int:
+            data = b"".join(bytes(p) for p in self._blobs.read_chunk(owners[digest][1]))
             link.send_chunk(digest, data)
+            return len(data)
+
+        # a few at a time: a chunk's round trip, not the bytes, is most of a small one's cost
+        sending = [d for d in digests if d in lacking]
+        for digest, size in zip(sending, self._senders.map(send, sending), strict=True):
+            counts = self._counts(owners[digest][0].rule)
             counts.chunks_sent += 1
-            counts.bytes_sent += len(data)
+            counts.bytes_sent += size
 
     def _count(self, item: Outgoing, result: Applied) -> None:
         counts = self._counts(item.rule)
