@@ -29,6 +29,8 @@ NAMES: dict[type, str] = {
     ObjectKey.DeleteMarkerPlaced: "s3:ObjectRemoved:DeleteMarkerCreated",
     ObjectKey.VersionDeleted: "s3:ObjectRemoved:Delete",
     ObjectKey.AclChanged: "s3:ObjectAcl:Put",
+    ObjectKey.VersionKept: "s3:ObjectCreated:Put",
+    ObjectKey.MarkerKept: "s3:ObjectRemoved:DeleteMarkerCreated",
     ObjectKey.Created: "strata:ObjectKeyCreated",
     Bucket.Created: "strata:BucketCreated",
     Bucket.Recreated: "strata:BucketCreated",

@@ -31,6 +31,13 @@ if TYPE_CHECKING:
     from domain.geo import ReplicatedChange
 
 
+def version_rank(version: Version) -> tuple[datetime, str]:
+    """Which of two versions of a key written on two sites is the later: the later
+    last-modified time, then the greater version id (ids are unique and the same on
+    every site, so every site ranks the same way)."""
+    return datetime.fromisoformat(version["created_at"]), version["version_id"]
+
+
 class ObjectKey(Aggregate):
     """All versions of one key, oldest first. The last one is the current version."""
 
@@ -64,6 +71,17 @@ class ObjectKey(Aggregate):
         version_id: str
         acl: Acl
         meta: RequestMeta
+
+    class VersionKept(VersionPut):
+        """A version from another site older than a version here: kept beneath the
+        versions newer than it (`below` is the oldest of those), not made current."""
+
+        below: str
+
+    class MarkerKept(DeleteMarkerPlaced):
+        """A delete marker from another site, kept beneath newer versions likewise."""
+
+        below: str
 
     @staticmethod
     @functools.lru_cache(maxsize=8192)  # ids are hashed on every request that names one
@@ -319,6 +337,17 @@ class ObjectKey(Aggregate):
             # a version id is new on its site, except S3's "null" (replaced in place)
             replaced = [v["version_id"] for v in self.versions
                         if v["version_id"] == version["version_id"]]
+            below = self._newer_than(version, replaced)
+            if below is not None:  # two sites wrote the key: the later version stays on top
+                if kind == "put":
+                    self._version_kept(bucket=self.bucket, key=self.key, version=version,
+                                       replaced=replaced, below=below, meta=meta,
+                                       timestamp=timestamp)
+                else:
+                    self._marker_kept(bucket=self.bucket, key=self.key, marker=version,
+                                      replaced=replaced, below=below, meta=meta,
+                                      timestamp=timestamp)
+                return True
             if kind == "put":
                 self._version_put(bucket=self.bucket, key=self.key, version=version,
                                   replaced=replaced, meta=meta, timestamp=timestamp)
@@ -336,6 +365,33 @@ class ObjectKey(Aggregate):
             self._acl_changed(bucket=self.bucket, key=self.key, version_id=version_id,
                               acl=change["acl"], meta=meta, timestamp=timestamp)
         return True
+
+    def _newer_than(self, version: Version, replaced: list[str]) -> str | None:
+        """The id of the oldest version here that is newer than `version` by the
+        convergence rule (later last-modified, then the greater version id); None
+        when `version` is the newest."""
+        rank = version_rank(version)
+        for v in self.versions:  # oldest first, and kept in rank order by this rule
+            if v["version_id"] not in replaced and version_rank(v) > rank:
+                return v["version_id"]
+        return None
+
+    @event(VersionKept)
+    def _version_kept(self, bucket: str, key: str, version: Version, replaced: list[str],
+                      below: str, meta: RequestMeta, timestamp: datetime) -> None:
+        self._keep_beneath(version, replaced, below)
+        self._note_origin(meta)
+
+    @event(MarkerKept)
+    def _marker_kept(self, bucket: str, key: str, marker: Version, replaced: list[str],
+                     below: str, meta: RequestMeta, timestamp: datetime) -> None:
+        self._keep_beneath(marker, replaced, below)
+        self._note_origin(meta)
+
+    def _keep_beneath(self, version: Version, replaced: list[str], below: str) -> None:
+        kept = [v for v in self.versions if v["version_id"] not in replaced]
+        at = next(i for i, v in enumerate(kept) if v["version_id"] == below)
+        self.versions = [*kept[:at], version, *kept[at:]]
 
     def _note_origin(self, meta: RequestMeta) -> None:
         site = meta.get("origin_site")

@@ -3,7 +3,10 @@
 Keys sort the way S3 lists (UTF-8 byte order), so prefix, start-after and delimiter
 queries are range scans:
   L/<bucket>/<key>                   current version (absent when the latest is a marker)
-  V/<bucket>/<key>\\0<newest-first>  every version and delete marker
+  V/<bucket>/<key>\\0<newest-first>  every version and delete marker: the complement
+                                     of its row number, the event's aggregate version
+                                     times 2**32 (the room between two rows is where a
+                                     version kept beneath a newer one goes)
   I/<bucket>/<key>\\0<version id>    version id -> its V/ sequence
   S/<bucket>                         object count and bytes, current and all versions
 """
@@ -22,9 +25,14 @@ from domain.records import Version
 from projections.base import ViewReader, ViewTransaction, prefix_end
 
 _MAX_SEQ = 2**64 - 1
+_ROOM = 32  # bits of room under each row for versions kept beneath it
 # The aggregate version of a key's first version or marker: only its Created comes
 # before it, and the key's aggregate (one per bucket and key) is its only writer here.
 _FIRST_VERSION = 2
+
+
+def _row_number(vkey: bytes) -> int:
+    return _MAX_SEQ - int.from_bytes(vkey[-8:], "big")
 
 
 def _ns(kind: bytes, bucket: str) -> bytes:
@@ -45,7 +53,7 @@ def _summary(version: Version) -> dict[str, Any]:
 
 
 class ObjectListingProjection:
-    name = "object_listing"
+    name = "object_listing.2"  # .2: rows numbered with room between them
     prefixes: tuple[bytes, ...] = (b"L/", b"V/", b"I/", b"S/")
     ranged: tuple[bytes, ...] = (b"V/",)
 
@@ -67,6 +75,14 @@ class ObjectListingProjection:
         self._remove(tx, bucket, key, event.version_id)
         self._refresh_current(tx, bucket, key)
 
+    @process.register
+    def _(self, event: ObjectKey.VersionKept, position: int, tx: ViewTransaction) -> None:
+        self._keep(tx, event, event.version)
+
+    @process.register
+    def _(self, event: ObjectKey.MarkerKept, position: int, tx: ViewTransaction) -> None:
+        self._keep(tx, event, event.marker)
+
     # -- helpers ------------------------------------------------------------------------
 
     def _place(self, tx: ViewTransaction, event: Any, version: Version) -> None:
@@ -83,12 +99,54 @@ class ObjectListingProjection:
                           listed_before=event.originator_version > _FIRST_VERSION,
                           size_after=0 if marker else version["size"])
 
-    def _add(self, tx: ViewTransaction, bucket: str, key: str, version: Version, seq: int
-             ) -> bytes:
+    def _keep(self, tx: ViewTransaction, event: Any, version: Version) -> None:
+        """A version older than the key's newest: its row goes beneath the row of the
+        version `event.below`, above the next older one; the current row stays."""
+        bucket, key = _bucket_key(event)
+        for version_id in event.replaced:
+            self._remove(tx, bucket, key, version_id)
+        number = self._room_beneath(tx, bucket, key, event.below)
+        if number is None:  # halved 32 times at one place: space the key's rows again
+            self._renumber(tx, bucket, key)
+            number = self._room_beneath(tx, bucket, key, event.below)
+        assert number is not None
+        self._add(tx, bucket, key, version, number, numbered=True)
+        self._count(tx, bucket, versions=1, version_bytes=version["size"])
+
+    def _room_beneath(self, tx: ViewTransaction, bucket: str, key: str, version_id: str
+                      ) -> int | None:
+        """A free row number between the row of `version_id` and the next older row."""
+        vprefix = _ns(b"V", bucket) + key.encode() + b"\x00"
+        upper = tx.get(_ns(b"I", bucket) + key.encode() + b"\x00" + version_id.encode())
+        if upper is None:
+            raise ValueError(f"version {version_id} of {bucket}/{key} is not in the listing")
+        lower = next(tx.scan(upper + b"\x00", prefix_end(vprefix)), None)
+        higher, below = _row_number(upper), _row_number(lower[0]) if lower else 0
+        return (higher + below) // 2 if higher - below > 1 else None
+
+    def _renumber(self, tx: ViewTransaction, bucket: str, key: str) -> None:
+        """Spread the key's rows evenly beneath its newest (whose number stays: the
+        next version's row must still go above it)."""
+        vprefix = _ns(b"V", bucket) + key.encode() + b"\x00"
+        rows = list(tx.scan(vprefix, prefix_end(vprefix)))
+        top = _row_number(rows[0][0])
+        step = top // (len(rows) + 1)
+        for vkey, _ in rows:
+            tx.delete(vkey)
+        for i, (_, row) in enumerate(rows):
+            vkey = vprefix + (_MAX_SEQ - (top - i * step)).to_bytes(8, "big")
+            tx.put(vkey, row)
+            version_id = orjson.loads(row)["version_id"]
+            tx.put(_ns(b"I", bucket) + key.encode() + b"\x00" + version_id.encode(), vkey)
+
+    def _add(self, tx: ViewTransaction, bucket: str, key: str, version: Version, seq: int,
+             numbered: bool = False) -> bytes:
         """The version's row, under its key and its version id (the caller counts it);
-        returns the row."""
+        returns the row. `seq` is the event's aggregate version, or with `numbered` the
+        row number itself."""
         kb = key.encode()
-        vkey = _ns(b"V", bucket) + kb + b"\x00" + (_MAX_SEQ - seq).to_bytes(8, "big")
+        number = seq if numbered else seq << _ROOM
+        vkey = _ns(b"V", bucket) + kb + b"\x00" + (_MAX_SEQ - number).to_bytes(8, "big")
         row = orjson.dumps(_summary(version))
         tx.put(vkey, row)
         tx.put(_ns(b"I", bucket) + kb + b"\x00" + version["version_id"].encode(), vkey)
@@ -288,8 +346,8 @@ def _page(
         restart_at = None
         for raw_key, raw_value in views.scan(start, stop):
             key_bytes = raw_key[len(ns) :]
-            if versions:
-                key_bytes = key_bytes[: key_bytes.rindex(b"\x00")]
+            if versions:  # the suffix is b"\0" and 8 bytes that may hold any byte
+                key_bytes = key_bytes[:-9]
             key = key_bytes.decode()
             common = rolled_up(key, prefix, delimiter)
             if len(entries) + len(prefixes) >= limit:

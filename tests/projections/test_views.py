@@ -11,6 +11,7 @@ import pytest
 
 from domain.application import ObjectStore
 from domain.buckets import Bucket
+from domain.objects import ObjectKey
 from infra.run.system import System, all_projections
 from infra.settings import Settings
 from infra.views.rocksdb import RocksDBViewStore
@@ -362,3 +363,62 @@ def test_a_key_s_first_events_find_nothing_of_it_in_the_views(tmp_path: Path) ->
     assert checked == {"created": 4, "first": 4}
     page = list_objects(views, "plain")
     assert [e.key for e in page.entries] == ["k", "new"]
+
+
+def _replicated(version_id: str, at: datetime, position: int, is_marker: bool = False
+                ) -> dict[str, Any]:
+    made = marker(version_id) if is_marker else version(version_id)
+    return {"kind": "marker" if is_marker else "put", "key": "k",
+            "version": {**made, "created_at": at.isoformat()}, "time": at.isoformat(),
+            "meta": META, "origin_site": "elsewhere", "origin_position": position}
+
+
+@pytest.mark.parametrize("kind", ["memory", "rocksdb"])
+def test_versions_from_another_site_older_than_the_newest_are_kept_beneath_it(
+        kind: str, tmp_path: Path) -> None:
+    """Two sites wrote one key: each version from the other site goes where its time
+    puts it among the versions, the newest stays current, and the listing says so in
+    the same order the key's aggregate keeps, however many arrive in one place."""
+    store = ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                         "SQLITE_DBNAME": str(tmp_path / "events.db")})
+    store.create_bucket("photos", "alice", META, now())
+    store.set_bucket_versioning("photos", "Enabled", META, now())
+    start = now()
+    store.put_object("photos", "k", {**version("top"), "created_at":
+                                     (start + timedelta(hours=1)).isoformat()}, META, now())
+    # older than "top", newer than each other: each goes right beneath "top", 40 times
+    # (more than the 32 halvings of the room beneath one row)
+    for i in range(40):
+        store.apply_replicated("photos", _replicated(f"r{i:02d}", start + timedelta(
+            seconds=i), i + 1))
+    store.apply_replicated("photos", _replicated("m", start + timedelta(seconds=20.5), 41,
+                                                 is_marker=True))
+    store.apply_replicated("photos", _replicated("oldest", start - timedelta(hours=1), 42))
+    views = views_for(kind, tmp_path)
+    ProjectionRunner(store, views, all_projections()).catch_up()
+
+    listed = [(e.version_id, e.is_latest) for e in list_versions(views, "photos").entries]
+    expected = ["top", *[f"r{i:02d}" for i in range(39, 20, -1)], "m",
+                *[f"r{i:02d}" for i in range(20, -1, -1)], "oldest"]
+    assert listed == [(v, v == "top") for v in expected]
+    aggregate = store.repository.get(ObjectKey.create_id("photos", "k"))
+    kept = [v["version_id"] for v in aggregate.versions]
+    assert kept == expected[::-1]  # the aggregate: oldest first
+    assert [e.key for e in list_objects(views, "photos").entries] == ["k"]
+    stats = bucket_stats(views, "photos")
+    assert (stats.objects, stats.versions) == (1, 43)
+
+
+def test_a_key_with_hundreds_of_versions_lists_them_all(tmp_path: Path) -> None:
+    """A version row's suffix may hold a zero byte (the 255th event of a key did): the
+    key is read off by the suffix's length, not by looking for a zero."""
+    store = ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                         "SQLITE_DBNAME": str(tmp_path / "events.db")})
+    store.create_bucket("photos", "alice", META, now())
+    store.set_bucket_versioning("photos", "Enabled", META, now())
+    for i in range(300):
+        store.put_object("photos", "k", version(f"v{i:03d}"), META, now())
+    views = InMemoryViewStore()
+    ProjectionRunner(store, views, all_projections()).catch_up()
+    listed = [(e.key, e.version_id) for e in list_versions(views, "photos").entries]
+    assert listed == [("k", f"v{i:03d}") for i in range(299, -1, -1)]
