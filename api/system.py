@@ -101,6 +101,9 @@ class GeoSenders(Protocol):
 
     def site_metrics(self, now: datetime) -> dict[str, dict[str, float]]: ...
 
+    def version_status(self, bucket: str, key: str, version_id: str,
+                       rules: list[ReplicationRule]) -> str | None: ...
+
 
 class Sequencer(Protocol):
     @property

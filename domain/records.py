@@ -90,6 +90,7 @@ class Version(TypedDict):
     acl: Acl
     checksum: NotRequired[dict[str, str]]  # {"CRC32": base64, ...} as the client asked
     parts: NotRequired[list[Part]]  # set when completed from a multipart upload
+    replica_of: NotRequired[str]  # geo-replication brought it here from this site
 
 
 # RFC 9110's token characters: what a header name may be made of.

@@ -388,6 +388,16 @@ def _page(
     )
 
 
+def put_by(views: ViewReader, bucket: str, key: str, version_id: str) -> int | None:
+    """The aggregate version of the event that put `version_id` as the key's newest
+    (its row's number); None if it is not listed or was kept beneath a newer one."""
+    vkey = views.get(_ns(b"I", bucket) + key.encode() + b"\x00" + version_id.encode())
+    if vkey is None:
+        return None
+    number = _row_number(vkey)
+    return None if number % (1 << _ROOM) else number >> _ROOM
+
+
 def current_row(views: ViewReader, bucket: str, key: str) -> bytes | None:
     """The key's listing row (its current version's summary); None when it has none."""
     return views.get(_ns(b"L", bucket) + key.encode())

@@ -46,13 +46,16 @@ from domain.ports import Applied, BlobStore, SiteLink
 from domain.records import Chunk, ReplicationRule
 from projections.base import ViewStore, prefix_end
 from projections.incarnations import incarnation_start
+from projections.object_listing import put_by
 from projections.sites import SiteRecord, list_sites
+from projections.time_index import positions_of
 from workers.runner import DEAD_LETTER_PREFIX
 
 log = logging.getLogger("strata.geo")
 STATUS_PREFIX = b"X/geo/"
 BATCH = 200  # events read from the log at a time
 MISSING_ASKED = 1000  # digests asked about at a time
+RECENT_FAILURES = 10  # dead letters a rule's status shows, newest last
 CHUNKS_AT_ONCE = 4  # chunks in flight to a site
 
 
@@ -405,8 +408,7 @@ class SiteSender:
             "type": item.change["kind"], "error": f"{result.error}: {result.message}",
             "time": time.time(),
         }
-        key = (DEAD_LETTER_PREFIX + follower_name(self.site).encode() + b"/"
-               + b"%020d" % item.position + b"/" + item.rule.encode())
+        key = dead_letter_key(self.site, item.position, item.rule)
         self._state.commit({key: orjson.dumps(record)}, {})
 
     def _save_status(self) -> None:
@@ -490,7 +492,38 @@ class GeoReplication:
             "last_error": status.last_error or None,
             **asdict(counts),
             "existing_objects": _backfill_progress(status.backfills.get(name)),
+            "recent_failures": [d for d in geo_dead_letters(self._state, rule["site"])
+                                if d["rule"] == name][-RECENT_FAILURES:],
         }
+
+    def version_status(self, bucket: str, key: str, version_id: str,
+                       rules: list[ReplicationRule]) -> str | None:
+        """S3's x-amz-replication-status of a version written here: PENDING until every
+        rule that sends it has sent it, FAILED if a site refused it, else COMPLETED;
+        None when no rule sends it."""
+        rules = [r for r in rules if r["enabled"] and key.startswith(r["prefix"])]
+        if not rules:
+            return None
+        aggregate_version = put_by(self._state, bucket, key, version_id)
+        position = positions_of(self._state, bucket, key).get(aggregate_version or -1)
+        if position is None:
+            return None
+        states = set()
+        for rule in rules:
+            sender = self.senders.get(rule["site"])
+            status = sender.status if sender is not None else sender_status(self._state,
+                                                                            rule["site"])
+            name = f"{bucket}/{rule['id']}"
+            backfill = status.backfills.get(name)
+            reached = backfill.at if backfill is not None and not backfill.done \
+                else status.position if backfill is not None else 0
+            if reached < position:
+                states.add("PENDING")
+            elif self._state.get(dead_letter_key(rule["site"], position, name)) is not None:
+                states.add("FAILED")
+            else:
+                states.add("COMPLETED")
+        return next(s for s in ("FAILED", "PENDING", "COMPLETED") if s in states)
 
     def site_metrics(self, now: datetime) -> dict[str, dict[str, float]]:
         """Per site: lag, whether it answers, and what its rules did, summed."""
@@ -542,6 +575,11 @@ def lag(store: ObjectStore, status: SenderStatus, now: datetime) -> tuple[int, f
         return 0, 0.0
     moment = store.decode(oldest[0]).timestamp
     return behind, max(0.0, (now - moment).total_seconds())
+
+
+def dead_letter_key(site: str, position: int, rule: str) -> bytes:
+    return (DEAD_LETTER_PREFIX + follower_name(site).encode() + b"/" + b"%020d" % position
+            + b"/" + rule.encode())
 
 
 def geo_dead_letters(state: ViewStore, site: str) -> list[dict[str, Any]]:

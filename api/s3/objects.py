@@ -38,6 +38,7 @@ from api.s3.integrity import read_small_body, verify_content
 from api.s3.payload import request_body
 from api.s3.sigv4 import STREAMING_MODES
 from api.s3.xml import Node, child_text, parse, xml_response
+from api.system import System
 from domain.access import Action, authorize
 from domain.application import BucketInfo, ObjectInfo
 from domain.errors import NoSuchKey, NoSuchVersion, PreconditionFailed, StrataError
@@ -196,6 +197,17 @@ def object_headers(
     return headers
 
 
+def replication_status(system: System, info: BucketInfo, key: str, version: Version
+                       ) -> str | None:
+    """REPLICA for a version another site sent; for one written here under replication
+    rules, whether they have sent it (where this process runs the senders)."""
+    if "replica_of" in version:
+        return "REPLICA"
+    if not info.replication or system.geo is None:
+        return None
+    return system.geo.version_status(info.name, key, version["version_id"], info.replication)
+
+
 def _part_range(version: Version, number_text: str) -> tuple[int, int] | None:
     try:
         number = int(number_text)
@@ -262,6 +274,9 @@ def _start_read(call: Call, head: bool) -> _Read:
     info, version = _readable(call)
     check_read_conditions(call.headers, version)
     headers = object_headers(version, info, call, overrides)
+    replication = replication_status(call.system, info, call.key, version)
+    if replication is not None:
+        headers["x-amz-replication-status"] = replication
     size = version["size"]
     if call.operation.part_number is not None:
         byte_range = _part_range(version, call.operation.part_number)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from eventsourcing.application import AggregateNotFoundError
 
@@ -58,6 +58,9 @@ class ObjectCommands(StoreCore):
         The chunks of a version must already be here."""
         key = change["key"]
         moment = change_time(change)
+        if change["kind"] in ("put", "marker"):  # S3's x-amz-replication-status: REPLICA
+            replica = {**change["version"], "replica_of": change["origin_site"]}
+            change = cast(ReplicatedChange, {**change, "version": replica})
         meta: RequestMeta = {**change["meta"], "origin_site": change["origin_site"],
                              "origin_position": change["origin_position"]}
 

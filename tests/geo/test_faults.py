@@ -125,6 +125,9 @@ def _destination_down_for(sites: tuple[Server, Server], seconds: float) -> None:
             source.delete_object(Bucket="src", Key=f"while-down/{(written + 7) % 50}")
             written += 1
             time.sleep(0.05)
+        source.put_object(Bucket="src", Key="last-while-down", Body=b"z")
+        assert source.head_object(Bucket="src", Key="last-while-down")[
+            "ReplicationStatus"] == "PENDING"
         down_samples = len(samples)
         b.start()
         _same_everywhere(a, b)
@@ -137,6 +140,8 @@ def _destination_down_for(sites: tuple[Server, Server], seconds: float) -> None:
     assert max(lag for lag, _ in while_down) >= written, "the lag did not rise"
     assert any(up == 0 for _, up in while_down), "site B was never reported down"
     assert metric(a, "strata_geo_site_up", "site-b") == 1
+    assert source.head_object(Bucket="src", Key="last-while-down")[
+        "ReplicationStatus"] == "COMPLETED"
     status = replication_status(a, "src")["rules"][0]
     assert status["failed"] == 0 and status["site_answers"] is True
 

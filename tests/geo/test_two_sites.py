@@ -17,6 +17,7 @@ from tests.conftest import ROOT_AK, Server, start_together
 from tests.geo.sites import (
     admin,
     history,
+    metric,
     register,
     replicate,
     replication_status,
@@ -165,3 +166,34 @@ def test_a_change_sent_again_is_not_applied_again(sites: tuple[Server, Server]) 
     assert r.status_code == 200, r.text
     assert [x["status"] for x in r.json()["results"]] == ["unchanged", "unchanged"]
     assert history(b, "dst", "once") == before
+
+
+def test_replication_status_on_both_sides_and_a_refused_change(
+        sites: tuple[Server, Server]) -> None:
+    """x-amz-replication-status: COMPLETED on the source once sent, REPLICA on the
+    destination; a change the site refuses (its bucket does not exist) is FAILED, a
+    dead letter with the site's reason, and counted; the rule's other changes go on."""
+    a, b = sites
+    source, replica = make_client(a), make_client(b)
+    source.put_object(Bucket="src", Key="fine", Body=b"x")
+    wait_until_equal(lambda: versions(replica, "dst"), lambda: versions(source, "src"),
+                     "the replica")
+    head = source.head_object(Bucket="src", Key="fine")
+    assert head["ReplicationStatus"] == "COMPLETED"
+    assert replica.head_object(Bucket="dst", Key="fine")["ReplicationStatus"] == "REPLICA"
+    assert replica.get_object(Bucket="dst", Key="fine")["ReplicationStatus"] == "REPLICA"
+
+    versioned_bucket(a, "orphan")
+    replicate(a, "orphan", "site-b", "no-such-bucket")
+    source.put_object(Bucket="orphan", Key="lost", Body=b"y")
+    wait_until_equal(lambda: replication_status(a, "orphan")["rules"][0]["failed"],
+                     lambda: 1, "the refused change's count")
+    rule = replication_status(a, "orphan")["rules"][0]
+    assert rule["applied"] == 0 and rule["lag_events"] == 0  # recorded, not retried
+    [failure] = rule["recent_failures"]
+    assert failure["key"] == "lost" and failure["error"].startswith("NoSuchBucket")
+    assert source.head_object(Bucket="orphan", Key="lost")["ReplicationStatus"] == "FAILED"
+    assert metric(a, "strata_geo_changes_failed_total", "site-b") == 1
+    source.put_object(Bucket="src", Key="after", Body=b"z")  # the site still gets the rest
+    wait_until_equal(lambda: versions(replica, "dst"), lambda: versions(source, "src"),
+                     "the replica after a refusal")
