@@ -201,7 +201,8 @@ def server_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STRATA_", "AWS_"))}
     env.update(STRATA_ROOT_ACCESS_KEY=ROOT_AK, STRATA_ROOT_SECRET_KEY=ROOT_SK,
                STRATA_GC_GRACE_SECONDS="1", STRATA_GC_INTERVAL_SECONDS="0.5",
-               STRATA_CHUNK_SIZE=str(256 * 1024), STRATA_LOG_LEVEL="warning", **extra)
+               STRATA_CHUNK_SIZE=str(256 * 1024), STRATA_LOG_LEVEL="warning")
+    env.update(extra)  # a test's own settings win
     return env
 
 

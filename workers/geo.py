@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -56,7 +56,26 @@ STATUS_PREFIX = b"X/geo/"
 BATCH = 200  # events read from the log at a time
 MISSING_ASKED = 1000  # digests asked about at a time
 RECENT_FAILURES = 10  # dead letters a rule's status shows, newest last
+GROUP_BYTES = 64 * 1024 * 1024  # chunk bytes sent before the changes naming them
 CHUNKS_AT_ONCE = 4  # chunks in flight to a site
+
+
+def _groups(outgoing: list[Outgoing]) -> Iterator[list[Outgoing]]:
+    """Consecutive changes, at most MAX_CHANGES and GROUP_BYTES of chunks a group (a
+    change with more chunks than that is a group of its own)."""
+    group: list[Outgoing] = []
+    size = 0
+    for item in outgoing:
+        change = item.change
+        weight = sum(c["size"] for c in change["version"]["chunks"]) \
+            if change["kind"] == "put" else 0
+        if group and (len(group) == MAX_CHANGES or size + weight > GROUP_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(item)
+        size += weight
+    if group:
+        yield group
 
 
 def follower_name(site: str) -> str:
@@ -340,13 +359,20 @@ class SiteSender:
         return self._link
 
     def _deliver(self, link: SiteLink, outgoing: list[Outgoing]) -> None:
-        self._send_chunks(link, outgoing)
+        """Each group's chunks, then at once its changes: a chunk waits at the site for
+        the change naming it only while one group travels (the site's GC grace must be
+        longer than that, or it collects the chunk as unreferenced)."""
+        for group in _groups(outgoing):
+            self._send_chunks(link, group)
+            self._apply(link, group)
+
+    def _apply(self, link: SiteLink, group: list[Outgoing]) -> None:
         done = 0
         resent = False
-        while done < len(outgoing):
-            batch = outgoing[done:done + MAX_CHANGES]
-            results = link.apply([{"bucket": o.bucket, **o.change} for o in batch])
-            for item, result in zip(batch, results, strict=True):
+        while done < len(group):
+            rest = group[done:]
+            results = link.apply([{"bucket": o.bucket, **o.change} for o in rest])
+            for item, result in zip(rest, results, strict=True):
                 if result.status == "missing":
                     break
                 self._count(item, result)
@@ -355,7 +381,7 @@ class SiteSender:
                 continue
             if resent:  # the site lost chunks it said it had, twice: try again later
                 raise SiteUnreachable(f"site {self.site} keeps losing chunks it confirmed")
-            self._send_chunks(link, outgoing[done:done + MAX_CHANGES])
+            self._send_chunks(link, group[done:])
             resent = True
 
     def _send_chunks(self, link: SiteLink, outgoing: list[Outgoing]) -> None:

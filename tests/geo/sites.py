@@ -3,8 +3,10 @@ between them."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +14,15 @@ import httpx
 
 from tests.conftest import ROOT_AK, ROOT_SK, Server, free_port, server_env
 
+PART = 5 * 1024 * 1024
 CONVERGE_SECONDS = 60  # a busy 2-core machine runs both sites and the test
 
 
 def site_server(tmp_path: Path, name: str, **env: str) -> Server:
     return Server(tmp_path / name, free_port(), free_port(),
                   server_env(STRATA_SITE_NAME=name, STRATA_GEO_POLL_SECONDS="0.2",
+                             # chunks received wait for their change within the GC grace
+                             STRATA_GC_GRACE_SECONDS="60",
                              STRATA_GEO_RETRY_MAX_SECONDS="1", **env))
 
 
@@ -107,3 +112,51 @@ def metric(server: Server, name: str, site: str) -> float:
         if line.startswith(prefix):
             return float(line[len(prefix):])
     raise AssertionError(f"{name} for {site} is not in /metrics")
+
+
+def _instant() -> datetime:
+    moment = datetime.now(UTC)
+    time.sleep(0.01)  # the next change is strictly later than the instant noted
+    return moment
+
+
+def scripted_history(s3: Any) -> list[datetime]:
+    """Creates, overwrites, versioned deletes, delete markers, ACL and metadata
+    changes, a multipart upload and a copy; the instants between them."""
+    instants = [_instant()]
+    s3.put_object(Bucket="src", Key="k1", Body=b"one", ContentType="text/plain",
+                  CacheControl="max-age=60", Metadata={"colour": "blue"})
+    s3.put_object(Bucket="src", Key="k1", Body=b"one, again", Metadata={"colour": "red"})
+    s3.put_object(Bucket="src", Key="k2", Body=b"two")
+    instants.append(_instant())
+    s3.delete_object(Bucket="src", Key="k2")  # a delete marker
+    old = s3.put_object(Bucket="src", Key="k3", Body=b"three")["VersionId"]
+    s3.put_object(Bucket="src", Key="k3", Body=b"three, newer")
+    s3.delete_object(Bucket="src", Key="k3", VersionId=old)  # a version removed for good
+    instants.append(_instant())
+    s3.put_object_acl(Bucket="src", Key="k1", ACL="public-read")
+    s3.copy_object(Bucket="src", Key="k1", CopySource={"Bucket": "src", "Key": "k1"},
+                   Metadata={"colour": "green"}, MetadataDirective="REPLACE")
+    upload = s3.create_multipart_upload(Bucket="src", Key="k4", ContentType="video/mp4")
+    parts = []
+    for number, body in ((1, os.urandom(PART)), (2, b"b" * 1000)):
+        etag = s3.upload_part(Bucket="src", Key="k4", UploadId=upload["UploadId"],
+                              PartNumber=number, Body=body)["ETag"]
+        parts.append({"PartNumber": number, "ETag": etag})
+    s3.complete_multipart_upload(Bucket="src", Key="k4", UploadId=upload["UploadId"],
+                                 MultipartUpload={"Parts": parts})
+    s3.copy_object(Bucket="src", Key="k5", CopySource={"Bucket": "src", "Key": "k4"})
+    instants.append(_instant())
+    return instants
+
+
+def version_details(s3: Any, bucket: str) -> list[tuple[Any, ...]]:
+    details = []
+    for key, version_id, _, etag, _, _ in versions(s3, bucket):
+        if etag == "marker":
+            continue
+        got = s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)
+        details.append((key, version_id, got["Body"].read(), got["ContentType"],
+                        got.get("CacheControl"), got["Metadata"], got["ETag"],
+                        got.get("PartsCount")))
+    return details

@@ -4,8 +4,6 @@ listings on B answer as A's do; a change is applied once however often it is sen
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,20 +13,21 @@ import pytest
 
 from tests.conftest import ROOT_AK, Server, start_together
 from tests.geo.sites import (
+    PART,
     admin,
     history,
     metric,
     register,
     replicate,
     replication_status,
+    scripted_history,
     site_server,
+    version_details,
     versioned_bucket,
     versions,
     wait_until_equal,
 )
 from tests.s3.conftest import make_client
-
-PART = 5 * 1024 * 1024
 
 
 @pytest.fixture
@@ -44,54 +43,6 @@ def sites(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
     finally:
         for server in (a, b):
             server.stop()
-
-
-def _instant() -> datetime:
-    moment = datetime.now(UTC)
-    time.sleep(0.01)  # the next change is strictly later than the instant noted
-    return moment
-
-
-def _scriptedhistory(s3: Any) -> list[datetime]:
-    """Creates, overwrites, versioned deletes, delete markers, ACL and metadata
-    changes, a multipart upload and a copy; the instants between them."""
-    instants = [_instant()]
-    s3.put_object(Bucket="src", Key="k1", Body=b"one", ContentType="text/plain",
-                  CacheControl="max-age=60", Metadata={"colour": "blue"})
-    s3.put_object(Bucket="src", Key="k1", Body=b"one, again", Metadata={"colour": "red"})
-    s3.put_object(Bucket="src", Key="k2", Body=b"two")
-    instants.append(_instant())
-    s3.delete_object(Bucket="src", Key="k2")  # a delete marker
-    old = s3.put_object(Bucket="src", Key="k3", Body=b"three")["VersionId"]
-    s3.put_object(Bucket="src", Key="k3", Body=b"three, newer")
-    s3.delete_object(Bucket="src", Key="k3", VersionId=old)  # a version removed for good
-    instants.append(_instant())
-    s3.put_object_acl(Bucket="src", Key="k1", ACL="public-read")
-    s3.copy_object(Bucket="src", Key="k1", CopySource={"Bucket": "src", "Key": "k1"},
-                   Metadata={"colour": "green"}, MetadataDirective="REPLACE")
-    upload = s3.create_multipart_upload(Bucket="src", Key="k4", ContentType="video/mp4")
-    parts = []
-    for number, body in ((1, os.urandom(PART)), (2, b"b" * 1000)):
-        etag = s3.upload_part(Bucket="src", Key="k4", UploadId=upload["UploadId"],
-                              PartNumber=number, Body=body)["ETag"]
-        parts.append({"PartNumber": number, "ETag": etag})
-    s3.complete_multipart_upload(Bucket="src", Key="k4", UploadId=upload["UploadId"],
-                                 MultipartUpload={"Parts": parts})
-    s3.copy_object(Bucket="src", Key="k5", CopySource={"Bucket": "src", "Key": "k4"})
-    instants.append(_instant())
-    return instants
-
-
-def _version_details(s3: Any, bucket: str) -> list[tuple[Any, ...]]:
-    details = []
-    for key, version_id, _, etag, _, _ in versions(s3, bucket):
-        if etag == "marker":
-            continue
-        got = s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)
-        details.append((key, version_id, got["Body"].read(), got["ContentType"],
-                        got.get("CacheControl"), got["Metadata"], got["ETag"],
-                        got.get("PartsCount")))
-    return details
 
 
 def _acl(s3: Any, bucket: str, key: str) -> list[tuple[str, str]]:
@@ -111,11 +62,11 @@ def test_a_scripted_history_reaches_the_other_site_whole_and_in_order(
         sites: tuple[Server, Server]) -> None:
     a, b = sites
     source, replica = make_client(a), make_client(b)
-    instants = _scriptedhistory(source)
+    instants = scripted_history(source)
 
     wait_until_equal(lambda: versions(replica, "dst"), lambda: versions(source, "src"),
                      "ListObjectVersions on site B")
-    assert _version_details(replica, "dst") == _version_details(source, "src")
+    assert version_details(replica, "dst") == version_details(source, "src")
     assert _acl(replica, "dst", "k1") == _acl(source, "src", "k1")
     for moment in [*instants, datetime.now(UTC)]:
         assert _as_of(b, "dst", moment) == _as_of(a, "src", moment), moment
