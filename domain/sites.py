@@ -20,6 +20,8 @@ from domain.records import RequestMeta
 
 _NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 MAX_ENDPOINT = 2048
+# another strata's native API, or (s3+) another vendor's S3 endpoint
+SCHEMES = ("http", "https", "s3+http", "s3+https")
 MAX_ACCESS_KEY = 128
 MAX_SECRET = 128
 
@@ -39,11 +41,12 @@ def check_site(name: str, endpoint: str, access_key: str) -> None:
         raise InvalidArgument(f"A site's endpoint is at most {MAX_ENDPOINT} characters",
                               site=name)
     parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+    if parts.scheme not in SCHEMES or not parts.hostname or parts.query \
             or parts.fragment or parts.username or parts.password:
         raise InvalidArgument(
             "A site's endpoint is the http(s) URL of its native API, such as "
-            "http://eu.example:9001, without credentials, query or fragment", site=name)
+            "http://eu.example:9001, or s3+http(s):// and the S3 endpoint of another "
+            "vendor's store, without credentials, query or fragment", site=name)
     if not 1 <= len(access_key) <= MAX_ACCESS_KEY or not access_key.isprintable():
         raise InvalidArgument(f"A site's access key is 1 to {MAX_ACCESS_KEY} printable "
                               "characters", site=name)

@@ -18,7 +18,7 @@ from typing import Any
 from api.operations import new_version
 from domain.application import ObjectStore
 from domain.errors import AccessKeyAlreadyExists, UserAlreadyExists
-from domain.ports import BlobStore
+from domain.ports import BlobStore, SiteLink
 from domain.records import RequestMeta
 from domain.runtime.periodic import Periodic
 from infra.access_log import DeniedLog
@@ -31,6 +31,7 @@ from infra.eventstore.gates import LocalBucketGate, PostgresBucketGate
 from infra.eventstore.postgres import prepared_store_env, retrying_connections, schema_lock
 from infra.exports.inventory import InventoryExporter
 from infra.geo.native_link import NativeSiteLink
+from infra.geo.s3_link import S3_SCHEME, S3SiteLink
 from infra.kafka.relay import open_tracking, relay_lag
 from infra.keys import SecretBox, token_signing_key
 from infra.private_dir import make_private
@@ -45,7 +46,7 @@ from projections.nodes import NodesProjection
 from projections.object_listing import ObjectListingProjection, is_bucket_empty
 from projections.placement import PlacementProjection
 from projections.runner import ProjectionRunner
-from projections.sites import SitesProjection
+from projections.sites import SiteRecord, SitesProjection
 from projections.time_index import TimeIndexProjection
 from projections.uploads import UploadsProjection, has_uploads
 from workers.gc import GarbageCollector
@@ -196,6 +197,13 @@ def _open_store(settings: Settings) -> tuple[ObjectStore, Any]:
     return store, relay_tracking
 
 
+def site_link(site: SiteRecord, secret: str, blobs: BlobStore) -> SiteLink:
+    """Another strata through its native API, or another vendor's store through S3."""
+    if site.endpoint.startswith(S3_SCHEME):
+        return S3SiteLink(site.name, site.endpoint, site.access_key, secret, blobs)
+    return NativeSiteLink(site.name, site.endpoint, site.access_key, secret)
+
+
 def open_system(settings: Settings, role: str = "embedded") -> System:
     """Open (creating on first use) the data dir; the caller starts and closes it.
     `role`: "embedded" follows the store in-process; "api" and "worker" are cluster
@@ -251,8 +259,7 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     )
     geo = GeoReplication(
         settings.site_name, store, views, blobs,
-        lambda site: NativeSiteLink(site.name, site.endpoint, site.access_key,
-                                    secret_box.decrypt(site.secret_ciphertext)),
+        lambda site: site_link(site, secret_box.decrypt(site.secret_ciphertext), blobs),
         runner.wait_for, settings.geo_retry_max_seconds, settings.geo_poll_seconds)
     store.on_commit(geo.wake)
     upload_expiry = UploadExpirer(
