@@ -64,6 +64,7 @@ def native_routes() -> list[Route]:
         Route("/replication/site", geo_sink.hello, methods=["GET"]),
         Route("/replication/apply", geo_sink.apply, methods=["POST"]),
         Route("/replication/chunks/missing", geo_sink.missing, methods=["POST"]),
+        Route("/replication/chunks", geo_sink.put_chunks, methods=["POST"]),
         Route("/replication/chunks/{digest}", geo_sink.put_chunk, methods=["PUT"]),
         Route("/admin/users", admin.create_user, methods=["POST"]),
         Route("/admin/users/{user}", admin.get_user, methods=["GET"]),

@@ -145,6 +145,10 @@ class SiteLink(Protocol):
     def send_chunk(self, digest: str, data: bytes) -> None:
         ...
 
+    def send_chunks(self, chunks: list[tuple[str, bytes]]) -> None:
+        """Small chunks in one request (digest, bytes)."""
+        ...
+
     def apply(self, changes: list[dict[str, object]]) -> list[Applied]:
         """Apply changes in order, each `{"bucket": ..., **ReplicatedChange}`; one result
         each. A "missing" result ends the batch: the rest come back "missing" too, so

@@ -119,6 +119,7 @@ class Settings:
     site_name: str = ""  # this deployment's name to other sites (geo-replication)
     geo_retry_max_seconds: float = 30.0  # longest wait before trying an unreachable site
     geo_poll_seconds: float = 1.0  # how often an idle sender looks at the log and sites
+    geo_bytes_per_second: int = 0  # chunk bytes a second to each site (0: no limit)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -227,6 +228,8 @@ class Settings:
                 "STRATA_GEO_RETRY_MAX_SECONDS", defaults.geo_retry_max_seconds, float
             ),
             geo_poll_seconds=number("STRATA_GEO_POLL_SECONDS", defaults.geo_poll_seconds, float),
+            geo_bytes_per_second=int(number("STRATA_GEO_BYTES_PER_SECOND",
+                                            defaults.geo_bytes_per_second)),
         )
 
     def check_blob_backend(self) -> None:

@@ -57,6 +57,8 @@ BATCH = 200  # events read from the log at a time
 MISSING_ASKED = 1000  # digests asked about at a time
 RECENT_FAILURES = 10  # dead letters a rule's status shows, newest last
 GROUP_BYTES = 64 * 1024 * 1024  # chunk bytes sent before the changes naming them
+BUNDLED_CHUNK = 1024 * 1024  # chunks up to this size travel in bundles
+BUNDLE_BYTES = 8 * 1024 * 1024  # at most this much a bundle (the site takes 16 MiB)
 CHUNKS_AT_ONCE = 4  # chunks in flight to a site
 
 
@@ -76,6 +78,26 @@ def _groups(outgoing: list[Outgoing]) -> Iterator[list[Outgoing]]:
         size += weight
     if group:
         yield group
+
+
+def _bundles(chunks: list[tuple[str, int]]) -> list[list[str]]:
+    """Digests grouped for sending: a chunk above BUNDLED_CHUNK alone, smaller ones
+    together up to BUNDLE_BYTES."""
+    bundles: list[list[str]] = []
+    current: list[str] = []
+    size = 0
+    for digest, length in chunks:
+        if length > BUNDLED_CHUNK:
+            bundles.append([digest])
+            continue
+        if current and size + length > BUNDLE_BYTES:
+            bundles.append(current)
+            current, size = [], 0
+        current.append(digest)
+        size += length
+    if current:
+        bundles.append(current)
+    return bundles
 
 
 def follower_name(site: str) -> str:
@@ -166,8 +188,11 @@ class SiteSender:
     def __init__(self, site: str, here: str, store: ObjectStore, state: ViewStore,
                  blobs: BlobStore, link: Callable[[], SiteLink],
                  wait_for_views: Callable[[int], None], retry_max_seconds: float,
-                 poll_seconds: float) -> None:
+                 poll_seconds: float, bytes_per_second: int = 0) -> None:
         self.site, self.here = site, here
+        self._bytes_per_second = bytes_per_second
+        self._throttle_lock = threading.Lock()
+        self._next_free = 0.0  # monotonic time the link is free again at the set rate
         self._store, self._state, self._blobs = store, state, blobs
         self._connect = link
         self._link: SiteLink | None = None
@@ -398,17 +423,36 @@ class SiteSender:
             if digest not in lacking:
                 self._counts(owners[digest][0].rule).chunks_skipped += 1
 
-        def send(digest: str) -> int:
-            data = b"".join(bytes(p) for p in self._blobs.read_chunk(owners[digest][1]))
-            link.send_chunk(digest, data)
-            return len(data)
+        def read(digest: str) -> bytes:
+            return b"".join(bytes(p) for p in self._blobs.read_chunk(owners[digest][1]))
 
-        # a few at a time: a chunk's round trip, not the bytes, is most of a small one's cost
-        sending = [d for d in digests if d in lacking]
-        for digest, size in zip(sending, self._senders.map(send, sending), strict=True):
-            counts = self._counts(owners[digest][0].rule)
-            counts.chunks_sent += 1
-            counts.bytes_sent += size
+        def send(bundle: list[str]) -> None:
+            self._throttle(sum(owners[digest][1]["size"] for digest in bundle))
+            if len(bundle) == 1:
+                link.send_chunk(bundle[0], read(bundle[0]))
+            else:
+                link.send_chunks([(digest, read(digest)) for digest in bundle])
+
+        # small chunks travel in bundles (a small chunk's cost is its round trip), a
+        # few requests at a time
+        bundles = _bundles([(d, owners[d][1]["size"]) for d in digests if d in lacking])
+        for bundle, _ in zip(bundles, self._senders.map(send, bundles), strict=True):
+            for digest in bundle:
+                item, chunk = owners[digest]
+                counts = self._counts(item.rule)
+                counts.chunks_sent += 1
+                counts.bytes_sent += chunk["size"]
+
+    def _throttle(self, size: int) -> None:
+        """Wait so that chunk bytes leave at no more than the set rate (a WAN link
+        shared with other traffic)."""
+        if not self._bytes_per_second:
+            return
+        with self._throttle_lock:
+            now = time.monotonic()
+            start = max(now, self._next_free)
+            self._next_free = start + size / self._bytes_per_second
+        self._stop.wait(start - now)
 
     def _count(self, item: Outgoing, result: Applied) -> None:
         counts = self._counts(item.rule)
@@ -448,8 +492,9 @@ class GeoReplication:
     def __init__(self, here: str, store: ObjectStore, state: ViewStore,
                  blobs: BlobStore, connect: Callable[[SiteRecord], SiteLink],
                  wait_for_views: Callable[[int], None], retry_max_seconds: float,
-                 poll_seconds: float) -> None:
+                 poll_seconds: float, bytes_per_second: int = 0) -> None:
         self.here = here
+        self._bytes_per_second = bytes_per_second
         self._store, self._state, self._blobs = store, state, blobs
         self._connect = connect
         self._wait_for_views = wait_for_views
@@ -491,7 +536,8 @@ class GeoReplication:
                     sender = SiteSender(
                         name, self.here, self._store, self._state, self._blobs,
                         lambda record=record: self._connect(record),  # type: ignore[misc]
-                        self._wait_for_views, self._retry_max, self._poll)
+                        self._wait_for_views, self._retry_max, self._poll,
+                        self._bytes_per_second)
                     self.senders[name], self._endpoints[name] = sender, record
                     sender.start()
 

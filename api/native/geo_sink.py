@@ -25,6 +25,7 @@ from domain.names import validate_bucket_name
 MAX_DIGESTS = 1000
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 GATHER_BYTES = 1024 * 1024
+MAX_BUNDLE_BYTES = 16 * 1024 * 1024  # small chunks sent together
 MAX_APPLY_BYTES = 64 * 1024 * 1024  # a batch of changes; a change of a 10,000-part object
 
 
@@ -88,6 +89,53 @@ async def put_chunk(request: Request) -> Response:
         await blocking(sink.abort)
         raise
     return json_response({"digest": digest, "size": size}, 201)
+
+
+async def put_chunks(request: Request) -> Response:
+    """POST /replication/chunks: many small chunks in one request, each framed as its
+    SHA-256 in lowercase hex (64 bytes), its length (8 bytes, big-endian) and its bytes;
+    all are checked before any is kept. {"stored": n}."""
+    admin_principal(request, "receive replicated changes")
+    system = system_of(request)
+    body = bytearray()
+    async for piece in request.stream():
+        body += piece
+        if len(body) > MAX_BUNDLE_BYTES:
+            raise MalformedRequest(f"A bundle of chunks is at most {MAX_BUNDLE_BYTES} bytes")
+    chunks = _unbundle(bytes(body), system.settings.chunk_size)
+    await blocking(_keep_all, system, chunks)
+    return json_response({"stored": len(chunks)}, 201)
+
+
+def _unbundle(body: bytes, largest: int) -> list[tuple[str, bytes]]:
+    chunks, at = [], 0
+    while at < len(body):
+        head = body[at:at + 72]
+        if len(head) < 72:
+            raise MalformedRequest("A bundle ends inside a chunk's frame")
+        digest, size = head[:64].decode("ascii", "replace"), int.from_bytes(head[64:], "big")
+        if not _DIGEST.match(digest):
+            raise MalformedRequest("A chunk is named by its SHA-256 digest in lowercase hex")
+        if size > largest or at + 72 + size > len(body):
+            raise ChunkRefused(f"A chunk is at most {largest} bytes, inside the bundle",
+                               digest=digest)
+        data = body[at + 72:at + 72 + size]
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise ChunkRefused("The chunk's bytes do not match its digest", digest=digest)
+        chunks.append((digest, data))
+        at += 72 + size
+    return chunks
+
+
+def _keep_all(system: System, chunks: list[tuple[str, bytes]]) -> None:
+    for digest, data in chunks:
+        sink = system.blobs.begin_chunk(hashed_by_caller=True)
+        try:
+            sink.write(data)
+            sink.commit(digest)
+        except BaseException:
+            sink.abort()
+            raise
 
 
 async def hello(request: Request) -> Response:

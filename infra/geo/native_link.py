@@ -34,6 +34,11 @@ class NativeSiteLink:
     def send_chunk(self, digest: str, data: bytes) -> None:
         self._call("PUT", f"/replication/chunks/{digest}", content=data)
 
+    def send_chunks(self, chunks: list[tuple[str, bytes]]) -> None:
+        frames = b"".join(digest.encode() + len(data).to_bytes(8, "big") + data
+                          for digest, data in chunks)
+        self._call("POST", "/replication/chunks", content=frames)
+
     def apply(self, changes: list[dict[str, object]]) -> list[Applied]:
         r = self._call("POST", "/replication/apply", json={"changes": changes})
         results = r.json()["results"]

@@ -83,6 +83,9 @@ class S3SiteLink:
     def send_chunk(self, digest: str, data: bytes) -> None:
         raise AssertionError("no chunk is sent to an S3 store on its own")
 
+    def send_chunks(self, chunks: list[tuple[str, bytes]]) -> None:
+        raise AssertionError("no chunk is sent to an S3 store on its own")
+
     def apply(self, changes: list[dict[str, Any]]) -> list[Applied]:
         return [self._apply_one(change) for change in changes]
 

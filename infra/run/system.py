@@ -260,7 +260,8 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     geo = GeoReplication(
         settings.site_name, store, views, blobs,
         lambda site: site_link(site, secret_box.decrypt(site.secret_ciphertext), blobs),
-        runner.wait_for, settings.geo_retry_max_seconds, settings.geo_poll_seconds)
+        runner.wait_for, settings.geo_retry_max_seconds, settings.geo_poll_seconds,
+        settings.geo_bytes_per_second)
     store.on_commit(geo.wake)
     upload_expiry = UploadExpirer(
         store, views, runner.wait_for, utc_now, settings.upload_expiry_seconds

@@ -56,5 +56,36 @@ def test_the_chunk_exchange_refuses_bad_requests_and_non_administrators(
     data = b"sent by bob"
     assert client.put(f"/replication/chunks/{_digest(data)}", content=data,
                       headers=bob).status_code == 403
+    bundle = _digest(data).encode() + len(data).to_bytes(8, "big") + data
+    assert client.post("/replication/chunks", content=bundle, headers=bob).status_code == 403
     assert client.post("/replication/chunks/missing", json={"digests": [_digest(data)]}
                        ).json() == {"missing": [_digest(data)]}
+
+
+def _frames(chunks: list[tuple[str, bytes]]) -> bytes:
+    return b"".join(d.encode() + len(c).to_bytes(8, "big") + c for d, c in chunks)
+
+
+def test_small_chunks_travel_in_one_bundle_checked_whole_before_any_is_kept(
+    client: TestClient,
+) -> None:
+    chunks = [os.urandom(n) for n in (10, 4096, 60_000)]
+    named = [(_digest(c), c) for c in chunks]
+    asked = {"digests": [d for d, _ in named]}
+
+    spoiled = [*named[:2], (named[2][0], named[2][1][:-1] + b"x")]
+    r = client.post("/replication/chunks", content=_frames(spoiled))
+    assert r.status_code == 400 and r.json()["error"] == "BadDigest"
+    cut = _frames(named)[:-1]  # ends inside the last chunk
+    assert client.post("/replication/chunks", content=cut).status_code == 400
+    assert client.post("/replication/chunks", content=_frames(named)[:70]).status_code == 400
+    big = os.urandom(64 * 1024 + 1)  # larger than a chunk of the test store
+    assert client.post("/replication/chunks",
+                       content=_frames([(_digest(big), big)])).status_code == 400
+    # nothing of a refused bundle was kept, not even its good chunks
+    assert client.post("/replication/chunks/missing", json=asked).json() == {
+        "missing": asked["digests"]}
+
+    r = client.post("/replication/chunks", content=_frames(named))
+    assert r.status_code == 201 and r.json() == {"stored": 3}
+    assert client.post("/replication/chunks/missing", json=asked).json() == {"missing": []}

@@ -35,7 +35,9 @@ from tests.s3.conftest import make_client
 
 @pytest.fixture
 def sites(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
-    a, b = site_server(tmp_path, "site-a"), site_server(tmp_path, "site-b")
+    # at 8 MiB/s the stream of 38 MiB takes seconds: long enough to be killed in its middle
+    a = site_server(tmp_path, "site-a", STRATA_GEO_BYTES_PER_SECOND=str(8 * 1024 * 1024))
+    b = site_server(tmp_path, "site-b")
     start_together([a, b])
     try:
         register(a, "site-b", b)
