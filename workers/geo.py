@@ -29,11 +29,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -44,7 +44,7 @@ from domain.geo import MAX_CHANGES, ReplicatedChange, change_of
 from domain.objects import ObjectKey
 from domain.ports import Applied, BlobStore, SiteLink
 from domain.records import Chunk, ReplicationRule
-from projections.base import ViewStore, prefix_end
+from projections.base import ViewReader, prefix_end
 from projections.incarnations import incarnation_start
 from projections.object_listing import put_by
 from projections.sites import SiteRecord, list_sites
@@ -157,7 +157,21 @@ class SenderStatus:
         return backfill is not None and backfill.done
 
 
-def sender_status(state: ViewStore, site: str) -> SenderStatus:
+class GeoState(Protocol):
+    """Where senders keep their positions, status and dead letters: the views' state
+    in the embedded store; a table every process of a Kafka cluster reads, there."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def scan(self, start: bytes, stop: bytes) -> Iterator[tuple[bytes, bytes]]: ...
+
+    def position(self, name: str) -> int: ...
+
+    def commit(self, writes: Mapping[bytes, bytes | None], positions: Mapping[str, int]
+               ) -> None: ...
+
+
+def sender_status(state: GeoState, site: str) -> SenderStatus:
     raw = state.get(STATUS_PREFIX + site.encode())
     status = SenderStatus.from_json(raw) if raw else SenderStatus(site)
     status.position = max(status.position, state.position(follower_name(site)))
@@ -185,15 +199,15 @@ def matching_rules(rules: list[ReplicationRule], site: str, key: str) -> list[Re
 class SiteSender:
     """Follows the log for one site; see the module's docstring."""
 
-    def __init__(self, site: str, here: str, store: ObjectStore, state: ViewStore,
-                 blobs: BlobStore, link: Callable[[], SiteLink],
+    def __init__(self, site: str, here: str, store: ObjectStore, views: ViewReader,
+                 state: GeoState, blobs: BlobStore, link: Callable[[], SiteLink],
                  wait_for_views: Callable[[int], None], retry_max_seconds: float,
                  poll_seconds: float, bytes_per_second: int = 0) -> None:
         self.site, self.here = site, here
         self._bytes_per_second = bytes_per_second
         self._throttle_lock = threading.Lock()
         self._next_free = 0.0  # monotonic time the link is free again at the set rate
-        self._store, self._state, self._blobs = store, state, blobs
+        self._store, self._views, self._state, self._blobs = store, views, state, blobs
         self._connect = link
         self._link: SiteLink | None = None
         self._wait_for_views = wait_for_views
@@ -293,7 +307,7 @@ class SiteSender:
         that configuring it again replicates the bucket's objects again)."""
         ids = {rule["id"] for rule in rules if rule["site"] == self.site}
         self._forget_rules(bucket, keep=ids)
-        start = incarnation_start(self._state, bucket)
+        start = incarnation_start(self._views, bucket)
         if start > position:
             return  # the bucket has been created again since: these rules are gone
         for rule_id in ids:
@@ -357,7 +371,7 @@ class SiteSender:
                 rules[bucket] = self._store.get_bucket(bucket).replication or []
             except NoSuchBucket:
                 rules[bucket] = []
-        if not rules[bucket] or position < incarnation_start(self._state, bucket):
+        if not rules[bucket] or position < incarnation_start(self._views, bucket):
             return []  # no rules, or a change from the bucket's earlier life
         change = change_of(event, position, self.here)
         if change is None or change["origin_site"] == self.site:
@@ -489,13 +503,13 @@ class SiteSender:
 class GeoReplication:
     """Starts a sender for each registered site and stops those of removed ones."""
 
-    def __init__(self, here: str, store: ObjectStore, state: ViewStore,
+    def __init__(self, here: str, store: ObjectStore, views: ViewReader, state: GeoState,
                  blobs: BlobStore, connect: Callable[[SiteRecord], SiteLink],
                  wait_for_views: Callable[[int], None], retry_max_seconds: float,
                  poll_seconds: float, bytes_per_second: int = 0) -> None:
         self.here = here
         self._bytes_per_second = bytes_per_second
-        self._store, self._state, self._blobs = store, state, blobs
+        self._store, self._views, self._state, self._blobs = store, views, state, blobs
         self._connect = connect
         self._wait_for_views = wait_for_views
         self._retry_max, self._poll = retry_max_seconds, poll_seconds
@@ -506,6 +520,7 @@ class GeoReplication:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        self._stop.clear()  # a cluster's worker starts again when it leads again
         self._thread = threading.Thread(target=self._run, name="geo", daemon=True)
         self._thread.start()
 
@@ -515,7 +530,7 @@ class GeoReplication:
             try:
                 if self.here:
                     self.refresh()
-                elif list_sites(self._state) and not warned:
+                elif list_sites(self._views) and not warned:
                     log.error("sites are registered but STRATA_SITE_NAME is not set: "
                               "geo-replication starts once this site has a name")
                     warned = True
@@ -526,7 +541,7 @@ class GeoReplication:
     def refresh(self) -> None:
         """Senders for exactly the registered sites (a changed site gets a new one)."""
         with self._lock:
-            sites = {record.name: record for record in list_sites(self._state)}
+            sites = {record.name: record for record in list_sites(self._views)}
             for name in list(self.senders):
                 if sites.get(name) != self._endpoints.get(name):
                     self.senders.pop(name).stop()
@@ -534,7 +549,7 @@ class GeoReplication:
             for name, record in sites.items():
                 if name not in self.senders and not self._stop.is_set():
                     sender = SiteSender(
-                        name, self.here, self._store, self._state, self._blobs,
+                        name, self.here, self._store, self._views, self._state, self._blobs,
                         lambda record=record: self._connect(record),  # type: ignore[misc]
                         self._wait_for_views, self._retry_max, self._poll,
                         self._bytes_per_second)
@@ -576,8 +591,8 @@ class GeoReplication:
         rules = [r for r in rules if r["enabled"] and key.startswith(r["prefix"])]
         if not rules:
             return None
-        aggregate_version = put_by(self._state, bucket, key, version_id)
-        position = positions_of(self._state, bucket, key).get(aggregate_version or -1)
+        aggregate_version = put_by(self._views, bucket, key, version_id)
+        position = positions_of(self._views, bucket, key).get(aggregate_version or -1)
         if position is None:
             return None
         states = set()
@@ -654,6 +669,6 @@ def dead_letter_key(site: str, position: int, rule: str) -> bytes:
             + b"/" + rule.encode())
 
 
-def geo_dead_letters(state: ViewStore, site: str) -> list[dict[str, Any]]:
+def geo_dead_letters(state: GeoState, site: str) -> list[dict[str, Any]]:
     head = DEAD_LETTER_PREFIX + follower_name(site).encode() + b"/"
     return [orjson.loads(v) for _, v in state.scan(head, prefix_end(head))]

@@ -31,6 +31,7 @@ from infra.eventstore.gates import LocalBucketGate, PostgresBucketGate
 from infra.eventstore.postgres import prepared_store_env, retrying_connections, schema_lock
 from infra.exports.inventory import InventoryExporter
 from infra.geo.native_link import NativeSiteLink
+from infra.geo.pg_state import GeoLeadership, PostgresGeoState
 from infra.geo.s3_link import S3_SCHEME, S3SiteLink
 from infra.kafka.relay import open_tracking, relay_lag
 from infra.keys import SecretBox, token_signing_key
@@ -50,7 +51,7 @@ from projections.sites import SiteRecord, SitesProjection
 from projections.time_index import TimeIndexProjection
 from projections.uploads import UploadsProjection, has_uploads
 from workers.gc import GarbageCollector
-from workers.geo import GeoReplication
+from workers.geo import GeoReplication, GeoState
 from workers.inventory import InventoryScheduler
 from workers.replication import Replicator
 from workers.runner import LogFollower
@@ -126,6 +127,7 @@ class System:
     replicator: Replicator | None = None
     replication_follower: LogFollower | None = None
     geo: GeoReplication | None = None  # sends changes to other sites
+    geo_leadership: GeoLeadership | None = None  # a cluster's worker: sends while it leads
     started: bool = field(default=False)
     _relay_tracking: Any = None
 
@@ -145,6 +147,8 @@ class System:
                 self.gc_follower.start()
                 if self.geo is not None:
                     self.geo.start()
+            elif self.geo_leadership is not None:
+                self.geo_leadership.start()
             self.gc.start()
             self.inventory_schedule.start()
             self.upload_expiry_job.start()
@@ -152,6 +156,8 @@ class System:
 
     def close(self) -> None:
         self.runner.closing()  # threads waiting at the read barrier let go first
+        if self.geo_leadership is not None:
+            self.geo_leadership.stop()
         if self.geo is not None:
             self.geo.stop()
         if self.replicator is not None and self.replication_follower is not None:
@@ -257,12 +263,19 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     inventory = InventoryExporter(
         store, views, blobs, settings.chunk_size, settings.scratch_dir, utc_now, new_version
     )
+    # in a Kafka cluster the senders' state is shared, and one worker at a time sends
+    geo_state: GeoState = views
+    geo_leadership = None
+    if role != "embedded" and settings.event_store:
+        geo_state = PostgresGeoState(settings.event_store)
     geo = GeoReplication(
-        settings.site_name, store, views, blobs,
+        settings.site_name, store, views, geo_state, blobs,
         lambda site: site_link(site, secret_box.decrypt(site.secret_ciphertext), blobs),
         runner.wait_for, settings.geo_retry_max_seconds, settings.geo_poll_seconds,
         settings.geo_bytes_per_second)
     store.on_commit(geo.wake)
+    if role == "worker" and settings.event_store:
+        geo_leadership = GeoLeadership(settings.event_store, geo)
     upload_expiry = UploadExpirer(
         store, views, runner.wait_for, utc_now, settings.upload_expiry_seconds
     )
@@ -290,6 +303,7 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
         replicator=replicator,
         replication_follower=replication_follower,
         geo=geo,
+        geo_leadership=geo_leadership,
         inventory_schedule=InventoryScheduler(
             store,
             views,

@@ -33,13 +33,14 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
 import orjson
 from aiokafka.errors import KafkaError
 
-from api.native.metrics import metrics_allowed, views_gauges
+from api.native.metrics import geo_gauges, metrics_allowed, views_gauges
 from domain.envelope import envelope
 from infra.kafka import records as kafka
 from infra.run.system import System, open_system
@@ -285,6 +286,10 @@ def create_worker_app(
             assigned = sum(1 for tp in app.consumer.assignment()
                            if tp.topic == settings.kafka_topic)
             views = await asyncio.to_thread(views_gauges, system)
+            geo = system.geo
+            if geo is not None and geo.senders:  # the worker that sends to other sites
+                views += geo_gauges(await asyncio.to_thread(geo.site_metrics,
+                                                            datetime.now(UTC)))
             text = counts.prometheus() + "\n".join(views) + "\n" + (
                 "# HELP strata_worker_partitions partitions of the event topic this worker has\n"
                 "# TYPE strata_worker_partitions gauge\n"

@@ -87,6 +87,14 @@ def replication_status(server: Server, bucket: str) -> dict[str, Any]:
         return dict(r.json())
 
 
+def settled_rule(server: Server, bucket: str, index: int = 0) -> dict[str, Any]:
+    """A rule's status once its sender has read the whole log (other events, such as
+    garbage collection's, may have come after the last change it sent)."""
+    wait_until_equal(lambda: replication_status(server, bucket)["rules"][index]["lag_events"],
+                     lambda: 0, f"the lag of {bucket}'s rule")
+    return dict(replication_status(server, bucket)["rules"][index])
+
+
 def history(server: Server, bucket: str, key: str) -> list[tuple[Any, ...]]:
     """A key's events as /history tells them: name, version, time, actor."""
     return histories(server, bucket, [key])[key]
