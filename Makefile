@@ -76,6 +76,7 @@ bench: setup bench-tools
 	$(VENV)/bin/python -m bench.kafka
 	$(VENV)/bin/python -m bench.relay
 	$(VENV)/bin/python -m bench.multipart_parts 10000
+	$(VENV)/bin/python -m bench.geo
 
 clean:
 	rm -rf $(VENV) $(TOOLS)
