@@ -117,3 +117,15 @@ def test_the_aws_cli_puts_gets_and_deletes_a_replication_configuration(
     assert run("delete-bucket-replication", "--bucket", "photos").returncode == 0
     gone = run("get-bucket-replication", "--bucket", "photos")
     assert gone.returncode != 0 and "ReplicationConfigurationNotFoundError" in gone.stderr
+
+
+def test_a_bucket_deleted_and_created_again_has_no_rules(client: TestClient) -> None:
+    """Rules belong to the bucket's incarnation, as every other setting does."""
+    client.put("/admin/sites/eu", json=EU)
+    client.put("/buckets/again")
+    client.put("/buckets/again/versioning", json={"status": "Enabled"})
+    assert client.put("/buckets/again/replication", json=RULES).status_code == 200
+    assert client.delete("/buckets/again").status_code == 204
+    assert client.put("/buckets/again").status_code == 201
+    assert client.get("/buckets/again/replication").status_code == 404
+    assert client.get("/buckets/again/replication/status").status_code == 404
