@@ -158,7 +158,7 @@ def _destination_down_for(sites: tuple[Server, Server], seconds: float) -> None:
 
 def test_the_destination_down_for_a_while_catches_up_and_the_lag_falls(
         sites: tuple[Server, Server]) -> None:
-    _destination_down_for(sites, 10)
+    _destination_down_for(sites, 5)
 
 
 @pytest.mark.slow

@@ -44,6 +44,7 @@ def two_clusters(tmp_path: Path) -> Iterator[tuple[Cluster, Cluster]]:
         b.stop()
 
 
+@pytest.mark.slow  # eight processes: 35 s; the same history between two sites is in make test
 def test_a_scripted_history_reaches_another_blob_node_cluster(
         two_clusters: tuple[Cluster, Cluster]) -> None:
     a, b = two_clusters

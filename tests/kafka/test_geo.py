@@ -47,6 +47,7 @@ def _sending(port: int) -> bool:
     return 'strata_geo_lag_events{site="site-b"}' in text
 
 
+@pytest.mark.slow  # a Kafka cluster and two workers: 40 s; the parts are in make test
 def test_one_worker_sends_and_another_takes_over_when_it_is_killed(
         two_apis: list[Server], relay: Role, cluster_env: dict[str, str], site_b: Server,
         tmp_path: Path) -> None:
