@@ -90,6 +90,7 @@ def _answers(url: str) -> bool:
 
 # Five kills, each waited out by events (healthz, positions), add up to about 80 s
 # here; a busier machine needs more than the suite's 120 s default.
+@pytest.mark.slow  # a soak of five kills (75 s here): make test-all runs it
 @pytest.mark.timeout(360)
 def test_every_role_killed_under_load_comes_back_and_the_cluster_converges(
     two_apis: list[Server], relay: Role, broker: Broker, nodes: list[Node],

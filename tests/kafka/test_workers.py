@@ -225,6 +225,7 @@ def commit_group_offsets_to_the_end(servers: str, after_position: int) -> int:
     return sum(1 for e in events_on_topic(servers) if e.position > after_position)
 
 
+@pytest.mark.slow  # about 60 s of rebalances; make test-all runs it
 def test_records_the_group_skipped_are_read_again_and_handled(
     api: Server, cluster_env: dict[str, str], broker: Broker, postgres_url: str,
     tmp_path: Path,
