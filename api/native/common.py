@@ -23,15 +23,24 @@ def json_response(body: Any, status: int = 200) -> Response:
 MAX_JSON_BYTES = 1024 * 1024  # a native call's JSON body, unless the call says otherwise
 
 
-async def json_body(request: Request, required: bool = True,
-                    limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
+async def bounded_body(request: Request, limit: int) -> bytes:
+    """The request's body, refused (400) as soon as it grows past `limit` bytes."""
     pieces, size = [], 0
     async for piece in request.stream():
         size += len(piece)
         if size > limit:
             raise MalformedRequest(f"The body is larger than this call takes ({limit} bytes)")
         pieces.append(piece)
-    raw = b"".join(pieces)
+    return b"".join(pieces)
+
+
+async def json_body(request: Request, required: bool = True,
+                    limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
+    return json_object(await bounded_body(request, limit), required)
+
+
+def json_object(raw: bytes, required: bool = True) -> dict[str, Any]:
+    """A body parsed as a JSON object (a large one: call it off the event loop)."""
     if not raw.strip():
         if required:
             raise MalformedRequest("This call needs a JSON object as its body")

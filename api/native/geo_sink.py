@@ -15,7 +15,7 @@ from starlette.responses import Response
 from api.auth import admin_principal
 from api.blocking import blocking
 from api.context import system_of
-from api.native.common import json_body, json_response
+from api.native.common import bounded_body, json_body, json_object, json_response
 from api.native.errors import MalformedRequest, code_of
 from api.system import System
 from domain.errors import ChunkRefused, ChunkUnavailable, StrataError
@@ -97,14 +97,15 @@ async def put_chunks(request: Request) -> Response:
     all are checked before any is kept. {"stored": n}."""
     admin_principal(request, "receive replicated changes")
     system = system_of(request)
-    body = bytearray()
-    async for piece in request.stream():
-        body += piece
-        if len(body) > MAX_BUNDLE_BYTES:
-            raise MalformedRequest(f"A bundle of chunks is at most {MAX_BUNDLE_BYTES} bytes")
-    chunks = _unbundle(bytes(body), system.settings.chunk_size)
-    await blocking(_keep_all, system, chunks)
-    return json_response({"stored": len(chunks)}, 201)
+    body = await bounded_body(request, MAX_BUNDLE_BYTES)
+    stored = await blocking(_keep_bundle, system, body)  # hashing: off the event loop
+    return json_response({"stored": stored}, 201)
+
+
+def _keep_bundle(system: System, body: bytes) -> int:
+    chunks = _unbundle(body, system.settings.chunk_size)
+    _keep_all(system, chunks)
+    return len(chunks)
 
 
 def _unbundle(body: bytes, largest: int) -> list[tuple[str, bytes]]:
@@ -180,9 +181,14 @@ async def apply(request: Request) -> Response:
     {"results": [{"status": ...}, ...]}, one a change, in order (domain.ports.Applied)."""
     admin_principal(request, "receive replicated changes")
     system = system_of(request)
-    body = await json_body(request, limit=MAX_APPLY_BYTES)
-    changes = body.get("changes") if isinstance(body, dict) else None
+    raw = await bounded_body(request, MAX_APPLY_BYTES)
+    return json_response({"results": await blocking(_apply_body, system, raw)})
+
+
+def _apply_body(system: System, raw: bytes) -> list[dict[str, str]]:
+    """Parsing up to 64 MiB of JSON is work for a thread, as applying is."""
+    changes = json_object(raw).get("changes")
     if not isinstance(changes, list) or not 1 <= len(changes) <= MAX_CHANGES:
         raise MalformedRequest(f'The body is {{"changes": [...]}} with 1 to {MAX_CHANGES} '
                                "changes")
-    return json_response({"results": await blocking(_apply_all, system, changes)})
+    return _apply_all(system, changes)
