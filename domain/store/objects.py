@@ -70,14 +70,9 @@ class ObjectCommands(StoreCore):
                     raise ReplicationNeedsVersioning(
                         "A bucket receives replicated changes only with versioning enabled",
                         bucket=bucket)
-                try:
-                    obj = self._object_key(bucket, key)
-                except NoSuchKey:
-                    if change["kind"] not in ("put", "marker"):
-                        return 0  # nothing here to remove or re-grant
-                    obj = ObjectKey.create(bucket, key, moment)
+                obj = self._object_key_or_new(bucket, key, moment)
                 if not obj.apply_replicated(change, meta, moment):
-                    return 0
+                    return 0  # applied before, or nothing here to remove or re-grant
                 return self._save(obj)
 
         return self._retrying(attempt, ObjectKey.create_id(bucket, key))
