@@ -41,7 +41,7 @@ import httpx
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bench.peers import STRATA_AK, STRATA_SK, free_port
+from bench.peers import STRATA_AK, STRATA_SK, free_port, stop_process
 from bench.report import append_section
 
 MiB = 1024 * 1024
@@ -97,12 +97,7 @@ class Site:
             self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_process(self.process)
 
     def admin(self) -> httpx.Client:
         r = httpx.post(f"{self.api}/auth/token",
