@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -52,6 +52,7 @@ from projections.time_index import positions_of
 from workers.runner import DEAD_LETTER_PREFIX
 
 log = logging.getLogger("strata.geo")
+T = TypeVar("T")
 STATUS_PREFIX = b"X/geo/"
 BATCH = 200  # events read from the log at a time
 MISSING_ASKED = 1000  # digests asked about at a time
@@ -62,42 +63,32 @@ BUNDLE_BYTES = 8 * 1024 * 1024  # at most this much a bundle (the site takes 16 
 CHUNKS_AT_ONCE = 4  # chunks in flight to a site
 
 
-def _groups(outgoing: list[Outgoing]) -> Iterator[list[Outgoing]]:
-    """Consecutive changes, at most MAX_CHANGES and GROUP_BYTES of chunks a group (a
-    change with more chunks than that is a group of its own)."""
-    group: list[Outgoing] = []
+def _packed(items: list[T], weight: Callable[[T], int], most_bytes: int,
+            most_items: int) -> Iterator[list[T]]:
+    """Consecutive items, at most `most_items` and `most_bytes` a pack (an item heavier
+    than that is a pack of its own)."""
+    pack: list[T] = []
     size = 0
-    for item in outgoing:
-        change = item.change
-        weight = sum(c["size"] for c in change["version"]["chunks"]) \
-            if change["kind"] == "put" else 0
-        if group and (len(group) == MAX_CHANGES or size + weight > GROUP_BYTES):
-            yield group
-            group, size = [], 0
-        group.append(item)
-        size += weight
-    if group:
-        yield group
+    for item in items:
+        heavy = weight(item)
+        if pack and (len(pack) == most_items or size + heavy > most_bytes):
+            yield pack
+            pack, size = [], 0
+        pack.append(item)
+        size += heavy
+    if pack:
+        yield pack
 
 
-def _bundles(chunks: list[tuple[str, int]]) -> list[list[str]]:
-    """Digests grouped for sending: a chunk above BUNDLED_CHUNK alone, smaller ones
-    together up to BUNDLE_BYTES."""
-    bundles: list[list[str]] = []
-    current: list[str] = []
-    size = 0
-    for digest, length in chunks:
-        if length > BUNDLED_CHUNK:
-            bundles.append([digest])
-            continue
-        if current and size + length > BUNDLE_BYTES:
-            bundles.append(current)
-            current, size = [], 0
-        current.append(digest)
-        size += length
-    if current:
-        bundles.append(current)
-    return bundles
+def _chunk_bytes(item: Outgoing) -> int:
+    change = item.change
+    return sum(c["size"] for c in change["version"]["chunks"]) if change["kind"] == "put" \
+        else 0
+
+
+def _bundle_weight(chunk: tuple[str, int]) -> int:
+    # a chunk above BUNDLED_CHUNK weighs a whole bundle: it travels alone (streamed)
+    return BUNDLE_BYTES if chunk[1] > BUNDLED_CHUNK else chunk[1]
 
 
 def follower_name(site: str) -> str:
@@ -156,6 +147,14 @@ class SenderStatus:
         backfill = self.backfills.get(f"{bucket}/{rule_id}")
         return backfill is not None and backfill.done
 
+    def sent_up_to(self, rule: str) -> int:
+        """The log position up to which `rule` ("<bucket>/<rule id>") has been sent:
+        its backfill's while that runs, the sender's once it has joined."""
+        backfill = self.backfills.get(rule)
+        if backfill is None:
+            return 0
+        return self.position if backfill.done else backfill.at
+
 
 class GeoState(Protocol):
     """Where senders keep their positions, status and dead letters: the views' state
@@ -176,6 +175,12 @@ def sender_status(state: GeoState, site: str) -> SenderStatus:
     status = SenderStatus.from_json(raw) if raw else SenderStatus(site)
     status.position = max(status.position, state.position(follower_name(site)))
     return status
+
+
+@dataclass(frozen=True)
+class BucketRules:
+    rules: list[ReplicationRule]
+    since: int  # the log position the bucket's current incarnation began at
 
 
 @dataclass(frozen=True)
@@ -283,7 +288,7 @@ class SiteSender:
             return self._backfill_once()
         last = notifications[-1].id
         self._wait_for_views(last)  # incarnations, as of the events read
-        rules: dict[str, list[ReplicationRule]] = {}
+        rules: dict[str, BucketRules] = {}
         outgoing: list[Outgoing] = []
         for notification in notifications:
             event = self._store.decode(notification)
@@ -345,7 +350,7 @@ class SiteSender:
             return True
         last = notifications[-1].id
         self._wait_for_views(last)
-        rules: dict[str, list[ReplicationRule]] = {}
+        rules: dict[str, BucketRules] = {}
 
         def this_rule(bucket: str, rule_id: str) -> bool:
             return bucket == backfill.bucket and rule_id == backfill.rule_id
@@ -362,22 +367,23 @@ class SiteSender:
         self._save_status()
         return True
 
-    def _changes_of(self, event: Any, position: int,
-                    rules: dict[str, list[ReplicationRule]],
+    def _changes_of(self, event: Any, position: int, rules: dict[str, BucketRules],
                     sending: Callable[[str, str], bool]) -> list[Outgoing]:
+        """`rules`: the batch's cache of each bucket's rules and incarnation."""
         bucket = event.bucket
         if bucket not in rules:
             try:
-                rules[bucket] = self._store.get_bucket(bucket).replication or []
+                found = self._store.get_bucket(bucket).replication or []
             except NoSuchBucket:
-                rules[bucket] = []
-        if not rules[bucket] or position < incarnation_start(self._views, bucket):
+                found = []
+            rules[bucket] = BucketRules(found, incarnation_start(self._views, bucket))
+        if not rules[bucket].rules or position < rules[bucket].since:
             return []  # no rules, or a change from the bucket's earlier life
         change = change_of(event, position, self.here)
         if change is None or change["origin_site"] == self.site:
             return []  # not an object change, or one that came from that site
         return [Outgoing(position, f"{bucket}/{rule['id']}", rule["bucket"], change)
-                for rule in matching_rules(rules[bucket], self.site, event.key)
+                for rule in matching_rules(rules[bucket].rules, self.site, event.key)
                 if sending(bucket, rule["id"])
                 and (change["kind"] != "marker" or rule["delete_markers"])]
 
@@ -401,7 +407,7 @@ class SiteSender:
         """Each group's chunks, then at once its changes: a chunk waits at the site for
         the change naming it only while one group travels (the site's GC grace must be
         longer than that, or it collects the chunk as unreferenced)."""
-        for group in _groups(outgoing):
+        for group in _packed(outgoing, _chunk_bytes, GROUP_BYTES, MAX_CHANGES):
             self._send_chunks(link, group)
             self._apply(link, group)
 
@@ -420,10 +426,13 @@ class SiteSender:
                 continue
             if resent:  # the site lost chunks it said it had, twice: try again later
                 raise SiteUnreachable(f"site {self.site} keeps losing chunks it confirmed")
-            self._send_chunks(link, group[done:])
+            self._send_chunks(link, group[done:], again=True)
             resent = True
 
-    def _send_chunks(self, link: SiteLink, outgoing: list[Outgoing]) -> None:
+    def _send_chunks(self, link: SiteLink, outgoing: list[Outgoing], again: bool = False
+                     ) -> None:
+        """Send the chunks of `outgoing` the site lacks (`again`: a second time, for a
+        site that lost some: those it has were counted as skipped the first time)."""
         owners: dict[str, tuple[Outgoing, Chunk]] = {}
         for item in outgoing:
             if item.change["kind"] == "put":
@@ -434,7 +443,7 @@ class SiteSender:
         for start in range(0, len(digests), MISSING_ASKED):
             lacking.update(link.missing_chunks(digests[start:start + MISSING_ASKED]))
         for digest in digests:
-            if digest not in lacking:
+            if digest not in lacking and not again:
                 self._counts(owners[digest][0].rule).chunks_skipped += 1
 
         def read(digest: str) -> bytes:
@@ -449,7 +458,9 @@ class SiteSender:
 
         # small chunks travel in bundles (a small chunk's cost is its round trip), a
         # few requests at a time
-        bundles = _bundles([(d, owners[d][1]["size"]) for d in digests if d in lacking])
+        bundles = [[digest for digest, _ in pack] for pack in _packed(
+            [(d, owners[d][1]["size"]) for d in digests if d in lacking], _bundle_weight,
+            BUNDLE_BYTES, len(digests))]
         for bundle, _ in zip(bundles, self._senders.map(send, bundles), strict=True):
             for digest in bundle:
                 item, chunk = owners[digest]
@@ -562,16 +573,14 @@ class GeoReplication:
 
     def rule_status(self, bucket: str, rule: ReplicationRule, now: datetime) -> dict[str, Any]:
         """Where one rule of `bucket` stands: its site's lag and state, its own counts."""
-        sender = self.senders.get(rule["site"])
-        status = sender.status if sender is not None else sender_status(self._state,
-                                                                        rule["site"])
+        status = self._status_of(rule["site"])
         events, seconds = lag(self._store, status, now)
         name = f"{bucket}/{rule['id']}"
         counts = status.rules.get(name, RuleCounts())
         return {
             "id": rule["id"], "site": rule["site"], "bucket": rule["bucket"],
             "status": "Enabled" if rule["enabled"] else "Disabled",
-            "sending": sender is not None,
+            "sending": rule["site"] in self.senders,
             "lag_events": events, "lag_seconds": round(seconds, 3),
             "position": status.position,
             "site_answers": not status.retrying_since,
@@ -597,20 +606,19 @@ class GeoReplication:
             return None
         states = set()
         for rule in rules:
-            sender = self.senders.get(rule["site"])
-            status = sender.status if sender is not None else sender_status(self._state,
-                                                                            rule["site"])
             name = f"{bucket}/{rule['id']}"
-            backfill = status.backfills.get(name)
-            reached = backfill.at if backfill is not None and not backfill.done \
-                else status.position if backfill is not None else 0
-            if reached < position:
+            if self._status_of(rule["site"]).sent_up_to(name) < position:
                 states.add("PENDING")
             elif self._state.get(dead_letter_key(rule["site"], position, name)) is not None:
                 states.add("FAILED")
             else:
                 states.add("COMPLETED")
         return next(s for s in ("FAILED", "PENDING", "COMPLETED") if s in states)
+
+    def _status_of(self, site: str) -> SenderStatus:
+        """The running sender's status, or the one it saved (another process sends)."""
+        sender = self.senders.get(site)
+        return sender.status if sender is not None else sender_status(self._state, site)
 
     def site_metrics(self, now: datetime) -> dict[str, dict[str, float]]:
         """Per site: lag, whether it answers, and what its rules did, summed."""
@@ -664,11 +672,14 @@ def lag(store: ObjectStore, status: SenderStatus, now: datetime) -> tuple[int, f
     return behind, max(0.0, (now - moment).total_seconds())
 
 
+def _dead_letters_of(site: str) -> bytes:
+    return DEAD_LETTER_PREFIX + follower_name(site).encode() + b"/"
+
+
 def dead_letter_key(site: str, position: int, rule: str) -> bytes:
-    return (DEAD_LETTER_PREFIX + follower_name(site).encode() + b"/" + b"%020d" % position
-            + b"/" + rule.encode())
+    return _dead_letters_of(site) + b"%020d" % position + b"/" + rule.encode()
 
 
 def geo_dead_letters(state: GeoState, site: str) -> list[dict[str, Any]]:
-    head = DEAD_LETTER_PREFIX + follower_name(site).encode() + b"/"
+    head = _dead_letters_of(site)
     return [orjson.loads(v) for _, v in state.scan(head, prefix_end(head))]
