@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.conftest import ROOT_AK, ROOT_SK, Server, free_port, server_env
+from tests.conftest import ROOT_AK, ROOT_SK, Server, free_port, server_env, start_together
 
 PART = 5 * 1024 * 1024
 CONVERGE_SECONDS = 60  # a busy 2-core machine runs both sites and the test
@@ -24,6 +25,32 @@ def site_server(tmp_path: Path, name: str, **env: str) -> Server:
                              # chunks received wait for their change within the GC grace
                              STRATA_GC_GRACE_SECONDS="60",
                              STRATA_GEO_RETRY_MAX_SECONDS="1", **env))
+
+
+@contextmanager
+def running(*servers: Server) -> Iterator[None]:
+    """The servers started together, and stopped however the block ends."""
+    start_together(list(servers))
+    try:
+        yield
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@contextmanager
+def two_sites(tmp_path: Path, rule: bool = True, **a_env: str
+              ) -> Iterator[tuple[Server, Server]]:
+    """Sites A and B, B registered on A, versioned buckets "src" on A and "dst" on B,
+    and (with `rule`) A's rule sending src to dst. `a_env`: more of A's settings."""
+    a, b = site_server(tmp_path, "site-a", **a_env), site_server(tmp_path, "site-b")
+    with running(a, b):
+        register(a, "site-b", b)
+        versioned_bucket(a, "src")
+        versioned_bucket(b, "dst")
+        if rule:
+            replicate(a, "src", "site-b", "dst")
+        yield a, b
 
 
 def admin(server: Server) -> httpx.Client:

@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Server, start_together
+from tests.conftest import Server
 from tests.geo.sites import (
     admin,
     register,
     replicate,
+    running,
     settled_rule,
     site_server,
     versioned_bucket,
@@ -34,8 +35,7 @@ ROUNDS = 6
 @pytest.fixture
 def two_way(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
     a, b = site_server(tmp_path, "site-a"), site_server(tmp_path, "site-b")
-    start_together([a, b])
-    try:
+    with running(a, b):
         register(a, "site-b", b)
         register(b, "site-a", a)
         for server in (a, b):
@@ -43,9 +43,6 @@ def two_way(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
         replicate(a, "both", "site-b", "both")
         replicate(b, "both", "site-a", "both")
         yield a, b
-    finally:
-        for server in (a, b):
-            server.stop()
 
 
 def _write(s3: Any, site: str, start: threading.Barrier, written: list[int]) -> None:

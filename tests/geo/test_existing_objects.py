@@ -11,14 +11,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Server, start_together
+from tests.conftest import Server
 from tests.geo.sites import (
-    register,
     replicate,
     replication_status,
     settled_rule,
-    site_server,
-    versioned_bucket,
+    two_sites,
     versions,
     wait_until_equal,
 )
@@ -26,17 +24,9 @@ from tests.s3.conftest import make_client
 
 
 @pytest.fixture
-def two_sites(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
-    a, b = site_server(tmp_path, "site-a"), site_server(tmp_path, "site-b")
-    start_together([a, b])
-    try:
-        register(a, "site-b", b)
-        versioned_bucket(a, "src")
-        versioned_bucket(b, "dst")
-        yield a, b
-    finally:
-        for server in (a, b):
-            server.stop()
+def sites(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
+    with two_sites(tmp_path, rule=False) as pair:
+        yield pair
 
 
 def _fill(s3: Any, count: int) -> None:
@@ -84,15 +74,15 @@ def _replicates_what_the_bucket_held(a: Server, b: Server, count: int) -> list[d
 
 
 def test_a_rule_added_to_a_bucket_with_objects_replicates_them_in_order(
-        two_sites: tuple[Server, Server]) -> None:
-    _replicates_what_the_bucket_held(*two_sites, count=300)
+        sites: tuple[Server, Server]) -> None:
+    _replicates_what_the_bucket_held(*sites, count=300)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_ten_thousand_existing_objects_replicate_with_progress(
-        two_sites: tuple[Server, Server]) -> None:
-    seen = _replicates_what_the_bucket_held(*two_sites, count=10_000)
+        sites: tuple[Server, Server]) -> None:
+    seen = _replicates_what_the_bucket_held(*sites, count=10_000)
     replicating = [p for p in seen if p and p["state"] == "replicating"]
     assert replicating, "the status never showed the backfill under way"
     scanned = [p["events_scanned"] for p in replicating]

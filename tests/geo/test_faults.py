@@ -14,17 +14,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Server, start_together
+from tests.conftest import Server, wait_until
 from tests.geo.sites import (
     CONVERGE_SECONDS,
     histories,
     metric,
-    register,
-    replicate,
     replication_status,
     settled_rule,
-    site_server,
-    versioned_bucket,
+    two_sites,
     versions,
     wait_until_equal,
 )
@@ -34,18 +31,8 @@ from tests.s3.conftest import make_client
 @pytest.fixture
 def sites(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
     # at 8 MiB/s the stream of 38 MiB takes seconds: long enough to be killed in its middle
-    a = site_server(tmp_path, "site-a", STRATA_GEO_BYTES_PER_SECOND=str(8 * 1024 * 1024))
-    b = site_server(tmp_path, "site-b")
-    start_together([a, b])
-    try:
-        register(a, "site-b", b)
-        versioned_bucket(a, "src")
-        versioned_bucket(b, "dst")
-        replicate(a, "src", "site-b", "dst")
-        yield a, b
-    finally:
-        for server in (a, b):
-            server.stop()
+    with two_sites(tmp_path, STRATA_GEO_BYTES_PER_SECOND=str(8 * 1024 * 1024)) as pair:
+        yield pair
 
 
 def _put_many(s3: Any, count: int, size: int) -> None:
@@ -53,14 +40,6 @@ def _put_many(s3: Any, count: int, size: int) -> None:
         s3.put_object(Bucket="src", Key=f"k{i % (count // 2):04d}", Body=os.urandom(size))
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(put, range(count)))
-
-
-def _wait_for(check: Any, what: str) -> None:
-    deadline = time.monotonic() + CONVERGE_SECONDS
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen in {CONVERGE_SECONDS} s")
-        time.sleep(0.05)
 
 
 def _same_everywhere(a: Server, b: Server) -> None:
@@ -91,7 +70,7 @@ def test_a_site_killed_mid_stream_loses_nothing_and_applies_nothing_twice(
         rule = replication_status(a, "src")["rules"][0]
         return bool(rule["applied"] > 0 and rule["lag_events"] > 0)
 
-    _wait_for(under_way, "a stream under way")
+    wait_until(under_way, CONVERGE_SECONDS, "a stream under way")
     (a if victim == "source" else b).kill()
     if victim == "source":  # failover: clients read and write on B while A is down
         replica = make_client(b)
@@ -127,8 +106,8 @@ def _destination_down_for(sites: tuple[Server, Server], seconds: float) -> None:
     assert metric(a, "strata_geo_site_up", "site-b") == 0, "site B was not reported down"
     b.start()
     _same_everywhere(a, b)
-    _wait_for(lambda: metric(a, "strata_geo_lag_events", "site-b") == 0,
-              "the lag back to zero")
+    wait_until(lambda: metric(a, "strata_geo_lag_events", "site-b") == 0, CONVERGE_SECONDS,
+               "the lag back to zero")
     assert metric(a, "strata_geo_site_up", "site-b") == 1
     assert source.head_object(Bucket="src", Key="last-while-down")[
         "ReplicationStatus"] == "COMPLETED"

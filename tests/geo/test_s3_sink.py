@@ -14,11 +14,12 @@ import httpx
 import pytest
 from botocore.config import Config
 
-from tests.conftest import ROOT_AK, ROOT_SK, Server, start_together
+from tests.conftest import ROOT_AK, ROOT_SK, Server
 from tests.geo.sites import (
     admin,
     replicate,
     replication_status,
+    running,
     settled_rule,
     site_server,
     versioned_bucket,
@@ -88,12 +89,8 @@ def _replicates_with_s3_fidelity(source: Server, sink: Any, bucket: str) -> None
 @pytest.fixture
 def source_and_store(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
     a, store = site_server(tmp_path, "site-a"), site_server(tmp_path, "store")
-    start_together([a, store])
-    try:
+    with running(a, store):
         yield a, store
-    finally:
-        for server in (a, store):
-            server.stop()
 
 
 def test_changes_reach_an_s3_store_through_its_s3_door(

@@ -11,18 +11,17 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT_AK, Server, start_together
+from tests.conftest import ROOT_AK, Server
 from tests.geo.sites import (
     PART,
     admin,
     history,
     metric,
-    register,
     replicate,
     replication_status,
     scripted_history,
     settled_rule,
-    site_server,
+    two_sites,
     version_details,
     versioned_bucket,
     versions,
@@ -33,17 +32,8 @@ from tests.s3.conftest import make_client
 
 @pytest.fixture
 def sites(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
-    a, b = site_server(tmp_path, "site-a"), site_server(tmp_path, "site-b")
-    start_together([a, b])
-    try:
-        register(a, "site-b", b)
-        versioned_bucket(a, "src")
-        versioned_bucket(b, "dst")
-        replicate(a, "src", "site-b", "dst")
-        yield a, b
-    finally:
-        for server in (a, b):
-            server.stop()
+    with two_sites(tmp_path) as pair:
+        yield pair
 
 
 def _acl(s3: Any, bucket: str, key: str) -> list[tuple[str, str]]:

@@ -8,13 +8,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import psycopg
 import pytest
 
 from infra.geo.pg_state import GeoLeadership, PostgresGeoState
 from projections.base import InMemoryViewStore
+from tests.conftest import wait_until
 
 BOUND = 30  # seconds; the leadership retries every 0.2 s here
 
@@ -32,14 +32,6 @@ class Senders:
 
     def stop(self) -> None:
         self.running.clear()
-
-
-def _until(check: Any, what: str) -> None:
-    deadline = time.monotonic() + BOUND
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen in {BOUND} s")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -84,7 +76,7 @@ def test_one_process_leads_and_hands_over_when_it_stops_or_loses_its_session(
     try:
         for leader in leaders:
             leader.start()
-        _until(lambda: any(s.running.is_set() for s in senders), "a leader")
+        wait_until(lambda: any(s.running.is_set() for s in senders), BOUND, "a leader")
         time.sleep(1)  # several retries of the other: still one leader
         assert [s.running.is_set() for s in senders].count(True) == 1
         first = 0 if senders[0].running.is_set() else 1
@@ -95,11 +87,12 @@ def test_one_process_leads_and_hands_over_when_it_stops_or_loses_its_session(
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
                           "datname = current_database() AND pid <> pg_backend_pid() AND "
                           "query LIKE 'SELECT 1%'")
-        _until(lambda: senders[other].running.is_set(), "the other takes over")
-        _until(lambda: not senders[first].running.is_set(), "the old leader stops sending")
+        wait_until(lambda: senders[other].running.is_set(), BOUND, "the other takes over")
+        wait_until(lambda: not senders[first].running.is_set(), BOUND,
+                   "the old leader stops sending")
 
         leaders[other].stop()  # a leader that stops hands over too
-        _until(lambda: senders[first].running.is_set(), "the first leads again")
+        wait_until(lambda: senders[first].running.is_set(), BOUND, "the first leads again")
         assert not senders[other].running.is_set()
         assert senders[first].starts == 2
     finally:

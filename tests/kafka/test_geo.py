@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import Server, wait_until
 from tests.geo.sites import (
     register,
     replicate,
@@ -22,7 +22,7 @@ from tests.geo.sites import (
     wait_until_equal,
 )
 from tests.kafka.conftest import Role
-from tests.kafka.test_workers import start_worker, wait_until
+from tests.kafka.test_workers import start_worker
 from tests.s3.conftest import make_client
 
 

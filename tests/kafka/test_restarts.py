@@ -14,9 +14,9 @@ import httpx
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tests.conftest import Server
+from tests.conftest import Server, wait_until
 from tests.kafka.conftest import PARTITIONS, Broker, Role, wait_until_relayed
-from tests.kafka.test_workers import metric, spread_over_partitions, start_worker, wait_until
+from tests.kafka.test_workers import metric, spread_over_partitions, start_worker
 from tests.nodes.conftest import Node
 from tests.s3.conftest import make_client
 

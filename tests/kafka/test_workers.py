@@ -7,7 +7,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssigno
 from aiokafka.partitioner import DefaultPartitioner
 
 from infra.run.worker_app import GROUP
-from tests.conftest import Server, free_port
+from tests.conftest import Server, free_port, wait_until
 from tests.kafka.conftest import (
     PARTITIONS,
     TOPIC,
@@ -50,13 +49,6 @@ def last_lines(log: Path, count: int) -> str:
     lines = [line for line in log.read_text(errors="replace").splitlines()
              if any(mark in line for mark in marks)]
     return "\n".join(lines[-count:])
-
-
-def wait_until(condition, timeout: float, what) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what() if callable(what) else what
-        time.sleep(0.1)
 
 
 @pytest.fixture

@@ -79,10 +79,7 @@ def test_pages_join_up_to_the_full_listing(
 
 
 def test_version_pages_resume_inside_a_key(tmp_path: Path) -> None:
-    store = ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                         "SQLITE_DBNAME": str(tmp_path / "events.db")})
-    store.create_bucket("photos", "alice", META, now())
-    store.set_bucket_versioning("photos", "Enabled", META, now())
+    store = _versioned_photos(tmp_path)
     for i in range(5):
         store.put_object("photos", "k", version(f"v{i}"), META, now())
     views = InMemoryViewStore()
@@ -365,6 +362,14 @@ def test_a_key_s_first_events_find_nothing_of_it_in_the_views(tmp_path: Path) ->
     assert [e.key for e in page.entries] == ["k", "new"]
 
 
+def _versioned_photos(tmp_path: Path) -> ObjectStore:
+    store = ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                         "SQLITE_DBNAME": str(tmp_path / "events.db")})
+    store.create_bucket("photos", "alice", META, now())
+    store.set_bucket_versioning("photos", "Enabled", META, now())
+    return store
+
+
 def _replicated(version_id: str, at: datetime, position: int, is_marker: bool = False
                 ) -> dict[str, Any]:
     made = marker(version_id) if is_marker else version(version_id)
@@ -379,10 +384,7 @@ def test_versions_from_another_site_older_than_the_newest_are_kept_beneath_it(
     """Two sites wrote one key: each version from the other site goes where its time
     puts it among the versions, the newest stays current, and the listing says so in
     the same order the key's aggregate keeps, however many arrive in one place."""
-    store = ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                         "SQLITE_DBNAME": str(tmp_path / "events.db")})
-    store.create_bucket("photos", "alice", META, now())
-    store.set_bucket_versioning("photos", "Enabled", META, now())
+    store = _versioned_photos(tmp_path)
     start = now()
     store.put_object("photos", "k", {**version("top"), "created_at":
                                      (start + timedelta(hours=1)).isoformat()}, META, now())
@@ -412,10 +414,7 @@ def test_versions_from_another_site_older_than_the_newest_are_kept_beneath_it(
 def test_a_key_with_hundreds_of_versions_lists_them_all(tmp_path: Path) -> None:
     """A version row's suffix may hold a zero byte (the 255th event of a key did): the
     key is read off by the suffix's length, not by looking for a zero."""
-    store = ObjectStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                         "SQLITE_DBNAME": str(tmp_path / "events.db")})
-    store.create_bucket("photos", "alice", META, now())
-    store.set_bucket_versioning("photos", "Enabled", META, now())
+    store = _versioned_photos(tmp_path)
     for i in range(300):
         store.put_object("photos", "k", version(f"v{i:03d}"), META, now())
     views = InMemoryViewStore()
