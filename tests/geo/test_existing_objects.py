@@ -13,10 +13,12 @@ import pytest
 
 from tests.conftest import Server
 from tests.geo.sites import (
+    admin,
     replicate,
     replication_status,
     settled_rule,
     two_sites,
+    versioned_bucket,
     versions,
     wait_until_equal,
 )
@@ -87,3 +89,25 @@ def test_ten_thousand_existing_objects_replicate_with_progress(
     assert replicating, "the status never showed the backfill under way"
     scanned = [p["events_scanned"] for p in replicating]
     assert scanned == sorted(scanned) and scanned[-1] < replicating[-1]["events_to_scan"]
+
+
+def test_a_bucket_created_again_sends_nothing_of_its_earlier_life(
+        sites: tuple[Server, Server]) -> None:
+    """The rule's backfill starts at the bucket's incarnation: objects (and their
+    removals) from before the bucket was deleted and created again never travel."""
+    a, b = sites
+    source, replica = make_client(a), make_client(b)
+    for key in ("old/1", "old/2"):
+        version_id = source.put_object(Bucket="src", Key=key, Body=b"earlier life")[
+            "VersionId"]
+        source.delete_object(Bucket="src", Key=key, VersionId=version_id)
+    source.delete_bucket(Bucket="src")
+    versioned_bucket(a, "src")
+    source.put_object(Bucket="src", Key="old/new", Body=b"this life")
+    replicate(a, "src", "site-b", "dst", prefix="old/")
+    wait_until_equal(lambda: versions(replica, "dst"), lambda: versions(source, "src"),
+                     "ListObjectVersions on site B")
+    assert [v[0] for v in versions(replica, "dst")] == ["old/new"]
+    with admin(b) as api:  # not even the earlier life's put and removal
+        assert api.get("/buckets/dst/history/old/1").status_code == 404
+    assert settled_rule(a, "src")["applied"] == 1
