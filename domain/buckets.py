@@ -16,9 +16,12 @@ from domain.errors import (
     NoSuchBucket,
     ReplicationNeedsVersioning,
 )
+from domain.lifecycle import LifecycleRule, check_rules
+from domain.lock import LockConfig, check_lock_config
 from domain.names import validate_bucket_name
 from domain.records import Acl, InventoryConfig, ReplicationRule, RequestMeta
 from domain.sites import check_site_name
+from domain.tags import MAX_BUCKET_TAGS, check_tags
 
 UNVERSIONED = "Unversioned"
 ENABLED = "Enabled"
@@ -103,6 +106,23 @@ class Bucket(Aggregate):
         rules: list[ReplicationRule] | None
         meta: RequestMeta
 
+    class TagsChanged(Aggregate.Event):
+        name: str
+        tags: dict[str, str]
+        meta: RequestMeta
+
+    class LifecycleConfigured(Aggregate.Event):
+        name: str
+        rules: list[LifecycleRule] | None
+        meta: RequestMeta
+
+    class ObjectLockConfigured(Aggregate.Event):
+        """Object lock turned on (for good), or its default retention changed."""
+
+        name: str
+        lock: LockConfig
+        meta: RequestMeta
+
     @staticmethod
     @functools.lru_cache(maxsize=8192)  # ids are hashed on every request that names one
     def create_id(name: str) -> UUID:
@@ -132,6 +152,9 @@ class Bucket(Aggregate):
         self.inventory: InventoryConfig | None = None
         self.upload_expiry_seconds: int | None = None  # None: the store's default
         self.replication: list[ReplicationRule] | None = None
+        self.tags: dict[str, str] = {}
+        self.lifecycle: list[LifecycleRule] | None = None
+        self.object_lock: LockConfig | None = None
         self.is_live = True
         self.generation_created_at = timestamp
 
@@ -181,6 +204,10 @@ class Bucket(Aggregate):
                 f"Versioning status must be {ENABLED} or {SUSPENDED}, not {status!r}",
                 status=status,
             )
+        if status == SUSPENDED and getattr(self, "object_lock", None) is not None:
+            raise InvalidBucketState(
+                "Versioning cannot be suspended on a bucket with object lock enabled",
+                bucket=self.name)
         if status == SUSPENDED and self.replication:
             raise InvalidBucketState(
                 "Versioning cannot be suspended while the bucket has replication rules: "
@@ -282,3 +309,44 @@ class Bucket(Aggregate):
         timestamp: datetime,
     ) -> None:
         self.replication = rules
+
+    def set_tags(self, tags: dict[str, str], meta: RequestMeta, timestamp: datetime) -> None:
+        self.ensure_live()
+        self._tags_changed(name=self.name, tags=check_tags(tags, MAX_BUCKET_TAGS), meta=meta,
+                           timestamp=timestamp)
+
+    @event(TagsChanged)
+    def _tags_changed(self, name: str, tags: dict[str, str], meta: RequestMeta,
+                      timestamp: datetime) -> None:
+        self.tags = tags
+
+    def configure_lifecycle(self, rules: list[LifecycleRule] | None, meta: RequestMeta,
+                            timestamp: datetime) -> None:
+        """The bucket's lifecycle rules (None: none)."""
+        self.ensure_live()
+        if rules is not None:
+            check_rules(rules)
+        self._lifecycle_configured(name=self.name, rules=rules, meta=meta, timestamp=timestamp)
+
+    @event(LifecycleConfigured)
+    def _lifecycle_configured(self, name: str, rules: list[LifecycleRule] | None,
+                              meta: RequestMeta, timestamp: datetime) -> None:
+        self.lifecycle = rules
+
+    def configure_object_lock(self, lock: LockConfig, meta: RequestMeta,
+                              timestamp: datetime) -> None:
+        """Turn object lock on (it stays on, and versioning with it) or change its default
+        retention. A bucket that has no lock yet needs versioning enabled, as in S3."""
+        self.ensure_live()
+        check_lock_config(lock)
+        if self.object_lock is None and self.versioning != ENABLED:
+            raise InvalidBucketState(
+                "Versioning must be 'Enabled' on the bucket to apply an Object Lock "
+                "configuration", bucket=self.name)
+        self._object_lock_configured(name=self.name, lock=lock, meta=meta,
+                                     timestamp=timestamp)
+
+    @event(ObjectLockConfigured)
+    def _object_lock_configured(self, name: str, lock: LockConfig, meta: RequestMeta,
+                                timestamp: datetime) -> None:
+        self.object_lock = lock

@@ -29,6 +29,9 @@ NAMES: dict[type, str] = {
     ObjectKey.DeleteMarkerPlaced: "s3:ObjectRemoved:DeleteMarkerCreated",
     ObjectKey.VersionDeleted: "s3:ObjectRemoved:Delete",
     ObjectKey.AclChanged: "s3:ObjectAcl:Put",
+    ObjectKey.TagsChanged: "s3:ObjectTagging:Put",
+    ObjectKey.RetentionChanged: "strata:ObjectRetentionChanged",
+    ObjectKey.LegalHoldChanged: "strata:ObjectLegalHoldChanged",
     ObjectKey.VersionKept: "s3:ObjectCreated:Put",
     ObjectKey.MarkerKept: "s3:ObjectRemoved:DeleteMarkerCreated",
     ObjectKey.Created: "strata:ObjectKeyCreated",
@@ -41,6 +44,9 @@ NAMES: dict[type, str] = {
     Bucket.InventoryConfigured: "strata:BucketInventoryConfigured",
     Bucket.UploadExpiryChanged: "strata:BucketUploadExpiryChanged",
     Bucket.ReplicationConfigured: "strata:BucketReplicationConfigured",
+    Bucket.TagsChanged: "strata:BucketTagsChanged",
+    Bucket.LifecycleConfigured: "strata:BucketLifecycleConfigured",
+    Bucket.ObjectLockConfigured: "strata:BucketObjectLockConfigured",
     MultipartUpload.Initiated: "strata:MultipartUploadCreated",
     MultipartUpload.PartUploaded: "strata:MultipartPartUploaded",
     MultipartUpload.Completed: "strata:MultipartUploadCompleted",
@@ -81,6 +87,13 @@ def event_type(event: Any) -> str:
 def event_name(event: Any) -> str:
     if isinstance(event, ObjectKey.VersionPut) and "parts" in event.version:
         return COMPLETED_MULTIPART
+    if isinstance(event, ObjectKey.TagsChanged) and not event.tags:
+        return "s3:ObjectTagging:Delete"
+    if (isinstance(event, ObjectKey.VersionDeleted | ObjectKey.DeleteMarkerPlaced)
+            and event.meta.get("reason", "").startswith("lifecycle")):
+        return ("s3:LifecycleExpiration:DeleteMarkerCreated"
+                if isinstance(event, ObjectKey.DeleteMarkerPlaced)
+                else "s3:LifecycleExpiration:Delete")
     return NAMES.get(type(event), f"strata:{type(event).__name__}")
 
 
@@ -94,7 +107,9 @@ def event_version_id(event: Any) -> str | None:
         return str(event.version["version_id"])
     if isinstance(event, ObjectKey.DeleteMarkerPlaced):
         return str(event.marker["version_id"])
-    if isinstance(event, ObjectKey.VersionDeleted | ObjectKey.AclChanged):
+    if isinstance(event, ObjectKey.VersionDeleted | ObjectKey.AclChanged
+                  | ObjectKey.TagsChanged | ObjectKey.RetentionChanged
+                  | ObjectKey.LegalHoldChanged):
         return str(event.version_id)
     if isinstance(event, MultipartUpload.Completed):
         return str(event.version_id)
@@ -128,6 +143,7 @@ def envelope(event: Any, position: int) -> dict[str, Any]:
         "user_agent": meta.get("user_agent", ""),
         "origin": {"site": meta["origin_site"], "position": meta.get("origin_position", 0)}
         if "origin_site" in meta else None,
+        "reason": meta.get("reason"),
         "data": data,
     }
 
@@ -151,7 +167,7 @@ def listing_view(record: dict[str, Any]) -> dict[str, Any]:
     return {
         **{name: record[name] for name in _LISTED_RECORD_FIELDS},
         "actor": "", "user": "", "request_id": "", "source": "", "user_agent": "",
-        "origin": None,
+        "origin": None, "reason": None,
         "data": {"version": shown} if shown else {},
     }
 

@@ -161,3 +161,27 @@ class SiteUnreachable(StrataError):
 class SiteMisnamed(StrataError):
     """A registered site calls itself by another name than it was registered under, so a
     change that came from it could be sent back (active-active loops)."""
+
+
+class InvalidTag(StrataError):
+    """A tag's key or value breaks S3's rules (length, characters, aws: prefix)."""
+
+
+class TooManyTags(StrataError):
+    """More tags than an object (10) or a bucket (50) may have."""
+
+
+class ObjectLocked(StrataError):
+    """Object lock (retention or a legal hold) forbids removing or shortening this."""
+
+
+class InvalidRetention(StrataError):
+    """A retention setting object lock does not allow (its mode, its date, its change)."""
+
+
+class ObjectLockNotEnabled(StrataError):
+    """Object lock settings on a bucket created without object lock."""
+
+
+class MalformedLifecycle(StrataError):
+    """A lifecycle configuration S3 would refuse, with the reason."""

@@ -26,9 +26,10 @@ from domain.records import (
     check_user_metadata,
 )
 from domain.sites import check_site_name
+from domain.tags import MAX_OBJECT_TAGS, check_tags
 
-ChangeKind = Literal["put", "marker", "remove", "acl"]
-KINDS: tuple[str, ...] = ("put", "marker", "remove", "acl")
+ChangeKind = Literal["put", "marker", "remove", "acl", "tags"]
+KINDS: tuple[str, ...] = ("put", "marker", "remove", "acl", "tags")
 MAX_CHANGES = 100  # in one apply request
 MAX_CHUNKS = 100_000  # of one version: 800 GB at 8 MiB, beyond S3's 5 TB / 10,000 parts
 MAX_PARTS = 10_000
@@ -46,8 +47,9 @@ class ReplicatedChange(TypedDict):
     kind: ChangeKind
     key: str
     version: NotRequired[Version]  # "put" and "marker": the version or delete marker
-    version_id: NotRequired[str]  # "remove" and "acl": the version it is about
+    version_id: NotRequired[str]  # "remove", "acl", "tags": the version it is about
     acl: NotRequired[Acl]  # "acl"
+    tags: NotRequired[dict[str, str]]  # "tags": the version's new tag set
     time: str  # when it happened on its origin site (ISO 8601 with an offset)
     meta: RequestMeta  # who made it there
     origin_site: str  # the site where it first happened
@@ -71,6 +73,8 @@ def change_of(event: Any, position: int, here: str) -> ReplicatedChange | None:
         change = {"kind": "remove", "version_id": event.version_id, **base}
     elif isinstance(event, ObjectKey.AclChanged):
         change = {"kind": "acl", "version_id": event.version_id, "acl": event.acl, **base}
+    elif isinstance(event, ObjectKey.TagsChanged):
+        change = {"kind": "tags", "version_id": event.version_id, "tags": event.tags, **base}
     else:
         return None
     return change  # type: ignore[return-value]
@@ -102,6 +106,9 @@ def check_change(raw: Any) -> ReplicatedChange:
         change["version_id"] = _version_id(raw.get("version_id"))
     if kind == "acl":
         change["acl"] = check_acl(raw.get("acl"))
+    if kind == "tags":
+        change["tags"] = check_tags(_strings(raw.get("tags"), "tags", MAX_OBJECT_TAGS),
+                                    MAX_OBJECT_TAGS)
     return change  # type: ignore[return-value]
 
 
@@ -153,6 +160,9 @@ def check_version(raw: Any, marker: bool) -> Version:
     }
     if "checksum" in raw:
         version["checksum"] = _strings(raw["checksum"], "checksum", 8)
+    if raw.get("tags"):
+        version["tags"] = check_tags(_strings(raw["tags"], "tags", MAX_OBJECT_TAGS),
+                                     MAX_OBJECT_TAGS)
     if "parts" in raw:
         parts = raw["parts"]
         if not isinstance(parts, list) or len(parts) > MAX_PARTS:

@@ -15,13 +15,16 @@ from domain.errors import (
     MethodNotAllowed,
     NoSuchKey,
     NoSuchVersion,
+    ObjectLocked,
     PreconditionFailed,
 )
+from domain.lock import check_removable, check_retention_change
 from domain.names import validate_object_key
 from domain.records import (
     NULL_VERSION,
     Acl,
     RequestMeta,
+    Retention,
     Version,
     check_representation,
     check_user_metadata,
@@ -70,6 +73,27 @@ class ObjectKey(Aggregate):
         key: str
         version_id: str
         acl: Acl
+        meta: RequestMeta
+
+    class TagsChanged(Aggregate.Event):
+        bucket: str
+        key: str
+        version_id: str
+        tags: dict[str, str]
+        meta: RequestMeta
+
+    class RetentionChanged(Aggregate.Event):
+        bucket: str
+        key: str
+        version_id: str
+        retention: Retention | None
+        meta: RequestMeta
+
+    class LegalHoldChanged(Aggregate.Event):
+        bucket: str
+        key: str
+        version_id: str
+        on: bool
         meta: RequestMeta
 
     class VersionKept(VersionPut):
@@ -204,6 +228,7 @@ class ObjectKey(Aggregate):
             raise InvalidArgument("Use place_delete_marker for delete markers")
         self._check_version_id(version["version_id"], versioning)
         replaced = [] if versioning == ENABLED else self._null_version_ids()
+        self._check_replaceable(replaced, timestamp)
         self._version_put(
             bucket=self.bucket,
             key=self.key,
@@ -234,6 +259,7 @@ class ObjectKey(Aggregate):
         marker: Version,
         meta: RequestMeta,
         timestamp: datetime,
+        bypass_governance: bool = False,
     ) -> Version | None:
         """Delete as S3 does. Returns the delete marker placed, if one was.
 
@@ -242,7 +268,8 @@ class ObjectKey(Aggregate):
         bucket gets a delete marker (the `null` one when suspended).
         """
         if version_id is not None:
-            self.find_version(version_id)
+            check_removable(self.find_version(version_id), timestamp, bypass_governance,
+                            bucket=self.bucket, key=self.key)
             self._version_deleted(
                 bucket=self.bucket,
                 key=self.key,
@@ -253,6 +280,7 @@ class ObjectKey(Aggregate):
             return None
         if versioning == UNVERSIONED:
             if self._null_version_ids():
+                self._check_replaceable(self._null_version_ids(), timestamp)
                 self._version_deleted(
                     bucket=self.bucket,
                     key=self.key,
@@ -263,6 +291,7 @@ class ObjectKey(Aggregate):
             return None
         self._check_version_id(marker["version_id"], versioning)
         replaced = [] if versioning == ENABLED else self._null_version_ids()
+        self._check_replaceable(replaced, timestamp)
         self._delete_marker_placed(
             bucket=self.bucket,
             key=self.key,
@@ -323,6 +352,70 @@ class ObjectKey(Aggregate):
         ]
         self._note_origin(meta)
 
+    def set_tags(self, version_id: str | None, tags: dict[str, str], meta: RequestMeta,
+                 timestamp: datetime) -> str:
+        """Replace the tag set of a version (the current one without an id); its id."""
+        target = self.readable(version_id)
+        self._tags_changed(bucket=self.bucket, key=self.key, version_id=target["version_id"],
+                           tags=tags, meta=meta, timestamp=timestamp)
+        return target["version_id"]
+
+    @event(TagsChanged)
+    def _tags_changed(self, bucket: str, key: str, version_id: str, tags: dict[str, str],
+                      meta: RequestMeta, timestamp: datetime) -> None:
+        self._change_version(version_id, tags=tags)
+        self._note_origin(meta)
+
+    def set_retention(self, version_id: str | None, retention: Retention | None,
+                      bypass_governance: bool, meta: RequestMeta, timestamp: datetime) -> str:
+        """Object lock retention of a version: extend it freely; shorten or remove it only
+        as check_retention_change allows."""
+        target = self.readable(version_id)
+        check_retention_change(target, retention, timestamp, bypass_governance)
+        self._retention_changed(bucket=self.bucket, key=self.key,
+                                version_id=target["version_id"], retention=retention,
+                                meta=meta, timestamp=timestamp)
+        return target["version_id"]
+
+    @event(RetentionChanged)
+    def _retention_changed(self, bucket: str, key: str, version_id: str,
+                           retention: Retention | None, meta: RequestMeta,
+                           timestamp: datetime) -> None:
+        self._change_version(version_id, retention=retention)
+        self._note_origin(meta)
+
+    def set_legal_hold(self, version_id: str | None, on: bool, meta: RequestMeta,
+                       timestamp: datetime) -> str:
+        target = self.readable(version_id)
+        self._legal_hold_changed(bucket=self.bucket, key=self.key,
+                                 version_id=target["version_id"], on=on, meta=meta,
+                                 timestamp=timestamp)
+        return target["version_id"]
+
+    @event(LegalHoldChanged)
+    def _legal_hold_changed(self, bucket: str, key: str, version_id: str, on: bool,
+                            meta: RequestMeta, timestamp: datetime) -> None:
+        self._change_version(version_id, legal_hold=on)
+        self._note_origin(meta)
+
+    def _change_version(self, version_id: str, **fields: object) -> None:
+        """Replace rather than mutate: a version dict is shared with the event that made
+        it. A field set to None or an empty tag set is dropped."""
+        def changed(v: Version) -> Version:
+            updated: dict[str, object] = {**v, **fields}
+            for name, value in fields.items():
+                if value is None or value == {} or value is False:
+                    updated.pop(name, None)
+            return updated  # type: ignore[return-value]
+
+        self.versions = [changed(v) if v["version_id"] == version_id else v
+                         for v in self.versions]
+
+    def _check_replaceable(self, version_ids: list[str], timestamp: datetime) -> None:
+        for v in self.versions:
+            if v["version_id"] in version_ids:
+                check_removable(v, timestamp, False, bucket=self.bucket, key=self.key)
+
     def apply_replicated(self, change: ReplicatedChange, meta: RequestMeta,
                          timestamp: datetime) -> bool:
         """Record a change another site made, in a versioned bucket, as the same event
@@ -359,8 +452,15 @@ class ObjectKey(Aggregate):
         if not any(v["version_id"] == version_id for v in self.versions):
             return False
         if kind == "remove":
+            try:  # object lock here holds whatever another site removed
+                check_removable(self.find_version(version_id), timestamp, False)
+            except ObjectLocked:
+                return False
             self._version_deleted(bucket=self.bucket, key=self.key, version_id=version_id,
                                   meta=meta, timestamp=timestamp)
+        elif kind == "tags":
+            self._tags_changed(bucket=self.bucket, key=self.key, version_id=version_id,
+                               tags=change["tags"], meta=meta, timestamp=timestamp)
         else:
             self._acl_changed(bucket=self.bucket, key=self.key, version_id=version_id,
                               acl=change["acl"], meta=meta, timestamp=timestamp)

@@ -28,10 +28,15 @@ class BucketGate(Protocol):
 
 
 class BucketContents(Protocol):
-    """Answers whether a bucket holds any version or delete marker."""
+    """Answers whether a bucket holds any version or delete marker, and which multipart
+    uploads are open in it."""
 
     def is_empty(self, bucket: str, position: int) -> bool:
         """As of store position `position` (the implementation waits until it has it)."""
+        ...
+
+    def open_uploads(self, bucket: str, position: int) -> list[tuple[str, str]]:
+        """(key, upload id) of each upload in progress, as of `position`."""
         ...
 
 

@@ -20,6 +20,7 @@ class RequestMeta(TypedDict):
     user: NotRequired[str]  # the user the access key belonged to (absent in early events)
     origin_site: NotRequired[str]  # a change replicated from another site: that site
     origin_position: NotRequired[int]  # and its position in that site's log
+    reason: NotRequired[str]  # a change the store made itself: why (a lifecycle rule)
 
 
 class Chunk(TypedDict):
@@ -73,6 +74,13 @@ class Part(TypedDict):
     etag: str
 
 
+class Retention(TypedDict):
+    """Object lock: the version may not be removed before `until` (RFC 3339 UTC)."""
+
+    mode: str  # GOVERNANCE or COMPLIANCE
+    until: str
+
+
 class Version(TypedDict):
     """One version of an object key, or a delete marker."""
 
@@ -91,6 +99,9 @@ class Version(TypedDict):
     checksum: NotRequired[dict[str, str]]  # {"CRC32": base64, ...} as the client asked
     parts: NotRequired[list[Part]]  # set when completed from a multipart upload
     replica_of: NotRequired[str]  # geo-replication brought it here from this site
+    tags: NotRequired[dict[str, str]]  # its tag set (absent: none)
+    retention: NotRequired[Retention]  # object lock retention
+    legal_hold: NotRequired[bool]  # object lock legal hold (absent: off)
 
 
 # RFC 9110's token characters: what a header name may be made of.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -27,6 +27,7 @@ from domain.records import (
     Chunk,
     Part,
     RequestMeta,
+    Retention,
     Version,
     check_representation,
     check_user_metadata,
@@ -55,6 +56,9 @@ class ObjectTemplate(TypedDict):
     user_metadata: dict[str, str]
     acl: Acl
     checksum_algorithm: str
+    tags: NotRequired[dict[str, str]]
+    retention: NotRequired[Retention]
+    legal_hold: NotRequired[bool]
 
 
 def multipart_etag(md5_hexes: list[str]) -> str:
@@ -216,6 +220,9 @@ class MultipartUpload(Aggregate):
             "acl": template["acl"],
             "parts": parts,
         }
+        for name in ("tags", "retention", "legal_hold"):
+            if template.get(name):
+                version[name] = template[name]
         return version
 
     def complete(self, version_id: str, meta: RequestMeta, timestamp: datetime) -> None:

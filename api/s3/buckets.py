@@ -8,7 +8,7 @@ from api.blocking import blocking
 from api.s3.acl import acl_from_headers, acl_from_xml, acl_nodes
 from api.s3.common import Call, owner_node
 from api.s3.dates import iso_z
-from api.s3.errors import InvalidLocationConstraint, MalformedXML
+from api.s3.errors import InvalidLocationConstraint, InvalidRequest, MalformedXML
 from api.s3.integrity import read_small_body
 from api.s3.xml import child_text, parse, text_response, xml_response
 from domain.access import Action
@@ -61,8 +61,12 @@ async def create_bucket(call: Call) -> Response:
                 region=region,
             )
     acl = acl_from_headers(call, user)
+    lock = (call.header("x-amz-bucket-object-lock-enabled") or "").lower()
+    if lock not in ("", "true", "false"):
+        raise InvalidRequest("x-amz-bucket-object-lock-enabled is true or false")
     await blocking(
-        call.system.store.create_bucket, call.bucket, user, call.meta, call.now, acl, region
+        call.system.store.create_bucket, call.bucket, user, call.meta, call.now, acl, region,
+        lock == "true",
     )
     return Response(status_code=200, headers={"location": f"/{call.bucket}"})
 

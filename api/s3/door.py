@@ -14,7 +14,16 @@ from api.blocking import query
 from api.context import new_request_id
 from api.denials import REFUSED, record_denied
 from api.health import health_response
-from api.s3 import buckets, listing, multipart, objects, replication
+from api.s3 import (
+    buckets,
+    lifecycle,
+    listing,
+    multipart,
+    object_lock,
+    objects,
+    replication,
+    tagging,
+)
 from api.s3.addressing import locate
 from api.s3.auth import authenticate
 from api.s3.common import Call
@@ -68,7 +77,21 @@ HANDLERS: dict[str, Handler] = {
     "DeleteObject": objects.delete_object,
     "GetObjectAcl": objects.get_object_acl,
     "PutObjectAcl": objects.put_object_acl,
-    "GetObjectTagging": objects.get_object_tagging,
+    "GetObjectTagging": tagging.get_object_tagging,
+    "PutObjectTagging": tagging.put_object_tagging,
+    "DeleteObjectTagging": tagging.delete_object_tagging,
+    "GetBucketTagging": tagging.get_bucket_tagging,
+    "PutBucketTagging": tagging.put_bucket_tagging,
+    "DeleteBucketTagging": tagging.delete_bucket_tagging,
+    "GetBucketLifecycleConfiguration": lifecycle.get_lifecycle,
+    "PutBucketLifecycleConfiguration": lifecycle.put_lifecycle,
+    "DeleteBucketLifecycle": lifecycle.delete_lifecycle,
+    "GetObjectLockConfiguration": object_lock.get_lock_configuration,
+    "PutObjectLockConfiguration": object_lock.put_lock_configuration,
+    "GetObjectRetention": object_lock.get_retention,
+    "PutObjectRetention": object_lock.put_retention,
+    "GetObjectLegalHold": object_lock.get_legal_hold,
+    "PutObjectLegalHold": object_lock.put_legal_hold,
     "CreateMultipartUpload": multipart.create,
     "UploadPart": multipart.upload_part,
     "UploadPartCopy": multipart.upload_part,

@@ -20,6 +20,7 @@ from api.s3.errors import InvalidRequest, MalformedXML
 from api.s3.integrity import read_small_body
 from api.s3.objects import (
     _content_type,
+    governance_fields,
     kept_headers,
     read_copy_source,
     store_body,
@@ -50,6 +51,7 @@ async def create(call: Call) -> Response:
         "acl": acl_from_headers(call, owner),
         "checksum_algorithm": algorithm,
     }
+    template.update(governance_fields(call, info))  # type: ignore[typeddict-item]
     upload_id = new_version_id(call.now)
     await blocking(
         call.system.store.create_multipart_upload,

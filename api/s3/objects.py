@@ -35,13 +35,21 @@ from api.s3.errors import (
     classify,
 )
 from api.s3.integrity import read_small_body, verify_content
+from api.s3.object_lock import lock_from_headers, lock_headers, may_bypass
 from api.s3.payload import request_body
 from api.s3.sigv4 import STREAMING_MODES
+from api.s3.tagging import tagging_count, tags_from_header
 from api.s3.xml import Node, child_text, parse, xml_response
 from api.system import System
 from domain.access import Action, authorize
 from domain.application import BucketInfo, ObjectInfo
-from domain.errors import NoSuchKey, NoSuchVersion, PreconditionFailed, StrataError
+from domain.errors import (
+    NoSuchKey,
+    NoSuchVersion,
+    ObjectLockNotEnabled,
+    PreconditionFailed,
+    StrataError,
+)
 from domain.names import validate_object_key
 from domain.ports import Piece
 from domain.records import Content, Version, check_representation, check_user_metadata
@@ -122,10 +130,12 @@ async def put_object(call: Call) -> Response:
     content_type, headers_kept = _content_type(call), kept_headers(call)
     check_user_metadata(metadata)  # before any byte is stored (the domain checks again)
     check_representation(content_type, headers_kept)
+    governance = governance_fields(call, info)
     if_match, if_none_match = call.header("if-match"), call.header("if-none-match") == "*"
 
     def record(content: Content, checksum: dict[str, str]) -> ObjectInfo:
         version = new_version(content, owner, acl, call.now, content_type, headers_kept, metadata)
+        version.update(governance)  # type: ignore[typeddict-item]
         if checksum:
             version["checksum"] = checksum
         return record_version(
@@ -137,6 +147,33 @@ async def put_object(call: Call) -> Response:
     headers = {"etag": f'"{result.version["etag"]}"', **version_headers(result.version, info)}
     headers.update({header_name(a): v for a, v in result.version.get("checksum", {}).items()})
     return Response(status_code=200, headers=headers)
+
+
+def governance_fields(call: Call, info: BucketInfo) -> dict[str, object]:
+    """Tags and object lock settings a new object's headers ask for, checked before any
+    byte is stored (a refused request stores nothing)."""
+    fields: dict[str, object] = dict(lock_from_headers(call))
+    if fields and info.object_lock is None:
+        raise ObjectLockNotEnabled("Bucket is missing Object Lock Configuration",
+                                   bucket=info.name)
+    tags = tags_from_header(call)
+    if tags:
+        fields["tags"] = tags
+    return fields
+
+
+def copied_governance(call: Call, info: BucketInfo, source: Version) -> dict[str, object]:
+    """A copy's tags: the source's (x-amz-tagging-directive COPY, the default) or the
+    x-amz-tagging header's (REPLACE); its lock settings come from its own headers."""
+    tag_directive = (call.header("x-amz-tagging-directive") or "COPY").upper()
+    if tag_directive not in ("COPY", "REPLACE"):
+        raise InvalidRequest("Unknown tagging directive.")
+    fields = governance_fields(call, info)
+    if tag_directive == "COPY":
+        fields.pop("tags", None)
+        if source.get("tags"):
+            fields["tags"] = source["tags"]
+    return fields
 
 
 def _etag_matches(condition: str, etag: str) -> bool:
@@ -188,6 +225,8 @@ def object_headers(
     }
     if "parts" in version:
         headers["x-amz-mp-parts-count"] = str(len(version["parts"]))
+    headers.update(tagging_count(version))
+    headers.update(lock_headers(version, info))
     whole = "range" not in call.target.signed.headers and call.operation.part_number is None
     # A checksum covers the whole object, so S3 leaves it off partial reads.
     if whole and (call.header("x-amz-checksum-mode") or "").upper() == "ENABLED":
@@ -321,6 +360,7 @@ async def _delete_one(
             marker,
             call.meta,
             call.now,
+            may_bypass(call, info),
         )
     except (NoSuchKey, NoSuchVersion):
         return version_id, False  # deleting what is not there succeeds, as in S3
@@ -453,6 +493,7 @@ async def copy_object(call: Call) -> Response:
     )
     if "checksum" in source:
         version["checksum"] = source["checksum"]
+    version.update(copied_governance(call, info, source))  # type: ignore[typeddict-item]
     result = await blocking(
         record_version, call.system, call.bucket, call.key, version, call.meta, call.now
     )
@@ -495,9 +536,3 @@ async def put_object_acl(call: Call) -> Response:
         call.now,
     )
     return Response(status_code=200)
-
-
-async def get_object_tagging(call: Call) -> Response:
-    """strata keeps no object tags; a readable object has an empty tag set."""
-    await blocking(_readable, call)
-    return xml_response("Tagging", [("TagSet", [])])

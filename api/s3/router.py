@@ -29,17 +29,14 @@ class S3Operation:
 UNCONFIGURED = {
     "policy": "NoSuchBucketPolicy",
     "cors": "NoSuchCORSConfiguration",
-    "lifecycle": "NoSuchLifecycleConfiguration",
-    "tagging": "NoSuchTagSet",
     "website": "NoSuchWebsiteConfiguration",
     "encryption": "ServerSideEncryptionConfigurationNotFoundError",
-    "object-lock": "ObjectLockConfigurationNotFoundError",
     "ownershipControls": "OwnershipControlsNotFoundError",
 }
 UNSUPPORTED = (
     "logging", "notification", "requestPayment", "accelerate", "analytics", "metrics",
     "inventory", "intelligent-tiering", "publicAccessBlock", "policyStatus", "torrent",
-    "restore", "select", "retention", "legal-hold", "attributes", "tagging",
+    "restore", "select", "attributes",
 )
 # What a plain bucket request (a listing, a creation, a deletion) may carry besides its
 # signature. Any other parameter names a sub-resource: one strata does not serve
@@ -52,11 +49,19 @@ PLAIN_BUCKET_PARAMETERS = frozenset((
 
 _BUCKET_GET = {"versioning": "GetBucketVersioning", "acl": "GetBucketAcl",
                "location": "GetBucketLocation", "uploads": "ListMultipartUploads",
-               "versions": "ListObjectVersions", "replication": "GetBucketReplication"}
+               "versions": "ListObjectVersions", "replication": "GetBucketReplication",
+               "tagging": "GetBucketTagging", "lifecycle": "GetBucketLifecycleConfiguration",
+               "object-lock": "GetObjectLockConfiguration"}
 _BUCKET_PUT = {"versioning": "PutBucketVersioning", "acl": "PutBucketAcl",
-               "replication": "PutBucketReplication"}
-_BUCKET_DELETE = {"replication": "DeleteBucketReplication"}
-_OBJECT_GET = {"acl": "GetObjectAcl", "uploadId": "ListParts", "tagging": "GetObjectTagging"}
+               "replication": "PutBucketReplication", "tagging": "PutBucketTagging",
+               "lifecycle": "PutBucketLifecycleConfiguration",
+               "object-lock": "PutObjectLockConfiguration"}
+_BUCKET_DELETE = {"replication": "DeleteBucketReplication", "tagging": "DeleteBucketTagging",
+                  "lifecycle": "DeleteBucketLifecycle"}
+_OBJECT_GET = {"acl": "GetObjectAcl", "uploadId": "ListParts", "tagging": "GetObjectTagging",
+               "retention": "GetObjectRetention", "legal-hold": "GetObjectLegalHold"}
+_OBJECT_PUT = {"acl": "PutObjectAcl", "tagging": "PutObjectTagging",
+               "retention": "PutObjectRetention", "legal-hold": "PutObjectLegalHold"}
 
 
 def unconfigured_operation(sub_resource: str) -> str:
@@ -120,8 +125,9 @@ def _object_operation(method: str, query: Mapping[str, str], copy: bool) -> str:
     if method == "HEAD":
         return "HeadObject"
     if method == "PUT":
-        if "acl" in query:
-            return "PutObjectAcl"
+        named = _first(query, _OBJECT_PUT)
+        if named is not None:
+            return named
         if "uploadId" in query or "partNumber" in query:
             return "UploadPartCopy" if copy else "UploadPart"
         if unsupported:
@@ -130,6 +136,8 @@ def _object_operation(method: str, query: Mapping[str, str], copy: bool) -> str:
     if method == "DELETE":
         if "uploadId" in query:
             return "AbortMultipartUpload"
+        if "tagging" in query:
+            return "DeleteObjectTagging"
         return NOT_IMPLEMENTED if unsupported else "DeleteObject"
     if method == "POST":
         if "uploads" in query:

@@ -8,13 +8,15 @@ from datetime import datetime
 from eventsourcing.application import AggregateNotFoundError
 
 from domain.access import canned_acl
-from domain.buckets import Bucket
+from domain.buckets import ENABLED, Bucket
 from domain.errors import (
     BucketAlreadyExists,
     BucketNotEmpty,
     ConflictingWrites,
     InvalidArgument,
 )
+from domain.lifecycle import LifecycleRule
+from domain.lock import LockConfig
 from domain.ports import BucketContents
 from domain.records import Acl, InventoryConfig, ReplicationRule, RequestMeta
 from domain.sites import Site
@@ -23,6 +25,7 @@ from domain.store.results import (
     BucketInfo,
     bucket_info,
 )
+from domain.uploads import OPEN, MultipartUpload
 
 
 class BucketCommands(StoreCore):
@@ -34,7 +37,10 @@ class BucketCommands(StoreCore):
         now: datetime,
         acl: Acl | None = None,
         region: str = "us-east-1",
+        object_lock: bool = False,
     ) -> BucketInfo:
+        """A new bucket; with `object_lock`, versioning and object lock are on from its
+        first moment (S3's x-amz-bucket-object-lock-enabled), in the same commit."""
         acl = acl or canned_acl("private", owner)
 
         def attempt() -> BucketInfo:
@@ -44,6 +50,10 @@ class BucketCommands(StoreCore):
                 bucket = Bucket.create(name, owner, acl, region, meta, now)
             else:
                 bucket.recreate(owner, acl, region, meta, now)
+            if object_lock:
+                bucket.set_versioning(ENABLED, meta, now)
+                bucket.configure_object_lock({"mode": None, "days": None, "years": None},
+                                             meta, now)
             self._save(bucket)
             return bucket_info(bucket)
 
@@ -55,12 +65,25 @@ class BucketCommands(StoreCore):
     def delete_bucket(
         self, name: str, contents: BucketContents, meta: RequestMeta, now: datetime
     ) -> int:
+        """Delete an empty bucket; multipart uploads still open in it are aborted in the
+        same commit, as AWS does (their parts would otherwise outlive the bucket)."""
         with self.gate.exclusive(name):
             bucket = self._bucket(name)
-            if not contents.is_empty(name, self.current_position()):
+            position = self.current_position()
+            if not contents.is_empty(name, position):
                 raise BucketNotEmpty("The bucket you tried to delete is not empty", bucket=name)
+            aborted = []
+            for _key, upload_id in contents.open_uploads(name, position):
+                try:
+                    upload: MultipartUpload = self.repository.get(
+                        MultipartUpload.create_id(upload_id))
+                except AggregateNotFoundError:
+                    continue
+                if upload.state == OPEN:
+                    upload.abort(meta, now)
+                    aborted.append(upload)
             bucket.delete(meta, now)
-            return self._save(bucket)
+            return self._save(bucket, *aborted)
 
     def _changing_bucket(self, name: str, change: Callable[[Bucket], None]) -> BucketInfo:
         """get -> change -> save of one bucket, again when a concurrent write won."""
@@ -109,3 +132,15 @@ class BucketCommands(StoreCore):
                     f"No site named {site_name!r} is registered: an administrator registers "
                     f"it with PUT /admin/sites/{site_name} first", site=site_name)
         return self._changing_bucket(name, lambda b: b.configure_replication(rules, meta, now))
+
+    def set_bucket_tags(self, name: str, tags: dict[str, str], meta: RequestMeta,
+                        now: datetime) -> BucketInfo:
+        return self._changing_bucket(name, lambda b: b.set_tags(tags, meta, now))
+
+    def configure_lifecycle(self, name: str, rules: list[LifecycleRule] | None,
+                            meta: RequestMeta, now: datetime) -> BucketInfo:
+        return self._changing_bucket(name, lambda b: b.configure_lifecycle(rules, meta, now))
+
+    def configure_object_lock(self, name: str, lock: LockConfig, meta: RequestMeta,
+                              now: datetime) -> BucketInfo:
+        return self._changing_bucket(name, lambda b: b.configure_object_lock(lock, meta, now))

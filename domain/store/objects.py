@@ -10,17 +10,20 @@ from eventsourcing.application import AggregateNotFoundError
 from domain.buckets import ENABLED, UNVERSIONED
 from domain.errors import (
     NoSuchKey,
+    ObjectLockNotEnabled,
     ReplicationNeedsVersioning,
 )
 from domain.geo import ReplicatedChange, change_time
+from domain.lock import locked_new_version
 from domain.names import validate_object_key
 from domain.objects import ObjectKey
-from domain.records import Acl, RequestMeta, Version
+from domain.records import Acl, RequestMeta, Retention, Version
 from domain.store.core import StoreCore, with_version_id
 from domain.store.results import (
     DeleteResult,
     ObjectInfo,
 )
+from domain.tags import MAX_OBJECT_TAGS, check_tags
 
 
 class ObjectCommands(StoreCore):
@@ -46,7 +49,8 @@ class ObjectCommands(StoreCore):
                 info = self.get_bucket(bucket)
                 obj = self._object_key_or_new(bucket, key, now)
                 obj.check_write_condition(if_match, if_none_match)
-                stored = with_version_id(version, info.versioning)
+                stored = locked_new_version(with_version_id(version, info.versioning),
+                                            info.object_lock, now)
                 obj.put_version(stored, info.versioning, meta, now)
                 return ObjectInfo(bucket, key, stored, self._save(obj))
 
@@ -114,8 +118,10 @@ class ObjectCommands(StoreCore):
         marker: Version,
         meta: RequestMeta,
         now: datetime,
+        bypass_governance: bool = False,
     ) -> DeleteResult:
-        """Delete as S3 does; deleting a key that does not exist succeeds and changes nothing."""
+        """Delete as S3 does; deleting a key that does not exist succeeds and changes
+        nothing. Object lock refuses removing a locked version (ObjectLocked)."""
 
         def attempt() -> DeleteResult:
             with self.gate.shared(bucket):
@@ -129,7 +135,8 @@ class ObjectCommands(StoreCore):
                         return DeleteResult(bucket, key, None, False, 0)
                     obj = ObjectKey.create(bucket, key, now)
                 stored = with_version_id(marker, info.versioning)
-                placed = obj.delete(version_id, info.versioning, stored, meta, now)
+                placed = obj.delete(version_id, info.versioning, stored, meta, now,
+                                    bypass_governance)
                 position = self._save(obj) if obj.pending_events else 0
                 if placed is not None:
                     return DeleteResult(bucket, key, placed["version_id"], True, position)
@@ -151,5 +158,46 @@ class ObjectCommands(StoreCore):
             obj = self._object_key(bucket, key)
             obj.set_acl(version_id, acl, meta, now)
             return self._save(obj)
+
+        return self._retrying(attempt, ObjectKey.create_id(bucket, key))
+
+    def set_object_tags(self, bucket: str, key: str, version_id: str | None,
+                        tags: dict[str, str], meta: RequestMeta, now: datetime) -> str:
+        """Replace a version's tag set ({}: none); the version id it changed."""
+        check_tags(tags, MAX_OBJECT_TAGS)
+
+        def attempt() -> str:
+            self._bucket(bucket, query=True)
+            obj = self._object_key(bucket, key)
+            changed = obj.set_tags(version_id, tags, meta, now)
+            self._save(obj)
+            return changed
+
+        return self._retrying(attempt, ObjectKey.create_id(bucket, key))
+
+    def set_object_retention(self, bucket: str, key: str, version_id: str | None,
+                             retention: Retention | None, bypass_governance: bool,
+                             meta: RequestMeta, now: datetime) -> str:
+        def attempt() -> str:
+            if self._bucket(bucket, query=True).object_lock is None:
+                raise ObjectLockNotEnabled("Bucket is missing Object Lock Configuration",
+                                           bucket=bucket)
+            obj = self._object_key(bucket, key)
+            changed = obj.set_retention(version_id, retention, bypass_governance, meta, now)
+            self._save(obj)
+            return changed
+
+        return self._retrying(attempt, ObjectKey.create_id(bucket, key))
+
+    def set_object_legal_hold(self, bucket: str, key: str, version_id: str | None, on: bool,
+                              meta: RequestMeta, now: datetime) -> str:
+        def attempt() -> str:
+            if self._bucket(bucket, query=True).object_lock is None:
+                raise ObjectLockNotEnabled("Bucket is missing Object Lock Configuration",
+                                           bucket=bucket)
+            obj = self._object_key(bucket, key)
+            changed = obj.set_legal_hold(version_id, on, meta, now)
+            self._save(obj)
+            return changed
 
         return self._retrying(attempt, ObjectKey.create_id(bucket, key))

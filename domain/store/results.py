@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.buckets import Bucket
+from domain.lifecycle import LifecycleRule
+from domain.lock import LockConfig
 from domain.records import Acl, InventoryConfig, ReplicationRule, Version
 from domain.users import User
 
@@ -22,6 +24,9 @@ class BucketInfo:
     inventory: InventoryConfig | None = None
     upload_expiry_seconds: int | None = None  # None: the store's default
     replication: list[ReplicationRule] | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    lifecycle: list[LifecycleRule] | None = None
+    object_lock: LockConfig | None = None  # None: the bucket has no object lock
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,10 @@ def bucket_info(bucket: Bucket) -> BucketInfo:
         inventory=bucket.inventory,
         upload_expiry_seconds=bucket.upload_expiry_seconds,
         replication=bucket.replication,
+        # getattr: snapshots taken before these settings existed lack them
+        tags=getattr(bucket, "tags", {}),
+        lifecycle=getattr(bucket, "lifecycle", None),
+        object_lock=getattr(bucket, "object_lock", None),
     )
 
 

@@ -9,6 +9,7 @@ from eventsourcing.application import AggregateNotFoundError
 from domain.errors import (
     NoSuchUpload,
 )
+from domain.lock import locked_new_version
 from domain.objects import ObjectKey
 from domain.records import RequestMeta
 from domain.store.core import StoreCore, with_version_id
@@ -85,7 +86,8 @@ class UploadCommands(StoreCore):
                 version = upload.assemble(requested, version_id, now.isoformat())
                 obj = self._object_key_or_new(bucket, key, now)
                 obj.check_write_condition(if_match, if_none_match)
-                stored = with_version_id(version, info.versioning)
+                stored = locked_new_version(with_version_id(version, info.versioning),
+                                            info.object_lock, now)
                 obj.put_version(stored, info.versioning, meta, now)
                 upload.complete(stored["version_id"], meta, now)
                 return ObjectInfo(bucket, key, stored, self._save(obj, upload)), upload

@@ -49,7 +49,7 @@ from projections.placement import PlacementProjection
 from projections.runner import ProjectionRunner
 from projections.sites import SiteRecord, SitesProjection
 from projections.time_index import TimeIndexProjection
-from projections.uploads import UploadsProjection, has_uploads
+from projections.uploads import UploadsProjection, every_upload
 from workers.gc import GarbageCollector
 from workers.geo import GeoReplication, GeoState
 from workers.inventory import InventoryScheduler
@@ -89,8 +89,7 @@ class RootCredentials:
 
 
 class ViewBackedContents:
-    """BucketContents from the views, after the read barrier. Multipart uploads in
-    progress count as content: their parts would otherwise outlive the bucket."""
+    """BucketContents from the views, after the read barrier."""
 
     def __init__(self, runner: ProjectionRunner, views: RocksDBViewStore) -> None:
         self._runner = runner
@@ -98,7 +97,11 @@ class ViewBackedContents:
 
     def is_empty(self, bucket: str, position: int) -> bool:
         self._runner.wait_for(position)
-        return is_bucket_empty(self._views, bucket) and not has_uploads(self._views, bucket)
+        return is_bucket_empty(self._views, bucket)
+
+    def open_uploads(self, bucket: str, position: int) -> list[tuple[str, str]]:
+        self._runner.wait_for(position)
+        return [(u.key, u.upload_id) for u in every_upload(self._views, bucket)]
 
 
 @dataclass

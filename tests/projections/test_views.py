@@ -313,6 +313,9 @@ class _Empty:
     def is_empty(self, bucket: str, position: int) -> bool:
         return True
 
+    def open_uploads(self, bucket: str, position: int) -> list[tuple[str, str]]:
+        return []
+
 
 def test_a_key_s_first_events_find_nothing_of_it_in_the_views(tmp_path: Path) -> None:
     """The time index skips its reads for a Created event, and the listing its read

@@ -50,3 +50,15 @@ def bucket(s3: Any) -> str:
     name = f"test-bucket-{next(_names)}"
     s3.create_bucket(Bucket=name)
     return name
+
+
+def create_user_keys(server: Server, name: str) -> tuple[str, str]:
+    """A new plain user with one access key: (access key, secret)."""
+    import httpx
+
+    access_key = ("K" + name.upper().replace("-", ""))[:16].ljust(16, "0") + "0001"
+    secret = f"{name}-secret-0000000000000000000000000000"
+    created = httpx.post(f"{server.api}/admin/users", headers=server.token(),
+                         json={"name": name, "access_key": access_key, "secret_key": secret})
+    assert created.status_code == 201, created.text
+    return access_key, secret

@@ -121,11 +121,22 @@ def test_multipart_with_a_checksum_algorithm(s3: Any, bucket: str) -> None:
     assert done["ChecksumSHA256"].endswith("-1")
 
 
-def test_a_bucket_with_an_upload_in_progress_is_not_empty(s3: Any) -> None:
+def test_deleting_a_bucket_aborts_its_unfinished_uploads(s3: Any) -> None:
+    """As AWS: a client that empties a bucket by deleting its objects can delete it,
+    and the uploads it had are aborted (their parts are released for collection)."""
     s3.create_bucket(Bucket="pending-uploads")
     upload = s3.create_multipart_upload(Bucket="pending-uploads", Key="k")["UploadId"]
+    s3.upload_part(Bucket="pending-uploads", Key="k", UploadId=upload, PartNumber=1,
+                   Body=b"part")
+    s3.put_object(Bucket="pending-uploads", Key="object", Body=b"x")
     with pytest.raises(ClientError) as exc:
         s3.delete_bucket(Bucket="pending-uploads")
     assert _code(exc) == "BucketNotEmpty"
-    s3.abort_multipart_upload(Bucket="pending-uploads", Key="k", UploadId=upload)
+    assert len(s3.list_multipart_uploads(Bucket="pending-uploads")["Uploads"]) == 1
+    s3.delete_object(Bucket="pending-uploads", Key="object")
     s3.delete_bucket(Bucket="pending-uploads")
+    s3.create_bucket(Bucket="pending-uploads")
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket="pending-uploads")
+    with pytest.raises(ClientError) as aborted:
+        s3.list_parts(Bucket="pending-uploads", Key="k", UploadId=upload)
+    assert _code(aborted) == "NoSuchUpload"

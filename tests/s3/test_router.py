@@ -62,7 +62,14 @@ def test_every_operation_reaches_its_handler(
     ("POST", "b", "", {"delete": ""}, False, "DeleteObjects"),
     ("POST", "b", "", {}, False, NOT_IMPLEMENTED),
     ("GET", "b", "", {"policy": ""}, False, "GetBucket:policy"),
-    ("GET", "b", "", {"lifecycle": ""}, False, "GetBucket:lifecycle"),
+    ("GET", "b", "", {"lifecycle": ""}, False, "GetBucketLifecycleConfiguration"),
+    ("PUT", "b", "", {"lifecycle": ""}, False, "PutBucketLifecycleConfiguration"),
+    ("DELETE", "b", "", {"lifecycle": ""}, False, "DeleteBucketLifecycle"),
+    ("GET", "b", "", {"tagging": ""}, False, "GetBucketTagging"),
+    ("PUT", "b", "", {"tagging": ""}, False, "PutBucketTagging"),
+    ("DELETE", "b", "", {"tagging": ""}, False, "DeleteBucketTagging"),
+    ("GET", "b", "", {"object-lock": ""}, False, "GetObjectLockConfiguration"),
+    ("PUT", "b", "", {"object-lock": ""}, False, "PutObjectLockConfiguration"),
     ("PUT", "b", "", {"policy": ""}, False, NOT_IMPLEMENTED),
     ("DELETE", "b", "", {"cors": ""}, False, NOT_IMPLEMENTED),
     ("GET", "b", "", {"events": "s3:ObjectCreated:*"}, False, NOT_IMPLEMENTED),
@@ -75,8 +82,13 @@ def test_every_operation_reaches_its_handler(
     ("GET", "b", "k", {"acl": ""}, False, "GetObjectAcl"),
     ("PUT", "b", "k", {"acl": ""}, False, "PutObjectAcl"),
     ("GET", "b", "k", {"tagging": ""}, False, "GetObjectTagging"),
-    ("PUT", "b", "k", {"tagging": ""}, False, NOT_IMPLEMENTED),
-    ("GET", "b", "k", {"retention": ""}, False, NOT_IMPLEMENTED),
+    ("PUT", "b", "k", {"tagging": ""}, False, "PutObjectTagging"),
+    ("DELETE", "b", "k", {"tagging": ""}, False, "DeleteObjectTagging"),
+    ("GET", "b", "k", {"retention": ""}, False, "GetObjectRetention"),
+    ("PUT", "b", "k", {"retention": ""}, False, "PutObjectRetention"),
+    ("GET", "b", "k", {"legal-hold": ""}, False, "GetObjectLegalHold"),
+    ("PUT", "b", "k", {"legal-hold": ""}, False, "PutObjectLegalHold"),
+    ("GET", "b", "k", {"select": ""}, False, NOT_IMPLEMENTED),
     ("POST", "b", "k", {"uploads": ""}, False, "CreateMultipartUpload"),
     ("PUT", "b", "k", {"partNumber": "1", "uploadId": "u"}, False, "UploadPart"),
     ("PUT", "b", "k", {"partNumber": "1", "uploadId": "u"}, True, "UploadPartCopy"),
@@ -109,7 +121,7 @@ def test_every_handler_is_reachable() -> None:
                *({name: ""} for name in ("versioning", "acl", "location", "versions",
                                          "tagging", "policy", "cors", "lifecycle", "website",
                                          "encryption", "replication", "object-lock",
-                                         "ownershipControls"))]
+                                         "ownershipControls", "retention", "legal-hold"))]
     reached = {
         parse_operation(method, bucket, key, query, copy).name
         for method in methods for bucket, key in (("", ""), ("b", ""), ("b", "k"))
