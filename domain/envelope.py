@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.buckets import Bucket
-from domain.collection import GarbageSweep
+from domain.collection import CollectionRefusal, GarbageSweep
 from domain.nodes import BlobNode
 from domain.objects import ObjectKey
 from domain.replicas import ReplicaSurvey
@@ -60,6 +60,7 @@ NAMES: dict[type, str] = {
     AccessKey.Deleted: "strata:AccessKeyDeleted",
     User.Deleted: "strata:UserDeleted",
     GarbageSweep.Collected: "strata:ChunksCollected",
+    CollectionRefusal.Refused: "strata:ChunkCollectionRefused",
     ReplicaSurvey.Recorded: "strata:ReplicasSurveyed",
     BlobNode.Registered: "strata:NodeRegistered",
     BlobNode.Reinstated: "strata:NodeRegistered",

@@ -7,6 +7,11 @@ Z/<digest>                          when its count last dropped to zero, and the
                                     old entry until its count drops again and rewrites it)
 C/<object id>\\0<version id>         the digests a version references, to release them later
 C/<upload id>\\0part:<n>             the digests an uploaded part references, until it ends
+K/<digest>\\0<object id><version id> object lock on a version holding the chunk: its
+                                    retention's end and legal hold. Kept when the version
+                                    goes (only a bug can remove a locked version, and then
+                                    the collector must still refuse); dropped when the
+                                    chunk is collected.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import orjson
 
 from domain.collection import GarbageSweep
 from domain.objects import ObjectKey
-from domain.records import Version
+from domain.records import Retention, Version
 from domain.uploads import MultipartUpload
 from projections.base import ViewReader, ViewTransaction, prefix_end
 from projections.buckets import retention_of
@@ -30,8 +35,8 @@ from projections.buckets import retention_of
 
 class ChunkRefsProjection:
     name = "chunk_refs"
-    prefixes: tuple[bytes, ...] = (b"R/", b"Z/", b"C/")
-    ranged: tuple[bytes, ...] = ()
+    prefixes: tuple[bytes, ...] = (b"R/", b"Z/", b"C/", b"K/")
+    ranged: tuple[bytes, ...] = (b"K/",)
 
     @singledispatchmethod
     def process(self, event: Any, position: int, tx: ViewTransaction) -> None:
@@ -42,9 +47,24 @@ class ChunkRefsProjection:
         self._release(tx, event, event.replaced)
         self._hold(tx, event, event.version)
 
+        if "retention" in event.version or event.version.get("legal_hold"):
+            self._lock(tx, event, event.version["version_id"], event.version.get("retention"),
+                       bool(event.version.get("legal_hold")))
+
     @process.register
     def _(self, event: ObjectKey.DeleteMarkerPlaced, position: int, tx: ViewTransaction) -> None:
         self._release(tx, event, event.replaced)
+
+    @process.register
+    def _(self, event: ObjectKey.RetentionChanged, position: int, tx: ViewTransaction) -> None:
+        hold = self._lock_of(tx, event, event.version_id).get("hold", False)
+        self._lock(tx, event, event.version_id, event.retention, hold)
+
+    @process.register
+    def _(self, event: ObjectKey.LegalHoldChanged, position: int, tx: ViewTransaction) -> None:
+        until = self._lock_of(tx, event, event.version_id).get("until")
+        retention = None if until is None else {"mode": "", "until": until}
+        self._lock(tx, event, event.version_id, retention, event.on)  # type: ignore[arg-type]
 
     @process.register
     def _(self, event: ObjectKey.VersionDeleted, position: int, tx: ViewTransaction) -> None:
@@ -71,6 +91,27 @@ class ChunkRefsProjection:
         for digest in event.digests:
             if _count(tx, digest) == 0:
                 tx.delete(b"Z/" + digest.encode())
+                head = b"K/" + digest.encode() + b"\x00"
+                for lock_key, _ in list(tx.scan(head, prefix_end(head))):
+                    tx.delete(lock_key)
+
+    def _lock_of(self, tx: ViewTransaction, event: Any, version_id: str) -> dict[str, Any]:
+        for digest in self._digests(tx, event, version_id)[:1]:
+            raw = tx.get(_lock_key(digest, event, version_id))
+            if raw:
+                return dict(orjson.loads(raw))
+        return {}
+
+    def _digests(self, tx: ViewTransaction, event: Any, version_id: str) -> list[str]:
+        raw = tx.get(_version_key(event, version_id))
+        return list(orjson.loads(raw)) if raw else []
+
+    def _lock(self, tx: ViewTransaction, event: Any, version_id: str,
+              retention: Retention | None, hold: bool) -> None:
+        record = orjson.dumps({"until": retention["until"] if retention else None,
+                               "hold": hold})
+        for digest in self._digests(tx, event, version_id):
+            tx.put(_lock_key(digest, event, version_id), record)
 
     def _hold(self, tx: ViewTransaction, event: Any, version: Version) -> None:
         digests = [c["digest"] for c in version["chunks"]]
@@ -107,6 +148,25 @@ def _part_holder(number: int) -> str:
 
 def _version_key(event: ObjectKey.Event | MultipartUpload.Event, version_id: str) -> bytes:
     return b"C/" + event.originator_id.bytes + b"\x00" + version_id.encode()
+
+
+def _lock_key(digest: str, event: ObjectKey.Event, version_id: str) -> bytes:
+    return (b"K/" + digest.encode() + b"\x00" + event.originator_id.bytes
+            + version_id.encode())
+
+
+def lock_on(views: ViewReader, digest: str, now: datetime) -> str | None:
+    """Why the chunk may not be collected now: a version holding it is (or was, if a
+    bug removed it) under a legal hold or retention that has not ended; else None."""
+    head = b"K/" + digest.encode() + b"\x00"
+    for _, raw in views.scan(head, prefix_end(head)):
+        lock = orjson.loads(raw)
+        if lock.get("hold"):
+            return "a version holding it is under a legal hold"
+        until = lock.get("until")
+        if until is not None and datetime.fromisoformat(until) > now:
+            return f"a version holding it is under retention until {until}"
+    return None
 
 
 def _count(views: ViewReader, digest: str) -> int:

@@ -24,7 +24,7 @@ from domain.ports import BlobStore
 from domain.records import RequestMeta
 from domain.uploads import MultipartUpload
 from projections.base import ViewReader
-from projections.chunk_refs import reference_count, released
+from projections.chunk_refs import lock_on, reference_count, released
 
 log = logging.getLogger("strata.gc")
 GC_META: RequestMeta = {"actor": "strata:gc", "request_id": "", "source": "", "user_agent": ""}
@@ -36,6 +36,7 @@ class SweepReport:
     bytes_freed: int = 0
     referenced: int = 0
     in_grace: int = 0
+    refused: dict[str, str] = field(default_factory=dict)  # locked digest -> why
 
 
 def sweep(refs: ViewReader, blobs: BlobStore, grace_seconds: float, now: datetime) -> SweepReport:
@@ -43,6 +44,12 @@ def sweep(refs: ViewReader, blobs: BlobStore, grace_seconds: float, now: datetim
     for stored in blobs.inventory():
         if reference_count(refs, stored.digest) > 0:
             report.referenced += 1
+            continue
+        # Object lock outranks whatever released the chunk: only a bug removes a locked
+        # version, and then its bytes must stay.
+        locked = lock_on(refs, stored.digest, now)
+        if locked is not None:
+            report.refused[stored.digest] = locked
             continue
         release = released(refs, stored.digest)
         if release is not None and now - release.at < timedelta(
@@ -98,6 +105,8 @@ class GarbageCollector:
         self.sweeps = 0
         self.chunks_collected = 0
         self.bytes_collected = 0
+        self.chunks_refused = 0  # unreferenced chunks object lock keeps, at the last sweep
+        self._refused: dict[str, str] = {}  # refusals recorded by this process
 
     def handle(self, event: Any) -> None:
         """The log follower's handler: a released chunk makes a sweep due after grace."""
@@ -118,6 +127,15 @@ class GarbageCollector:
                 uuid.uuid4().hex, report.digests, report.bytes_freed, GC_META, self._clock()
             )
             log.info("collected %d chunks, %d bytes", len(report.digests), report.bytes_freed)
+        new_refusals = {d: why for d, why in report.refused.items() if d not in self._refused}
+        if new_refusals:
+            self._store.record_collection_refused(
+                uuid.uuid4().hex, new_refusals, GC_META, self._clock())
+            self._refused.update(new_refusals)
+            log.error("refused to collect %d chunks no version references: object lock "
+                      "still protects them (a locked version was removed: report this)",
+                      len(new_refusals))
+        self.chunks_refused = len(report.refused)
         self.sweeps += 1
         self.chunks_collected += len(report.digests)
         self.bytes_collected += report.bytes_freed

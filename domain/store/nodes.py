@@ -7,7 +7,7 @@ from datetime import datetime
 
 from eventsourcing.application import AggregateNotFoundError
 
-from domain.collection import GarbageSweep
+from domain.collection import CollectionRefusal, GarbageSweep
 from domain.errors import (
     NoSuchNode,
 )
@@ -22,6 +22,10 @@ class NodeCommands(StoreCore):
         self, run_id: str, digests: list[str], bytes_freed: int, meta: RequestMeta, now: datetime
     ) -> int:
         return self._save(GarbageSweep(run_id, digests, bytes_freed, meta, now))
+
+    def record_collection_refused(self, run_id: str, reasons: dict[str, str],
+                                  meta: RequestMeta, now: datetime) -> int:
+        return self._save(CollectionRefusal(run_id, reasons, meta, now))
 
 
     def register_node(

@@ -149,3 +149,50 @@ def test_a_settling_follower_delivers_every_event_in_fewer_larger_batches(
         settling.stop()
     assert settling_seen == prompt_seen and len(prompt_seen) >= 30
     assert prompt_state.commits >= 20 > 5 >= settling_state.commits
+
+
+def test_the_collector_refuses_chunks_of_a_locked_version_a_bug_removed(
+    system: System,
+) -> None:
+    """Object lock outranks the reference count: a version under retention or a legal
+    hold that went anyway (here removed by calling the aggregate's event method directly,
+    as only a bug would) keeps its bytes, and the refusal is recorded as an event."""
+    from datetime import UTC
+
+    from domain.objects import ObjectKey
+    from projections.chunk_refs import lock_on
+
+    store = system.store
+    store.create_bucket("vault", "alice", META, now(), object_lock=True)
+    data = _chunk(system, b"locked-bytes")
+    held = _chunk(system, b"held-bytes")
+    retained = version("v1", size=len(b"locked-bytes"))
+    retained["chunks"] = [data]  # type: ignore[list-item]
+    retained["retention"] = {"mode": "COMPLIANCE",
+                             "until": (now() + timedelta(days=1)).astimezone(UTC).isoformat()}
+    on_hold = version("v2", size=len(b"held-bytes"))
+    on_hold["chunks"] = [held]  # type: ignore[list-item]
+    on_hold["legal_hold"] = True
+    store.put_object("vault", "k", retained, META, now())
+    store.put_object("vault", "k", on_hold, META, now())
+    obj: ObjectKey = store.repository.get(ObjectKey.create_id("vault", "k"))
+    for version_id in ("v1", "v2"):  # the bug: no lock check
+        obj._version_deleted(bucket="vault", key="k", version_id=version_id, meta=META,
+                             timestamp=now())
+    store.save(obj)
+    system.runner.wait_for(store.current_position())
+    assert reference_count(system.views, data["digest"]) == 0
+    assert "retention" in (lock_on(system.views, data["digest"], now()) or "")
+    assert "legal hold" in (lock_on(system.views, held["digest"], now()) or "")
+
+    report = sweep(system.views, system.blobs, 0, now() + timedelta(hours=1))
+    assert set(report.refused) == {data["digest"], held["digest"]}
+    assert data["digest"] not in report.digests and held["digest"] not in report.digests
+    assert system.blobs.holds(data["digest"]) and system.blobs.holds(held["digest"])
+    system.gc.run_once()
+    events = [store.decode(n) for n in store.select_notifications(0, 1000)]
+    refusals = [e for e in events if type(e).__name__ == "Refused"]
+    assert len(refusals) == 1 and set(refusals[0].reasons) == {data["digest"], held["digest"]}
+    # once the retention has ended, the chunk without a hold may go; the held one stays
+    later = sweep(system.views, system.blobs, 0, now() + timedelta(days=2))
+    assert set(later.refused) == {held["digest"]}
