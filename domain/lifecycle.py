@@ -56,6 +56,8 @@ def check_rules(rules: list[LifecycleRule]) -> list[LifecycleRule]:
         if not 1 <= len(rule_id) <= MAX_RULE_ID:
             raise MalformedLifecycle(f"ID length should not exceed allowed limit of "
                                      f"{MAX_RULE_ID}")
+        if not rule_id.isprintable() or '"' in rule_id:
+            raise MalformedLifecycle("A rule's ID is printable characters other than '\"'")
         if rule_id in seen:
             raise MalformedLifecycle("Rule ID must be unique. Found same ID for more than "
                                      "one rule", rule=rule_id)
@@ -112,14 +114,15 @@ def after_days(start: datetime, days: int, day_seconds: int) -> datetime:
                       day_seconds)
 
 
-def matches(rule: LifecycleRule, key: str, size: int, tags: dict[str, str]) -> bool:
+def matches(rule: LifecycleRule, key: str, size: int, tags: dict[str, str] | None) -> bool:
+    """Whether the rule applies to a version; `tags` None: not known yet (any match)."""
     if not rule["enabled"] or not key.startswith(rule["prefix"]):
         return False
     if "size_greater" in rule and not size > rule["size_greater"]:
         return False
     if "size_less" in rule and not size < rule["size_less"]:
         return False
-    return all(tags.get(k) == v for k, v in rule["tags"].items())
+    return tags is None or all(tags.get(k) == v for k, v in rule["tags"].items())
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ class Due:
     rule_id: str
 
 
-def current_expiry(rules: list[LifecycleRule], key: str, size: int, tags: dict[str, str],
+def current_expiry(rules: list[LifecycleRule], key: str, size: int, tags: dict[str, str] | None,
                    last_modified: datetime, day_seconds: int) -> Due | None:
     """When the current version `key` expires and by which rule (the earliest), or None."""
     found: Due | None = None
@@ -146,7 +149,8 @@ def current_expiry(rules: list[LifecycleRule], key: str, size: int, tags: dict[s
     return found
 
 
-def noncurrent_expiry(rules: list[LifecycleRule], key: str, size: int, tags: dict[str, str],
+def noncurrent_expiry(rules: list[LifecycleRule], key: str, size: int,
+                      tags: dict[str, str] | None,
                       noncurrent_since: datetime, newer_noncurrent: int,
                       day_seconds: int) -> Due | None:
     """When a noncurrent version expires: `noncurrent_since` is when a newer version

@@ -113,6 +113,7 @@ class Settings:
     metrics_token: str = ""  # when set, /metrics wants "Authorization: Bearer <it>"
     upload_expiry_seconds: int = 7 * 24 * 3600  # incomplete multipart uploads; 0: never
     upload_expiry_check_seconds: float = 3600.0
+    lifecycle_day_seconds: int = 86400  # how long a lifecycle "day" is (shorter: tests, demos)
     head_timeout_seconds: float = 30.0  # a request head must arrive within this
     body_stall_seconds: float = 60.0  # a body may pause this long between bytes
     max_connections: int = 1024  # per door; beyond it new requests get 503
@@ -208,6 +209,9 @@ class Settings:
             metrics_token=env.get("STRATA_METRICS_TOKEN", ""),
             upload_expiry_seconds=int(
                 number("STRATA_UPLOAD_EXPIRY_SECONDS", defaults.upload_expiry_seconds)
+            ),
+            lifecycle_day_seconds=int(
+                number("STRATA_LIFECYCLE_DAY_SECONDS", defaults.lifecycle_day_seconds)
             ),
             upload_expiry_check_seconds=number(
                 "STRATA_UPLOAD_EXPIRY_CHECK_SECONDS", defaults.upload_expiry_check_seconds, float

@@ -14,6 +14,7 @@ queries are range scans:
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import singledispatchmethod
 from typing import Any
@@ -386,6 +387,25 @@ def _page(
         last_key if truncated else None,
         last_version if truncated else None,
     )
+
+
+def versions_by_key(views: ViewReader, bucket: str, prefix: str = ""
+                    ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Every key under `prefix` with its versions and delete markers, newest first (their
+    listing summaries): one scan, for workers that visit a whole bucket."""
+    ns = _ns(b"V", bucket)
+    start = ns + prefix.encode()
+    current: str | None = None
+    rows: list[dict[str, Any]] = []
+    for raw_key, raw_value in views.scan(start, prefix_end(start)):
+        key = raw_key[len(ns):-9].decode()
+        if key != current:
+            if current is not None:
+                yield current, rows
+            current, rows = key, []
+        rows.append(orjson.loads(raw_value))
+    if current is not None:
+        yield current, rows
 
 
 def put_by(views: ViewReader, bucket: str, key: str, version_id: str) -> int | None:

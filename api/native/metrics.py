@@ -97,6 +97,18 @@ def render(system: System) -> str:
            "counter")
     _gauge(lines, "strata_gc_chunks_collected_total", "chunks garbage-collected",
            system.gc.chunks_collected, "counter")
+    _gauge(lines, "strata_gc_chunks_refused", "unreferenced chunks object lock kept from "
+           "collection at the last sweep (a locked version was removed: report it)",
+           system.gc.chunks_refused)
+    totals = system.lifecycle.totals
+    _gauge(lines, "strata_lifecycle_passes_total", "lifecycle passes over the buckets",
+           system.lifecycle.passes, "counter")
+    _labelled(lines, "strata_lifecycle_actions_total", "what lifecycle rules did", "action",
+              {"expired": totals.expired, "noncurrent_removed": totals.noncurrent_removed,
+               "markers_removed": totals.markers_removed,
+               "uploads_aborted": totals.uploads_aborted}, "counter")
+    _gauge(lines, "strata_lifecycle_held_total", "removals lifecycle rules asked for that "
+           "object lock refused", totals.held, "counter")
     if system.replicator is not None:
         stats = system.replicator.stats
         _gauge(lines, "strata_replication_copies_made_total", "replicas copied to bring "

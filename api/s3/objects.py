@@ -50,6 +50,7 @@ from domain.errors import (
     PreconditionFailed,
     StrataError,
 )
+from domain.lifecycle import current_expiry
 from domain.names import validate_object_key
 from domain.ports import Piece
 from domain.records import Content, Version, check_representation, check_user_metadata
@@ -227,6 +228,9 @@ def object_headers(
         headers["x-amz-mp-parts-count"] = str(len(version["parts"]))
     headers.update(tagging_count(version))
     headers.update(lock_headers(version, info))
+    if info.lifecycle and call.operation.version_id is None:
+        headers.update(expiration_header(info, call.key, version,
+                                         call.system.settings.lifecycle_day_seconds))
     whole = "range" not in call.target.signed.headers and call.operation.part_number is None
     # A checksum covers the whole object, so S3 leaves it off partial reads.
     if whole and (call.header("x-amz-checksum-mode") or "").upper() == "ENABLED":
@@ -234,6 +238,19 @@ def object_headers(
             headers[header_name(algorithm)] = value
     headers.update(overrides)
     return headers
+
+
+def expiration_header(info: BucketInfo, key: str, version: Version, day_seconds: int
+                      ) -> dict[str, str]:
+    """x-amz-expiration: when the bucket's lifecycle rules expire this current version."""
+    assert info.lifecycle is not None
+    rules = [r for r in info.lifecycle if r["enabled"]]
+    due = current_expiry(rules, key, version["size"], version.get("tags", {}),
+                         datetime.fromisoformat(version["created_at"]), day_seconds)
+    if due is None:
+        return {}
+    return {"x-amz-expiration":
+            f'expiry-date="{http_date(due.at.isoformat())}", rule-id="{due.rule_id}"'}
 
 
 def replication_status(system: System, info: BucketInfo, key: str, version: Version

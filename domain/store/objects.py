@@ -119,9 +119,12 @@ class ObjectCommands(StoreCore):
         meta: RequestMeta,
         now: datetime,
         bypass_governance: bool = False,
+        expected_current: str | None = None,
     ) -> DeleteResult:
         """Delete as S3 does; deleting a key that does not exist succeeds and changes
-        nothing. Object lock refuses removing a locked version (ObjectLocked)."""
+        nothing. Object lock refuses removing a locked version (ObjectLocked). With
+        `expected_current`, only while that version is still the key's current one (a
+        lifecycle expiry never removes a version written after it decided)."""
 
         def attempt() -> DeleteResult:
             with self.gate.shared(bucket):
@@ -134,6 +137,9 @@ class ObjectCommands(StoreCore):
                     if info.versioning == UNVERSIONED:
                         return DeleteResult(bucket, key, None, False, 0)
                     obj = ObjectKey.create(bucket, key, now)
+                if expected_current is not None and (
+                        obj.is_empty or obj.versions[-1]["version_id"] != expected_current):
+                    return DeleteResult(bucket, key, None, False, 0)
                 stored = with_version_id(marker, info.versioning)
                 placed = obj.delete(version_id, info.versioning, stored, meta, now,
                                     bypass_governance)

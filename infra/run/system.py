@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from api.operations import new_version
+from api.operations import delete_marker, new_version
 from domain.application import ObjectStore
 from domain.errors import AccessKeyAlreadyExists, UserAlreadyExists
 from domain.ports import BlobStore, SiteLink
@@ -53,6 +53,8 @@ from projections.uploads import UploadsProjection, every_upload
 from workers.gc import GarbageCollector
 from workers.geo import GeoReplication, GeoState
 from workers.inventory import InventoryScheduler
+from workers.lifecycle import ACTOR as LIFECYCLE_ACTOR
+from workers.lifecycle import LifecycleWorker
 from workers.replication import Replicator
 from workers.runner import LogFollower
 from workers.upload_expiry import UploadExpirer
@@ -122,6 +124,8 @@ class System:
     inventory_schedule: InventoryScheduler
     upload_expiry: UploadExpirer
     upload_expiry_job: Periodic
+    lifecycle: LifecycleWorker
+    lifecycle_job: Periodic
     role: str = "embedded"  # or "api" / "worker": a cluster process fed by Kafka
     feed: KafkaViewFeed | None = None  # the views' source in a cluster; else the store
     relay_lag: Callable[[float], tuple[int, float]] | None = None  # (events, seconds) at now
@@ -155,6 +159,7 @@ class System:
             self.gc.start()
             self.inventory_schedule.start()
             self.upload_expiry_job.start()
+            self.lifecycle_job.start()
         self.started = True
 
     def close(self) -> None:
@@ -170,6 +175,7 @@ class System:
             self.membership.stop()
         self.inventory_schedule.stop()
         self.upload_expiry_job.stop()
+        self.lifecycle_job.stop()
         self.gc.stop()
         self.gc_follower.stop()
         if isinstance(self.blobs, NodeBlobStore | PackedBlobStore):
@@ -282,6 +288,10 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     upload_expiry = UploadExpirer(
         store, views, runner.wait_for, utc_now, settings.upload_expiry_seconds
     )
+    lifecycle = LifecycleWorker(
+        store, views, runner.wait_for, utc_now, settings.lifecycle_day_seconds,
+        lambda moment: delete_marker(LIFECYCLE_ACTOR, {"owner": LIFECYCLE_ACTOR, "grants": []},
+                                     moment))
     return System(
         settings=settings,
         store=store,
@@ -318,6 +328,10 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
         upload_expiry=upload_expiry,
         upload_expiry_job=Periodic("upload-expiry", settings.upload_expiry_check_seconds,
                                    upload_expiry.run_once, log),
+        lifecycle=lifecycle,
+        # at least ten passes a lifecycle day: an expiry is acted on within a tenth of it
+        lifecycle_job=Periodic("lifecycle", settings.lifecycle_day_seconds / 10,
+                               lifecycle.run_once, log),
     )
 
 
