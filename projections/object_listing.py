@@ -50,6 +50,7 @@ def _summary(version: Version) -> dict[str, Any]:
         "last_modified": version["created_at"],
         "content_type": version["content_type"],
         "owner": version["owner"],
+        **({"tags": version["tags"]} if version.get("tags") else {}),
     }
 
 
@@ -79,6 +80,26 @@ class ObjectListingProjection:
     @process.register
     def _(self, event: ObjectKey.VersionKept, position: int, tx: ViewTransaction) -> None:
         self._keep(tx, event, event.version)
+
+    @process.register
+    def _(self, event: ObjectKey.TagsChanged, position: int, tx: ViewTransaction) -> None:
+        """Rows carry their version's tags (the inventory and lifecycle filters read
+        them): rewrite the version's row, and the key's listing row if it is current."""
+        bucket, key = _bucket_key(event)
+        vkey = tx.get(_ns(b"I", bucket) + key.encode() + b"\x00" + event.version_id.encode())
+        raw = tx.get(vkey) if vkey is not None else None
+        if vkey is None or raw is None:
+            return
+        summary = orjson.loads(raw)
+        summary.pop("tags", None)
+        if event.tags:
+            summary["tags"] = event.tags
+        row = orjson.dumps(summary)
+        tx.put(vkey, row)
+        lkey = _ns(b"L", bucket) + key.encode()
+        current = tx.get(lkey)
+        if current is not None and orjson.loads(current)["version_id"] == event.version_id:
+            tx.put(lkey, row)
 
     @process.register
     def _(self, event: ObjectKey.MarkerKept, position: int, tx: ViewTransaction) -> None:

@@ -104,27 +104,13 @@ class LifecycleWorker:
 
     def _objects(self, info: BucketInfo, rules: list[LifecycleRule], now: datetime,
                  report: LifecycleReport) -> None:
-        tagged = any(r["tags"] for r in rules)
         for prefix in self._prefixes(rules):
             for key, rows in versions_by_key(self._views, info.name, prefix):
                 report.keys += 1
-                self._key(info, rules, key, rows, now, report, tagged)
-
-    def _tags(self, info: BucketInfo, key: str, row: dict[str, Any], tagged: bool
-              ) -> dict[str, str] | None:
-        """A version's tags, read from its aggregate only when some rule filters by tag
-        (the listing view does not carry them); None when it is gone meanwhile."""
-        if not tagged:
-            return {}
-        try:
-            found = self._store.get_object_version_record(info.name, key, row["version_id"])
-        except (NoSuchKey, NoSuchVersion):
-            return None
-        return found.get("tags", {})
+                self._key(info, rules, key, rows, now, report)
 
     def _key(self, info: BucketInfo, rules: list[LifecycleRule], key: str,
-             rows: list[dict[str, Any]], now: datetime, report: LifecycleReport,
-             tagged: bool) -> None:
+             rows: list[dict[str, Any]], now: datetime, report: LifecycleReport) -> None:
         newest = rows[0]
         if newest["is_delete_marker"]:
             if len(rows) == 1:
@@ -134,25 +120,17 @@ class LifecycleWorker:
                                  "removed an expired object delete marker", report,
                                  "markers_removed")
         else:
-            due = current_expiry(rules, key, newest["size"], None, _time(newest), self._day)
+            due = current_expiry(rules, key, newest["size"], newest.get("tags", {}),
+                                 _time(newest), self._day)
             if due is not None and due.at <= now:
-                tags = self._tags(info, key, newest, tagged)
-                checked = None if tags is None else current_expiry(
-                    rules, key, newest["size"], tags, _time(newest), self._day)
-                if checked is not None and checked.at <= now:
-                    self._expire(info, key, newest["version_id"], checked.rule_id, report)
+                self._expire(info, key, newest["version_id"], due.rule_id, report)
         for index in range(1, len(rows)):
             row = rows[index]
             since = _time(rows[index - 1])
-            due = noncurrent_expiry(rules, key, row["size"], None, since, index - 1,
-                                    self._day)
-            if due is None or due.at > now:
-                continue
-            tags = self._tags(info, key, row, tagged)
-            checked = None if tags is None else noncurrent_expiry(
-                rules, key, row["size"], tags, since, index - 1, self._day)
-            if checked is not None and checked.at <= now:
-                self._remove(info, key, row["version_id"], checked.rule_id,
+            due = noncurrent_expiry(rules, key, row["size"], row.get("tags", {}), since,
+                                    index - 1, self._day)
+            if due is not None and due.at <= now:
+                self._remove(info, key, row["version_id"], due.rule_id,
                              "removed a noncurrent version", report, "noncurrent_removed")
 
     def _expire(self, info: BucketInfo, key: str, version_id: str, rule_id: str,

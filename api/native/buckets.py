@@ -27,6 +27,8 @@ def bucket_json(info: BucketInfo) -> dict[str, Any]:
         "created_at": info.created_at.isoformat(),
         "region": info.region,
         "versioning": info.versioning,
+        "object_lock": info.object_lock is not None,
+        "tags": info.tags,
     }
 
 
@@ -59,6 +61,7 @@ async def create_bucket(request: Request) -> Response:
         now(),
         acl_from_body(body, principal.user),
         text_field(body, "region", system.settings.region),
+        body.get("object_lock") is True,
     )
     return json_response(bucket_json(info), 201)
 

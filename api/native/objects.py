@@ -30,7 +30,7 @@ from api.operations import (
 )
 from api.ranges import parse_range
 from api.system import System
-from domain.access import Action, Principal, authorize, canned_acl
+from domain.access import Action, Principal, authorize, canned_acl, controls_bucket
 from domain.application import BucketInfo, ObjectInfo
 from domain.errors import MethodNotAllowed, NoSuchKey, NoSuchVersion
 from domain.names import validate_object_key, validate_prefix
@@ -64,6 +64,9 @@ def metadata_json(
         "is_deleted": is_deleted or version["is_delete_marker"],
         "metadata": version["user_metadata"],
         "headers": version["headers"],
+        "tags": version.get("tags", {}),
+        "retention": version.get("retention"),
+        "legal_hold": bool(version.get("legal_hold")),
     }
 
 
@@ -194,6 +197,9 @@ async def delete(request: Request) -> Response:
     authorize(principal, Action.WRITE_OBJECTS, info.acl)
     owner = principal.user if principal else info.owner
     moment = now()
+    # object lock: GOVERNANCE retention yields to the bucket's owner who asks
+    bypass = request.query_params.get("bypass_governance") == "true" and \
+        controls_bucket(principal, info.acl)
     result = await blocking(
         system.store.delete_object,
         bucket,
@@ -202,6 +208,7 @@ async def delete(request: Request) -> Response:
         delete_marker(owner, canned_acl("private", owner), moment),
         request_meta(request, principal),
         moment,
+        bypass,
     )
     return json_response(
         {

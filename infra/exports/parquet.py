@@ -26,6 +26,7 @@ INVENTORY_SCHEMA = pa.schema(
         ("etag", pa.string()),
         ("checksum", pa.string()),
         ("replica_count", pa.int32()),
+        ("tags", pa.map_(pa.string(), pa.string())),
     ]
 )
 

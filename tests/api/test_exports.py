@@ -51,6 +51,9 @@ def test_inventory_export_reads_back_and_matches_the_listing(
     server: Server, tmp_path: Path
 ) -> None:
     moment = _history(server, "inv")
+    tagged = httpx.put(f"{server.api}/buckets/inv/tags/c/d", json={"tags": {"team": "blue"}},
+                       headers=server.token())
+    assert tagged.status_code == 200, tagged.text
     out = tmp_path / "inv.parquet"
     done = strata(server, "inventory", "export", "inv", "--to", str(out))
     assert done.returncode == 0, done.stderr
@@ -65,6 +68,8 @@ def test_inventory_export_reads_back_and_matches_the_listing(
     assert {r["bucket"] for r in rows} == {"inv"}
     a_latest = next(r for r in rows if r["key"] == "a" and r["is_latest"])
     assert len(a_latest["checksum"]) == 64 and a_latest["replica_count"] == 1
+    assert a_latest["tags"] == []
+    assert next(r for r in rows if r["key"] == "c/d")["tags"] == [("team", "blue")]
     assert table.schema.field("last_modified").type.tz == "UTC"
 
     then = tmp_path / "then.parquet"
