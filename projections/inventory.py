@@ -28,7 +28,7 @@ def _row(bucket: str, key: str, summary: dict[str, Any], is_latest: bool) -> dic
         "checksum": summary.get("sha256", ""),
         # Embedded, every chunk has one (local) replica; a marker has no data.
         "replica_count": 0 if marker else 1,
-        "tags": sorted(summary.get("tags", {}).items()),
+        "tags": summary.get("tags", {}),
     }
 
 

@@ -56,6 +56,8 @@ def _table(rows: list[dict[str, Any]], schema: pa.Schema, times: tuple[str, ...]
     columns = {name: [row[name] for row in rows] for name in schema.names}
     for name in times:
         columns[name] = [datetime.fromisoformat(v) for v in columns[name]]
+    if "tags" in columns:  # a map column: (key, value) pairs
+        columns["tags"] = [sorted(tags.items()) for tags in columns["tags"]]
     return pa.Table.from_pydict(columns, schema=schema)
 
 
