@@ -157,3 +157,71 @@ def test_s3fs_mount_reads_and_writes(
     got = s3.get_object(Bucket=bucket, Key="written-by-fuse.txt")["Body"].read()
     assert got == b"from the mount"
     assert s3.get_object(Bucket=bucket, Key="folder/inner.txt")["Body"].read() == b"inner"
+
+
+def test_aws_cli_s3api_governance_commands(
+    s3_server: Server, aws_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The AWS CLI's lifecycle, tagging and object-lock commands, unchanged (issue 23)."""
+    import json
+
+    api = [_tool("aws"), "--endpoint-url", s3_server.s3, "s3api"]
+    bucket = "cli-governance"
+    _run([*api, "create-bucket", "--bucket", bucket, "--object-lock-enabled-for-bucket"],
+         aws_env)
+    lifecycle = tmp_path / "lifecycle.json"
+    lifecycle.write_text(json.dumps({"Rules": [
+        {"ID": "old-logs", "Status": "Enabled", "Filter": {"Prefix": "logs/"},
+         "Expiration": {"Days": 30},
+         "NoncurrentVersionExpiration": {"NoncurrentDays": 7},
+         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}}]}))
+    _run([*api, "put-bucket-lifecycle-configuration", "--bucket", bucket,
+          "--lifecycle-configuration", f"file://{lifecycle}"], aws_env)
+    rules = json.loads(_run([*api, "get-bucket-lifecycle-configuration", "--bucket", bucket],
+                            aws_env))["Rules"]
+    assert rules[0]["ID"] == "old-logs" and rules[0]["Expiration"] == {"Days": 30}
+    _run([*api, "put-bucket-tagging", "--bucket", bucket, "--tagging",
+          "TagSet=[{Key=project,Value=alpha}]"], aws_env)
+    assert json.loads(_run([*api, "get-bucket-tagging", "--bucket", bucket], aws_env))[
+        "TagSet"] == [{"Key": "project", "Value": "alpha"}]
+    body = tmp_path / "body.txt"
+    body.write_text("kept")
+    put = json.loads(_run([*api, "put-object", "--bucket", bucket, "--key", "logs/a",
+                           "--body", str(body), "--tagging", "kind=log"], aws_env))
+    version = put["VersionId"]
+    head = json.loads(_run([*api, "head-object", "--bucket", bucket, "--key", "logs/a"],
+                           aws_env))
+    assert 'rule-id="old-logs"' in head["Expiration"]
+    _run([*api, "put-object-tagging", "--bucket", bucket, "--key", "logs/a", "--tagging",
+          "TagSet=[{Key=kind,Value=audit}]"], aws_env)
+    assert json.loads(_run([*api, "get-object-tagging", "--bucket", bucket, "--key",
+                            "logs/a"], aws_env))["TagSet"] == [{"Key": "kind",
+                                                                "Value": "audit"}]
+    _run([*api, "put-object-lock-configuration", "--bucket", bucket,
+          "--object-lock-configuration",
+          '{"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": '
+          '{"Mode": "GOVERNANCE", "Days": 1}}}'], aws_env)
+    lock = json.loads(_run([*api, "get-object-lock-configuration", "--bucket", bucket],
+                           aws_env))
+    assert lock["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]["Days"] == 1
+    _run([*api, "put-object-retention", "--bucket", bucket, "--key", "logs/a",
+          "--version-id", version, "--retention",
+          '{"Mode": "GOVERNANCE", "RetainUntilDate": "2099-01-01T00:00:00Z"}'], aws_env)
+    _run([*api, "put-object-legal-hold", "--bucket", bucket, "--key", "logs/a",
+          "--version-id", version, "--legal-hold", "Status=ON"], aws_env)
+    assert json.loads(_run([*api, "get-object-legal-hold", "--bucket", bucket, "--key",
+                            "logs/a"], aws_env))["LegalHold"]["Status"] == "ON"
+    retention = json.loads(_run([*api, "get-object-retention", "--bucket", bucket, "--key",
+                                 "logs/a"], aws_env))["Retention"]
+    assert retention["Mode"] == "GOVERNANCE" and retention["RetainUntilDate"].startswith(
+        "2099-01-01")
+    refused = subprocess.run([*api, "delete-object", "--bucket", bucket, "--key", "logs/a",
+                              "--version-id", version], env=aws_env, capture_output=True,
+                             text=True, timeout=60)
+    assert refused.returncode != 0 and "AccessDenied" in refused.stderr
+    _run([*api, "put-object-legal-hold", "--bucket", bucket, "--key", "logs/a",
+          "--version-id", version, "--legal-hold", "Status=OFF"], aws_env)
+    _run([*api, "delete-object", "--bucket", bucket, "--key", "logs/a", "--version-id",
+          version, "--bypass-governance-retention"], aws_env)
+    _run([*api, "delete-bucket-lifecycle", "--bucket", bucket], aws_env)
+    _run([*api, "delete-bucket-tagging", "--bucket", bucket], aws_env)
