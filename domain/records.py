@@ -72,6 +72,7 @@ class Part(TypedDict):
 
     size: int
     etag: str
+    checksum: NotRequired[dict[str, str]]  # the part's own, as it was uploaded
 
 
 class Retention(TypedDict):
@@ -97,6 +98,7 @@ class Version(TypedDict):
     user_metadata: dict[str, str]
     acl: Acl
     checksum: NotRequired[dict[str, str]]  # {"CRC32": base64, ...} as the client asked
+    checksum_type: NotRequired[str]  # multipart: COMPOSITE ("<b64>-N") or FULL_OBJECT
     parts: NotRequired[list[Part]]  # set when completed from a multipart upload
     replica_of: NotRequired[str]  # geo-replication brought it here from this site
     tags: NotRequired[dict[str, str]]  # its tag set (absent: none)

@@ -56,6 +56,7 @@ class ObjectTemplate(TypedDict):
     user_metadata: dict[str, str]
     acl: Acl
     checksum_algorithm: str
+    checksum_type: NotRequired[str]  # COMPOSITE or FULL_OBJECT (S3's x-amz-checksum-type)
     tags: NotRequired[dict[str, str]]
     retention: NotRequired[Retention]
     legal_hold: NotRequired[bool]
@@ -204,7 +205,10 @@ class MultipartUpload(Aggregate):
                     size=part["size"], min_size=MIN_PART_BYTES,
                 )
         template = self.template
-        parts: list[Part] = [{"size": p["size"], "etag": p["etag"]} for p in chosen]
+        parts: list[Part] = [
+            {"size": p["size"], "etag": p["etag"],
+             **({"checksum": p["checksum"]} if p.get("checksum") else {})}  # type: ignore[typeddict-item]
+            for p in chosen]
         version: Version = {
             "version_id": version_id,
             "is_delete_marker": False,

@@ -68,3 +68,42 @@ def algorithm_of_header(name: str) -> str | None:
         if algorithm in ALGORITHMS:
             return algorithm
     return None
+
+
+COMPOSITE, FULL_OBJECT = "COMPOSITE", "FULL_OBJECT"
+_COMBINE: dict[str, tuple[Callable[[int, int, int], int], int]] = {
+    "CRC32": (crt.combine_crc32, 4),
+    "CRC32C": (crt.combine_crc32c, 4),
+    "CRC64NVME": (crt.combine_crc64nvme, 8),
+}
+
+
+def checksum_type_for(algorithm: str, asked: str | None) -> str:
+    """S3's x-amz-checksum-type of a multipart upload: what the client asked, else
+    FULL_OBJECT for CRC64NVME (its only type) and COMPOSITE for the others. Full-object
+    checksums need a CRC (part CRCs combine into the whole's); SHA checksums compose."""
+    kind = (asked or (FULL_OBJECT if algorithm == "CRC64NVME" else COMPOSITE)).upper()
+    if kind not in (COMPOSITE, FULL_OBJECT):
+        raise ValueError("x-amz-checksum-type is COMPOSITE or FULL_OBJECT")
+    if kind == FULL_OBJECT and algorithm not in _COMBINE:
+        raise ValueError(f"The FULL_OBJECT checksum type needs a CRC algorithm, not "
+                         f"{algorithm}")
+    if kind == COMPOSITE and algorithm == "CRC64NVME":
+        raise ValueError("The CRC64NVME algorithm supports the FULL_OBJECT checksum type only")
+    return kind
+
+
+def multipart_checksum(algorithm: str, kind: str, parts: list[tuple[str, int]]) -> str:
+    """The whole object's checksum from its parts' (base64 value, size): the CRC of all
+    the bytes (FULL_OBJECT), or the checksum of the parts' checksums and their count."""
+    if kind == FULL_OBJECT:
+        combine, width = _COMBINE[algorithm]
+        value: int | None = None
+        for b64, size in parts:
+            crc = int.from_bytes(base64.b64decode(b64), "big")
+            value = crc if value is None else combine(value, crc, size)
+        return base64.b64encode((value or 0).to_bytes(width, "big")).decode()
+    total = new_checksum(algorithm)
+    for b64, _ in parts:
+        total.update(base64.b64decode(b64))
+    return f"{encoded(total)}-{len(parts)}"

@@ -15,6 +15,7 @@ from api.context import new_request_id
 from api.denials import REFUSED, record_denied
 from api.health import health_response
 from api.s3 import (
+    attributes,
     buckets,
     lifecycle,
     listing,
@@ -77,6 +78,7 @@ HANDLERS: dict[str, Handler] = {
     "DeleteObject": objects.delete_object,
     "GetObjectAcl": objects.get_object_acl,
     "PutObjectAcl": objects.put_object_acl,
+    "GetObjectAttributes": attributes.get_object_attributes,
     "GetObjectTagging": tagging.get_object_tagging,
     "PutObjectTagging": tagging.put_object_tagging,
     "DeleteObjectTagging": tagging.delete_object_tagging,

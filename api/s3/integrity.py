@@ -9,6 +9,7 @@ import binascii
 import hashlib
 
 from api.s3 import sigv4
+from api.s3.checksums import algorithm_of_header
 from api.s3.common import Call
 from api.s3.errors import BadDigest, ContentSHA256Mismatch, InvalidDigest, MalformedXML
 from api.s3.payload import Body, request_body
@@ -48,10 +49,15 @@ def verify_content(call: Call, body: Body, content: Content) -> dict[str, str]:
     return verify(call, body, content["sha256"], content["etag"])
 
 
-async def read_small_body(call: Call) -> bytes:
-    """A body for XML calls: bounded in size, and checked like any other body."""
+async def read_small_body(call: Call, names_the_object: bool = False) -> bytes:
+    """A body for XML calls: bounded in size, and checked like any other body.
+    `names_the_object`: its x-amz-checksum-* headers are the checksum of an object the
+    call makes (CompleteMultipartUpload), not of this body."""
     _content_md5(call)
-    body = request_body(call.request.stream(), call.headers, call.caller)
+    headers = call.headers
+    if names_the_object:
+        headers = {k: v for k, v in headers.items() if algorithm_of_header(k) is None}
+    body = request_body(call.request.stream(), headers, call.caller)
     data = bytearray()
     async for piece in body.stream:
         data += piece

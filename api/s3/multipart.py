@@ -3,7 +3,7 @@ and ListMultipartUploads. Completing references the parts' chunks; no byte is co
 
 from __future__ import annotations
 
-import base64
+from collections.abc import Callable
 
 from starlette.responses import Response
 
@@ -13,10 +13,15 @@ from api.numbers import whole_number
 from api.operations import new_version_id, read_version
 from api.ranges import parse_range
 from api.s3.acl import acl_from_headers
-from api.s3.checksums import ALGORITHMS, encoded, header_name, new_checksum
+from api.s3.checksums import (
+    ALGORITHMS,
+    checksum_type_for,
+    header_name,
+    multipart_checksum,
+)
 from api.s3.common import Call, int_query, owner_node
 from api.s3.dates import iso_z
-from api.s3.errors import InvalidRequest, MalformedXML
+from api.s3.errors import BadDigest, InvalidRequest, MalformedXML
 from api.s3.integrity import read_small_body
 from api.s3.objects import (
     _content_type,
@@ -31,7 +36,7 @@ from api.s3.xml import Node, child_text, parse, xml_response
 from domain.access import Action
 from domain.errors import InvalidArgument
 from domain.names import validate_object_key
-from domain.records import Content
+from domain.records import Content, Version
 from domain.uploads import MultipartUpload, ObjectTemplate, UploadedPart
 from projections.uploads import list_uploads as list_upload_view
 
@@ -43,6 +48,14 @@ async def create(call: Call) -> Response:
     algorithm = (call.header("x-amz-checksum-algorithm") or "").upper()
     if algorithm and algorithm not in ALGORITHMS:
         raise InvalidRequest(f"Checksum algorithm {algorithm!r} is not supported")
+    kind = ""
+    if algorithm:
+        try:
+            kind = checksum_type_for(algorithm, call.header("x-amz-checksum-type"))
+        except ValueError as refused:
+            raise InvalidRequest(str(refused)) from None
+    elif call.header("x-amz-checksum-type"):
+        raise InvalidRequest("x-amz-checksum-type needs x-amz-checksum-algorithm")
     template: ObjectTemplate = {
         "owner": owner,
         "content_type": _content_type(call),
@@ -51,6 +64,8 @@ async def create(call: Call) -> Response:
         "acl": acl_from_headers(call, owner),
         "checksum_algorithm": algorithm,
     }
+    if kind:
+        template["checksum_type"] = kind
     template.update(governance_fields(call, info))  # type: ignore[typeddict-item]
     upload_id = new_version_id(call.now)
     await blocking(
@@ -62,7 +77,8 @@ async def create(call: Call) -> Response:
         call.meta,
         call.now,
     )
-    headers = {"x-amz-checksum-algorithm": algorithm} if algorithm else {}
+    headers = {"x-amz-checksum-algorithm": algorithm, "x-amz-checksum-type": kind} \
+        if algorithm else {}
     return xml_response(
         "InitiateMultipartUploadResult",
         [
@@ -177,27 +193,38 @@ def _requested_parts(body: bytes) -> list[tuple[int, str]]:
     return parts
 
 
-def _composite_checksum(upload: MultipartUpload, numbers: list[int]) -> dict[str, str]:
-    """S3's checksum of checksums, `<base64>-N`, when every part carried one."""
+def _whole_checksum(call: Call, upload: MultipartUpload) -> Callable[[Version], dict[str, object]]:
+    """The whole object's checksum, from the parts as the completion uses them (inside
+    the store's commit, so a part uploaded again meanwhile is counted as it is). A
+    checksum the client sends with the completion must match it (BadDigest)."""
     algorithm = upload.template["checksum_algorithm"]
-    if not algorithm:
-        return {}
-    raw = b""
-    for number in numbers:
-        value = upload.parts[number]["checksum"].get(algorithm)
-        if value is None:
+    kind = upload.template.get("checksum_type") or (
+        checksum_type_for(algorithm, None) if algorithm else "")
+    sent = call.header(header_name(algorithm)) if algorithm else None
+
+    def whole(version: Version) -> dict[str, object]:
+        if not algorithm:
             return {}
-        raw += base64.b64decode(value)
-    total = new_checksum(algorithm)
-    total.update(raw)
-    return {algorithm: f"{encoded(total)}-{len(numbers)}"}
+        parts = version.get("parts", [])
+        values = [(p.get("checksum", {}).get(algorithm), p["size"]) for p in parts]
+        if any(value is None for value, _ in values):
+            return {}  # a part came without its checksum: the whole has none either
+        value = multipart_checksum(algorithm, kind, values)  # type: ignore[arg-type]
+        if sent is not None and sent.strip() not in (value, value.partition("-")[0]):
+            raise BadDigest(f"The {algorithm} you specified for the whole object did not "
+                            "match what we calculated from its parts.")
+        return {"checksum": {algorithm: value}, "checksum_type": kind}
+
+    return whole
 
 
 async def complete(call: Call) -> Response:
     info = await call.bucket_info(Action.WRITE_OBJECTS)
     upload_id = call.operation.upload_id or ""
-    requested = _requested_parts(await read_small_body(call))
-    result, upload = await blocking(
+    requested = _requested_parts(await read_small_body(call, names_the_object=True))
+    opened: MultipartUpload = await blocking(call.system.store.get_upload, call.bucket,
+                                             call.key, upload_id)
+    result, _ = await blocking(
         call.system.store.complete_multipart_upload,
         call.bucket,
         call.key,
@@ -208,14 +235,17 @@ async def complete(call: Call) -> Response:
         call.now,
         call.header("if-match"),
         call.header("if-none-match") == "*",
+        _whole_checksum(call, opened),
     )
-    checksum = _composite_checksum(upload, [n for n, _ in requested])
+    checksum = result.version.get("checksum", {})
+    kind = result.version.get("checksum_type")
     nodes: list[Node] = [
         ("Location", f"{call.request.base_url}{call.bucket}/{call.key}"),
         ("Bucket", call.bucket),
         ("Key", call.key),
         ("ETag", f'"{result.version["etag"]}"'),
         *((f"Checksum{a}", v) for a, v in checksum.items()),
+        *([("ChecksumType", kind)] if kind else []),
     ]
     return xml_response(
         "CompleteMultipartUploadResult", nodes, version_headers(result.version, info)

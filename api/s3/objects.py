@@ -236,6 +236,8 @@ def object_headers(
     if whole and (call.header("x-amz-checksum-mode") or "").upper() == "ENABLED":
         for algorithm, value in version.get("checksum", {}).items():
             headers[header_name(algorithm)] = value
+        if version.get("checksum"):
+            headers["x-amz-checksum-type"] = version.get("checksum_type", "FULL_OBJECT")
     headers.update(overrides)
     return headers
 

@@ -36,7 +36,7 @@ UNCONFIGURED = {
 UNSUPPORTED = (
     "logging", "notification", "requestPayment", "accelerate", "analytics", "metrics",
     "inventory", "intelligent-tiering", "publicAccessBlock", "policyStatus", "torrent",
-    "restore", "select", "attributes",
+    "restore", "select",
 )
 # What a plain bucket request (a listing, a creation, a deletion) may carry besides its
 # signature. Any other parameter names a sub-resource: one strata does not serve
@@ -59,7 +59,8 @@ _BUCKET_PUT = {"versioning": "PutBucketVersioning", "acl": "PutBucketAcl",
 _BUCKET_DELETE = {"replication": "DeleteBucketReplication", "tagging": "DeleteBucketTagging",
                   "lifecycle": "DeleteBucketLifecycle"}
 _OBJECT_GET = {"acl": "GetObjectAcl", "uploadId": "ListParts", "tagging": "GetObjectTagging",
-               "retention": "GetObjectRetention", "legal-hold": "GetObjectLegalHold"}
+               "retention": "GetObjectRetention", "legal-hold": "GetObjectLegalHold",
+               "attributes": "GetObjectAttributes"}
 _OBJECT_PUT = {"acl": "PutObjectAcl", "tagging": "PutObjectTagging",
                "retention": "PutObjectRetention", "legal-hold": "PutObjectLegalHold"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from eventsourcing.application import AggregateNotFoundError
@@ -11,7 +12,7 @@ from domain.errors import (
 )
 from domain.lock import locked_new_version
 from domain.objects import ObjectKey
-from domain.records import RequestMeta
+from domain.records import RequestMeta, Version
 from domain.store.core import StoreCore, with_version_id
 from domain.store.results import (
     ObjectInfo,
@@ -75,15 +76,20 @@ class UploadCommands(StoreCore):
         now: datetime,
         if_match: str | None = None,
         if_none_match: bool = False,
+        checksum_of: Callable[[Version], dict[str, object]] | None = None,
     ) -> tuple[ObjectInfo, MultipartUpload]:
         """The parts become the key's new version and the upload ends, in one commit.
-        Returns the version and the completed upload (its parts, as they were used)."""
+        Returns the version and the completed upload (its parts, as they were used).
+        `checksum_of(version)`: the whole object's checksum fields, from its parts' (it
+        may refuse, and then nothing is recorded)."""
 
         def attempt() -> tuple[ObjectInfo, MultipartUpload]:
             with self.gate.shared(bucket):
                 info = self.get_bucket(bucket)
                 upload = self.get_upload(bucket, key, upload_id)
                 version = upload.assemble(requested, version_id, now.isoformat())
+                if checksum_of is not None:
+                    version = {**version, **checksum_of(version)}  # type: ignore[typeddict-item]
                 obj = self._object_key_or_new(bucket, key, now)
                 obj.check_write_condition(if_match, if_none_match)
                 stored = locked_new_version(with_version_id(version, info.versioning),

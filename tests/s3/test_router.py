@@ -89,6 +89,7 @@ def test_every_operation_reaches_its_handler(
     ("GET", "b", "k", {"legal-hold": ""}, False, "GetObjectLegalHold"),
     ("PUT", "b", "k", {"legal-hold": ""}, False, "PutObjectLegalHold"),
     ("GET", "b", "k", {"select": ""}, False, NOT_IMPLEMENTED),
+    ("GET", "b", "k", {"attributes": ""}, False, "GetObjectAttributes"),
     ("POST", "b", "k", {"uploads": ""}, False, "CreateMultipartUpload"),
     ("PUT", "b", "k", {"partNumber": "1", "uploadId": "u"}, False, "UploadPart"),
     ("PUT", "b", "k", {"partNumber": "1", "uploadId": "u"}, True, "UploadPartCopy"),
@@ -121,7 +122,8 @@ def test_every_handler_is_reachable() -> None:
                *({name: ""} for name in ("versioning", "acl", "location", "versions",
                                          "tagging", "policy", "cors", "lifecycle", "website",
                                          "encryption", "replication", "object-lock",
-                                         "ownershipControls", "retention", "legal-hold"))]
+                                         "ownershipControls", "retention", "legal-hold",
+                                         "attributes"))]
     reached = {
         parse_operation(method, bucket, key, query, copy).name
         for method in methods for bucket, key in (("", ""), ("b", ""), ("b", "k"))
