@@ -77,6 +77,7 @@ bench: setup bench-tools
 	$(VENV)/bin/python -m bench.relay
 	$(VENV)/bin/python -m bench.multipart_parts 10000
 	$(VENV)/bin/python -m bench.geo
+	$(VENV)/bin/python -m bench.lifecycle
 
 clean:
 	rm -rf $(VENV) $(TOOLS)
