@@ -90,6 +90,12 @@ def controls_bucket(principal: Principal | None, bucket_acl: Acl) -> bool:
     return principal is not None and (principal.is_admin or principal.user == bucket_acl["owner"])
 
 
+def may_bypass_governance(principal: Principal | None, bucket_acl: Acl) -> bool:
+    """S3's s3:BypassGovernanceRetention: with ACLs, the bucket's owner or an
+    administrator (COMPLIANCE retention and legal holds yield to nobody)."""
+    return controls_bucket(principal, bucket_acl)
+
+
 def authorize(
     principal: Principal | None,
     action: Action,

@@ -30,7 +30,7 @@ from api.operations import (
 )
 from api.ranges import parse_range
 from api.system import System
-from domain.access import Action, Principal, authorize, canned_acl, controls_bucket
+from domain.access import Action, Principal, authorize, canned_acl, may_bypass_governance
 from domain.application import BucketInfo, ObjectInfo
 from domain.errors import MethodNotAllowed, NoSuchKey, NoSuchVersion
 from domain.names import validate_object_key, validate_prefix
@@ -199,7 +199,7 @@ async def delete(request: Request) -> Response:
     moment = now()
     # object lock: GOVERNANCE retention yields to the bucket's owner who asks
     bypass = request.query_params.get("bypass_governance") == "true" and \
-        controls_bucket(principal, info.acl)
+        may_bypass_governance(principal, info.acl)
     result = await blocking(
         system.store.delete_object,
         bucket,

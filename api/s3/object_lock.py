@@ -13,7 +13,7 @@ from api.s3.dates import iso_z
 from api.s3.errors import InvalidRequest, MalformedXML, NoSuchConfiguration
 from api.s3.integrity import read_small_body
 from api.s3.xml import Node, child_text, parse, xml_response
-from domain.access import Action, authorize, controls_bucket
+from domain.access import Action, authorize, may_bypass_governance
 from domain.application import BucketInfo
 from domain.lock import MODES, LockConfig
 from domain.records import Retention, Version
@@ -40,7 +40,7 @@ def may_bypass(call: Call, info: BucketInfo) -> bool:
     """x-amz-bypass-governance-retention from a caller allowed to bypass (the bucket's
     owner or an administrator: S3's s3:BypassGovernanceRetention)."""
     asked = (call.header("x-amz-bypass-governance-retention") or "").lower() == "true"
-    return asked and controls_bucket(call.caller.principal, info.acl)
+    return asked and may_bypass_governance(call.caller.principal, info.acl)
 
 
 def lock_from_headers(call: Call) -> dict[str, object]:
