@@ -139,3 +139,22 @@ def test_replication_status_on_both_sides_and_a_refused_change(
     source.put_object(Bucket="src", Key="after", Body=b"z")  # the site still gets the rest
     wait_until_equal(lambda: versions(replica, "dst"), lambda: versions(source, "src"),
                      "the replica after a refusal")
+
+
+def test_tags_travel_with_their_versions(sites: tuple[Server, Server]) -> None:
+    """Issue 23: a version's tags reach the other site with it, and so do later changes."""
+    a, b = sites
+    source, replica = make_client(a), make_client(b)
+    first = source.put_object(Bucket="src", Key="tagged", Body=b"x", Tagging="team=blue")
+    source.put_object(Bucket="src", Key="tagged", Body=b"y")
+    source.put_object_tagging(Bucket="src", Key="tagged", VersionId=first["VersionId"],
+                              Tagging={"TagSet": [{"Key": "team", "Value": "red"}]})
+
+    def tags(s3: Any, bucket: str) -> list[tuple[str, Any]]:
+        listed = s3.list_object_versions(Bucket=bucket, Prefix="tagged").get("Versions", [])
+        return sorted((v["VersionId"], s3.get_object_tagging(
+            Bucket=bucket, Key="tagged", VersionId=v["VersionId"])["TagSet"]) for v in listed)
+
+    wait_until_equal(lambda: tags(replica, "dst"), lambda: tags(source, "src"),
+                     "the replica's tags")
+    assert dict(tags(replica, "dst"))[first["VersionId"]] == [{"Key": "team", "Value": "red"}]
