@@ -210,3 +210,33 @@ def test_multipart_uploads_carry_their_lock_to_the_object(s3: Any, locked_bucket
     with pytest.raises(ClientError) as held:
         s3.delete_object(Bucket=locked_bucket, Key="mp", VersionId=done["VersionId"])
     assert _code(held) == "AccessDenied"
+
+
+def test_restore_and_the_native_door_cannot_remove_locked_versions(
+        s3_server: Any, s3: Any, locked_bucket: str) -> None:
+    """A restore to before the versions existed only places delete markers; the native
+    door's deletes meet the same lock as the S3 door's (the aggregate decides)."""
+    import httpx
+
+    before = datetime.now(UTC)
+    compliance = s3.put_object(Bucket=locked_bucket, Key="c", Body=b"c",
+                               ObjectLockMode="COMPLIANCE",
+                               ObjectLockRetainUntilDate=_later())["VersionId"]
+    held = s3.put_object(Bucket=locked_bucket, Key="h", Body=b"h",
+                         ObjectLockLegalHoldStatus="ON")["VersionId"]
+    s3.put_object_tagging(Bucket=locked_bucket, Key="h", VersionId=held,
+                          Tagging={"TagSet": [{"Key": "case", "Value": "42"}]})
+    api, auth = s3_server.api, s3_server.token()
+    restored = httpx.post(f"{api}/buckets/{locked_bucket}/restore",
+                          params={"as_of": before.isoformat()}, headers=auth)
+    assert restored.status_code == 200, restored.text
+    for key, version in (("c", compliance), ("h", held)):
+        refused = httpx.delete(f"{api}/buckets/{locked_bucket}/objects/{key}",
+                               params={"version_id": version, "bypass_governance": "true"},
+                               headers=auth)
+        assert refused.status_code == 403 and refused.json()["error"] == "ObjectLocked"
+    assert {compliance, held} <= set(_versions(s3, locked_bucket))
+    markers = s3.list_object_versions(Bucket=locked_bucket).get("DeleteMarkers", [])
+    assert {m["Key"] for m in markers} == {"c", "h"}
+    assert s3.get_object_tagging(Bucket=locked_bucket, Key="h", VersionId=held)[
+        "TagSet"] == [{"Key": "case", "Value": "42"}]
