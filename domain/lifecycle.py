@@ -168,9 +168,13 @@ def noncurrent_expiry(rules: list[LifecycleRule], key: str, size: int,
 
 
 def marker_expiry(rules: list[LifecycleRule], key: str) -> str | None:
-    """The rule that removes `key`'s delete marker once it is the key's only version."""
-    return next((r["id"] for r in rules if r.get("expired_marker") and
-                 matches(r, key, 0, {})), None)
+    """The rule that removes `key`'s delete marker once it is the key's only version (an
+    "expired object delete marker"): one with ExpiredObjectDeleteMarker, or, as in S3,
+    one that expires current versions (Days or Date). Markers have no tags or size, so
+    rules filtering by them do not apply."""
+    return next((r["id"] for r in rules
+                 if (r.get("expired_marker") or "expiration_days" in r
+                     or "expiration_date" in r) and matches(r, key, 0, {})), None)
 
 
 def upload_expiry(rules: list[LifecycleRule], key: str, initiated: datetime,

@@ -133,6 +133,10 @@ def test_newer_noncurrent_versions_are_kept() -> None:
     assert noncurrent_expiry(rules, "a", 1, {}, NOW, 1, 86400) is None  # type: ignore[arg-type]
     assert noncurrent_expiry(rules, "a", 1, {}, NOW, 2, 86400) is not None  # type: ignore[arg-type]
     assert marker_expiry([_rule(expired_marker=True)], "a") == "r"  # type: ignore[list-item]
+    # a rule that expires current versions also clears expired delete markers (as S3)
+    assert marker_expiry([_rule(id="days", expiration_days=3)], "a") == "days"  # type: ignore[list-item]
+    assert marker_expiry([_rule(tags={"t": "1"}, expiration_days=3)], "a") is None  # type: ignore[list-item]
+    assert marker_expiry([_rule(noncurrent_days=3)], "a") is None  # type: ignore[list-item]
 
 
 def test_tag_sets_follow_s3s_rules() -> None:
