@@ -185,3 +185,7 @@ class ObjectLockNotEnabled(StrataError):
 
 class MalformedLifecycle(StrataError):
     """A lifecycle configuration S3 would refuse, with the reason."""
+
+
+class MalformedPolicy(StrataError):
+    """A bucket policy S3 would refuse, with the reason."""

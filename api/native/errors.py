@@ -30,6 +30,7 @@ ERRORS: dict[type[Exception], tuple[str, int]] = {
     e.IncompleteBody: ("IncompleteBody", 400),
     e.ChunkRefused: ("BadDigest", 400),
     e.InvalidTag: ("InvalidTag", 400),
+    e.MalformedPolicy: ("MalformedPolicy", 400),
     e.TooManyTags: ("TooManyTags", 400),
     e.InvalidRetention: ("InvalidRetention", 400),
     e.ObjectLockNotEnabled: ("ObjectLockNotEnabled", 400),

@@ -116,6 +116,7 @@ ERRORS: dict[type[Exception], tuple[str, int]] = {
     e.InvalidPartOrder: ("InvalidPartOrder", 400),
     e.EntityTooSmall: ("EntityTooSmall", 400),
     e.InvalidTag: ("InvalidTag", 400),
+    e.MalformedPolicy: ("MalformedPolicy", 400),
     e.TooManyTags: ("BadRequest", 400),
     e.InvalidRetention: ("InvalidArgument", 400),
     e.ObjectLockNotEnabled: ("InvalidRequest", 400),
