@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from domain.errors import AccessDenied, InvalidArgument
+from domain.policy import ALLOW, DENY, Policy, RequestFacts, evaluate, parse_policy
 from domain.records import Acl, Grant
 
 ALL_USERS = "group:all-users"
@@ -96,23 +98,45 @@ def may_bypass_governance(principal: Principal | None, bucket_acl: Acl) -> bool:
     return controls_bucket(principal, bucket_acl)
 
 
+# What a bucket's owner may always do, whatever its policy says (as in S3: an owner who
+# denied everyone, itself included, can still read and change the policy).
+OWNER_KEEPS = frozenset(("s3:getbucketpolicy", "s3:putbucketpolicy", "s3:deletebucketpolicy",
+                         "s3:getbucketpolicystatus"))
+
+
+@lru_cache(maxsize=1024)
+def policy_of(text: str | None, bucket: str) -> Policy | None:
+    """A bucket's stored policy, parsed once (it was checked when it was stored)."""
+    return None if text is None else parse_policy(text, bucket)
+
+
 def authorize(
     principal: Principal | None,
     action: Action,
     bucket_acl: Acl,
     object_acl: Acl | None = None,
+    policy: Policy | None = None,
+    facts: RequestFacts | None = None,
 ) -> None:
     """Raise AccessDenied unless `principal` may perform `action`.
 
-    The bucket owner controls everything in the bucket (as S3's bucket-owner-enforced
-    ownership does); other callers need a grant on the resource the action names.
+    As AWS evaluates it: an explicit Deny in the bucket policy refuses anyone (the
+    bucket's owner keeps the right to read and change the policy); then the bucket's
+    owner controls everything in the bucket (as S3's bucket-owner-enforced ownership
+    does); then an Allow in the policy, or a grant on the resource the action names.
+    `facts` describe the request to the policy (its IAM action, resource, conditions).
     """
-    if controls_bucket(principal, bucket_acl):
-        return
+    verdict = evaluate(policy, facts) if facts is not None else None
+    owner = controls_bucket(principal, bucket_acl)
     who = {
         "actor": principal.access_key if principal else "anonymous",
         "user": principal.user if principal else "anonymous",
     }
+    if verdict == DENY and not (owner and facts is not None
+                                and facts.action.lower() in OWNER_KEEPS):
+        raise AccessDenied("Access Denied by the bucket policy", action=action.name, **who)
+    if owner or verdict == ALLOW:
+        return
     if action.permission == "OWNER":
         raise AccessDenied("Only the bucket owner may do this", action=action.name, **who)
     acl = bucket_acl if action.resource == "bucket" else object_acl

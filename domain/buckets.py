@@ -19,6 +19,7 @@ from domain.errors import (
 from domain.lifecycle import LifecycleRule, check_rules
 from domain.lock import LockConfig, check_lock_config
 from domain.names import validate_bucket_name
+from domain.policy import parse_policy
 from domain.records import Acl, InventoryConfig, ReplicationRule, RequestMeta
 from domain.sites import check_site_name
 from domain.tags import MAX_BUCKET_TAGS, check_tags
@@ -111,6 +112,13 @@ class Bucket(Aggregate):
         tags: dict[str, str]
         meta: RequestMeta
 
+    class PolicyChanged(Aggregate.Event):
+        """The bucket policy document as its owner sent it (None: no policy)."""
+
+        name: str
+        policy: str | None
+        meta: RequestMeta
+
     class LifecycleConfigured(Aggregate.Event):
         name: str
         rules: list[LifecycleRule] | None
@@ -153,6 +161,7 @@ class Bucket(Aggregate):
         self.upload_expiry_seconds: int | None = None  # None: the store's default
         self.replication: list[ReplicationRule] | None = None
         self.tags: dict[str, str] = {}
+        self.policy: str | None = None
         self.lifecycle: list[LifecycleRule] | None = None
         self.object_lock: LockConfig | None = None
         self.is_live = True
@@ -350,3 +359,15 @@ class Bucket(Aggregate):
     def _object_lock_configured(self, name: str, lock: LockConfig, meta: RequestMeta,
                                 timestamp: datetime) -> None:
         self.object_lock = lock
+
+    def set_policy(self, policy: str | None, meta: RequestMeta, timestamp: datetime) -> None:
+        """A bucket policy (AWS's JSON policy language), checked before it is kept."""
+        self.ensure_live()
+        if policy is not None:
+            parse_policy(policy, self.name)
+        self._policy_changed(name=self.name, policy=policy, meta=meta, timestamp=timestamp)
+
+    @event(PolicyChanged)
+    def _policy_changed(self, name: str, policy: str | None, meta: RequestMeta,
+                        timestamp: datetime) -> None:
+        self.policy = policy

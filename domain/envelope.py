@@ -45,6 +45,7 @@ NAMES: dict[type, str] = {
     Bucket.UploadExpiryChanged: "strata:BucketUploadExpiryChanged",
     Bucket.ReplicationConfigured: "strata:BucketReplicationConfigured",
     Bucket.TagsChanged: "strata:BucketTagsChanged",
+    Bucket.PolicyChanged: "strata:BucketPolicyChanged",
     Bucket.LifecycleConfigured: "strata:BucketLifecycleConfigured",
     Bucket.ObjectLockConfigured: "strata:BucketObjectLockConfigured",
     MultipartUpload.Initiated: "strata:MultipartUploadCreated",

@@ -11,9 +11,10 @@ from starlette.responses import Response
 from api.auth import optional_principal, required_principal
 from api.blocking import blocking
 from api.context import request_meta, system_of
+from api.native.access import allow
 from api.native.common import json_body, json_response, now, text_field
 from api.native.errors import MalformedRequest
-from domain.access import Action, authorize, canned_acl, make_acl
+from domain.access import Action, canned_acl, make_acl
 from domain.application import BucketInfo
 from domain.records import Acl, Grant
 from projections import buckets as bucket_view
@@ -80,7 +81,7 @@ async def list_buckets(request: Request) -> Response:
 async def get_bucket(request: Request) -> Response:
     system = system_of(request)
     info = await blocking(system.store.get_bucket, request.path_params["bucket"])
-    authorize(optional_principal(request), Action.LIST_BUCKET, info.acl)
+    allow(request, optional_principal(request), Action.LIST_BUCKET, info)
     await blocking(system.runner.wait_for, system.store.current_position())
     stats = bucket_stats(system.views, info.name)
     return json_response({**bucket_json(info), "stats": asdict(stats)})
@@ -91,7 +92,7 @@ async def delete_bucket(request: Request) -> Response:
     system = system_of(request)
     name = request.path_params["bucket"]
     info = await blocking(system.store.get_bucket, name)
-    authorize(principal, Action.ADMINISTER_BUCKET, info.acl)
+    allow(request, principal, Action.ADMINISTER_BUCKET, info, iam_action="s3:DeleteBucket")
     await blocking(
         system.store.delete_bucket, name, system.contents, request_meta(request, principal), now()
     )
@@ -104,9 +105,10 @@ async def versioning(request: Request) -> Response:
     name = request.path_params["bucket"]
     info = await blocking(system.store.get_bucket, name)
     if request.method == "GET":
-        authorize(principal, Action.LIST_BUCKET, info.acl)
+        allow(request, principal, Action.LIST_BUCKET, info,
+              iam_action="s3:GetBucketVersioning")
         return json_response({"status": info.versioning})
-    authorize(principal, Action.ADMINISTER_BUCKET, info.acl)
+    allow(request, principal, Action.ADMINISTER_BUCKET, info)
     body = await json_body(request)
     info = await blocking(
         system.store.set_bucket_versioning,
@@ -124,9 +126,9 @@ async def bucket_acl(request: Request) -> Response:
     name = request.path_params["bucket"]
     info = await blocking(system.store.get_bucket, name)
     if request.method == "GET":
-        authorize(principal, Action.READ_BUCKET_ACL, info.acl)
+        allow(request, principal, Action.READ_BUCKET_ACL, info)
         return json_response(info.acl)
-    authorize(principal, Action.WRITE_BUCKET_ACL, info.acl)
+    allow(request, principal, Action.WRITE_BUCKET_ACL, info)
     acl = acl_from_body(await json_body(request), info.owner)
     info = await blocking(
         system.store.set_bucket_acl, name, acl, request_meta(request, principal), now()
@@ -143,14 +145,14 @@ async def upload_expiry(request: Request) -> Response:
     name = request.path_params["bucket"]
     info = await blocking(system.store.get_bucket, name)
     if request.method == "PUT":
-        authorize(principal, Action.ADMINISTER_BUCKET, info.acl)
+        allow(request, principal, Action.ADMINISTER_BUCKET, info)
         seconds = (await json_body(request)).get("seconds")
         if seconds is not None and (not isinstance(seconds, int) or isinstance(seconds, bool)):
             raise MalformedRequest("seconds must be a whole number of seconds, or null")
         info = await blocking(system.store.set_bucket_upload_expiry, name, seconds,
                               request_meta(request, principal), now())
     else:
-        authorize(principal, Action.LIST_BUCKET, info.acl)
+        allow(request, principal, Action.LIST_BUCKET, info)
     effective = info.upload_expiry_seconds
     default = system.settings.upload_expiry_seconds
     return json_response({"seconds": effective,

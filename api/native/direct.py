@@ -26,12 +26,13 @@ from starlette.responses import Response
 from api.auth import required_principal
 from api.blocking import blocking
 from api.context import request_meta, system_of
+from api.native.access import allow
 from api.native.common import json_body, json_response, now, text_field
 from api.native.errors import MalformedRequest
 from api.native.objects import metadata_json
 from api.operations import new_version, record_version
 from api.system import NodeStore, System, nodes_of
-from domain.access import Action, authorize, canned_acl
+from domain.access import Action, canned_acl
 from domain.errors import AccessDenied, InvalidArgument
 from domain.names import validate_object_key
 from domain.records import Chunk, Content
@@ -71,7 +72,7 @@ async def grant(request: Request) -> Response:
     bucket = request.path_params["bucket"]
     nodes = _nodes(system)
     info = await blocking(system.store.get_bucket, bucket)
-    authorize(principal, Action.WRITE_OBJECTS, info.acl)
+    allow(request, principal, Action.WRITE_OBJECTS, info)
     chunks = _chunks(await json_body(request), system.settings.chunk_size)
     expires = int(time.time()) + GRANT_SECONDS
     grant_id = secrets.token_hex(16)
@@ -116,7 +117,7 @@ async def commit(request: Request) -> Response:
     key = text_field(body, "key")
     validate_object_key(key)
     info = await blocking(system.store.get_bucket, bucket)
-    authorize(principal, Action.WRITE_OBJECTS, info.acl)
+    allow(request, principal, Action.WRITE_OBJECTS, info)
     chunks: list[Chunk] = [{"digest": d, "size": s} for d, s in claims["c"]]
     await blocking(_check_uploaded, system.blobs, chunks, str(claims.get("g", "")))
     metadata = body.get("metadata", {})

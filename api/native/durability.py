@@ -12,9 +12,10 @@ from starlette.responses import Response
 from api.auth import admin_principal, optional_principal
 from api.blocking import blocking
 from api.context import system_of
+from api.native.access import allow
 from api.native.common import json_response
 from api.system import System, nodes_of
-from domain.access import Action, authorize
+from domain.access import Action
 from domain.objects import ObjectKey
 from projections.base import prefix_end
 from projections.chunk_refs import digests_of_object, referenced_digests
@@ -80,5 +81,5 @@ async def bucket(request: Request) -> Response:
     system = system_of(request)
     name = request.path_params["bucket"]
     info = await blocking(system.store.get_bucket, name)
-    authorize(optional_principal(request), Action.LIST_BUCKET, info.acl)
+    allow(request, optional_principal(request), Action.LIST_BUCKET, info)
     return json_response(await blocking(_bucket, system, name))

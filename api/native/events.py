@@ -16,12 +16,13 @@ from api.auth import admin_principal, bearer_token, principal_from_token, requir
 from api.blocking import blocking
 from api.context import system_of
 from api.feed import CommitSignal, position_before, read_records
+from api.native.access import allow
 from api.native.common import int_param, json_response
 from api.native.errors import MalformedRequest
 from api.native.history import ActorNames, instant_param, may_read_details
 from api.numbers import whole_number
 from api.system import System
-from domain.access import Action, Principal, authorize
+from domain.access import Action, Principal
 from domain.application import BucketInfo
 from domain.envelope import EventFilter, listing_view
 from domain.errors import AccessDenied, StrataError
@@ -76,7 +77,7 @@ async def _feed_rights(system: System, principal: Principal, wanted: EventFilter
             actor=principal.access_key, user=principal.user,
         )
     info = await blocking(system.store.get_bucket, wanted.bucket)
-    authorize(principal, Action.LIST_BUCKET, info.acl)
+    allow(None, principal, Action.LIST_BUCKET, info)
     await blocking(system.runner.wait_for, await blocking(system.store.current_position))
     return FeedRights(incarnation_start(system.views, wanted.bucket) - 1, info)
 

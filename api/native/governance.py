@@ -15,9 +15,10 @@ from starlette.responses import Response
 from api.auth import optional_principal, required_principal
 from api.blocking import blocking
 from api.context import request_meta, system_of
+from api.native.access import allow
 from api.native.common import json_body, json_response, now
 from api.native.errors import MalformedRequest
-from domain.access import Action, authorize
+from domain.access import Action
 from domain.tags import MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE
 
 TAGS_BODY_BYTES = 64 * 1024
@@ -37,7 +38,9 @@ async def bucket_tags(request: Request) -> Response:
     system = system_of(request)
     name = request.path_params["bucket"]
     info = await blocking(system.store.get_bucket, name)
-    authorize(principal, Action.ADMINISTER_BUCKET, info.acl)
+    allow(request, principal, Action.ADMINISTER_BUCKET, info,
+          iam_action="s3:GetBucketTagging" if request.method == "GET"
+          else "s3:PutBucketTagging")
     if request.method != "GET":
         tags = {} if request.method == "DELETE" else _tags(
             await json_body(request, limit=TAGS_BODY_BYTES), MAX_BUCKET_TAGS)
@@ -54,11 +57,14 @@ async def object_tags(request: Request) -> Response:
     info = await blocking(system.store.get_bucket, bucket)
     if request.method == "GET":
         found = await blocking(system.store.get_object, bucket, key, version_id)
-        authorize(principal, Action.READ_OBJECT, info.acl, found.version["acl"])
+        allow(request, principal, Action.READ_OBJECT, info, found.version["acl"], key=key,
+              version=found.version, iam_action="s3:GetObjectTagging")
         return json_response({"bucket": bucket, "key": key,
                               "version_id": found.version["version_id"],
                               "tags": found.version.get("tags", {})})
-    authorize(principal, Action.WRITE_OBJECTS, info.acl)
+    allow(request, principal, Action.WRITE_OBJECTS, info, key=key,
+          iam_action="s3:DeleteObjectTagging" if request.method == "DELETE"
+          else "s3:PutObjectTagging")
     tags = {} if request.method == "DELETE" else _tags(
         await json_body(request, limit=TAGS_BODY_BYTES), MAX_OBJECT_TAGS)
     changed = await blocking(system.store.set_object_tags, bucket, key, version_id, tags,

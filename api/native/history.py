@@ -13,11 +13,12 @@ from starlette.responses import Response
 from api.auth import optional_principal, required_principal
 from api.blocking import blocking
 from api.context import request_meta, system_of
+from api.native.access import allow
 from api.native.common import json_body, json_response, now
 from api.native.errors import MalformedRequest
 from api.operations import delete_marker, new_version_id, record_version
 from api.system import System
-from domain.access import Action, Principal, authorize, canned_acl, controls_bucket
+from domain.access import Action, Principal, canned_acl, controls_bucket
 from domain.application import BucketInfo, ObjectStore
 from domain.envelope import envelope, listing_view
 from domain.errors import (
@@ -75,7 +76,7 @@ def authorize_past_read(
     """Blocking: a read of a past version needs READ under the ACL it had then and under
     the ACL in force now (the version's own if it still exists, else the key's current
     version's): revoking access covers the past too. The stricter wins."""
-    authorize(principal, Action.READ_OBJECT, info.acl, version["acl"])
+    allow(None, principal, Action.READ_OBJECT, info, version["acl"], key=key, version=version)
     try:
         now_acl = system.store.get_object_version_record(
             info.name, key, version["version_id"]
@@ -85,7 +86,7 @@ def authorize_past_read(
             now_acl = system.store.get_object(info.name, key).version["acl"]
         except NoSuchKey:
             return
-    authorize(principal, Action.READ_OBJECT, info.acl, now_acl)
+    allow(None, principal, Action.READ_OBJECT, info, now_acl, key=key, version=version)
 
 
 def may_read_details(
@@ -100,7 +101,7 @@ def may_read_details(
         return False
     try:
         acl = system.store.get_object(info.name, key).version["acl"]
-        authorize(principal, Action.READ_OBJECT, info.acl, acl)
+        allow(None, principal, Action.READ_OBJECT, info, acl, key=key)
     except (NoSuchKey, AccessDenied):
         return False
     return True
@@ -185,7 +186,7 @@ async def history(request: Request) -> Response:
     bucket, key = request.path_params["bucket"], request.path_params["key"]
     principal = optional_principal(request)
     info = await blocking(system.store.get_bucket, bucket)
-    authorize(principal, Action.LIST_BUCKET, info.acl)
+    allow(request, principal, Action.LIST_BUCKET, info)
     records = await blocking(visible_history, system, principal, info, key)
     if not records:
         raise NoSuchKey("The specified key has no history.", bucket=bucket, key=key)
@@ -201,9 +202,9 @@ async def retention(request: Request) -> Response:
     name = request.path_params["bucket"]
     info = await blocking(system.store.get_bucket, name)
     if request.method == "GET":
-        authorize(principal, Action.LIST_BUCKET, info.acl)
+        allow(request, principal, Action.LIST_BUCKET, info)
         return json_response({"retention_seconds": info.retention_seconds})
-    authorize(principal, Action.ADMINISTER_BUCKET, info.acl)
+    allow(request, principal, Action.ADMINISTER_BUCKET, info)
     seconds = (await json_body(request)).get("retention_seconds")
     if not isinstance(seconds, int) or isinstance(seconds, bool):
         raise MalformedRequest("retention_seconds must be a whole number of seconds")
@@ -306,8 +307,8 @@ async def restore(request: Request) -> Response:
     if moment is None:
         raise MalformedRequest("Say which instant to restore with ?as_of=<RFC 3339 time>")
     info = await blocking(system.store.get_bucket, bucket)
-    authorize(principal, Action.LIST_BUCKET, info.acl)
-    authorize(principal, Action.WRITE_OBJECTS, info.acl)
+    allow(request, principal, Action.LIST_BUCKET, info)
+    allow(request, principal, Action.WRITE_OBJECTS, info)
     prefix = request.query_params.get("prefix", "")
     report = await blocking(
         restore_prefix, system, bucket, prefix, moment, request_meta(request, principal),

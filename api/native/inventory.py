@@ -13,11 +13,12 @@ from starlette.responses import Response, StreamingResponse
 from api.auth import optional_principal, required_principal
 from api.blocking import blocking, iterate_blocking
 from api.context import request_meta, system_of
+from api.native.access import allow
 from api.native.common import json_body, json_response, now, text_field
 from api.native.errors import MalformedRequest
 from api.native.history import instant_param
 from api.system import System
-from domain.access import Action, authorize, controls_bucket
+from domain.access import Action, controls_bucket
 from domain.records import InventoryConfig
 from projections.inventory import inventory_rows
 
@@ -48,7 +49,7 @@ async def rows(request: Request) -> Response:
     bucket = request.path_params["bucket"]
     principal = optional_principal(request)
     info = await blocking(system.store.get_bucket, bucket)
-    authorize(principal, Action.LIST_BUCKET, info.acl)
+    allow(request, principal, Action.LIST_BUCKET, info)
     moment = instant_param(request)
     current = request.query_params.get("current_only", "").lower() in ("true", "1", "yes")
     detailed = controls_bucket(principal, info.acl)
@@ -67,9 +68,9 @@ async def export(request: Request) -> Response:
         raise MalformedRequest("Name the bucket to write the inventory into with ?to_bucket=")
     moment = instant_param(request)
     source = await blocking(system.store.get_bucket, bucket)
-    authorize(principal, Action.LIST_BUCKET, source.acl)
+    allow(request, principal, Action.LIST_BUCKET, source)
     target = await blocking(system.store.get_bucket, destination)
-    authorize(principal, Action.WRITE_OBJECTS, target.acl)
+    allow(request, principal, Action.WRITE_OBJECTS, target)
     stamp = (moment or now()).strftime("%Y%m%dT%H%M%SZ")
     key = request.query_params.get("key") or f"inventory/{bucket}/{stamp}.parquet"
     await blocking(system.runner.wait_for, system.store.current_position())
@@ -86,9 +87,9 @@ async def schedule(request: Request) -> Response:
     bucket = request.path_params["bucket"]
     info = await blocking(system.store.get_bucket, bucket)
     if request.method == "GET":
-        authorize(principal, Action.LIST_BUCKET, info.acl)
+        allow(request, principal, Action.LIST_BUCKET, info)
         return json_response({"inventory": info.inventory})
-    authorize(principal, Action.ADMINISTER_BUCKET, info.acl)
+    allow(request, principal, Action.ADMINISTER_BUCKET, info)
     config: InventoryConfig | None = None
     if request.method == "PUT":
         body = await json_body(request)
@@ -98,7 +99,7 @@ async def schedule(request: Request) -> Response:
             "scheduled_by": principal.user,
         }
         target = await blocking(system.store.get_bucket, config["destination"])
-        authorize(principal, Action.WRITE_OBJECTS, target.acl)
+        allow(request, principal, Action.WRITE_OBJECTS, target)
     info = await blocking(
         system.store.configure_inventory, bucket, config, request_meta(request, principal), now()
     )

@@ -11,9 +11,10 @@ from starlette.responses import Response
 from api.auth import required_principal
 from api.blocking import blocking
 from api.context import request_meta, system_of
+from api.native.access import allow
 from api.native.common import json_body, json_response, now
 from api.native.errors import MalformedRequest
-from domain.access import Action, authorize
+from domain.access import Action
 from domain.errors import NoSuchReplicationConfiguration
 from domain.records import ReplicationRule
 
@@ -66,7 +67,7 @@ async def replication(request: Request) -> Response:
     system = system_of(request)
     name = request.path_params["bucket"]
     info = await blocking(system.store.get_bucket, name)
-    authorize(principal, Action.ADMINISTER_BUCKET, info.acl)
+    allow(request, principal, Action.ADMINISTER_BUCKET, info)
     if request.method == "GET":
         if not info.replication:
             raise NoSuchReplicationConfiguration(
@@ -87,7 +88,7 @@ async def status(request: Request) -> Response:
     system = system_of(request)
     name = request.path_params["bucket"]
     info = await blocking(system.store.get_bucket, name)
-    authorize(principal, Action.ADMINISTER_BUCKET, info.acl)
+    allow(request, principal, Action.ADMINISTER_BUCKET, info)
     if not info.replication:
         raise NoSuchReplicationConfiguration(
             "The bucket has no replication configuration", bucket=name)

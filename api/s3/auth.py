@@ -46,6 +46,8 @@ class Caller:
     principal: Principal | None
     payload_hash: str  # a hex SHA-256, UNSIGNED-PAYLOAD or a STREAMING-* mode
     chunk_signing: ChunkSigning | None = None
+    signature_version: str = ""  # s3:signatureversion: AWS4-HMAC-SHA256 or AWS (V2)
+    auth_type: str = ""  # s3:authType: REST-HEADER, REST-QUERY-STRING or POST
 
 
 def _parse_time(text: str) -> datetime:
@@ -177,7 +179,7 @@ def _from_header(target: Target, system: System, now: datetime) -> Caller:
     chunking = None
     if payload_hash in (sigv4.STREAMING_SIGNED, sigv4.STREAMING_SIGNED_TRAILER):
         chunking = ChunkSigning(key, auth.scope, amz_date, auth.signature)
-    return Caller(principal, payload_hash, chunking)
+    return Caller(principal, payload_hash, chunking, "AWS4-HMAC-SHA256", "REST-HEADER")
 
 
 def _from_query(target: Target, system: System, now: datetime) -> Caller:
@@ -230,7 +232,7 @@ def _from_query(target: Target, system: System, now: datetime) -> Caller:
         query["X-Amz-Signature"],
         "X-Amz-Signature",
     )
-    return Caller(principal, payload_hash)
+    return Caller(principal, payload_hash, None, "AWS4-HMAC-SHA256", "REST-QUERY-STRING")
 
 
 def _check_v2(target: Target, system: System, access_key: str, signature: str, date: str) -> Caller:
@@ -244,7 +246,7 @@ def _check_v2(target: Target, system: System, access_key: str, signature: str, d
             access_key=access_key,
             string_to_sign=to_sign,
         )
-    return Caller(principal, sigv4.UNSIGNED_PAYLOAD)
+    return Caller(principal, sigv4.UNSIGNED_PAYLOAD, None, "AWS", "REST-QUERY-STRING")
 
 
 def _from_v2_query(target: Target, system: System, now: datetime) -> Caller:

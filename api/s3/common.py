@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,12 +14,13 @@ from api.context import request_meta
 from api.s3.addressing import Target
 from api.s3.auth import Caller
 from api.s3.errors import InvalidRequest
+from api.s3.request_facts import condition_values, request_facts
 from api.s3.router import S3Operation
 from api.s3.xml import Node
 from api.system import System
-from domain.access import Action, authorize
+from domain.access import Action, authorize, policy_of
 from domain.application import BucketInfo
-from domain.records import RequestMeta
+from domain.records import Acl, RequestMeta, Version
 
 
 @dataclass
@@ -61,8 +63,23 @@ class Call:
     async def bucket_info(self, action: Action | None = None) -> BucketInfo:
         info: BucketInfo = await query(self.system.store.get_bucket, self.bucket)
         if action is not None:
-            authorize(self.caller.principal, action, info.acl)
+            self.authorize(info, action)
         return info
+
+    @functools.cached_property
+    def condition_values(self) -> dict[str, list[str]]:
+        return condition_values(self)
+
+    def authorize(self, info: BucketInfo, action: Action, object_acl: Acl | None = None, *,
+                  iam_action: str | None = None, key: str | None = None,
+                  version: Version | None = None) -> None:
+        """The one policy function, with the bucket's policy and this request's facts
+        (`iam_action`, `key`: another action or resource than the call's own; key ""
+        names the bucket)."""
+        policy = policy_of(info.policy, info.name)
+        facts = None if policy is None else request_facts(
+            self, iam_action, info.name, key, version)
+        authorize(self.caller.principal, action, info.acl, object_acl, policy, facts)
 
 
 def owner_node(user: str, tag: str = "Owner") -> Node:

@@ -22,6 +22,7 @@ from api.s3 import (
     multipart,
     object_lock,
     objects,
+    policy,
     replication,
     tagging,
 )
@@ -79,6 +80,10 @@ HANDLERS: dict[str, Handler] = {
     "GetObjectAcl": objects.get_object_acl,
     "PutObjectAcl": objects.put_object_acl,
     "GetObjectAttributes": attributes.get_object_attributes,
+    "GetBucketPolicy": policy.get_policy,
+    "PutBucketPolicy": policy.put_policy,
+    "DeleteBucketPolicy": policy.delete_policy,
+    "GetBucketPolicyStatus": policy.get_policy_status,
     "GetObjectTagging": tagging.get_object_tagging,
     "PutObjectTagging": tagging.put_object_tagging,
     "DeleteObjectTagging": tagging.delete_object_tagging,

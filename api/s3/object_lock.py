@@ -13,8 +13,9 @@ from api.s3.dates import iso_z
 from api.s3.errors import InvalidRequest, MalformedXML, NoSuchConfiguration
 from api.s3.integrity import read_small_body
 from api.s3.xml import Node, child_text, parse, xml_response
-from domain.access import Action, authorize, may_bypass_governance
+from domain.access import Action
 from domain.application import BucketInfo
+from domain.errors import AccessDenied
 from domain.lock import MODES, LockConfig
 from domain.records import Retention, Version
 
@@ -37,10 +38,18 @@ def _mode(text: str | None) -> str:
 
 
 def may_bypass(call: Call, info: BucketInfo) -> bool:
-    """x-amz-bypass-governance-retention from a caller allowed to bypass (the bucket's
-    owner or an administrator: S3's s3:BypassGovernanceRetention)."""
+    """x-amz-bypass-governance-retention from a caller allowed to bypass: S3's
+    s3:BypassGovernanceRetention, which the bucket's owner (or an administrator) has
+    and the bucket policy may grant or deny."""
     asked = (call.header("x-amz-bypass-governance-retention") or "").lower() == "true"
-    return asked and may_bypass_governance(call.caller.principal, info.acl)
+    if not asked:
+        return False
+    try:
+        call.authorize(info, Action.ADMINISTER_BUCKET,
+                       iam_action="s3:BypassGovernanceRetention")
+    except AccessDenied:
+        return False
+    return True
 
 
 def lock_from_headers(call: Call) -> dict[str, object]:
@@ -121,7 +130,7 @@ async def _readable_version(call: Call) -> tuple[BucketInfo, Version]:
     info = await call.bucket_info()
     obj = await blocking(call.system.store.get_object, call.bucket, call.key,
                          call.operation.version_id)
-    authorize(call.caller.principal, Action.READ_OBJECT, info.acl, obj.version["acl"])
+    call.authorize(info, Action.READ_OBJECT, obj.version["acl"], version=obj.version)
     if info.object_lock is None:
         raise InvalidRequest("Bucket is missing Object Lock Configuration")
     return info, obj.version

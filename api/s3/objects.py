@@ -41,7 +41,7 @@ from api.s3.sigv4 import STREAMING_MODES
 from api.s3.tagging import tagging_count, tags_from_header
 from api.s3.xml import Node, child_text, parse, xml_response
 from api.system import System
-from domain.access import Action, authorize
+from domain.access import Action
 from domain.application import BucketInfo, ObjectInfo
 from domain.errors import (
     NoSuchKey,
@@ -310,9 +310,9 @@ def _readable(call: Call) -> tuple[BucketInfo, Version]:
         obj = store.get_object(call.bucket, call.key, version_id)
     except (NoSuchKey, NoSuchVersion) as missing:
         # Without READ on the bucket, S3 hides whether a key exists.
-        authorize(call.caller.principal, Action.LIST_BUCKET, info.acl)
+        call.authorize(info, Action.LIST_BUCKET, iam_action="s3:ListBucket", key="")
         raise missing
-    authorize(call.caller.principal, Action.READ_OBJECT, info.acl, obj.version["acl"])
+    call.authorize(info, Action.READ_OBJECT, obj.version["acl"], version=obj.version)
     return info, obj.version
 
 
@@ -401,7 +401,9 @@ async def delete_object(call: Call) -> Response:
 
 
 async def delete_objects(call: Call) -> Response:
-    info = await call.bucket_info(Action.WRITE_OBJECTS)
+    info = await call.bucket_info()
+    if info.policy is None:  # else each key is asked of the policy, as S3 does
+        call.authorize(info, Action.WRITE_OBJECTS)
     if call.header("content-md5") is None and not any(
         name.startswith("x-amz-checksum-") or name == "x-amz-sdk-checksum-algorithm"
         for name in call.target.signed.headers
@@ -420,6 +422,9 @@ async def delete_objects(call: Call) -> Response:
             raise MalformedXML("Every Object in a Delete request needs a Key")
         try:
             validate_object_key(key)
+            if info.policy is not None:
+                call.authorize(info, Action.WRITE_OBJECTS, key=key, iam_action=(
+                    "s3:DeleteObjectVersion" if version_id else "s3:DeleteObject"))
             removed, is_marker = await _delete_one(call, info, key, version_id)
         except StrataError as exc:
             code = (classify(exc) or ("InternalError", 500))[0]
@@ -469,7 +474,9 @@ async def read_copy_source(call: Call) -> tuple[str, str, Version]:
     store = call.system.store
     source_info = await blocking(store.get_bucket, bucket)
     source = await blocking(store.get_object, bucket, key, version_id)
-    authorize(call.caller.principal, Action.READ_OBJECT, source_info.acl, source.version["acl"])
+    call.authorize(source_info, Action.READ_OBJECT, source.version["acl"],
+                   iam_action="s3:GetObjectVersion" if version_id else "s3:GetObject",
+                   key=key, version=source.version)
     check_read_conditions(call.headers, source.version, prefix="x-amz-copy-source-if-")
     return bucket, key, source.version
 
@@ -533,7 +540,7 @@ async def get_object_acl(call: Call) -> Response:
     info = await call.bucket_info()
     version_id = call.operation.version_id
     obj = await blocking(call.system.store.get_object, call.bucket, call.key, version_id)
-    authorize(call.caller.principal, Action.READ_OBJECT_ACL, info.acl, obj.version["acl"])
+    call.authorize(info, Action.READ_OBJECT_ACL, obj.version["acl"], version=obj.version)
     return xml_response("AccessControlPolicy", acl_nodes(obj.version["acl"]))
 
 
@@ -541,7 +548,7 @@ async def put_object_acl(call: Call) -> Response:
     info = await call.bucket_info()
     version_id = call.operation.version_id
     obj = await blocking(call.system.store.get_object, call.bucket, call.key, version_id)
-    authorize(call.caller.principal, Action.WRITE_OBJECT_ACL, info.acl, obj.version["acl"])
+    call.authorize(info, Action.WRITE_OBJECT_ACL, obj.version["acl"], version=obj.version)
     owner = obj.version["acl"]["owner"]
     body = await read_small_body(call)
     acl = acl_from_xml(body, owner) if body.strip() else acl_from_headers(call, owner)

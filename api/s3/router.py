@@ -27,7 +27,6 @@ class S3Operation:
 
 # Bucket sub-resources strata keeps no configuration for: GET answers this S3 error.
 UNCONFIGURED = {
-    "policy": "NoSuchBucketPolicy",
     "cors": "NoSuchCORSConfiguration",
     "website": "NoSuchWebsiteConfiguration",
     "encryption": "ServerSideEncryptionConfigurationNotFoundError",
@@ -35,7 +34,7 @@ UNCONFIGURED = {
 }
 UNSUPPORTED = (
     "logging", "notification", "requestPayment", "accelerate", "analytics", "metrics",
-    "inventory", "intelligent-tiering", "publicAccessBlock", "policyStatus", "torrent",
+    "inventory", "intelligent-tiering", "publicAccessBlock", "torrent",
     "restore", "select",
 )
 # What a plain bucket request (a listing, a creation, a deletion) may carry besides its
@@ -51,13 +50,14 @@ _BUCKET_GET = {"versioning": "GetBucketVersioning", "acl": "GetBucketAcl",
                "location": "GetBucketLocation", "uploads": "ListMultipartUploads",
                "versions": "ListObjectVersions", "replication": "GetBucketReplication",
                "tagging": "GetBucketTagging", "lifecycle": "GetBucketLifecycleConfiguration",
-               "object-lock": "GetObjectLockConfiguration"}
+               "object-lock": "GetObjectLockConfiguration", "policyStatus": "GetBucketPolicyStatus",
+               "policy": "GetBucketPolicy"}
 _BUCKET_PUT = {"versioning": "PutBucketVersioning", "acl": "PutBucketAcl",
                "replication": "PutBucketReplication", "tagging": "PutBucketTagging",
                "lifecycle": "PutBucketLifecycleConfiguration",
-               "object-lock": "PutObjectLockConfiguration"}
+               "object-lock": "PutObjectLockConfiguration", "policy": "PutBucketPolicy"}
 _BUCKET_DELETE = {"replication": "DeleteBucketReplication", "tagging": "DeleteBucketTagging",
-                  "lifecycle": "DeleteBucketLifecycle"}
+                  "lifecycle": "DeleteBucketLifecycle", "policy": "DeleteBucketPolicy"}
 _OBJECT_GET = {"acl": "GetObjectAcl", "uploadId": "ListParts", "tagging": "GetObjectTagging",
                "retention": "GetObjectRetention", "legal-hold": "GetObjectLegalHold",
                "attributes": "GetObjectAttributes"}

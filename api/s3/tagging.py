@@ -12,7 +12,7 @@ from api.s3.common import Call
 from api.s3.errors import InvalidRequest, MalformedXML, NoSuchConfiguration
 from api.s3.integrity import read_small_body
 from api.s3.xml import Node, child_text, parse, xml_response
-from domain.access import Action, authorize
+from domain.access import Action
 from domain.records import Version
 from domain.tags import MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE, tag_set
 
@@ -66,7 +66,7 @@ async def get_object_tagging(call: Call) -> Response:
     info = await call.bucket_info()
     obj = await blocking(call.system.store.get_object, call.bucket, call.key,
                          call.operation.version_id)
-    authorize(call.caller.principal, Action.READ_OBJECT, info.acl, obj.version["acl"])
+    call.authorize(info, Action.READ_OBJECT, obj.version["acl"], version=obj.version)
     return xml_response("Tagging", tag_set_nodes(obj.version.get("tags", {})),
                         _version_header(obj.version["version_id"]))
 

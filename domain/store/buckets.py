@@ -144,3 +144,7 @@ class BucketCommands(StoreCore):
     def configure_object_lock(self, name: str, lock: LockConfig, meta: RequestMeta,
                               now: datetime) -> BucketInfo:
         return self._changing_bucket(name, lambda b: b.configure_object_lock(lock, meta, now))
+
+    def set_bucket_policy(self, name: str, policy: str | None, meta: RequestMeta,
+                          now: datetime) -> BucketInfo:
+        return self._changing_bucket(name, lambda b: b.set_policy(policy, meta, now))

@@ -25,6 +25,7 @@ class BucketInfo:
     upload_expiry_seconds: int | None = None  # None: the store's default
     replication: list[ReplicationRule] | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    policy: str | None = None  # the bucket policy document
     lifecycle: list[LifecycleRule] | None = None
     object_lock: LockConfig | None = None  # None: the bucket has no object lock
 
@@ -79,6 +80,7 @@ def bucket_info(bucket: Bucket) -> BucketInfo:
         replication=bucket.replication,
         # getattr: snapshots taken before these settings existed lack them
         tags=getattr(bucket, "tags", {}),
+        policy=getattr(bucket, "policy", None),
         lifecycle=getattr(bucket, "lifecycle", None),
         object_lock=getattr(bucket, "object_lock", None),
     )

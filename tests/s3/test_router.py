@@ -61,7 +61,9 @@ def test_every_operation_reaches_its_handler(
     ("GET", "b", "", {"uploads": ""}, False, "ListMultipartUploads"),
     ("POST", "b", "", {"delete": ""}, False, "DeleteObjects"),
     ("POST", "b", "", {}, False, NOT_IMPLEMENTED),
-    ("GET", "b", "", {"policy": ""}, False, "GetBucket:policy"),
+    ("GET", "b", "", {"policy": ""}, False, "GetBucketPolicy"),
+    ("GET", "b", "", {"policyStatus": ""}, False, "GetBucketPolicyStatus"),
+    ("DELETE", "b", "", {"policy": ""}, False, "DeleteBucketPolicy"),
     ("GET", "b", "", {"lifecycle": ""}, False, "GetBucketLifecycleConfiguration"),
     ("PUT", "b", "", {"lifecycle": ""}, False, "PutBucketLifecycleConfiguration"),
     ("DELETE", "b", "", {"lifecycle": ""}, False, "DeleteBucketLifecycle"),
@@ -70,7 +72,8 @@ def test_every_operation_reaches_its_handler(
     ("DELETE", "b", "", {"tagging": ""}, False, "DeleteBucketTagging"),
     ("GET", "b", "", {"object-lock": ""}, False, "GetObjectLockConfiguration"),
     ("PUT", "b", "", {"object-lock": ""}, False, "PutObjectLockConfiguration"),
-    ("PUT", "b", "", {"policy": ""}, False, NOT_IMPLEMENTED),
+    ("PUT", "b", "", {"policy": ""}, False, "PutBucketPolicy"),
+    ("PUT", "b", "", {"website": ""}, False, NOT_IMPLEMENTED),
     ("DELETE", "b", "", {"cors": ""}, False, NOT_IMPLEMENTED),
     ("GET", "b", "", {"events": "s3:ObjectCreated:*"}, False, NOT_IMPLEMENTED),
     ("PUT", "b", "", {"notification-stream": ""}, False, NOT_IMPLEMENTED),
@@ -123,7 +126,7 @@ def test_every_handler_is_reachable() -> None:
                                          "tagging", "policy", "cors", "lifecycle", "website",
                                          "encryption", "replication", "object-lock",
                                          "ownershipControls", "retention", "legal-hold",
-                                         "attributes"))]
+                                         "attributes", "policyStatus"))]
     reached = {
         parse_operation(method, bucket, key, query, copy).name
         for method in methods for bucket, key in (("", ""), ("b", ""), ("b", "k"))

@@ -1,0 +1,50 @@
+"""Put/Get/DeleteBucketPolicy and GetBucketPolicyStatus (issue 24)."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from api.blocking import blocking
+from api.s3.common import Call
+from api.s3.errors import NoSuchConfiguration
+from api.s3.integrity import read_small_body
+from api.s3.xml import xml_response
+from domain.access import Action, policy_of
+from domain.errors import MalformedPolicy
+from domain.policy import MAX_POLICY_BYTES
+
+
+async def get_policy(call: Call) -> Response:
+    info = await call.bucket_info(Action.ADMINISTER_BUCKET)
+    if info.policy is None:
+        raise NoSuchConfiguration("The bucket policy does not exist", "NoSuchBucketPolicy",
+                                  bucket=call.bucket)
+    return Response(info.policy, 200, media_type="application/json")
+
+
+async def put_policy(call: Call) -> Response:
+    await call.bucket_info(Action.ADMINISTER_BUCKET)
+    body = await read_small_body(call)
+    if len(body) > MAX_POLICY_BYTES:
+        raise MalformedPolicy(f"Policies must be at most {MAX_POLICY_BYTES} bytes")
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        raise MalformedPolicy("Policies must be valid JSON (UTF-8)") from None
+    await blocking(call.system.store.set_bucket_policy, call.bucket, text, call.meta,
+                   call.now)
+    return Response(status_code=204)
+
+
+async def delete_policy(call: Call) -> Response:
+    await call.bucket_info(Action.ADMINISTER_BUCKET)
+    await blocking(call.system.store.set_bucket_policy, call.bucket, None, call.meta,
+                   call.now)
+    return Response(status_code=204)
+
+
+async def get_policy_status(call: Call) -> Response:
+    info = await call.bucket_info(Action.ADMINISTER_BUCKET)
+    policy = policy_of(info.policy, info.name)
+    public = policy is not None and policy.is_public
+    return xml_response("PolicyStatus", [("IsPublic", public)])
