@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from domain.errors import AccessDenied, InvalidArgument
 from domain.policy import ALLOW, DENY, Policy, RequestFacts, evaluate, parse_policy
+from domain.public_access import PublicAccessBlock, without_public_grants
 from domain.records import Acl, Grant
 
 ALL_USERS = "group:all-users"
@@ -117,6 +118,7 @@ def authorize(
     object_acl: Acl | None = None,
     policy: Policy | None = None,
     facts: RequestFacts | None = None,
+    blocked: PublicAccessBlock | None = None,
 ) -> None:
     """Raise AccessDenied unless `principal` may perform `action`.
 
@@ -125,8 +127,18 @@ def authorize(
     owner controls everything in the bucket (as S3's bucket-owner-enforced ownership
     does); then an Allow in the policy, or a grant on the resource the action names.
     `facts` describe the request to the policy (its IAM action, resource, conditions).
+    `blocked`: the public access block in force (public grants ignored, a public
+    policy's Allow not extended to anonymous callers).
     """
     verdict = evaluate(policy, facts) if facts is not None else None
+    if blocked is not None:
+        if verdict == ALLOW and blocked["restrict_public_buckets"] and principal is None \
+                and policy is not None and policy.is_public:
+            verdict = None
+        if blocked["ignore_public_acls"]:
+            bucket_acl = without_public_grants(bucket_acl, blocked)
+            if object_acl is not None:
+                object_acl = without_public_grants(object_acl, blocked)
     owner = controls_bucket(principal, bucket_acl)
     who = {
         "actor": principal.access_key if principal else "anonymous",

@@ -20,6 +20,13 @@ from domain.lifecycle import LifecycleRule, check_rules
 from domain.lock import LockConfig, check_lock_config
 from domain.names import validate_bucket_name
 from domain.policy import parse_policy
+from domain.public_access import (
+    NONE_BLOCKED,
+    PublicAccessBlock,
+    check_acl_allowed,
+    check_policy_allowed,
+    combined,
+)
 from domain.records import Acl, InventoryConfig, ReplicationRule, RequestMeta
 from domain.sites import check_site_name
 from domain.tags import MAX_BUCKET_TAGS, check_tags
@@ -112,6 +119,11 @@ class Bucket(Aggregate):
         tags: dict[str, str]
         meta: RequestMeta
 
+    class PublicAccessBlockChanged(Aggregate.Event):
+        name: str
+        block: PublicAccessBlock | None
+        meta: RequestMeta
+
     class PolicyChanged(Aggregate.Event):
         """The bucket policy document as its owner sent it (None: no policy)."""
 
@@ -162,6 +174,7 @@ class Bucket(Aggregate):
         self.replication: list[ReplicationRule] | None = None
         self.tags: dict[str, str] = {}
         self.policy: str | None = None
+        self.public_access_block: PublicAccessBlock | None = None
         self.lifecycle: list[LifecycleRule] | None = None
         self.object_lock: LockConfig | None = None
         self.is_live = True
@@ -230,8 +243,10 @@ class Bucket(Aggregate):
     ) -> None:
         self.versioning = status
 
-    def set_acl(self, acl: Acl, meta: RequestMeta, timestamp: datetime) -> None:
+    def set_acl(self, acl: Acl, meta: RequestMeta, timestamp: datetime,
+                store_block: PublicAccessBlock = NONE_BLOCKED) -> None:
         self.ensure_live()
+        check_acl_allowed(acl, combined(self.public_access_block, store_block))
         if acl["owner"] != self.owner:
             raise InvalidArgument("An ACL may not change the bucket's owner", owner=acl["owner"])
         self._acl_changed(name=self.name, acl=acl, meta=meta, timestamp=timestamp)
@@ -360,14 +375,29 @@ class Bucket(Aggregate):
                                 timestamp: datetime) -> None:
         self.object_lock = lock
 
-    def set_policy(self, policy: str | None, meta: RequestMeta, timestamp: datetime) -> None:
-        """A bucket policy (AWS's JSON policy language), checked before it is kept."""
+    def set_policy(self, policy: str | None, meta: RequestMeta, timestamp: datetime,
+                   store_block: PublicAccessBlock = NONE_BLOCKED) -> None:
+        """A bucket policy (AWS's JSON policy language), checked before it is kept; a
+        public one is refused where BlockPublicPolicy is on."""
         self.ensure_live()
         if policy is not None:
-            parse_policy(policy, self.name)
+            parsed = parse_policy(policy, self.name)
+            check_policy_allowed(parsed.is_public,
+                                 combined(self.public_access_block, store_block))
         self._policy_changed(name=self.name, policy=policy, meta=meta, timestamp=timestamp)
 
     @event(PolicyChanged)
     def _policy_changed(self, name: str, policy: str | None, meta: RequestMeta,
                         timestamp: datetime) -> None:
         self.policy = policy
+
+    def set_public_access_block(self, block: PublicAccessBlock | None, meta: RequestMeta,
+                                timestamp: datetime) -> None:
+        self.ensure_live()
+        self._public_access_block_changed(name=self.name, block=block, meta=meta,
+                                          timestamp=timestamp)
+
+    @event(PublicAccessBlockChanged)
+    def _public_access_block_changed(self, name: str, block: PublicAccessBlock | None,
+                                     meta: RequestMeta, timestamp: datetime) -> None:
+        self.public_access_block = block

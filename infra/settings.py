@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from domain.errors import InvalidArgument
+from domain.public_access import parse_switches
 from domain.sites import check_site_name
 
 KiB, MiB = 1024, 1024 * 1024
@@ -29,6 +30,14 @@ def _site_name(raw: str) -> str:
             check_site_name(raw)
         except InvalidArgument as exc:
             raise SettingsError(f"STRATA_SITE_NAME={raw[:64]!r}: {exc.message}") from None
+    return raw
+
+
+def _public_access_block(raw: str) -> str:
+    try:
+        parse_switches(raw)
+    except ValueError as exc:
+        raise SettingsError(f"STRATA_PUBLIC_ACCESS_BLOCK={raw[:64]!r}: {exc}") from None
     return raw
 
 
@@ -114,6 +123,9 @@ class Settings:
     upload_expiry_seconds: int = 7 * 24 * 3600  # incomplete multipart uploads; 0: never
     upload_expiry_check_seconds: float = 3600.0
     lifecycle_day_seconds: int = 86400  # how long a lifecycle "day" is (shorter: tests, demos)
+    # the store-wide public access block: "all", or some of BlockPublicAcls,
+    # IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets ("" none)
+    public_access_block: str = ""
     head_timeout_seconds: float = 30.0  # a request head must arrive within this
     body_stall_seconds: float = 60.0  # a body may pause this long between bytes
     max_connections: int = 1024  # per door; beyond it new requests get 503
@@ -210,6 +222,7 @@ class Settings:
             upload_expiry_seconds=int(
                 number("STRATA_UPLOAD_EXPIRY_SECONDS", defaults.upload_expiry_seconds)
             ),
+            public_access_block=_public_access_block(env.get("STRATA_PUBLIC_ACCESS_BLOCK", "")),
             lifecycle_day_seconds=int(
                 number("STRATA_LIFECYCLE_DAY_SECONDS", defaults.lifecycle_day_seconds)
             ),

@@ -67,4 +67,4 @@ def allow(request: Request | None, principal: Principal | None, action: Action,
         facts = RequestFacts(principal.user if principal else None,
                              iam_action or DEFAULT_ACTIONS[action], resource,
                              _values(request, principal, version))
-    authorize(principal, action, info.acl, object_acl, policy, facts)
+    authorize(principal, action, info.acl, object_acl, policy, facts, info.blocked)

@@ -79,7 +79,8 @@ class Call:
         policy = policy_of(info.policy, info.name)
         facts = None if policy is None else request_facts(
             self, iam_action, info.name, key, version)
-        authorize(self.caller.principal, action, info.acl, object_acl, policy, facts)
+        authorize(self.caller.principal, action, info.acl, object_acl, policy, facts,
+                  info.blocked)
 
 
 def owner_node(user: str, tag: str = "Owner") -> Node:

@@ -23,6 +23,7 @@ from api.s3 import (
     object_lock,
     objects,
     policy,
+    public_access,
     replication,
     tagging,
 )
@@ -84,6 +85,9 @@ HANDLERS: dict[str, Handler] = {
     "PutBucketPolicy": policy.put_policy,
     "DeleteBucketPolicy": policy.delete_policy,
     "GetBucketPolicyStatus": policy.get_policy_status,
+    "GetPublicAccessBlock": public_access.get_public_access_block,
+    "PutPublicAccessBlock": public_access.put_public_access_block,
+    "DeletePublicAccessBlock": public_access.delete_public_access_block,
     "GetObjectTagging": tagging.get_object_tagging,
     "PutObjectTagging": tagging.put_object_tagging,
     "DeleteObjectTagging": tagging.delete_object_tagging,

@@ -48,6 +48,9 @@ IAM_ACTIONS = {
     "GetBucketPolicy": "s3:GetBucketPolicy", "PutBucketPolicy": "s3:PutBucketPolicy",
     "DeleteBucketPolicy": "s3:DeleteBucketPolicy",
     "GetBucketPolicyStatus": "s3:GetBucketPolicyStatus",
+    "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+    "PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+    "DeletePublicAccessBlock": "s3:PutBucketPublicAccessBlock",
 }
 # The action S3 names instead when the request names a version.
 VERSIONED = {

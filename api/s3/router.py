@@ -34,7 +34,7 @@ UNCONFIGURED = {
 }
 UNSUPPORTED = (
     "logging", "notification", "requestPayment", "accelerate", "analytics", "metrics",
-    "inventory", "intelligent-tiering", "publicAccessBlock", "torrent",
+    "inventory", "intelligent-tiering", "torrent",
     "restore", "select",
 )
 # What a plain bucket request (a listing, a creation, a deletion) may carry besides its
@@ -51,13 +51,15 @@ _BUCKET_GET = {"versioning": "GetBucketVersioning", "acl": "GetBucketAcl",
                "versions": "ListObjectVersions", "replication": "GetBucketReplication",
                "tagging": "GetBucketTagging", "lifecycle": "GetBucketLifecycleConfiguration",
                "object-lock": "GetObjectLockConfiguration", "policyStatus": "GetBucketPolicyStatus",
-               "policy": "GetBucketPolicy"}
+               "policy": "GetBucketPolicy", "publicAccessBlock": "GetPublicAccessBlock"}
 _BUCKET_PUT = {"versioning": "PutBucketVersioning", "acl": "PutBucketAcl",
                "replication": "PutBucketReplication", "tagging": "PutBucketTagging",
                "lifecycle": "PutBucketLifecycleConfiguration",
-               "object-lock": "PutObjectLockConfiguration", "policy": "PutBucketPolicy"}
+               "object-lock": "PutObjectLockConfiguration", "policy": "PutBucketPolicy",
+               "publicAccessBlock": "PutPublicAccessBlock"}
 _BUCKET_DELETE = {"replication": "DeleteBucketReplication", "tagging": "DeleteBucketTagging",
-                  "lifecycle": "DeleteBucketLifecycle", "policy": "DeleteBucketPolicy"}
+                  "lifecycle": "DeleteBucketLifecycle", "policy": "DeleteBucketPolicy",
+                  "publicAccessBlock": "DeletePublicAccessBlock"}
 _OBJECT_GET = {"acl": "GetObjectAcl", "uploadId": "ListParts", "tagging": "GetObjectTagging",
                "retention": "GetObjectRetention", "legal-hold": "GetObjectLegalHold",
                "attributes": "GetObjectAttributes"}

@@ -18,6 +18,7 @@ from domain.errors import (
 from domain.lifecycle import LifecycleRule
 from domain.lock import LockConfig
 from domain.ports import BucketContents
+from domain.public_access import PublicAccessBlock, check_acl_allowed
 from domain.records import Acl, InventoryConfig, ReplicationRule, RequestMeta
 from domain.sites import Site
 from domain.store.core import StoreCore
@@ -42,6 +43,7 @@ class BucketCommands(StoreCore):
         """A new bucket; with `object_lock`, versioning and object lock are on from its
         first moment (S3's x-amz-bucket-object-lock-enabled), in the same commit."""
         acl = acl or canned_acl("private", owner)
+        check_acl_allowed(acl, self.public_access_default)
 
         def attempt() -> BucketInfo:
             try:
@@ -55,7 +57,7 @@ class BucketCommands(StoreCore):
                 bucket.configure_object_lock({"mode": None, "days": None, "years": None},
                                              meta, now)
             self._save(bucket)
-            return bucket_info(bucket)
+            return bucket_info(bucket, self.public_access_default)
 
         try:
             return self._retrying(attempt, Bucket.create_id(name))
@@ -91,7 +93,7 @@ class BucketCommands(StoreCore):
             bucket = self._bucket(name)
             change(bucket)
             self._save(bucket)
-            return bucket_info(bucket)
+            return bucket_info(bucket, self.public_access_default)
 
         return self._retrying(attempt, Bucket.create_id(name))
 
@@ -101,7 +103,8 @@ class BucketCommands(StoreCore):
         return self._changing_bucket(name, lambda b: b.set_versioning(status, meta, now))
 
     def set_bucket_acl(self, name: str, acl: Acl, meta: RequestMeta, now: datetime) -> BucketInfo:
-        return self._changing_bucket(name, lambda b: b.set_acl(acl, meta, now))
+        return self._changing_bucket(
+            name, lambda b: b.set_acl(acl, meta, now, self.public_access_default))
 
     def set_bucket_retention(
         self, name: str, seconds: int, meta: RequestMeta, now: datetime
@@ -147,4 +150,10 @@ class BucketCommands(StoreCore):
 
     def set_bucket_policy(self, name: str, policy: str | None, meta: RequestMeta,
                           now: datetime) -> BucketInfo:
-        return self._changing_bucket(name, lambda b: b.set_policy(policy, meta, now))
+        return self._changing_bucket(
+            name, lambda b: b.set_policy(policy, meta, now, self.public_access_default))
+
+    def set_public_access_block(self, name: str, block: PublicAccessBlock | None,
+                                meta: RequestMeta, now: datetime) -> BucketInfo:
+        return self._changing_bucket(
+            name, lambda b: b.set_public_access_block(block, meta, now))

@@ -23,6 +23,7 @@ from domain.errors import (
 from domain.names import validate_object_key
 from domain.objects import ObjectKey
 from domain.ports import BucketGate
+from domain.public_access import NONE_BLOCKED, PublicAccessBlock
 from domain.records import NULL_VERSION, Version
 from domain.runtime.group_commit import GroupCommit, Turns, Unit
 from domain.runtime.read_cache import NoReadCache, NotInMemory, ReadCache, must_not_block
@@ -55,6 +56,8 @@ class StoreCore(Application[Any]):
         """`read_cache_size` > 0 only where this instance makes every write to the store
         (then its followers also read the events it committed last from memory)."""
         self.gate: BucketGate = gate or _NoGate()
+        # the operator's store-wide public access block (STRATA_PUBLIC_ACCESS_BLOCK)
+        self.public_access_default: PublicAccessBlock = NONE_BLOCKED
         self._commit_listeners: list[Callable[[int], None]] = []
         self._group: GroupCommit[Unit] = GroupCommit(self._write_units)
         self._turns = Turns()
@@ -172,7 +175,7 @@ class StoreCore(Application[Any]):
 
 
     def get_bucket(self, name: str) -> BucketInfo:
-        return bucket_info(self._bucket(name, query=True))
+        return bucket_info(self._bucket(name, query=True), self.public_access_default)
     def _object_key(self, bucket: str, key: str, *, query: bool = False) -> ObjectKey:
         validate_object_key(key)
         try:

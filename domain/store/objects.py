@@ -17,6 +17,7 @@ from domain.geo import ReplicatedChange, change_time
 from domain.lock import locked_new_version
 from domain.names import validate_object_key
 from domain.objects import ObjectKey
+from domain.public_access import check_acl_allowed
 from domain.records import Acl, RequestMeta, Retention, Version
 from domain.store.core import StoreCore, with_version_id
 from domain.store.results import (
@@ -49,6 +50,7 @@ class ObjectCommands(StoreCore):
                 info = self.get_bucket(bucket)
                 obj = self._object_key_or_new(bucket, key, now)
                 obj.check_write_condition(if_match, if_none_match)
+                check_acl_allowed(version["acl"], info.blocked)
                 stored = locked_new_version(with_version_id(version, info.versioning),
                                             info.object_lock, now)
                 obj.put_version(stored, info.versioning, meta, now)
@@ -160,7 +162,7 @@ class ObjectCommands(StoreCore):
         now: datetime,
     ) -> int:
         def attempt() -> int:
-            self._bucket(bucket, query=True)
+            check_acl_allowed(acl, self.get_bucket(bucket).blocked)
             obj = self._object_key(bucket, key)
             obj.set_acl(version_id, acl, meta, now)
             return self._save(obj)

@@ -8,6 +8,7 @@ from datetime import datetime
 from domain.buckets import Bucket
 from domain.lifecycle import LifecycleRule
 from domain.lock import LockConfig
+from domain.public_access import NONE_BLOCKED, PublicAccessBlock, combined
 from domain.records import Acl, InventoryConfig, ReplicationRule, Version
 from domain.users import User
 
@@ -26,6 +27,9 @@ class BucketInfo:
     replication: list[ReplicationRule] | None = None
     tags: dict[str, str] = field(default_factory=dict)
     policy: str | None = None  # the bucket policy document
+    public_access_block: PublicAccessBlock | None = None  # the bucket's own switches
+    # in force: the bucket's and the store's switches
+    blocked: PublicAccessBlock = field(default_factory=lambda: dict(NONE_BLOCKED))  # type: ignore[assignment]
     lifecycle: list[LifecycleRule] | None = None
     object_lock: LockConfig | None = None  # None: the bucket has no object lock
 
@@ -66,7 +70,8 @@ class Credentials:
     valid_since: datetime  # tokens issued before this are refused (rotation, deactivation)
 
 
-def bucket_info(bucket: Bucket) -> BucketInfo:
+def bucket_info(bucket: Bucket, store_block: PublicAccessBlock = NONE_BLOCKED) -> BucketInfo:
+    own = getattr(bucket, "public_access_block", None)
     return BucketInfo(
         name=bucket.name,
         owner=bucket.owner,
@@ -81,6 +86,8 @@ def bucket_info(bucket: Bucket) -> BucketInfo:
         # getattr: snapshots taken before these settings existed lack them
         tags=getattr(bucket, "tags", {}),
         policy=getattr(bucket, "policy", None),
+        public_access_block=own,
+        blocked=combined(own, store_block),
         lifecycle=getattr(bucket, "lifecycle", None),
         object_lock=getattr(bucket, "object_lock", None),
     )

@@ -12,6 +12,7 @@ from domain.errors import (
 )
 from domain.lock import locked_new_version
 from domain.objects import ObjectKey
+from domain.public_access import check_acl_allowed
 from domain.records import RequestMeta, Version
 from domain.store.core import StoreCore, with_version_id
 from domain.store.results import (
@@ -32,7 +33,7 @@ class UploadCommands(StoreCore):
         now: datetime,
     ) -> None:
         with self.gate.shared(bucket):
-            self._bucket(bucket, query=True)
+            check_acl_allowed(template["acl"], self.get_bucket(bucket).blocked)
             self._save(MultipartUpload.initiate(bucket, key, upload_id, template, meta, now))
 
     def get_upload(self, bucket: str, key: str, upload_id: str) -> MultipartUpload:

@@ -19,6 +19,7 @@ from api.operations import delete_marker, new_version
 from domain.application import ObjectStore
 from domain.errors import AccessKeyAlreadyExists, UserAlreadyExists
 from domain.ports import BlobStore, SiteLink
+from domain.public_access import parse_switches
 from domain.records import RequestMeta
 from domain.runtime.periodic import Periodic
 from infra.access_log import DeniedLog
@@ -207,6 +208,7 @@ def _open_store(settings: Settings) -> tuple[ObjectStore, Any]:
         if settings.event_store:  # other processes write too
             gate = PostgresBucketGate(settings.event_store, settings.pg_budget.gates)
         store = ObjectStore(env, gate, settings.read_cache_size)
+        store.public_access_default = parse_switches(settings.public_access_block)
         if settings.kafka:
             relay_tracking = open_tracking(settings)
     return store, relay_tracking

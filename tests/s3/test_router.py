@@ -126,7 +126,8 @@ def test_every_handler_is_reachable() -> None:
                                          "tagging", "policy", "cors", "lifecycle", "website",
                                          "encryption", "replication", "object-lock",
                                          "ownershipControls", "retention", "legal-hold",
-                                         "attributes", "policyStatus"))]
+                                         "attributes", "policyStatus",
+                                         "publicAccessBlock"))]
     reached = {
         parse_operation(method, bucket, key, query, copy).name
         for method in methods for bucket, key in (("", ""), ("b", ""), ("b", "k"))
