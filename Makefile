@@ -25,7 +25,10 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 # version and revision with any security update of it (deb12uN): the security archive
 # keeps only the newest update, so an exact pin stops installing when the next one ships.
 NGINX := nginx-light=1.22.1-9+deb12u*
-DEBIAN_TOOLS := rclone=1.60.1+dfsg-2+b5 s3fs=1.90-1 $(NGINX)
+# The browser the CORS tests drive (headless). Pinned exactly; Debian ships Chromium's
+# security releases as new upstream versions, so this pin moves with them.
+CHROMIUM := chromium=156.0.8078.129-1~deb12u1
+DEBIAN_TOOLS := rclone=1.60.1+dfsg-2+b5 s3fs=1.90-1 $(NGINX) $(CHROMIUM)
 
 # $(call debian_tools,<commands>,<pinned packages>,<who needs them>): install the
 # packages from Debian when any command is missing (as root), else say what to run.
@@ -44,7 +47,7 @@ define debian_tools
 endef
 
 client-tools:
-	$(call debian_tools,rclone s3fs nginx,$(DEBIAN_TOOLS),the tests)
+	$(call debian_tools,rclone s3fs nginx chromium,$(DEBIAN_TOOLS),the tests)
 
 setup: $(VENV)/.synced
 

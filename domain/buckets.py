@@ -8,6 +8,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.cors import CorsRule, check_cors_rules
 from domain.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -124,6 +125,11 @@ class Bucket(Aggregate):
         block: PublicAccessBlock | None
         meta: RequestMeta
 
+    class CorsConfigured(Aggregate.Event):
+        name: str
+        rules: list[CorsRule] | None
+        meta: RequestMeta
+
     class PolicyChanged(Aggregate.Event):
         """The bucket policy document as its owner sent it (None: no policy)."""
 
@@ -174,6 +180,7 @@ class Bucket(Aggregate):
         self.replication: list[ReplicationRule] | None = None
         self.tags: dict[str, str] = {}
         self.policy: str | None = None
+        self.cors: list[CorsRule] | None = None
         self.public_access_block: PublicAccessBlock | None = None
         self.lifecycle: list[LifecycleRule] | None = None
         self.object_lock: LockConfig | None = None
@@ -401,3 +408,15 @@ class Bucket(Aggregate):
     def _public_access_block_changed(self, name: str, block: PublicAccessBlock | None,
                                      meta: RequestMeta, timestamp: datetime) -> None:
         self.public_access_block = block
+
+    def configure_cors(self, rules: list[CorsRule] | None, meta: RequestMeta,
+                       timestamp: datetime) -> None:
+        self.ensure_live()
+        if rules is not None:
+            check_cors_rules(rules)
+        self._cors_configured(name=self.name, rules=rules, meta=meta, timestamp=timestamp)
+
+    @event(CorsConfigured)
+    def _cors_configured(self, name: str, rules: list[CorsRule] | None, meta: RequestMeta,
+                         timestamp: datetime) -> None:
+        self.cors = rules

@@ -46,6 +46,8 @@ NAMES: dict[type, str] = {
     Bucket.ReplicationConfigured: "strata:BucketReplicationConfigured",
     Bucket.TagsChanged: "strata:BucketTagsChanged",
     Bucket.PolicyChanged: "strata:BucketPolicyChanged",
+    Bucket.CorsConfigured: "strata:BucketCorsConfigured",
+    Bucket.PublicAccessBlockChanged: "strata:BucketPublicAccessBlockChanged",
     Bucket.LifecycleConfigured: "strata:BucketLifecycleConfigured",
     Bucket.ObjectLockConfigured: "strata:BucketObjectLockConfigured",
     MultipartUpload.Initiated: "strata:MultipartUploadCreated",

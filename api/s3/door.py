@@ -3,6 +3,7 @@ target (service, bucket or object) and sub-resource."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ from api.health import health_response
 from api.s3 import (
     attributes,
     buckets,
+    cors,
     lifecycle,
     listing,
     multipart,
@@ -34,6 +36,7 @@ from api.s3.errors import NoSuchConfiguration, NotImplementedYet, classify, hand
 from api.s3.router import NOT_IMPLEMENTED, UNCONFIGURED, parse_operation, unconfigured_operation
 from api.system import System
 
+log = logging.getLogger("strata.s3")
 Handler = Callable[[Call], Awaitable[Response]]
 
 # Cannot clash with a bucket: "_" is not allowed in bucket names.
@@ -85,6 +88,9 @@ HANDLERS: dict[str, Handler] = {
     "PutBucketPolicy": policy.put_policy,
     "DeleteBucketPolicy": policy.delete_policy,
     "GetBucketPolicyStatus": policy.get_policy_status,
+    "GetBucketCors": cors.get_cors,
+    "PutBucketCors": cors.put_cors,
+    "DeleteBucketCors": cors.delete_cors,
     "GetPublicAccessBlock": public_access.get_public_access_block,
     "PutPublicAccessBlock": public_access.put_public_access_block,
     "DeletePublicAccessBlock": public_access.delete_public_access_block,
@@ -144,11 +150,20 @@ class S3Door:
                 record_denied(self.system, request, "s3", code, response.status_code, exc)
         rid = request_id.encode()
         response.raw_headers += [(b"x-request-id", rid), (b"x-amz-request-id", rid)]
+        bucket = scope["state"].get("bucket")
+        if bucket and request.method != "OPTIONS" and "origin" in request.headers:
+            try:
+                response.raw_headers += await cors.actual_headers(request, self.system, bucket)
+            except Exception:  # the answer stands without CORS headers, as a browser sees it
+                log.exception("adding CORS headers failed")
         await response(scope, receive, send)
 
     async def _serve(self, request: Request) -> Response:
         system = self.system
         target = locate(request, system.settings.domain)
+        request.scope["state"]["bucket"] = target.bucket
+        if request.method == "OPTIONS":
+            return await cors.preflight(request, system, target.bucket)
         now = datetime.now(UTC)
         caller = await query(authenticate, target, system, now)
         operation = parse_operation(request.method, target.bucket, target.key, target.query,

@@ -51,6 +51,8 @@ IAM_ACTIONS = {
     "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
     "PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
     "DeletePublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+    "GetBucketCors": "s3:GetBucketCORS", "PutBucketCors": "s3:PutBucketCORS",
+    "DeleteBucketCors": "s3:PutBucketCORS",
 }
 # The action S3 names instead when the request names a version.
 VERSIONED = {

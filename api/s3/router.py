@@ -27,7 +27,6 @@ class S3Operation:
 
 # Bucket sub-resources strata keeps no configuration for: GET answers this S3 error.
 UNCONFIGURED = {
-    "cors": "NoSuchCORSConfiguration",
     "website": "NoSuchWebsiteConfiguration",
     "encryption": "ServerSideEncryptionConfigurationNotFoundError",
     "ownershipControls": "OwnershipControlsNotFoundError",
@@ -51,15 +50,16 @@ _BUCKET_GET = {"versioning": "GetBucketVersioning", "acl": "GetBucketAcl",
                "versions": "ListObjectVersions", "replication": "GetBucketReplication",
                "tagging": "GetBucketTagging", "lifecycle": "GetBucketLifecycleConfiguration",
                "object-lock": "GetObjectLockConfiguration", "policyStatus": "GetBucketPolicyStatus",
-               "policy": "GetBucketPolicy", "publicAccessBlock": "GetPublicAccessBlock"}
+               "policy": "GetBucketPolicy", "publicAccessBlock": "GetPublicAccessBlock",
+               "cors": "GetBucketCors"}
 _BUCKET_PUT = {"versioning": "PutBucketVersioning", "acl": "PutBucketAcl",
                "replication": "PutBucketReplication", "tagging": "PutBucketTagging",
                "lifecycle": "PutBucketLifecycleConfiguration",
                "object-lock": "PutObjectLockConfiguration", "policy": "PutBucketPolicy",
-               "publicAccessBlock": "PutPublicAccessBlock"}
+               "publicAccessBlock": "PutPublicAccessBlock", "cors": "PutBucketCors"}
 _BUCKET_DELETE = {"replication": "DeleteBucketReplication", "tagging": "DeleteBucketTagging",
                   "lifecycle": "DeleteBucketLifecycle", "policy": "DeleteBucketPolicy",
-                  "publicAccessBlock": "DeletePublicAccessBlock"}
+                  "publicAccessBlock": "DeletePublicAccessBlock", "cors": "DeleteBucketCors"}
 _OBJECT_GET = {"acl": "GetObjectAcl", "uploadId": "ListParts", "tagging": "GetObjectTagging",
                "retention": "GetObjectRetention", "legal-hold": "GetObjectLegalHold",
                "attributes": "GetObjectAttributes"}

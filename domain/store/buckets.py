@@ -9,6 +9,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from domain.access import canned_acl
 from domain.buckets import ENABLED, Bucket
+from domain.cors import CorsRule
 from domain.errors import (
     BucketAlreadyExists,
     BucketNotEmpty,
@@ -157,3 +158,7 @@ class BucketCommands(StoreCore):
                                 meta: RequestMeta, now: datetime) -> BucketInfo:
         return self._changing_bucket(
             name, lambda b: b.set_public_access_block(block, meta, now))
+
+    def configure_cors(self, name: str, rules: list[CorsRule] | None, meta: RequestMeta,
+                       now: datetime) -> BucketInfo:
+        return self._changing_bucket(name, lambda b: b.configure_cors(rules, meta, now))

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.buckets import Bucket
+from domain.cors import CorsRule
 from domain.lifecycle import LifecycleRule
 from domain.lock import LockConfig
 from domain.public_access import NONE_BLOCKED, PublicAccessBlock, combined
@@ -27,6 +28,7 @@ class BucketInfo:
     replication: list[ReplicationRule] | None = None
     tags: dict[str, str] = field(default_factory=dict)
     policy: str | None = None  # the bucket policy document
+    cors: list[CorsRule] | None = None
     public_access_block: PublicAccessBlock | None = None  # the bucket's own switches
     # in force: the bucket's and the store's switches
     blocked: PublicAccessBlock = field(default_factory=lambda: dict(NONE_BLOCKED))  # type: ignore[assignment]
@@ -86,6 +88,7 @@ def bucket_info(bucket: Bucket, store_block: PublicAccessBlock = NONE_BLOCKED) -
         # getattr: snapshots taken before these settings existed lack them
         tags=getattr(bucket, "tags", {}),
         policy=getattr(bucket, "policy", None),
+        cors=getattr(bucket, "cors", None),
         public_access_block=own,
         blocked=combined(own, store_block),
         lifecycle=getattr(bucket, "lifecycle", None),

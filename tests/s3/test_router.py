@@ -74,7 +74,7 @@ def test_every_operation_reaches_its_handler(
     ("PUT", "b", "", {"object-lock": ""}, False, "PutObjectLockConfiguration"),
     ("PUT", "b", "", {"policy": ""}, False, "PutBucketPolicy"),
     ("PUT", "b", "", {"website": ""}, False, NOT_IMPLEMENTED),
-    ("DELETE", "b", "", {"cors": ""}, False, NOT_IMPLEMENTED),
+    ("DELETE", "b", "", {"cors": ""}, False, "DeleteBucketCors"),
     ("GET", "b", "", {"events": "s3:ObjectCreated:*"}, False, NOT_IMPLEMENTED),
     ("PUT", "b", "", {"notification-stream": ""}, False, NOT_IMPLEMENTED),
     ("PUT", "b", "k", {}, False, "PutObject"),
