@@ -94,20 +94,20 @@ class _Page(BaseHTTPRequestHandler):
     reports: list[dict[str, Any]] = []
     reported = threading.Event()
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/html; charset=utf-8")
         self.end_headers()
         self.wfile.write(self.page)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("content-length", "0"))
         type(self).reports.append(json.loads(self.rfile.read(length)))
         self.send_response(204)
         self.end_headers()
         type(self).reported.set()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
