@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -90,9 +90,9 @@ def test_preflight_and_actual_requests(s3_server: Server, s3: Any, bucket: str) 
 class _Page(BaseHTTPRequestHandler):
     """Serves the test page and takes its report."""
 
-    page = b""
-    reports: list[dict[str, Any]] = []
-    reported = threading.Event()
+    page: ClassVar[bytes] = b""
+    reports: ClassVar[list[dict[str, Any]]] = []  # each test makes a subclass of its own
+    reported: ClassVar[threading.Event] = threading.Event()
 
     def do_GET(self) -> None:
         self.send_response(200)
