@@ -65,7 +65,7 @@ def _parse_time(text: str) -> datetime:
         ) from None
 
 
-def _check_scope(
+def check_scope(
     scope: sigv4.Scope, amz_date: str, region: str, error: type[S3ProtocolError]
 ) -> None:
     if scope.date != amz_date[:8]:
@@ -92,7 +92,7 @@ def authenticate(target: Target, system: System, now: datetime) -> Caller:
     return Caller(None, declared)
 
 
-def _principal(system: System, access_key: str) -> tuple[Principal, str]:
+def principal_of(system: System, access_key: str) -> tuple[Principal, str]:
     credentials = system.store.credentials(access_key)  # InvalidAccessKeyId if unknown
     secret = system.secret_box.decrypt(credentials.secret_ciphertext)
     return Principal(credentials.user, access_key, credentials.is_admin), secret
@@ -158,14 +158,14 @@ def _from_header(target: Target, system: System, now: datetime) -> Caller:
             request_time=amz_date,
             server_time=now.strftime("%Y%m%dT%H%M%SZ"),
         )
-    _check_scope(auth.scope, amz_date, system.settings.region, AuthorizationHeaderMalformed)
+    check_scope(auth.scope, amz_date, system.settings.region, AuthorizationHeaderMalformed)
     payload_hash = headers.get("x-amz-content-sha256")
     if payload_hash is None:
         raise InvalidRequest("Missing required header for this request: x-amz-content-sha256")
     if payload_hash not in _PAYLOAD_MODES and not sigv4.is_payload_hash(payload_hash):
         raise InvalidRequest(f"x-amz-content-sha256 {payload_hash!r} is not a valid value")
     _require_signed(headers, auth.signed_headers)
-    principal, secret = _principal(system, auth.scope.access_key)
+    principal, secret = principal_of(system, auth.scope.access_key)
     key = _verify(
         target,
         secret,
@@ -210,7 +210,7 @@ def _from_query(target: Target, system: System, now: datetime) -> Caller:
         raise fail("X-Amz-Expires should be a number") from None
     if not 1 <= expires <= MAX_PRESIGN_SECONDS:
         raise fail("X-Amz-Expires must be between 1 and 604800 seconds")
-    _check_scope(scope, amz_date, system.settings.region, fail)
+    check_scope(scope, amz_date, system.settings.region, fail)
     if now - moment > timedelta(seconds=expires):
         raise RequestExpired(
             "Request has expired",
@@ -220,7 +220,7 @@ def _from_query(target: Target, system: System, now: datetime) -> Caller:
     if moment - now > MAX_SKEW:
         raise RequestExpired("Request is not valid yet")
     _require_signed(target.signed.headers, signed_headers)
-    principal, secret = _principal(system, scope.access_key)
+    principal, secret = principal_of(system, scope.access_key)
     payload_hash = target.signed.headers.get("x-amz-content-sha256", sigv4.UNSIGNED_PAYLOAD)
     _verify(
         target,
@@ -236,7 +236,7 @@ def _from_query(target: Target, system: System, now: datetime) -> Caller:
 
 
 def _check_v2(target: Target, system: System, access_key: str, signature: str, date: str) -> Caller:
-    principal, secret = _principal(system, access_key)
+    principal, secret = principal_of(system, access_key)
     resource = sigv2.canonical_resource(target.resource, target.signed.query)
     to_sign = sigv2.string_to_sign(target.signed.method, target.signed.headers, date, resource)
     if not sigv4.signatures_match(sigv2.sign(secret, to_sign), signature):

@@ -25,6 +25,7 @@ from api.s3 import (
     object_lock,
     objects,
     policy,
+    post_object,
     public_access,
     replication,
     tagging,
@@ -88,6 +89,7 @@ HANDLERS: dict[str, Handler] = {
     "PutBucketPolicy": policy.put_policy,
     "DeleteBucketPolicy": policy.delete_policy,
     "GetBucketPolicyStatus": policy.get_policy_status,
+    "PostObject": post_object.post_object,
     "GetBucketCors": cors.get_cors,
     "PutBucketCors": cors.put_cors,
     "DeleteBucketCors": cors.delete_cors,
@@ -166,8 +168,10 @@ class S3Door:
             return await cors.preflight(request, system, target.bucket)
         now = datetime.now(UTC)
         caller = await query(authenticate, target, system, now)
-        operation = parse_operation(request.method, target.bucket, target.key, target.query,
-                                    "x-amz-copy-source" in target.signed.headers)
+        operation = parse_operation(
+            request.method, target.bucket, target.key, target.query,
+            "x-amz-copy-source" in target.signed.headers,
+            target.signed.headers.get("content-type", "").startswith("multipart/form-data"))
         return await HANDLERS[operation.name](
             Call(request, system, target, caller, now, operation)
         )

@@ -73,6 +73,10 @@ class InvalidRequest(S3ProtocolError):
     pass
 
 
+class MalformedPOSTRequest(S3ProtocolError):
+    pass
+
+
 class MissingContentLength(S3ProtocolError):
     pass
 
@@ -131,6 +135,7 @@ ERRORS: dict[type[Exception], tuple[str, int]] = {
     MalformedXML: ("MalformedXML", 400),
     MalformedACLError: ("MalformedACLError", 400),
     InvalidRequest: ("InvalidRequest", 400),
+    MalformedPOSTRequest: ("MalformedPOSTRequest", 400),
     InvalidLocationConstraint: ("InvalidLocationConstraint", 400),
     EntityTooLarge: ("EntityTooLarge", 400),
     MissingSecurityHeader: ("MissingSecurityHeader", 400),

@@ -52,7 +52,7 @@ IAM_ACTIONS = {
     "PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
     "DeletePublicAccessBlock": "s3:PutBucketPublicAccessBlock",
     "GetBucketCors": "s3:GetBucketCORS", "PutBucketCors": "s3:PutBucketCORS",
-    "DeleteBucketCors": "s3:PutBucketCORS",
+    "DeleteBucketCors": "s3:PutBucketCORS", "PostObject": "s3:PutObject",
 }
 # The action S3 names instead when the request names a version.
 VERSIONED = {

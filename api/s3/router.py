@@ -82,7 +82,7 @@ def _first(query: Mapping[str, str], table: Mapping[str, str]) -> str | None:
     return next((table[name] for name in table if name in query), None)
 
 
-def _bucket_operation(method: str, query: Mapping[str, str]) -> str:
+def _bucket_operation(method: str, query: Mapping[str, str], form: bool = False) -> str:
     if method == "GET":
         named = _first(query, _BUCKET_GET)
         if named is not None:
@@ -107,6 +107,8 @@ def _bucket_operation(method: str, query: Mapping[str, str]) -> str:
         return NOT_IMPLEMENTED if _names_a_sub_resource(query) else "DeleteBucket"
     if method == "POST" and "delete" in query:
         return "DeleteObjects"
+    if method == "POST" and form and not _names_a_sub_resource(query):
+        return "PostObject"
     return NOT_IMPLEMENTED
 
 
@@ -151,12 +153,13 @@ def _object_operation(method: str, query: Mapping[str, str], copy: bool) -> str:
 
 
 def parse_operation(method: str, bucket: str, key: str, query: Mapping[str, str],
-                    copy_source: bool = False) -> S3Operation:
-    """The operation a request asks for; `copy_source`: it carries x-amz-copy-source."""
+                    copy_source: bool = False, form: bool = False) -> S3Operation:
+    """The operation a request asks for; `copy_source`: it carries x-amz-copy-source;
+    `form`: its body is multipart/form-data (a browser's POST upload)."""
     if not bucket:
         name = "ListBuckets" if method == "GET" else NOT_IMPLEMENTED
     elif not key:
-        name = _bucket_operation(method, query)
+        name = _bucket_operation(method, query, form)
     else:
         name = _object_operation(method, query, copy_source)
     if not query:

@@ -1,6 +1,7 @@
 """CORS through a real server (issue 24): the rules kept, preflight and actual requests
 answered from them, and a real browser (Debian's chromium, headless) calling strata
-with fetch from a page served on another loopback origin."""
+with fetch from a page served on another loopback origin: a presigned PUT and GET, a
+refused bucket, and a form POST upload."""
 
 from __future__ import annotations
 
@@ -151,6 +152,11 @@ PAGE = """<!doctype html><meta charset="utf-8"><script>
     results.get = get.status;
     results.body = await get.text();
     results.etag = get.headers.get("ETag");
+    const form = new FormData();
+    for (const [name, value] of Object.entries(%(post_fields)s)) form.append(name, value);
+    form.append("file", new Blob(["posted from a form"], {type: "text/plain"}), "note.txt");
+    const posted = await fetch(%(post_url)s, {method: "POST", body: form});
+    results.post = posted.status;
   } catch (error) { results.error = String(error); }
   try { await fetch(%(denied)s); results.denied = "answered"; }
   catch (error) { results.denied = "blocked by CORS"; }
@@ -163,7 +169,7 @@ def test_a_browser_page_calls_strata_with_fetch(s3_server: Server, s3: Any, buck
                                                page_server: tuple[str, type[_Page]],
                                                tmp_path: Path) -> None:
     origin, handler = page_server
-    _cors(s3, bucket, {"AllowedOrigins": [origin], "AllowedMethods": ["GET", "PUT"],
+    _cors(s3, bucket, {"AllowedOrigins": [origin], "AllowedMethods": ["GET", "PUT", "POST"],
                        "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"]})
     other = bucket + "-no-cors"
     s3.create_bucket(Bucket=other)
@@ -175,12 +181,18 @@ def test_a_browser_page_calls_strata_with_fetch(s3_server: Server, s3: Any, buck
     get = signer.generate_presigned_url("get_object", Params={"Bucket": bucket,
                                                               "Key": "web.txt"})
     denied = signer.generate_presigned_url("get_object", Params={"Bucket": other, "Key": "k"})
+    post = signer.generate_presigned_post(bucket, "forms/${filename}",
+                                          Conditions=[["starts-with", "$key", "forms/"]])
     handler.page = (PAGE % {"put": json.dumps(put), "get": json.dumps(get),
-                            "denied": json.dumps(denied)}).encode()
+                            "denied": json.dumps(denied), "post_url": json.dumps(post["url"]),
+                            "post_fields": json.dumps(post["fields"])}).encode()
     report = _browse(origin + "/", tmp_path / "profile", handler)
     assert report.get("error") is None, report
     assert report["put"] == 200 and report["get"] == 200
     assert report["body"] == "written by a browser"
     assert report["etag"] and report["etag"].startswith('"')  # exposed by the rule
     assert report["denied"] == "blocked by CORS"
+    assert report["post"] == 204
+    assert s3.get_object(Bucket=bucket, Key="forms/note.txt")["Body"].read() == \
+        b"posted from a form"
     assert s3.get_object(Bucket=bucket, Key="web.txt")["Body"].read() == b"written by a browser"

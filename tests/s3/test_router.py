@@ -129,8 +129,14 @@ def test_every_handler_is_reachable() -> None:
                                          "attributes", "policyStatus",
                                          "publicAccessBlock"))]
     reached = {
-        parse_operation(method, bucket, key, query, copy).name
+        parse_operation(method, bucket, key, query, copy, form).name
         for method in methods for bucket, key in (("", ""), ("b", ""), ("b", "k"))
-        for query in queries for copy in (False, True)
+        for query in queries for copy in (False, True) for form in (False, True)
     }
     assert reached == set(HANDLERS)
+
+
+def test_a_form_post_to_a_bucket_is_a_browser_upload() -> None:
+    assert parse_operation("POST", "b", "", {}, form=True).name == "PostObject"
+    assert parse_operation("POST", "b", "", {"delete": ""}, form=True).name == "DeleteObjects"
+    assert parse_operation("POST", "b", "", {"website": ""}, form=True).name == NOT_IMPLEMENTED
