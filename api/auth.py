@@ -63,7 +63,10 @@ def issue_token(system: System, access_key: str, secret_key: str) -> tuple[str, 
 
 def principal_from_token(system: System, token: str) -> Principal:
     """The caller a token names, as its key stands now: a token of a key deactivated,
-    deleted or given a new secret since the token was issued is refused."""
+    deleted or given a new secret since the token was issued is refused. With single
+    sign-on configured, an ID token of its issuer names a user too."""
+    if system.oidc is not None and _signed_by_an_issuer(token):
+        return system.oidc.principal(system.oidc.verify(token))
     try:
         claims = jwt.decode(token, system.token_key, algorithms=["HS256"])
     except jwt.ExpiredSignatureError:
@@ -80,6 +83,14 @@ def principal_from_token(system: System, token: str) -> Principal:
         raise Unauthorized("The token was revoked (its key's secret changed or the key was "
                            "deactivated); get a new one from POST /auth/token")
     return Principal(user=creds.user, access_key=claims["ak"], is_admin=creds.is_admin)
+
+
+def _signed_by_an_issuer(token: str) -> bool:
+    """strata signs its own bearer tokens with HS256; an issuer's use a key pair."""
+    try:
+        return jwt.get_unverified_header(token).get("alg") != "HS256"
+    except jwt.InvalidTokenError:
+        return False
 
 
 def bearer_token(request: Request) -> str | None:

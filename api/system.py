@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol, cast
 
+from domain.access import Principal
 from domain.application import ObjectStore
 from domain.ports import BlobStore, BucketContents
 from domain.records import ReplicationRule, RequestMeta
@@ -88,6 +89,13 @@ class LifecycleTotals(Protocol):
     markers_removed: int
     uploads_aborted: int
     held: int
+
+
+class IdentityProvider(Protocol):
+    """An OpenID Connect issuer whose ID tokens sign users in (infra/oidc.py)."""
+
+    def verify(self, token: str) -> dict[str, Any]: ...
+    def principal(self, claims: dict[str, Any]) -> Principal: ...
 
 
 class Lifecycle(Protocol):
@@ -172,6 +180,8 @@ class System(Protocol):
     def gc(self) -> Collector: ...
     @property
     def lifecycle(self) -> Lifecycle: ...
+    @property
+    def oidc(self) -> IdentityProvider | None: ...
     @property
     def gc_follower(self) -> Follower: ...
     @property

@@ -189,3 +189,16 @@ class MalformedLifecycle(StrataError):
 
 class MalformedPolicy(StrataError):
     """A bucket policy S3 would refuse, with the reason."""
+
+
+class IdentityTokenRefused(StrataError):
+    """An identity token (OpenID Connect) or a session token strata does not accept: the
+    message says why."""
+
+
+class TokenExpired(IdentityTokenRefused):
+    """The token's time is up: sign in again."""
+
+
+class IssuerUnreachable(StrataError):
+    """The OpenID Connect issuer did not answer; try again later."""

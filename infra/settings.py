@@ -33,6 +33,16 @@ def _site_name(raw: str) -> str:
     return raw
 
 
+def _oidc_issuer(issuer: str, client_id: str) -> str:
+    if issuer and not issuer.startswith(("https://", "http://")):
+        raise SettingsError(f"STRATA_OIDC_ISSUER={issuer[:64]!r}: the issuer is a URL, "
+                            "such as https://login.example.com/realms/staff")
+    if issuer and not client_id:
+        raise SettingsError("STRATA_OIDC_ISSUER is set: set STRATA_OIDC_CLIENT_ID too (the "
+                            "audience strata's tokens are issued for)")
+    return issuer
+
+
 def _public_access_block(raw: str) -> str:
     try:
         parse_switches(raw)
@@ -126,6 +136,14 @@ class Settings:
     # the store-wide public access block: "all", or some of BlockPublicAcls,
     # IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets ("" none)
     public_access_block: str = ""
+    # single sign-on: an OpenID Connect issuer whose ID tokens (for this client id) sign
+    # users in; the user claim names the strata user, members of the admin group (in the
+    # groups claim) are administrators
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_user_claim: str = "preferred_username"
+    oidc_groups_claim: str = "groups"
+    oidc_admin_group: str = ""
     head_timeout_seconds: float = 30.0  # a request head must arrive within this
     body_stall_seconds: float = 60.0  # a body may pause this long between bytes
     max_connections: int = 1024  # per door; beyond it new requests get 503
@@ -223,6 +241,12 @@ class Settings:
                 number("STRATA_UPLOAD_EXPIRY_SECONDS", defaults.upload_expiry_seconds)
             ),
             public_access_block=_public_access_block(env.get("STRATA_PUBLIC_ACCESS_BLOCK", "")),
+            oidc_issuer=_oidc_issuer(env.get("STRATA_OIDC_ISSUER", ""),
+                                     env.get("STRATA_OIDC_CLIENT_ID", "")),
+            oidc_client_id=env.get("STRATA_OIDC_CLIENT_ID", ""),
+            oidc_user_claim=env.get("STRATA_OIDC_USER_CLAIM") or defaults.oidc_user_claim,
+            oidc_groups_claim=env.get("STRATA_OIDC_GROUPS_CLAIM") or defaults.oidc_groups_claim,
+            oidc_admin_group=env.get("STRATA_OIDC_ADMIN_GROUP", ""),
             lifecycle_day_seconds=int(
                 number("STRATA_LIFECYCLE_DAY_SECONDS", defaults.lifecycle_day_seconds)
             ),

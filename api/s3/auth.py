@@ -22,9 +22,10 @@ from api.s3.errors import (
     S3ProtocolError,
     SignatureDoesNotMatch,
 )
+from api.sessions import SESSION_KEY_PREFIX, session_principal
 from api.system import System
 from domain.access import Principal
-from domain.errors import AccessDenied
+from domain.errors import AccessDenied, InvalidAccessKeyId
 
 MAX_SKEW = timedelta(minutes=15)
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
@@ -92,7 +93,19 @@ def authenticate(target: Target, system: System, now: datetime) -> Caller:
     return Caller(None, declared)
 
 
-def principal_of(system: System, access_key: str) -> tuple[Principal, str]:
+def principal_of(system: System, access_key: str, session_token: str | None = None
+                 ) -> tuple[Principal, str]:
+    """The caller an access key names and its secret; a temporary key of an STS
+    session needs its session token (x-amz-security-token)."""
+    if session_token is not None or access_key.startswith(SESSION_KEY_PREFIX):
+        if not session_token:
+            raise InvalidAccessKeyId("A temporary access key needs its session token "
+                                     "(x-amz-security-token)", access_key=access_key)
+        return session_principal(system, access_key, session_token)
+    return _stored_principal(system, access_key)
+
+
+def _stored_principal(system: System, access_key: str) -> tuple[Principal, str]:
     credentials = system.store.credentials(access_key)  # InvalidAccessKeyId if unknown
     secret = system.secret_box.decrypt(credentials.secret_ciphertext)
     return Principal(credentials.user, access_key, credentials.is_admin), secret
@@ -165,7 +178,8 @@ def _from_header(target: Target, system: System, now: datetime) -> Caller:
     if payload_hash not in _PAYLOAD_MODES and not sigv4.is_payload_hash(payload_hash):
         raise InvalidRequest(f"x-amz-content-sha256 {payload_hash!r} is not a valid value")
     _require_signed(headers, auth.signed_headers)
-    principal, secret = principal_of(system, auth.scope.access_key)
+    principal, secret = principal_of(system, auth.scope.access_key,
+                                     headers.get("x-amz-security-token"))
     key = _verify(
         target,
         secret,
@@ -220,7 +234,8 @@ def _from_query(target: Target, system: System, now: datetime) -> Caller:
     if moment - now > MAX_SKEW:
         raise RequestExpired("Request is not valid yet")
     _require_signed(target.signed.headers, signed_headers)
-    principal, secret = principal_of(system, scope.access_key)
+    principal, secret = principal_of(system, scope.access_key,
+                                     query.get("X-Amz-Security-Token"))
     payload_hash = target.signed.headers.get("x-amz-content-sha256", sigv4.UNSIGNED_PAYLOAD)
     _verify(
         target,
@@ -236,9 +251,16 @@ def _from_query(target: Target, system: System, now: datetime) -> Caller:
 
 
 def _check_v2(target: Target, system: System, access_key: str, signature: str, date: str) -> Caller:
-    principal, secret = principal_of(system, access_key)
+    principal, secret = principal_of(
+        system, access_key,
+        target.signed.headers.get("x-amz-security-token")
+        or target.query.get("x-amz-security-token"))
     resource = sigv2.canonical_resource(target.resource, target.signed.query)
-    to_sign = sigv2.string_to_sign(target.signed.method, target.signed.headers, date, resource)
+    # x-amz-* parameters of a presigned URL (a session's x-amz-security-token) are
+    # signed as the headers they stand for
+    amz_query = {k.lower(): v for k, v in target.query.items() if k.lower().startswith("x-amz-")}
+    headers = {**amz_query, **target.signed.headers} if amz_query else target.signed.headers
+    to_sign = sigv2.string_to_sign(target.signed.method, headers, date, resource)
     if not sigv4.signatures_match(sigv2.sign(secret, to_sign), signature):
         raise SignatureDoesNotMatch(
             "The request signature we calculated does not match the signature you provided. "

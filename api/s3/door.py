@@ -28,6 +28,7 @@ from api.s3 import (
     post_object,
     public_access,
     replication,
+    sts,
     tagging,
 )
 from api.s3.addressing import locate
@@ -90,6 +91,7 @@ HANDLERS: dict[str, Handler] = {
     "DeleteBucketPolicy": policy.delete_policy,
     "GetBucketPolicyStatus": policy.get_policy_status,
     "PostObject": post_object.post_object,
+    "AssumeRoleWithWebIdentity": sts.assume_role_with_web_identity,
     "GetBucketCors": cors.get_cors,
     "PutBucketCors": cors.put_cors,
     "DeleteBucketCors": cors.delete_cors,
@@ -168,10 +170,12 @@ class S3Door:
             return await cors.preflight(request, system, target.bucket)
         now = datetime.now(UTC)
         caller = await query(authenticate, target, system, now)
+        content_type = target.signed.headers.get("content-type", "")
         operation = parse_operation(
             request.method, target.bucket, target.key, target.query,
             "x-amz-copy-source" in target.signed.headers,
-            target.signed.headers.get("content-type", "").startswith("multipart/form-data"))
+            content_type.startswith("multipart/form-data"),
+            content_type.startswith("application/x-www-form-urlencoded"))
         return await HANDLERS[operation.name](
             Call(request, system, target, caller, now, operation)
         )

@@ -38,11 +38,13 @@ def _signed_by(call: Call, fields: dict[str, str]) -> tuple[Principal | None, st
         scope = sigv4.parse_credential(fields.get("x-amz-credential", "")[:512])
         check_scope(scope, fields.get("x-amz-date", "")[:32], call.system.settings.region,
                     InvalidRequest)
-        principal, secret = principal_of(call.system, scope.access_key)
+        principal, secret = principal_of(call.system, scope.access_key,
+                                         fields.get("x-amz-security-token"))
         expected = sigv4.sign(sigv4.signing_key(secret, scope), fields.get("policy", ""))
         signature_version = sigv4.ALGORITHM
     elif "signature" in fields and "awsaccesskeyid" in fields:
-        principal, secret = principal_of(call.system, fields["awsaccesskeyid"][:128])
+        principal, secret = principal_of(call.system, fields["awsaccesskeyid"][:128],
+                                         fields.get("x-amz-security-token"))
         expected = sigv2.sign(secret, fields.get("policy", ""))
         signature_version = "AWS"
     else:

@@ -153,11 +153,14 @@ def _object_operation(method: str, query: Mapping[str, str], copy: bool) -> str:
 
 
 def parse_operation(method: str, bucket: str, key: str, query: Mapping[str, str],
-                    copy_source: bool = False, form: bool = False) -> S3Operation:
+                    copy_source: bool = False, form: bool = False,
+                    sts: bool = False) -> S3Operation:
     """The operation a request asks for; `copy_source`: it carries x-amz-copy-source;
-    `form`: its body is multipart/form-data (a browser's POST upload)."""
+    `form`: its body is multipart/form-data (a browser's POST upload); `sts`: it is
+    url-encoded parameters (an STS call to the service's address)."""
     if not bucket:
-        name = "ListBuckets" if method == "GET" else NOT_IMPLEMENTED
+        name = "ListBuckets" if method == "GET" else \
+            "AssumeRoleWithWebIdentity" if method == "POST" and sts else NOT_IMPLEMENTED
     elif not key:
         name = _bucket_operation(method, query, form)
     else:

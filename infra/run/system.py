@@ -36,6 +36,7 @@ from infra.geo.pg_state import GeoLeadership, PostgresGeoState
 from infra.geo.s3_link import S3_SCHEME, S3SiteLink
 from infra.kafka.relay import open_tracking, relay_lag
 from infra.keys import SecretBox, token_signing_key
+from infra.oidc import OidcSettings, OidcVerifier
 from infra.private_dir import make_private
 from infra.settings import Settings, SettingsError
 from infra.views.kafka_feed import KafkaViewFeed
@@ -127,6 +128,7 @@ class System:
     upload_expiry_job: Periodic
     lifecycle: LifecycleWorker
     lifecycle_job: Periodic
+    oidc: OidcVerifier | None = None
     role: str = "embedded"  # or "api" / "worker": a cluster process fed by Kafka
     feed: KafkaViewFeed | None = None  # the views' source in a cluster; else the store
     relay_lag: Callable[[float], tuple[int, float]] | None = None  # (events, seconds) at now
@@ -331,6 +333,9 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
         upload_expiry_job=Periodic("upload-expiry", settings.upload_expiry_check_seconds,
                                    upload_expiry.run_once, log),
         lifecycle=lifecycle,
+        oidc=None if not settings.oidc_issuer else OidcVerifier(OidcSettings(
+            settings.oidc_issuer, settings.oidc_client_id, settings.oidc_user_claim,
+            settings.oidc_groups_claim, settings.oidc_admin_group)),
         # at least ten passes a lifecycle day: an expiry is acted on within a tenth of it
         lifecycle_job=Periodic("lifecycle", settings.lifecycle_day_seconds / 10,
                                lifecycle.run_once, log),

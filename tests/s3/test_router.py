@@ -129,9 +129,10 @@ def test_every_handler_is_reachable() -> None:
                                          "attributes", "policyStatus",
                                          "publicAccessBlock"))]
     reached = {
-        parse_operation(method, bucket, key, query, copy, form).name
+        parse_operation(method, bucket, key, query, copy, form, sts).name
         for method in methods for bucket, key in (("", ""), ("b", ""), ("b", "k"))
         for query in queries for copy in (False, True) for form in (False, True)
+        for sts in (False, True)
     }
     assert reached == set(HANDLERS)
 
