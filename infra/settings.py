@@ -139,6 +139,11 @@ class Settings:
     # single sign-on: an OpenID Connect issuer whose ID tokens (for this client id) sign
     # users in; the user claim names the strata user, members of the admin group (in the
     # groups claim) are administrators
+    # TLS for both doors: a certificate and key (PEM files), or a development certificate
+    # made in the keys dir (tls_self_signed)
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_self_signed: bool = False
     oidc_issuer: str = ""
     oidc_client_id: str = ""
     oidc_user_claim: str = "preferred_username"
@@ -241,6 +246,9 @@ class Settings:
                 number("STRATA_UPLOAD_EXPIRY_SECONDS", defaults.upload_expiry_seconds)
             ),
             public_access_block=_public_access_block(env.get("STRATA_PUBLIC_ACCESS_BLOCK", "")),
+            tls_cert=env.get("STRATA_TLS_CERT", ""),
+            tls_key=env.get("STRATA_TLS_KEY", ""),
+            tls_self_signed=_flag(env, "STRATA_TLS_SELF_SIGNED"),
             oidc_issuer=_oidc_issuer(env.get("STRATA_OIDC_ISSUER", ""),
                                      env.get("STRATA_OIDC_CLIENT_ID", "")),
             oidc_client_id=env.get("STRATA_OIDC_CLIENT_ID", ""),
@@ -272,6 +280,27 @@ class Settings:
             geo_bytes_per_second=int(number("STRATA_GEO_BYTES_PER_SECOND",
                                             defaults.geo_bytes_per_second)),
         )
+
+    def tls_files(self) -> tuple[str, str] | None:
+        """The doors' certificate and key files, or None for plain HTTP."""
+        if self.tls_self_signed:
+            from infra.tls import self_signed
+
+            cert, key = self_signed(self.keys_dir, [self.host])
+            return str(cert), str(key)
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise SettingsError("TLS needs both a certificate and its key: set STRATA_TLS_CERT "
+                                "and STRATA_TLS_KEY (or --tls-cert and --tls-key)")
+        if not self.tls_cert:
+            return None
+        for path in (self.tls_cert, self.tls_key):
+            if not Path(path).is_file():
+                raise SettingsError(f"The TLS file {path!r} does not exist")
+        return self.tls_cert, self.tls_key
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_self_signed or self.tls_cert else "http"
 
     def check_blob_backend(self) -> None:
         if self.blob_backend not in ("local", "nodes"):

@@ -5,6 +5,7 @@ import os
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import time
@@ -131,14 +132,23 @@ class Server:
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
     command: str = "serve"  # or "api": a cluster's API instance
+    scheme: str = "http"  # "https": the server has TLS on (its env says how)
+    verify: str | bool = True  # with TLS: the CA file clients trust
+
+    @property
+    def http_verify(self) -> ssl.SSLContext | bool:
+        """What httpx wants for `verify` (boto3 takes the CA file's path)."""
+        if isinstance(self.verify, str):
+            return ssl.create_default_context(cafile=self.verify)
+        return self.verify
 
     @property
     def api(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
+        return f"{self.scheme}://127.0.0.1:{self.api_port}"
 
     @property
     def s3(self) -> str:
-        return f"http://127.0.0.1:{self.s3_port}"
+        return f"{self.scheme}://127.0.0.1:{self.s3_port}"
 
     def start(self, timeout: float = 30, attempts: int = 3) -> None:
         """A port free_port() chose can be taken (by another process's outgoing
@@ -170,9 +180,10 @@ class Server:
                         raise PortTaken(f"port {self.api_port} or {self.s3_port} was taken")
                 raise RuntimeError(f"strata {self.command} exited with {self.process.returncode}")
             try:
-                if httpx.get(f"{self.api}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.api}/healthz", timeout=1,
+                             verify=self.http_verify).status_code == 200:
                     return
-            except httpx.TransportError:
+            except (httpx.TransportError, FileNotFoundError):  # a CA file not made yet
                 pass
             time.sleep(0.1)
         raise TimeoutError("strata serve did not answer /healthz in time")
@@ -191,7 +202,7 @@ class Server:
                 self.kill()
 
     def token(self, access_key: str = ROOT_AK, secret_key: str = ROOT_SK) -> dict[str, str]:
-        r = httpx.post(f"{self.api}/auth/token",
+        r = httpx.post(f"{self.api}/auth/token", verify=self.http_verify,
                        json={"access_key": access_key, "secret_key": secret_key})
         r.raise_for_status()
         return {"authorization": f"Bearer {r.json()['token']}"}

@@ -55,6 +55,12 @@ def _door_options(serve: argparse.ArgumentParser) -> None:
         "--domain", help="virtual-host domain: bucket.<domain> names a bucket (STRATA_DOMAIN)"
     )
     serve.add_argument("--region", help="S3 region (STRATA_REGION, default us-east-1)")
+    serve.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate "
+                       "(STRATA_TLS_CERT)")
+    serve.add_argument("--tls-key", help="and this PEM key (STRATA_TLS_KEY)")
+    serve.add_argument("--tls-self-signed", action="store_true", default=None,
+                       help="serve HTTPS with a development certificate made in the keys "
+                       "dir (STRATA_TLS_SELF_SIGNED=1)")
 
 
 def _cluster_commands(sub: Any) -> None:
@@ -231,7 +237,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
     overrides = {
         name: getattr(args, name)
-        for name in ("data_dir", "host", "s3_port", "api_port", "domain", "region")
+        for name in ("data_dir", "host", "s3_port", "api_port", "domain", "region",
+                     "tls_cert", "tls_key", "tls_self_signed")
         if getattr(args, name, None) is not None
     }
     return dataclasses.replace(settings, **overrides)

@@ -23,11 +23,15 @@ from infra.settings import Settings
 log = logging.getLogger("strata")
 
 
-def print_banner(settings: Settings, system: System) -> None:
-    api = f"http://{settings.host}:{settings.api_port}"
+def print_banner(settings: Settings, system: System, tls: tuple[str, str] | None) -> None:
+    scheme = settings.scheme
+    api = f"{scheme}://{settings.host}:{settings.api_port}"
     print(f"strata is serving data from {settings.data_dir.resolve()}", flush=True)
     print(f"  native API : {api}", flush=True)
-    print(f"  S3 door    : http://{settings.host}:{settings.s3_port}", flush=True)
+    print(f"  S3 door    : {scheme}://{settings.host}:{settings.s3_port}", flush=True)
+    if tls is not None and settings.tls_self_signed:
+        print(f"  TLS        : a development certificate, {tls[0]} (clients trust it by "
+              "that path: curl --cacert, boto3 verify=)", flush=True)
     if system.root.generated:
         print(
             "  root credentials were generated and saved in "
@@ -68,12 +72,15 @@ class RedactSignatures(logging.Filter):
         return True
 
 
-def _door(app: ASGIApp, settings: Settings, port: int) -> uvicorn.Server:
+def _door(app: ASGIApp, settings: Settings, port: int,
+          tls: tuple[str, str] | None) -> uvicorn.Server:
     return _QuietServer(
         uvicorn.Config(
             app,
             host=settings.host,
             port=port,
+            ssl_certfile=tls[0] if tls else None,
+            ssl_keyfile=tls[1] if tls else None,
             log_level=settings.log_level,
             lifespan="on",
             **uvicorn_options(settings.http_limits),
@@ -94,6 +101,7 @@ async def _serve(settings: Settings, role: str) -> None:
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(IO_THREADS, thread_name_prefix="strata-io")
     )
+    tls = settings.tls_files()
     system = open_system(settings, role)
     system.start()
     # What startup built lives as long as the process: keep it out of the cyclic
@@ -102,8 +110,8 @@ async def _serve(settings: Settings, role: str) -> None:
     gc.freeze()
     try:
         servers = [
-            _door(create_native_app(system), settings, settings.api_port),
-            _door(create_s3_app(system), settings, settings.s3_port),
+            _door(create_native_app(system), settings, settings.api_port, tls),
+            _door(create_s3_app(system), settings, settings.s3_port, tls),
         ]
         logging.getLogger("uvicorn.access").addFilter(RedactSignatures())  # after its config
         loop = asyncio.get_running_loop()
@@ -115,7 +123,7 @@ async def _serve(settings: Settings, role: str) -> None:
                 break
             await asyncio.sleep(0.05)
         if all(s.started for s in servers):
-            print_banner(settings, system)
+            print_banner(settings, system, tls)
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for server in servers:
             server.should_exit = True

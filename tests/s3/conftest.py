@@ -35,6 +35,7 @@ def make_client(server: Server, access_key: str = ROOT_AK, secret_key: str = ROO
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
         region_name="us-east-1",
+        verify=config.pop("verify", server.verify),
         config=Config(s3={"addressing_style": config.pop("addressing_style", "path")},
                       retries={"max_attempts": 1}, **config),
     )
