@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,6 +145,7 @@ class Settings:
     tls_cert: str = ""
     tls_key: str = ""
     tls_self_signed: bool = False
+    node_ca: str = ""  # a CA file that signs the blob nodes' certificates ("": the system's)
     oidc_issuer: str = ""
     oidc_client_id: str = ""
     oidc_user_claim: str = "preferred_username"
@@ -249,6 +251,7 @@ class Settings:
             tls_cert=env.get("STRATA_TLS_CERT", ""),
             tls_key=env.get("STRATA_TLS_KEY", ""),
             tls_self_signed=_flag(env, "STRATA_TLS_SELF_SIGNED"),
+            node_ca=env.get("STRATA_NODE_CA", ""),
             oidc_issuer=_oidc_issuer(env.get("STRATA_OIDC_ISSUER", ""),
                                      env.get("STRATA_OIDC_CLIENT_ID", "")),
             oidc_client_id=env.get("STRATA_OIDC_CLIENT_ID", ""),
@@ -297,6 +300,15 @@ class Settings:
             if not Path(path).is_file():
                 raise SettingsError(f"The TLS file {path!r} does not exist")
         return self.tls_cert, self.tls_key
+
+    def node_verify(self) -> ssl.SSLContext | bool:
+        """How the store checks https:// blob nodes: against STRATA_NODE_CA, else the
+        system's CAs."""
+        if not self.node_ca:
+            return True
+        if not Path(self.node_ca).is_file():
+            raise SettingsError(f"STRATA_NODE_CA={self.node_ca!r}: no such file")
+        return ssl.create_default_context(cafile=self.node_ca)
 
     @property
     def scheme(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx
@@ -25,12 +26,15 @@ class ChunkCorrupt(NodeError):
 
 
 class NodeClient:
-    def __init__(self, ref: NodeRef, url: str, secret: str, timeout: float = 30.0) -> None:
+    def __init__(self, ref: NodeRef, url: str, secret: str, timeout: float = 30.0,
+                 verify: ssl.SSLContext | bool = True) -> None:
+        """`verify`: how an https:// node's certificate is checked (the system's CAs, or
+        a context trusting the cluster's CA); never off unless a caller says so."""
         self.ref = ref
         self.url = url.rstrip("/")
         self._secret = secret
         self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout, connect=2.0),
-                                  limits=httpx.Limits(max_connections=64))
+                                  limits=httpx.Limits(max_connections=64), verify=verify)
 
     @property
     def node_id(self) -> str:

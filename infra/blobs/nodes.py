@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import logging
+import ssl
 import threading
 import time
 from collections import OrderedDict
@@ -76,10 +77,12 @@ class NodeBlobStore:
         clock: Callable[[], float] = time.monotonic,
         threads: int = 32,
         gc_grace_seconds: float = 3600.0,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         if not 1 <= write_quorum <= replicas:
             raise ValueError("the write quorum must be between 1 and the replication factor")
         self._secret = secret
+        self._verify = verify  # how https:// nodes' certificates are checked
         self.replicas = replicas
         self.write_quorum = write_quorum
         self._down_after = down_after_seconds
@@ -104,7 +107,8 @@ class NodeBlobStore:
                     old.state = state
                     fresh[node_id] = old
                 else:
-                    client = NodeClient(NodeRef(node_id, zone), url, self._secret)
+                    client = NodeClient(NodeRef(node_id, zone), url, self._secret,
+                                        verify=self._verify)
                     fresh[node_id] = Member(client, state, self._clock())
             self._members = fresh
 
@@ -212,7 +216,7 @@ class NodeBlobStore:
 
     def identify(self, url: str) -> dict[str, object]:
         """Blocking: ask the node at `url` who it is (it must know the cluster secret)."""
-        probe = NodeClient(NodeRef("?", "?"), url, self._secret, 5.0)
+        probe = NodeClient(NodeRef("?", "?"), url, self._secret, 5.0, self._verify)
         try:
             return probe.health()
         except NodeError as exc:

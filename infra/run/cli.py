@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     node.add_argument("--port", type=int, help="the port a node being run listens on")
     node.add_argument("--zone", help="its failure domain (default zone-a)")
     node.add_argument("--host", help="address to bind (STRATA_HOST, default 127.0.0.1)")
+    node.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate "
+                      "(STRATA_TLS_CERT)")
+    node.add_argument("--tls-key", help="and this PEM key (STRATA_TLS_KEY)")
     _cluster_commands(sub)
     _client_commands(sub)
     return parser
@@ -274,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise SettingsError("a blob node needs --data-dir and --port (and --zone)")
             with contextlib.suppress(KeyboardInterrupt):
                 serve_node(args.data_dir, settings.host, args.port, args.zone or "zone-a",
-                           settings.require_cluster_secret())
+                           settings.require_cluster_secret(), settings.tls_files())
             return 0
         if args.command == "events" and getattr(args, "kafka", False):
             return _kafka_tail(args, settings)

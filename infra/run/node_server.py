@@ -251,15 +251,20 @@ def create_node_app(node: BlobNode) -> Starlette:
     ])
 
 
-def serve_node(data_dir: Path, host: str, port: int, zone: str, secret: str) -> None:
-    """Run a blob node in the foreground until Ctrl-C or SIGTERM."""
+def serve_node(data_dir: Path, host: str, port: int, zone: str, secret: str,
+               tls: tuple[str, str] | None = None) -> None:
+    """Run a blob node in the foreground until Ctrl-C or SIGTERM; `tls`: its certificate
+    and key files (HTTPS)."""
     import uvicorn
     import uvloop
 
     make_private(data_dir)
     node = BlobNode(data_dir, zone, secret)
+    scheme = "https" if tls else "http"
     print(f"blob node {node.node_id} (zone {zone}) serving {data_dir.resolve()} "
-          f"on http://{host}:{port}", flush=True)
+          f"on {scheme}://{host}:{port}", flush=True)
     config = uvicorn.Config(create_node_app(node), host=host, port=port, log_level="warning",
-                            lifespan="off", **uvicorn_options(HttpLimits()))
+                            lifespan="off", ssl_certfile=tls[0] if tls else None,
+                            ssl_keyfile=tls[1] if tls else None,
+                            **uvicorn_options(HttpLimits()))
     uvloop.run(uvicorn.Server(config).serve())

@@ -247,7 +247,8 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     if settings.blob_backend == "nodes":
         nodes = NodeBlobStore(settings.require_cluster_secret(), settings.replicas,
                               settings.write_quorum, settings.node_down_after_seconds,
-                              gc_grace_seconds=settings.gc_grace_seconds)
+                              gc_grace_seconds=settings.gc_grace_seconds,
+                              verify=settings.node_verify())
         membership = MembershipWatcher(nodes, views, store.current_position, runner.wait_for,
                                        settings.node_probe_seconds)
         replicator = Replicator(store, views, runner.wait_for, nodes, utc_now,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -28,10 +29,11 @@ class Node:
     process: subprocess.Popen[bytes] | None = None
     node_id: str = ""
     _client: NodeClient | None = None
+    tls: tuple[Path, Path] | None = None  # its certificate and key: it serves HTTPS
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> None:
         self._forget_client()
@@ -39,7 +41,9 @@ class Node:
         with open(self.data_dir.parent / f"node-{self.port}.log", "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "infra.run.cli", "node", "--data-dir", str(self.data_dir),
-                 "--port", str(self.port), "--zone", self.zone],
+                 "--port", str(self.port), "--zone", self.zone,
+                 *(["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+                   if self.tls else [])],
                 env=server_env(STRATA_CLUSTER_SECRET=SECRET), stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -58,8 +62,9 @@ class Node:
     def client(self) -> NodeClient:
         """One pooled client, made anew after each start (a restart drops connections)."""
         if self._client is None:
+            verify = ssl.create_default_context(cafile=str(self.tls[0])) if self.tls else True
             self._client = NodeClient(NodeRef(self.node_id or "?", self.zone), self.url,
-                                      SECRET, 5.0)
+                                      SECRET, 5.0, verify)
         return self._client
 
     def _forget_client(self) -> None:
@@ -125,9 +130,15 @@ def rot_in_place(path: Path, offset: int) -> None:
         f.write(bytes([byte[0] ^ 0x55]))
 
 
-def start_cluster(root: Path, zones: list[str], **settings: str) -> Cluster:
+def start_cluster(root: Path, zones: list[str], tls: tuple[Path, Path] | None = None,
+                  **settings: str) -> Cluster:
+    """Nodes in `zones` and a store on them; with `tls` (a certificate the store trusts as
+    its CA, and its key) every node serves HTTPS."""
     cluster = Cluster(root)
-    cluster.nodes = [Node(root / f"node-{i}", free_port(), zone) for i, zone in enumerate(zones)]
+    cluster.nodes = [Node(root / f"node-{i}", free_port(), zone, tls=tls)
+                     for i, zone in enumerate(zones)]
+    if tls is not None:
+        settings = {"STRATA_NODE_CA": str(tls[0]), **settings}
     env = server_env(STRATA_BLOBS="nodes", STRATA_CLUSTER_SECRET=SECRET,
                      STRATA_NODE_PROBE_SECONDS="0.3", STRATA_NODE_DOWN_AFTER_SECONDS="1.5",
                      STRATA_REPLICATION_INTERVAL_SECONDS="1", STRATA_SCRUB_PER_SECOND="2000",
