@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from api.blocking import blocking
 from domain.chunking import ChunkWriter
-from domain.ports import BlobStore, Piece
+from domain.ports import BlobStore, ChunkSealer, Piece
 from domain.records import Content
 
 FLUSH_BYTES = 1024 * 1024
@@ -19,13 +19,14 @@ T = TypeVar("T")
 
 
 async def ingest(
-    body: AsyncIterator[Piece], blobs: BlobStore, chunk_size: int, expected_size: int | None
+    body: AsyncIterator[Piece], blobs: BlobStore, chunk_size: int, expected_size: int | None,
+    sealer: ChunkSealer | None = None,
 ) -> Content:
     """Store `body` as chunks; IncompleteBody if it ends short of `expected_size`.
 
     Chunks already committed when an upload fails are unreferenced: GC collects them.
     """
-    return await ingest_then(body, blobs, chunk_size, expected_size, _as_is)
+    return await ingest_then(body, blobs, chunk_size, expected_size, _as_is, sealer)
 
 
 async def ingest_then(
@@ -34,10 +35,11 @@ async def ingest_then(
     chunk_size: int,
     expected_size: int | None,
     then: Callable[[Content], T],
+    sealer: ChunkSealer | None = None,
 ) -> T:
     """`ingest`, then `then(content)` (blocking: it may record the object) in the same
     thread hop as the last chunk: a small PUT makes one hop, not two."""
-    work = ChunkWriter(blobs, chunk_size)
+    work = ChunkWriter(blobs, chunk_size, sealer)
     pending: list[Piece] = []
     pending_size = 0
     try:

@@ -28,7 +28,13 @@ from domain.public_access import (
     check_policy_allowed,
     combined,
 )
-from domain.records import Acl, InventoryConfig, ReplicationRule, RequestMeta
+from domain.records import (
+    Acl,
+    DefaultEncryption,
+    InventoryConfig,
+    ReplicationRule,
+    RequestMeta,
+)
 from domain.sites import check_site_name
 from domain.tags import MAX_BUCKET_TAGS, check_tags
 
@@ -125,6 +131,11 @@ class Bucket(Aggregate):
         block: PublicAccessBlock | None
         meta: RequestMeta
 
+    class EncryptionConfigured(Aggregate.Event):
+        name: str
+        encryption: DefaultEncryption | None
+        meta: RequestMeta
+
     class CorsConfigured(Aggregate.Event):
         name: str
         rules: list[CorsRule] | None
@@ -181,6 +192,7 @@ class Bucket(Aggregate):
         self.tags: dict[str, str] = {}
         self.policy: str | None = None
         self.cors: list[CorsRule] | None = None
+        self.encryption: DefaultEncryption | None = None
         self.public_access_block: PublicAccessBlock | None = None
         self.lifecycle: list[LifecycleRule] | None = None
         self.object_lock: LockConfig | None = None
@@ -420,3 +432,18 @@ class Bucket(Aggregate):
     def _cors_configured(self, name: str, rules: list[CorsRule] | None, meta: RequestMeta,
                          timestamp: datetime) -> None:
         self.cors = rules
+
+    def configure_encryption(self, encryption: DefaultEncryption | None, meta: RequestMeta,
+                             timestamp: datetime) -> None:
+        """The encryption new objects get when they ask for none (None: none)."""
+        self.ensure_live()
+        if encryption is not None and encryption["mode"] not in ("AES256", "aws:kms"):
+            raise InvalidArgument("The default encryption is AES256 or aws:kms",
+                                  mode=encryption["mode"][:32])
+        self._encryption_configured(name=self.name, encryption=encryption, meta=meta,
+                                    timestamp=timestamp)
+
+    @event(EncryptionConfigured)
+    def _encryption_configured(self, name: str, encryption: DefaultEncryption | None,
+                               meta: RequestMeta, timestamp: datetime) -> None:
+        self.encryption = encryption

@@ -47,6 +47,7 @@ NAMES: dict[type, str] = {
     Bucket.TagsChanged: "strata:BucketTagsChanged",
     Bucket.PolicyChanged: "strata:BucketPolicyChanged",
     Bucket.CorsConfigured: "strata:BucketCorsConfigured",
+    Bucket.EncryptionConfigured: "strata:BucketEncryptionConfigured",
     Bucket.PublicAccessBlockChanged: "strata:BucketPublicAccessBlockChanged",
     Bucket.LifecycleConfigured: "strata:BucketLifecycleConfigured",
     Bucket.ObjectLockConfigured: "strata:BucketObjectLockConfigured",

@@ -202,3 +202,12 @@ class TokenExpired(IdentityTokenRefused):
 
 class IssuerUnreachable(StrataError):
     """The OpenID Connect issuer did not answer; try again later."""
+
+
+class KeyUnavailable(StrataError):
+    """An encryption key strata needs is missing or does not fit: never wrong bytes."""
+
+
+class CustomerKeyRequired(StrataError):
+    """An SSE-C object read without its key, with another key, or SSE-C over plain
+    HTTP: the message says which."""

@@ -9,14 +9,13 @@ matched), ALLOW (an Allow matched and no Deny did) or None (nothing matched).
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
-
-import orjson
 
 from domain.errors import MalformedPolicy
 
@@ -240,8 +239,8 @@ def parse_policy(text: str, bucket: str) -> Policy:
     if len(text.encode()) > MAX_POLICY_BYTES:
         raise MalformedPolicy(f"Policies must be at most {MAX_POLICY_BYTES} bytes")
     try:
-        document = orjson.loads(text)
-    except orjson.JSONDecodeError:
+        document = json.loads(text)
+    except json.JSONDecodeError:
         raise MalformedPolicy("Policies must be valid JSON") from None
     if not isinstance(document, dict):
         raise MalformedPolicy("A policy is a JSON object")

@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from domain.records import Chunk
+from domain.records import Chunk, WrappedKey
 
 # A chunk's bytes as read: large chunks come as views of a file mapped from the page
 # cache, which spares a copy; bytes-like either way.
@@ -58,6 +58,24 @@ class StoredChunk:
     digest: str
     size: int
     idle_seconds: float  # since it was last written or confirmed
+
+
+class ChunkSealer(Protocol):
+    """Encrypts a chunk's bytes frame by frame (server-side encryption)."""
+
+    frame: int  # plaintext bytes a frame holds
+
+    def seal(self, plaintext: bytes) -> bytes: ...
+
+
+class KeyService(Protocol):
+    """Named key-encryption keys that wrap data keys (infra/kms.py; an external KMS
+    would be another adapter)."""
+
+    def ensure(self, name: str) -> object: ...
+    def info(self, name: str) -> object: ...
+    def wrap(self, name: str, data_key: bytes) -> WrappedKey: ...
+    def unwrap(self, wrapped: WrappedKey) -> bytes: ...
 
 
 class BlobStore(Protocol):

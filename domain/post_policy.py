@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from dataclasses import dataclass
 from datetime import datetime
-
-import orjson
 
 from domain.errors import AccessDenied, InvalidArgument
 
@@ -43,7 +42,7 @@ def parse_post_policy(encoded: str) -> PostPolicy:
     if len(encoded) > MAX_POLICY_CHARS:
         raise InvalidArgument(f"A POST policy is at most {MAX_POLICY_CHARS} characters")
     try:
-        document = orjson.loads(base64.b64decode(encoded, validate=True))
+        document = json.loads(base64.b64decode(encoded, validate=True))
     except (binascii.Error, ValueError):
         raise InvalidArgument("Invalid Policy: the policy is not base64-encoded JSON") from None
     if not isinstance(document, dict) or not isinstance(document.get("expiration"), str):

@@ -35,6 +35,7 @@ class Content(TypedDict):
     etag: str  # hex MD5 of the body, or "<md5-of-md5s>-N" for multipart
     sha256: str
     chunks: list[Chunk]
+    plain_sizes: NotRequired[list[int]]  # sealed chunks: the plaintext each holds
 
 
 class Grant(TypedDict):
@@ -82,6 +83,34 @@ class Retention(TypedDict):
     until: str
 
 
+class DefaultEncryption(TypedDict):
+    """A bucket's default encryption for objects that ask for none."""
+
+    mode: str  # "AES256" or "aws:kms"
+    kms_key: NotRequired[str]  # aws:kms: the key's name (else strata's SSE-S3 key)
+
+
+class WrappedKey(TypedDict):
+    """A data key wrapped by a key-encryption key (never the data key itself)."""
+
+    key: str  # the KEK's name ("" for SSE-C: the customer's key wraps it)
+    version: int  # the KEK's version
+    blob: str  # base64 of nonce + AES-GCM ciphertext of the data key
+
+
+class Encryption(TypedDict):
+    """How a version's chunks are encrypted: AES-256-GCM frames of `frame` plaintext
+    bytes, each stored as a 12-byte nonce, the ciphertext and a 16-byte tag."""
+
+    mode: str  # "AES256" (SSE-S3), "aws:kms" (SSE-KMS) or "SSE-C"
+    wrapped: WrappedKey
+    frame: int
+    plain_sizes: list[int]  # each chunk's plaintext size (the chunks hold ciphertext)
+    customer_key_md5: NotRequired[str]  # SSE-C: what S3 answers back
+    customer_key_digest: NotRequired[str]  # SSE-C: salted HMAC of the key, to refuse others
+    bucket_key: NotRequired[bool]
+
+
 class Version(TypedDict):
     """One version of an object key, or a delete marker."""
 
@@ -104,6 +133,7 @@ class Version(TypedDict):
     tags: NotRequired[dict[str, str]]  # its tag set (absent: none)
     retention: NotRequired[Retention]  # object lock retention
     legal_hold: NotRequired[bool]  # object lock legal hold (absent: off)
+    encryption: NotRequired[Encryption]  # server-side encryption (absent: plaintext chunks)
 
 
 # RFC 9110's token characters: what a header name may be made of.

@@ -34,6 +34,13 @@ def _site_name(raw: str) -> str:
     return raw
 
 
+def _encryption_default(raw: str) -> str:
+    if raw not in ("", "AES256"):
+        raise SettingsError(f"STRATA_ENCRYPTION_DEFAULT={raw[:32]!r}: use AES256 (every new "
+                            "object encrypted with SSE-S3) or leave it empty")
+    return raw
+
+
 def _oidc_issuer(issuer: str, client_id: str) -> str:
     if issuer and not issuer.startswith(("https://", "http://")):
         raise SettingsError(f"STRATA_OIDC_ISSUER={issuer[:64]!r}: the issuer is a URL, "
@@ -145,6 +152,10 @@ class Settings:
     tls_cert: str = ""
     tls_key: str = ""
     tls_self_signed: bool = False
+    # server-side encryption: every new object is encrypted with SSE-S3 unless it asks
+    # otherwise ("AES256"), or only those asking or whose bucket says so ("")
+    encryption_default: str = ""
+    sse_c_allow_http: bool = False  # SSE-C keys over plain HTTP: for tests only
     node_ca: str = ""  # a CA file that signs the blob nodes' certificates ("": the system's)
     oidc_issuer: str = ""
     oidc_client_id: str = ""
@@ -252,6 +263,8 @@ class Settings:
             tls_key=env.get("STRATA_TLS_KEY", ""),
             tls_self_signed=_flag(env, "STRATA_TLS_SELF_SIGNED"),
             node_ca=env.get("STRATA_NODE_CA", ""),
+            encryption_default=_encryption_default(env.get("STRATA_ENCRYPTION_DEFAULT", "")),
+            sse_c_allow_http=_flag(env, "STRATA_SSE_C_ALLOW_HTTP"),
             oidc_issuer=_oidc_issuer(env.get("STRATA_OIDC_ISSUER", ""),
                                      env.get("STRATA_OIDC_CLIENT_ID", "")),
             oidc_client_id=env.get("STRATA_OIDC_CLIENT_ID", ""),

@@ -20,7 +20,13 @@ from domain.lifecycle import LifecycleRule
 from domain.lock import LockConfig
 from domain.ports import BucketContents
 from domain.public_access import PublicAccessBlock, check_acl_allowed
-from domain.records import Acl, InventoryConfig, ReplicationRule, RequestMeta
+from domain.records import (
+    Acl,
+    DefaultEncryption,
+    InventoryConfig,
+    ReplicationRule,
+    RequestMeta,
+)
 from domain.sites import Site
 from domain.store.core import StoreCore
 from domain.store.results import (
@@ -162,3 +168,8 @@ class BucketCommands(StoreCore):
     def configure_cors(self, name: str, rules: list[CorsRule] | None, meta: RequestMeta,
                        now: datetime) -> BucketInfo:
         return self._changing_bucket(name, lambda b: b.configure_cors(rules, meta, now))
+
+    def configure_encryption(self, name: str, encryption: DefaultEncryption | None,
+                             meta: RequestMeta, now: datetime) -> BucketInfo:
+        return self._changing_bucket(
+            name, lambda b: b.configure_encryption(encryption, meta, now))

@@ -10,7 +10,7 @@ from domain.cors import CorsRule
 from domain.lifecycle import LifecycleRule
 from domain.lock import LockConfig
 from domain.public_access import NONE_BLOCKED, PublicAccessBlock, combined
-from domain.records import Acl, InventoryConfig, ReplicationRule, Version
+from domain.records import Acl, DefaultEncryption, InventoryConfig, ReplicationRule, Version
 from domain.users import User
 
 
@@ -29,6 +29,7 @@ class BucketInfo:
     tags: dict[str, str] = field(default_factory=dict)
     policy: str | None = None  # the bucket policy document
     cors: list[CorsRule] | None = None
+    encryption: DefaultEncryption | None = None  # the bucket's default encryption
     public_access_block: PublicAccessBlock | None = None  # the bucket's own switches
     # in force: the bucket's and the store's switches
     blocked: PublicAccessBlock = field(default_factory=lambda: dict(NONE_BLOCKED))  # type: ignore[assignment]
@@ -89,6 +90,7 @@ def bucket_info(bucket: Bucket, store_block: PublicAccessBlock = NONE_BLOCKED) -
         tags=getattr(bucket, "tags", {}),
         policy=getattr(bucket, "policy", None),
         cors=getattr(bucket, "cors", None),
+        encryption=getattr(bucket, "encryption", None),
         public_access_block=own,
         blocked=combined(own, store_block),
         lifecycle=getattr(bucket, "lifecycle", None),

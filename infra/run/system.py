@@ -36,6 +36,7 @@ from infra.geo.pg_state import GeoLeadership, PostgresGeoState
 from infra.geo.s3_link import S3_SCHEME, S3SiteLink
 from infra.kafka.relay import open_tracking, relay_lag
 from infra.keys import SecretBox, token_signing_key
+from infra.kms import LocalKeyService
 from infra.oidc import OidcSettings, OidcVerifier
 from infra.private_dir import make_private
 from infra.settings import Settings, SettingsError
@@ -128,6 +129,7 @@ class System:
     upload_expiry_job: Periodic
     lifecycle: LifecycleWorker
     lifecycle_job: Periodic
+    keys: LocalKeyService
     oidc: OidcVerifier | None = None
     role: str = "embedded"  # or "api" / "worker": a cluster process fed by Kafka
     feed: KafkaViewFeed | None = None  # the views' source in a cluster; else the store
@@ -334,6 +336,7 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
         upload_expiry_job=Periodic("upload-expiry", settings.upload_expiry_check_seconds,
                                    upload_expiry.run_once, log),
         lifecycle=lifecycle,
+        keys=LocalKeyService(settings.keys_dir),
         oidc=None if not settings.oidc_issuer else OidcVerifier(OidcSettings(
             settings.oidc_issuer, settings.oidc_client_id, settings.oidc_user_claim,
             settings.oidc_groups_claim, settings.oidc_admin_group)),
