@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 
 from api.blocking import iterate_blocking
+from api.sse import open_range
 from api.system import System
 from domain.application import ObjectInfo
+from domain.errors import KeyUnavailable
 from domain.ports import Piece
 from domain.records import NULL_VERSION, Acl, Content, RequestMeta, Version
 
@@ -89,10 +91,19 @@ def record_version(
 
 
 def read_version(
-    system: System, version: Version, byte_range: tuple[int, int] | None
+    system: System, version: Version, byte_range: tuple[int, int] | None,
+    data_key: bytes | None = None,
 ) -> Iterator[Piece]:
-    """Blocking iterator over the bytes of a version, every chunk verified first."""
+    """Blocking iterator over the bytes of a version, every chunk verified first; an
+    encrypted version's opened with `data_key` (frames that fail their tag are errors)."""
     start, end = byte_range or (0, version["size"])
+    encryption = version.get("encryption")
+    if encryption is not None:
+        if data_key is None:
+            raise KeyUnavailable("This object is encrypted and its key was not given")
+        yield from open_range(system.blobs.read_chunk, version["chunks"], encryption,
+                              data_key, start, end)
+        return
     offset = 0
     for chunk in version["chunks"]:
         lo, hi = offset, offset + chunk["size"]

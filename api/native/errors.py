@@ -31,6 +31,8 @@ ERRORS: dict[type[Exception], tuple[str, int]] = {
     e.ChunkRefused: ("BadDigest", 400),
     e.InvalidTag: ("InvalidTag", 400),
     e.MalformedPolicy: ("MalformedPolicy", 400),
+    e.KeyUnavailable: ("KeyUnavailable", 400),
+    e.CustomerKeyRequired: ("InvalidRequest", 400),
     e.IdentityTokenRefused: ("Unauthorized", 401),
     e.IssuerUnreachable: ("ServiceUnavailable", 503),
     e.TooManyTags: ("TooManyTags", 400),

@@ -17,6 +17,7 @@ from api.denials import REFUSED, record_denied
 from api.health import health_response
 from api.s3 import (
     attributes,
+    bucket_encryption,
     buckets,
     cors,
     lifecycle,
@@ -92,6 +93,9 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketPolicyStatus": policy.get_policy_status,
     "PostObject": post_object.post_object,
     "AssumeRoleWithWebIdentity": sts.assume_role_with_web_identity,
+    "GetBucketEncryption": bucket_encryption.get_encryption,
+    "PutBucketEncryption": bucket_encryption.put_encryption,
+    "DeleteBucketEncryption": bucket_encryption.delete_encryption,
     "GetBucketCors": cors.get_cors,
     "PutBucketCors": cors.put_cors,
     "DeleteBucketCors": cors.delete_cors,

@@ -121,6 +121,8 @@ ERRORS: dict[type[Exception], tuple[str, int]] = {
     e.EntityTooSmall: ("EntityTooSmall", 400),
     e.InvalidTag: ("InvalidTag", 400),
     e.MalformedPolicy: ("MalformedPolicy", 400),
+    e.KeyUnavailable: ("KMS.NotFoundException", 400),
+    e.CustomerKeyRequired: ("InvalidRequest", 400),
     e.TokenExpired: ("ExpiredToken", 400),
     e.IdentityTokenRefused: ("InvalidToken", 400),
     e.IssuerUnreachable: ("ServiceUnavailable", 503),

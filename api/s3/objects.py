@@ -26,6 +26,8 @@ from api.s3.acl import acl_from_headers, acl_from_xml, acl_nodes
 from api.s3.checksums import header_name
 from api.s3.common import Call
 from api.s3.dates import http_date, iso_z, parse_http_date
+from api.s3.encryption import data_key_for, sealed_version, sealing_for
+from api.s3.encryption import response_headers as encryption_headers
 from api.s3.errors import (
     EntityTooLarge,
     InvalidRequest,
@@ -52,7 +54,7 @@ from domain.errors import (
 )
 from domain.lifecycle import current_expiry
 from domain.names import validate_object_key
-from domain.ports import Piece
+from domain.ports import ChunkSealer, Piece
 from domain.records import Content, Version, check_representation, check_user_metadata
 
 T = TypeVar("T")
@@ -102,9 +104,11 @@ def _body_length(call: Call) -> int | None:
     return length
 
 
-async def store_body(call: Call, then: Callable[[Content, dict[str, str]], T]) -> T:
+async def store_body(call: Call, then: Callable[[Content, dict[str, str]], T],
+                     sealer: ChunkSealer | None = None) -> T:
     """Stream the body into chunks and check it, then `then(content, checksum)`: blocking,
-    in the same thread hop as the last chunk (it records what was stored)."""
+    in the same thread hop as the last chunk (it records what was stored). With a
+    `sealer`, the chunks are encrypted."""
     length = _body_length(call)
     if length is not None and length > MAX_PUT_BYTES:
         raise EntityTooLarge(
@@ -118,7 +122,8 @@ async def store_body(call: Call, then: Callable[[Content, dict[str, str]], T]) -
         return then(content, verify_content(call, body, content))
 
     return await ingest_then(
-        body.stream, system.blobs, system.settings.chunk_size, body.decoded_length, checked
+        body.stream, system.blobs, system.settings.chunk_size, body.decoded_length, checked,
+        sealer,
     )
 
 
@@ -133,19 +138,22 @@ async def put_object(call: Call) -> Response:
     check_representation(content_type, headers_kept)
     governance = governance_fields(call, info)
     if_match, if_none_match = call.header("if-match"), call.header("if-none-match") == "*"
+    sealing = await blocking(sealing_for, call, info)
 
     def record(content: Content, checksum: dict[str, str]) -> ObjectInfo:
         version = new_version(content, owner, acl, call.now, content_type, headers_kept, metadata)
         version.update(governance)  # type: ignore[typeddict-item]
         if checksum:
             version["checksum"] = checksum
+        version = sealed_version(version, content, sealing)
         return record_version(
             call.system, call.bucket, call.key, version, call.meta, call.now, if_match,
             if_none_match,
         )
 
-    result = await store_body(call, record)
-    headers = {"etag": f'"{result.version["etag"]}"', **version_headers(result.version, info)}
+    result = await store_body(call, record, sealing.sealer if sealing else None)
+    headers = {"etag": f'"{result.version["etag"]}"', **version_headers(result.version, info),
+               **encryption_headers(result.version)}
     headers.update({header_name(a): v for a, v in result.version.get("checksum", {}).items()})
     return Response(status_code=200, headers=headers)
 
@@ -228,6 +236,7 @@ def object_headers(
         headers["x-amz-mp-parts-count"] = str(len(version["parts"]))
     headers.update(tagging_count(version))
     headers.update(lock_headers(version, info))
+    headers.update(encryption_headers(version))
     if info.lifecycle and call.operation.version_id is None:
         headers.update(expiration_header(info, call.key, version,
                                          call.system.settings.lifecycle_day_seconds))
@@ -330,6 +339,7 @@ def _start_read(call: Call, head: bool) -> _Read:
     missing or corrupt chunk is an error status rather than a cut stream."""
     overrides = _response_overrides(call)  # refused before anything is read
     info, version = _readable(call)
+    data_key = data_key_for(call, version)  # SSE-C: the right key, or nothing is said
     check_read_conditions(call.headers, version)
     headers = object_headers(version, info, call, overrides)
     replication = replication_status(call.system, info, call.key, version)
@@ -348,7 +358,7 @@ def _start_read(call: Call, head: bool) -> _Read:
         headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
     if head:
         return _Read(status, headers, b"", None)
-    pieces = read_version(call.system, version, byte_range)
+    pieces = read_version(call.system, version, byte_range, data_key)
     if end - start <= SMALL_READ_BYTES:
         return _Read(status, headers, b"".join(pieces), None)
     return _Read(status, headers, next(pieces, b""), pieces)

@@ -53,6 +53,9 @@ IAM_ACTIONS = {
     "DeletePublicAccessBlock": "s3:PutBucketPublicAccessBlock",
     "GetBucketCors": "s3:GetBucketCORS", "PutBucketCors": "s3:PutBucketCORS",
     "DeleteBucketCors": "s3:PutBucketCORS", "PostObject": "s3:PutObject",
+    "GetBucketEncryption": "s3:GetEncryptionConfiguration",
+    "PutBucketEncryption": "s3:PutEncryptionConfiguration",
+    "DeleteBucketEncryption": "s3:PutEncryptionConfiguration",
 }
 # The action S3 names instead when the request names a version.
 VERSIONED = {

@@ -28,7 +28,6 @@ class S3Operation:
 # Bucket sub-resources strata keeps no configuration for: GET answers this S3 error.
 UNCONFIGURED = {
     "website": "NoSuchWebsiteConfiguration",
-    "encryption": "ServerSideEncryptionConfigurationNotFoundError",
     "ownershipControls": "OwnershipControlsNotFoundError",
 }
 UNSUPPORTED = (
@@ -51,15 +50,17 @@ _BUCKET_GET = {"versioning": "GetBucketVersioning", "acl": "GetBucketAcl",
                "tagging": "GetBucketTagging", "lifecycle": "GetBucketLifecycleConfiguration",
                "object-lock": "GetObjectLockConfiguration", "policyStatus": "GetBucketPolicyStatus",
                "policy": "GetBucketPolicy", "publicAccessBlock": "GetPublicAccessBlock",
-               "cors": "GetBucketCors"}
+               "cors": "GetBucketCors", "encryption": "GetBucketEncryption"}
 _BUCKET_PUT = {"versioning": "PutBucketVersioning", "acl": "PutBucketAcl",
                "replication": "PutBucketReplication", "tagging": "PutBucketTagging",
                "lifecycle": "PutBucketLifecycleConfiguration",
                "object-lock": "PutObjectLockConfiguration", "policy": "PutBucketPolicy",
-               "publicAccessBlock": "PutPublicAccessBlock", "cors": "PutBucketCors"}
+               "publicAccessBlock": "PutPublicAccessBlock", "cors": "PutBucketCors",
+               "encryption": "PutBucketEncryption"}
 _BUCKET_DELETE = {"replication": "DeleteBucketReplication", "tagging": "DeleteBucketTagging",
                   "lifecycle": "DeleteBucketLifecycle", "policy": "DeleteBucketPolicy",
-                  "publicAccessBlock": "DeletePublicAccessBlock", "cors": "DeleteBucketCors"}
+                  "publicAccessBlock": "DeletePublicAccessBlock", "cors": "DeleteBucketCors",
+                  "encryption": "DeleteBucketEncryption"}
 _OBJECT_GET = {"acl": "GetObjectAcl", "uploadId": "ListParts", "tagging": "GetObjectTagging",
                "retention": "GetObjectRetention", "legal-hold": "GetObjectLegalHold",
                "attributes": "GetObjectAttributes"}

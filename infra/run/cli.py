@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from domain.errors import StrataError
 from infra.run.client import ApiError
 from infra.settings import Settings, SettingsError
 
@@ -33,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     proj_sub = proj.add_subparsers(dest="action", required=True)
     rebuild = proj_sub.add_parser("rebuild", help="drop every view and replay the log from 0")
     rebuild.add_argument("--data-dir", type=Path, help="where data lives (STRATA_DATA_DIR)")
+    keys = sub.add_parser("keys", help="the key-encryption keys that wrap objects' data keys")
+    keys.add_argument("action", choices=["create", "list", "rotate"])
+    keys.add_argument("name", nargs="?", help="the key's name (create, rotate)")
+    keys.add_argument("--data-dir", type=Path, help="where data lives (STRATA_DATA_DIR)")
     node = _remote(sub.add_parser(
         "node", help="run a blob node (--data-dir, --port, --zone), or manage the cluster's: "
         "add URL, drain ID, remove ID, list"))
@@ -236,6 +241,30 @@ def _run_remote(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    """strata keys create|list|rotate: on the keys directory of this data dir (a running
+    server sees the change at its next use of the key)."""
+    from infra.kms import LocalKeyService
+
+    service = LocalKeyService(settings.keys_dir)
+    if args.action == "list":
+        for info in service.names():
+            print(f"{info.name}\tversion {info.current} of {info.versions}\tcreated "
+                  f"{info.created_at}")
+        return 0
+    if not args.name:
+        raise SettingsError(f"strata keys {args.action} needs the key's name")
+    try:
+        info = service.create(args.name) if args.action == "create" else \
+            service.rotate(args.name)
+    except StrataError as exc:
+        print(f"strata: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"{info.name}: version {info.current} wraps new data keys "
+          f"({info.versions} version{'s' if info.versions > 1 else ''} kept)")
+    return 0
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
     overrides = {
@@ -279,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
                 serve_node(args.data_dir, settings.host, args.port, args.zone or "zone-a",
                            settings.require_cluster_secret(), settings.tls_files())
             return 0
+        if args.command == "keys":
+            return _keys(args, settings)
         if args.command == "events" and getattr(args, "kafka", False):
             return _kafka_tail(args, settings)
         if args.command == "projections":

@@ -1,0 +1,183 @@
+"""Server-side encryption through a real server over HTTPS with boto3 (issue 25):
+SSE-S3, SSE-KMS and SSE-C on PUT, GET with ranges, HEAD, copy, multipart and bucket
+default encryption; no plaintext of an encrypted object in the data directory; wrong
+or missing SSE-C keys refused; rotation keeps every object readable."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from infra.kms import LocalKeyService
+from infra.tls import self_signed
+from tests.conftest import Server, free_port, server_env
+from tests.s3.conftest import make_client
+
+KMS_KEY = "app-key"
+MARKER = b"plaintext-that-must-never-be-on-disk-"
+
+
+def _body(size: int) -> bytes:
+    """Bytes that a raw scan of the data directory would find if stored in the clear."""
+    unit = MARKER + os.urandom(16)
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+@pytest.fixture(scope="module")
+def sse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("sse")
+    cert, key = self_signed(root / "tls", ["127.0.0.1"])
+    LocalKeyService(root / "data" / "keys").create(KMS_KEY)
+    srv = Server(root / "data", free_port(), free_port(),
+                 server_env(STRATA_TLS_CERT=str(cert), STRATA_TLS_KEY=str(key)),
+                 scheme="https", verify=str(cert))
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def s3(sse_server: Server) -> Any:
+    return make_client(sse_server)
+
+
+def _customer(seed: bytes = b"one") -> dict[str, str]:
+    key = hashlib.sha256(seed).digest()
+    return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": base64.b64encode(key).decode(),
+            "SSECustomerKeyMD5": base64.b64encode(hashlib.md5(key).digest()).decode()}
+
+
+def _no_plaintext_on_disk(server: Server) -> None:
+    for path in server.data_dir.rglob("*"):
+        if path.is_file() and path.stat().st_size < 512 * 1024 * 1024:
+            assert MARKER not in path.read_bytes(), f"plaintext found in {path}"
+
+
+MODES: dict[str, dict[str, str]] = {
+    "SSE-S3": {"ServerSideEncryption": "AES256"},
+    "SSE-KMS": {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KMS_KEY},
+}
+
+
+@pytest.mark.parametrize("mode", ["SSE-S3", "SSE-KMS", "SSE-C"])
+def test_put_get_ranges_and_head(sse_server: Server, s3: Any, mode: str) -> None:
+    bucket = f"sse-{mode.lower()}"
+    s3.create_bucket(Bucket=bucket)
+    write = _customer() if mode == "SSE-C" else MODES[mode]
+    read = _customer() if mode == "SSE-C" else {}
+    body = _body(700 * 1024 + 11)  # several frames and (at 256 KiB) several chunks
+    put = s3.put_object(Bucket=bucket, Key="k", Body=body, **write)
+    head = s3.head_object(Bucket=bucket, Key="k", **read)
+    assert head["ContentLength"] == len(body)
+    if mode == "SSE-C":
+        assert put["SSECustomerKeyMD5"] == head["SSECustomerKeyMD5"] == write["SSECustomerKeyMD5"]
+    else:
+        assert put["ServerSideEncryption"] == head["ServerSideEncryption"] == \
+            write["ServerSideEncryption"]
+    if mode == "SSE-KMS":
+        assert head["SSEKMSKeyId"] == KMS_KEY
+    assert s3.get_object(Bucket=bucket, Key="k", **read)["Body"].read() == body
+    for first, last in ((0, 0), (65535, 65536), (100, 300_000), (len(body) - 10, len(body) - 1),
+                        (262_143, 262_145)):
+        got = s3.get_object(Bucket=bucket, Key="k", Range=f"bytes={first}-{last}", **read)
+        assert got["Body"].read() == body[first:last + 1], (first, last)
+    _no_plaintext_on_disk(sse_server)
+
+
+def test_sse_c_needs_the_right_key(s3: Any) -> None:
+    s3.create_bucket(Bucket="sse-c-keys")
+    s3.put_object(Bucket="sse-c-keys", Key="k", Body=b"secret", **_customer())
+    for attempt, code in (
+        (lambda: s3.get_object(Bucket="sse-c-keys", Key="k"), "InvalidRequest"),
+        (lambda: s3.get_object(Bucket="sse-c-keys", Key="k", **_customer(b"two")),
+         "AccessDenied"),
+        (lambda: s3.head_object(Bucket="sse-c-keys", Key="k"), "400"),
+    ):
+        with pytest.raises(ClientError) as refused:
+            attempt()
+        assert refused.value.response["Error"]["Code"] == code
+    bad_md5 = {**_customer(), "SSECustomerKeyMD5": base64.b64encode(b"x" * 16).decode()}
+    with pytest.raises(ClientError) as mismatch:
+        s3.put_object(Bucket="sse-c-keys", Key="k2", Body=b"x", **bad_md5)
+    assert mismatch.value.response["Error"]["Code"] == "InvalidArgument"
+
+
+def test_an_unknown_kms_key_is_refused_and_stores_nothing(s3: Any) -> None:
+    s3.create_bucket(Bucket="sse-unknown")
+    with pytest.raises(ClientError) as refused:
+        s3.put_object(Bucket="sse-unknown", Key="k", Body=b"x", ServerSideEncryption="aws:kms",
+                      SSEKMSKeyId="no-such-key")
+    assert refused.value.response["Error"]["Code"] == "KMS.NotFoundException"
+    assert s3.list_objects_v2(Bucket="sse-unknown").get("Contents", []) == []
+
+
+def test_bucket_default_encryption(sse_server: Server, s3: Any) -> None:
+    s3.create_bucket(Bucket="sse-default")
+    with pytest.raises(ClientError) as none:
+        s3.get_bucket_encryption(Bucket="sse-default")
+    assert none.value.response["Error"]["Code"] == \
+        "ServerSideEncryptionConfigurationNotFoundError"
+    s3.put_bucket_encryption(Bucket="sse-default", ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                          "KMSMasterKeyID": KMS_KEY}}]})
+    rule = s3.get_bucket_encryption(Bucket="sse-default")[
+        "ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]
+    assert rule == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KMS_KEY}
+    body = _body(100_000)
+    s3.put_object(Bucket="sse-default", Key="k", Body=body)
+    head = s3.head_object(Bucket="sse-default", Key="k")
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == KMS_KEY
+    assert s3.get_object(Bucket="sse-default", Key="k")["Body"].read() == body
+    s3.delete_bucket_encryption(Bucket="sse-default")
+    s3.put_object(Bucket="sse-default", Key="plain", Body=b"x")
+    assert "ServerSideEncryption" not in s3.head_object(Bucket="sse-default", Key="plain")
+    _no_plaintext_on_disk(sse_server)
+
+
+def test_rotation_keeps_every_object_readable(sse_server: Server, s3: Any) -> None:
+    s3.create_bucket(Bucket="sse-rotation")
+    before = _body(50_000)
+    s3.put_object(Bucket="sse-rotation", Key="before", Body=before,
+                  ServerSideEncryption="aws:kms", SSEKMSKeyId=KMS_KEY)
+    rotated = subprocess.run(
+        [sys.executable, "-m", "infra.run.cli", "keys", "rotate", KMS_KEY, "--data-dir",
+         str(sse_server.data_dir)], env=server_env(), capture_output=True, text=True,
+        timeout=60)
+    assert rotated.returncode == 0, rotated.stderr
+    after = _body(50_000)
+    s3.put_object(Bucket="sse-rotation", Key="after", Body=after,
+                  ServerSideEncryption="aws:kms", SSEKMSKeyId=KMS_KEY)
+    assert s3.get_object(Bucket="sse-rotation", Key="before")["Body"].read() == before
+    assert s3.get_object(Bucket="sse-rotation", Key="after")["Body"].read() == after
+
+
+def test_a_missing_key_file_is_a_clear_error_never_wrong_bytes(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path / "tls", ["127.0.0.1"])
+    server = Server(tmp_path / "data", free_port(), free_port(),
+                    server_env(STRATA_TLS_CERT=str(cert), STRATA_TLS_KEY=str(key)),
+                    scheme="https", verify=str(cert))
+    server.start()
+    try:
+        s3 = make_client(server)
+        s3.create_bucket(Bucket="lost")
+        s3.put_object(Bucket="lost", Key="k", Body=b"x" * 1000, ServerSideEncryption="AES256")
+        kek = server.data_dir / "keys" / "kek" / "strata-s3.json"
+        kek.rename(kek.with_suffix(".moved"))
+        with pytest.raises(ClientError) as lost:
+            s3.get_object(Bucket="lost", Key="k")["Body"].read()
+        assert lost.value.response["Error"]["Code"] == "KMS.NotFoundException"
+        kek.with_suffix(".moved").rename(kek)
+        assert s3.get_object(Bucket="lost", Key="k")["Body"].read() == b"x" * 1000
+    finally:
+        server.stop()
