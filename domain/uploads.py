@@ -25,6 +25,7 @@ from domain.names import validate_object_key
 from domain.records import (
     Acl,
     Chunk,
+    Encryption,
     Part,
     RequestMeta,
     Retention,
@@ -45,6 +46,7 @@ class UploadedPart(TypedDict):
     chunks: list[Chunk]
     last_modified: str
     checksum: dict[str, str]
+    plain_sizes: NotRequired[list[int]]  # sealed chunks: the plaintext each holds
 
 
 class ObjectTemplate(TypedDict):
@@ -58,6 +60,7 @@ class ObjectTemplate(TypedDict):
     checksum_algorithm: str
     checksum_type: NotRequired[str]  # COMPOSITE or FULL_OBJECT (S3's x-amz-checksum-type)
     tags: NotRequired[dict[str, str]]
+    encryption: NotRequired[Encryption]  # the upload's wrapped data key (no plain_sizes)
     retention: NotRequired[Retention]
     legal_hold: NotRequired[bool]
 
@@ -227,6 +230,10 @@ class MultipartUpload(Aggregate):
         for name in ("tags", "retention", "legal_hold"):
             if template.get(name):
                 version[name] = template[name]
+        if "encryption" in template:
+            version["encryption"] = {**template["encryption"], "plain_sizes": [
+                size for p in chosen for size in p.get("plain_sizes", [])]}
+            version["sha256"] = ""
         return version
 
     def complete(self, version_id: str, meta: RequestMeta, timestamp: datetime) -> None:

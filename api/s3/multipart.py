@@ -21,6 +21,9 @@ from api.s3.checksums import (
 )
 from api.s3.common import Call, int_query, owner_node
 from api.s3.dates import iso_z
+from api.s3.encryption import COPY_SOURCE as COPY_SOURCE_SSE
+from api.s3.encryption import data_key_for, sealing_for
+from api.s3.encryption import response_headers as encryption_headers
 from api.s3.errors import BadDigest, InvalidRequest, MalformedXML
 from api.s3.integrity import read_small_body
 from api.s3.objects import (
@@ -33,6 +36,7 @@ from api.s3.objects import (
     version_headers,
 )
 from api.s3.xml import Node, child_text, parse, xml_response
+from api.sse import FrameSealer
 from domain.access import Action
 from domain.errors import InvalidArgument
 from domain.names import validate_object_key
@@ -67,6 +71,9 @@ async def create(call: Call) -> Response:
     if kind:
         template["checksum_type"] = kind
     template.update(governance_fields(call, info))  # type: ignore[typeddict-item]
+    sealing = await blocking(sealing_for, call, info)
+    if sealing is not None:  # every part is sealed with the upload's one data key
+        template["encryption"] = sealing.encryption
     upload_id = new_version_id(call.now)
     await blocking(
         call.system.store.create_multipart_upload,
@@ -79,6 +86,8 @@ async def create(call: Call) -> Response:
     )
     headers = {"x-amz-checksum-algorithm": algorithm, "x-amz-checksum-type": kind} \
         if algorithm else {}
+    if sealing is not None:
+        headers.update(_sse_headers(template))
     return xml_response(
         "InitiateMultipartUploadResult",
         [
@@ -95,6 +104,23 @@ def _part_number(call: Call) -> int:
     if number is None:
         raise InvalidArgument("Part number must be an integer between 1 and 10000, inclusive")
     return number
+
+
+def _sse_headers(template: ObjectTemplate) -> dict[str, str]:
+    encryption = template.get("encryption")
+    if encryption is None:
+        return {}
+    return encryption_headers({"encryption": encryption})  # type: ignore[typeddict-item]
+
+
+def _part_sealer(call: Call, upload: MultipartUpload) -> FrameSealer | None:
+    """Blocking: the upload's sealer (SSE-C: each part sends the key again)."""
+    encryption = upload.template.get("encryption")
+    if encryption is None:
+        return None
+    data_key = data_key_for(call, {"encryption": encryption})  # type: ignore[typeddict-item]
+    assert data_key is not None
+    return FrameSealer(data_key)
 
 
 async def _open_upload(call: Call) -> MultipartUpload:
@@ -119,9 +145,10 @@ async def _record_part(call: Call, part: UploadedPart) -> None:
 
 async def upload_part(call: Call) -> Response:
     number = _part_number(call)
-    await _open_upload(call)
+    upload = await _open_upload(call)
+    sealer = await blocking(_part_sealer, call, upload)
     if call.header("x-amz-copy-source"):
-        return await _upload_part_copy(call, number)
+        return await _upload_part_copy(call, number, upload, sealer)
 
     def record(content: Content, checksum: dict[str, str]) -> UploadedPart:
         part: UploadedPart = {
@@ -132,16 +159,19 @@ async def upload_part(call: Call) -> Response:
             "last_modified": call.now.isoformat(),
             "checksum": checksum,
         }
+        if "plain_sizes" in content:
+            part["plain_sizes"] = content["plain_sizes"]
         _confirm_and_record(call, part)
         return part
 
-    part = await store_body(call, record)
-    headers = {"etag": f'"{part["etag"]}"'}
+    part = await store_body(call, record, sealer)
+    headers = {"etag": f'"{part["etag"]}"', **_sse_headers(upload.template)}
     headers.update({header_name(a): v for a, v in part["checksum"].items()})
     return Response(status_code=200, headers=headers)
 
 
-async def _upload_part_copy(call: Call, number: int) -> Response:
+async def _upload_part_copy(call: Call, number: int, upload: MultipartUpload,
+                            sealer: FrameSealer | None) -> Response:
     _, _, source = await read_copy_source(call)
     range_header = call.header("x-amz-copy-source-range")
     byte_range = None
@@ -153,16 +183,20 @@ async def _upload_part_copy(call: Call, number: int) -> Response:
                 "bytes=first-last where first and last are the zero-based "
                 "offsets of the first and last bytes to copy"
             )
-    if byte_range is None and "-" not in source["etag"]:
+    plain_sizes: list[int] | None = None
+    if byte_range is None and "-" not in source["etag"] and sealer is None \
+            and "encryption" not in source:
         # The whole of a single-part object: its chunks and MD5 are the part's.
         etag, size, chunks = source["etag"], source["size"], source["chunks"]
     else:
-        pieces = read_version(call.system, source, byte_range)
+        source_key = await blocking(data_key_for, call, source, COPY_SOURCE_SSE)
+        pieces = read_version(call.system, source, byte_range, source_key)
         system = call.system
         content = await ingest(
-            iterate_blocking(pieces), system.blobs, system.settings.chunk_size, None
+            iterate_blocking(pieces), system.blobs, system.settings.chunk_size, None, sealer
         )
         etag, size, chunks = content["etag"], content["size"], content["chunks"]
+        plain_sizes = content.get("plain_sizes")
     part: UploadedPart = {
         "number": number,
         "etag": etag,
@@ -171,6 +205,8 @@ async def _upload_part_copy(call: Call, number: int) -> Response:
         "last_modified": call.now.isoformat(),
         "checksum": {},
     }
+    if plain_sizes is not None:
+        part["plain_sizes"] = plain_sizes
     await _record_part(call, part)
     return xml_response(
         "CopyPartResult",
@@ -248,7 +284,8 @@ async def complete(call: Call) -> Response:
         *([("ChecksumType", kind)] if kind else []),
     ]
     return xml_response(
-        "CompleteMultipartUploadResult", nodes, version_headers(result.version, info)
+        "CompleteMultipartUploadResult", nodes,
+        {**version_headers(result.version, info), **encryption_headers(result.version)},
     )
 
 

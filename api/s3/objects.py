@@ -10,8 +10,8 @@ from urllib.parse import unquote
 
 from starlette.responses import Response, StreamingResponse
 
-from api.blocking import blocking, query
-from api.ingest import ingest_then
+from api.blocking import blocking, iterate_blocking, query
+from api.ingest import ingest, ingest_then
 from api.numbers import whole_number
 from api.operations import (
     KEPT_HEADERS,
@@ -26,6 +26,7 @@ from api.s3.acl import acl_from_headers, acl_from_xml, acl_nodes
 from api.s3.checksums import header_name
 from api.s3.common import Call
 from api.s3.dates import http_date, iso_z, parse_http_date
+from api.s3.encryption import COPY_SOURCE as COPY_SOURCE_SSE
 from api.s3.encryption import data_key_for, sealed_version, sealing_for
 from api.s3.encryption import response_headers as encryption_headers
 from api.s3.errors import (
@@ -498,7 +499,11 @@ async def copy_object(call: Call) -> Response:
     directive = (call.header("x-amz-metadata-directive") or "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise InvalidRequest("Unknown metadata directive.")
-    if (source_bucket, source_key) == (call.bucket, call.key) and directive == "COPY":
+    sealing = await blocking(sealing_for, call, info)
+    re_encrypting = call.header("x-amz-server-side-encryption") is not None or \
+        call.header("x-amz-server-side-encryption-customer-algorithm") is not None
+    if (source_bucket, source_key) == (call.bucket, call.key) and directive == "COPY" \
+            and not re_encrypting:
         raise InvalidRequest(
             "This copy request is illegal because it is trying to copy an object to itself "
             "without changing the object's metadata, storage class, website redirect "
@@ -517,23 +522,30 @@ async def copy_object(call: Call) -> Response:
             source["headers"],
             source["user_metadata"],
         )
-    content: Content = {
-        "size": source["size"],
-        "etag": source["etag"],
-        "sha256": source["sha256"],
-        "chunks": source["chunks"],
-    }
-    # Same bytes, new version: the chunk list is shared, so nothing is copied.
+    if "encryption" in source or sealing is not None:
+        # Encrypted on either side: the bytes are read, opened and sealed again as the
+        # destination requires (each version has its own data key).
+        source_data_key = await blocking(data_key_for, call, source, COPY_SOURCE_SSE)
+        content = await ingest(
+            iterate_blocking(read_version(call.system, source, None, source_data_key)),
+            call.system.blobs, call.system.settings.chunk_size, source["size"],
+            sealing.sealer if sealing else None)
+    else:
+        # Same bytes, new version: the chunk list is shared, so nothing is copied.
+        content = {"size": source["size"], "etag": source["etag"],
+                   "sha256": source["sha256"], "chunks": source["chunks"]}
     version = new_version(
         content, owner, acl_from_headers(call, owner), call.now, content_type, headers, metadata
     )
     if "checksum" in source:
         version["checksum"] = source["checksum"]
     version.update(copied_governance(call, info, source))  # type: ignore[typeddict-item]
+    version = sealed_version(version, content, sealing)
     result = await blocking(
         record_version, call.system, call.bucket, call.key, version, call.meta, call.now
     )
-    response_headers = version_headers(result.version, info)
+    response_headers = {**version_headers(result.version, info),
+                        **encryption_headers(result.version)}
     if source["version_id"] != "null":
         response_headers["x-amz-copy-source-version-id"] = source["version_id"]
     return xml_response(

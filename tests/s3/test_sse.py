@@ -181,3 +181,75 @@ def test_a_missing_key_file_is_a_clear_error_never_wrong_bytes(tmp_path: Path) -
         assert s3.get_object(Bucket="lost", Key="k")["Body"].read() == b"x" * 1000
     finally:
         server.stop()
+
+
+PART = 5 * 1024 * 1024
+
+
+@pytest.mark.parametrize("mode", ["SSE-S3", "SSE-C"])
+def test_multipart_parts_are_sealed_with_the_upload_s_key(sse_server: Server, s3: Any,
+                                                          mode: str) -> None:
+    bucket = f"sse-mp-{mode.lower()}"
+    s3.create_bucket(Bucket=bucket)
+    write = _customer() if mode == "SSE-C" else MODES[mode]
+    per_part = _customer() if mode == "SSE-C" else {}
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp", **write)["UploadId"]
+    parts = [_body(PART), _body(300_001)]
+    done = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload,
+                                                    PartNumber=n, Body=body,
+                                                    **per_part)["ETag"]}
+            for n, body in enumerate(parts, start=1)]
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload,
+                                 MultipartUpload={"Parts": done}, **per_part)
+    whole = b"".join(parts)
+    assert s3.get_object(Bucket=bucket, Key="mp", **per_part)["Body"].read() == whole
+    ranged = s3.get_object(Bucket=bucket, Key="mp", Range=f"bytes={PART - 5}-{PART + 5}",
+                           **per_part)["Body"].read()
+    assert ranged == whole[PART - 5:PART + 6]
+    assert s3.get_object(Bucket=bucket, Key="mp", PartNumber=2, **per_part)["Body"].read() \
+        == parts[1]
+    _no_plaintext_on_disk(sse_server)
+
+
+SIDES = {"plain": ({}, {}), "SSE-S3": (MODES["SSE-S3"], {}), "SSE-KMS": (MODES["SSE-KMS"], {}),
+         "SSE-C": (_customer(b"copy"), _customer(b"copy"))}
+
+
+def _as_copy_source(read: dict[str, str]) -> dict[str, str]:
+    return {f"CopySource{name}": value for name, value in read.items()}
+
+
+@pytest.mark.parametrize("source", list(SIDES))
+def test_copy_every_source_to_every_destination(s3: Any, source: str) -> None:
+    bucket = f"sse-copy-{source.lower()}"
+    s3.create_bucket(Bucket=bucket)
+    write, read = SIDES[source]
+    body = _body(200_000)
+    s3.put_object(Bucket=bucket, Key="src", Body=body, **write)
+    for destination, (dest_write, dest_read) in SIDES.items():
+        key = f"to-{destination}"
+        s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": "src"},
+                       **_as_copy_source(read), **dest_write)
+        head = s3.head_object(Bucket=bucket, Key=key, **dest_read)
+        if destination in ("SSE-S3", "SSE-KMS"):
+            assert head["ServerSideEncryption"] == dest_write["ServerSideEncryption"]
+        elif destination == "plain":
+            assert "ServerSideEncryption" not in head and "SSECustomerKeyMD5" not in head
+        got = s3.get_object(Bucket=bucket, Key=key, **dest_read)["Body"].read()
+        assert got == body, (source, destination)
+
+
+def test_upload_part_copy_reencrypts(s3: Any) -> None:
+    s3.create_bucket(Bucket="sse-part-copy")
+    body = _body(PART + 1000)
+    s3.put_object(Bucket="sse-part-copy", Key="src", Body=body, **_customer(b"src"))
+    upload = s3.create_multipart_upload(Bucket="sse-part-copy", Key="dst",
+                                        ServerSideEncryption="AES256")["UploadId"]
+    part = s3.upload_part_copy(Bucket="sse-part-copy", Key="dst", UploadId=upload, PartNumber=1,
+                               CopySource={"Bucket": "sse-part-copy", "Key": "src"},
+                               **_as_copy_source(_customer(b"src")))
+    s3.complete_multipart_upload(Bucket="sse-part-copy", Key="dst", UploadId=upload,
+                                 MultipartUpload={"Parts": [
+                                     {"PartNumber": 1,
+                                      "ETag": part["CopyPartResult"]["ETag"]}]})
+    assert s3.get_object(Bucket="sse-part-copy", Key="dst")["Body"].read() == body
