@@ -14,18 +14,21 @@ import hashlib
 import hmac
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from api.system import System
 from domain.errors import CustomerKeyRequired, KeyUnavailable
 from domain.ports import Piece
-from domain.records import Chunk, Encryption, WrappedKey
+from domain.records import Chunk, Content, Encryption, Version, WrappedKey
 
 FRAME = 64 * 1024
 NONCE, TAG = 12, 16
 OVERHEAD = NONCE + TAG
 SSE_S3, SSE_KMS, SSE_C = "AES256", "aws:kms", "SSE-C"
+DEFAULT_KEY = "strata-s3"  # the key SSE-S3 wraps data keys with
 ReadChunk = Callable[[Chunk, int, int], Iterator[Piece]]  # BlobStore.read_chunk
 
 
@@ -107,3 +110,55 @@ def open_range(read_chunk: ReadChunk, chunks: list[Chunk], encryption: Encryptio
             cut_lo = max(start, frame_lo) - frame_lo
             cut_hi = min(end, frame_lo + len(opened)) - frame_lo
             yield opened[cut_lo:cut_hi]
+
+
+@dataclass(frozen=True)
+class Sealing:
+    sealer: FrameSealer
+    encryption: Encryption  # without plain_sizes until the body is stored
+
+
+def kms_key_name(raw: str) -> str:
+    """A key named by itself, or by an ARN ending in key/<name> or alias/<name>."""
+    for marker in ("key/", "alias/"):
+        if marker in raw:
+            return raw.rsplit(marker, 1)[1]
+    return raw
+
+
+def new_sealing(system: System, mode: str, kms_key: str | None,
+                customer_key: tuple[bytes, str] | None = None) -> Sealing:
+    """A fresh data key for a new object, wrapped as `mode` says (SSE-C: by the
+    customer's key and its MD5, given as a pair)."""
+    data_key = new_data_key()
+    encryption: Encryption
+    if mode == SSE_C:
+        assert customer_key is not None
+        key, md5 = customer_key
+        encryption = Encryption(mode=SSE_C, wrapped=wrap_with_customer_key(key, data_key),
+                                frame=FRAME, plain_sizes=[], customer_key_md5=md5,
+                                customer_key_digest=customer_key_digest(key))
+    else:
+        name = kms_key_name(kms_key[:256]) if mode == SSE_KMS and kms_key else DEFAULT_KEY
+        if name == DEFAULT_KEY:
+            system.keys.ensure(name)
+        encryption = Encryption(mode=mode, wrapped=system.keys.wrap(name, data_key),
+                                frame=FRAME, plain_sizes=[])
+    return Sealing(FrameSealer(data_key), encryption)
+
+
+def sealed_version(version: Version, content: Content, sealing: Sealing | None) -> Version:
+    """The version with its encryption recorded. An encrypted version keeps no hash of
+    its plaintext but S3's: the MD5 ETag of SSE-S3 (as S3 answers); SSE-KMS and SSE-C
+    get an ETag that says nothing of the plaintext (as S3's do)."""
+    if sealing is None:
+        return version
+    encryption = Encryption(**{**sealing.encryption,
+                               "plain_sizes": content.get("plain_sizes", [])})
+    etag = version["etag"]
+    if encryption["mode"] != SSE_S3:
+        digests = "".join(c["digest"] for c in version["chunks"])
+        etag = hashlib.md5(digests.encode(), usedforsecurity=False).hexdigest()
+    return {**version, "encryption": encryption, "sha256": "", "etag": etag}
+
+

@@ -128,7 +128,9 @@ def check_version(raw: Any, marker: bool) -> Version:
     if not isinstance(chunks, list) or len(chunks) > MAX_CHUNKS:
         raise InvalidArgument(f"A version's chunks are a list of at most {MAX_CHUNKS}")
     checked_chunks = [_chunk(c) for c in chunks]
-    if sum(c["size"] for c in checked_chunks) != size:
+    encryption = _encryption(raw.get("encryption"), len(checked_chunks))
+    plain = encryption["plain_sizes"] if encryption else [c["size"] for c in checked_chunks]
+    if sum(plain) != size:
         raise InvalidArgument("A version's chunks add up to its size")
     sha256 = _text(raw, "sha256", 64, empty=True)
     if sha256 and not _DIGEST.match(sha256):
@@ -160,6 +162,8 @@ def check_version(raw: Any, marker: bool) -> Version:
     }
     if "checksum" in raw:
         version["checksum"] = _strings(raw["checksum"], "checksum", 8)
+    if encryption is not None:  # sealed chunks travel sealed: read here with its key only
+        version["encryption"] = encryption
     if raw.get("tags"):
         version["tags"] = check_tags(_strings(raw["tags"], "tags", MAX_OBJECT_TAGS),
                                      MAX_OBJECT_TAGS)
@@ -169,6 +173,31 @@ def check_version(raw: Any, marker: bool) -> Version:
             raise InvalidArgument(f"A version's parts are a list of at most {MAX_PARTS}")
         version["parts"] = [_part(p) for p in parts]
     return version  # type: ignore[return-value]
+
+
+def _encryption(raw: Any, chunks: int) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("wrapped"), dict):
+        raise InvalidArgument("A version's encryption names its mode and wrapped key")
+    sizes = raw.get("plain_sizes")
+    frame = raw.get("frame")
+    if not isinstance(sizes, list) or len(sizes) != chunks or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in sizes) \
+            or not isinstance(frame, int) or not 1024 <= frame <= 16 * 1024 * 1024:
+        raise InvalidArgument("A version's encryption gives each chunk's plaintext size "
+                              "and its frame")
+    wrapped = raw["wrapped"]
+    found: dict[str, Any] = {
+        "mode": _text(raw, "mode", 16),
+        "wrapped": {"key": _text(wrapped, "key", 128, empty=True),
+                    "version": int(wrapped.get("version", 0)),
+                    "blob": _text(wrapped, "blob", 256)},
+        "frame": frame, "plain_sizes": list(sizes)}
+    for name in ("customer_key_md5", "customer_key_digest"):
+        if name in raw:
+            found[name] = _text(raw, name, 128)
+    return found
 
 
 def check_acl(raw: Any) -> Acl:

@@ -73,6 +73,11 @@ async def grant(request: Request) -> Response:
     nodes = _nodes(system)
     info = await blocking(system.store.get_bucket, bucket)
     allow(request, principal, Action.WRITE_OBJECTS, info)
+    if info.encryption is not None or system.settings.encryption_default:
+        raise InvalidArgument("Objects of this bucket are encrypted by the store, and a "
+                              "direct upload's chunks reach the nodes as the client sends "
+                              "them: upload through the S3 door or POST /buckets/{b}/upload",
+                              bucket=bucket)
     chunks = _chunks(await json_body(request), system.settings.chunk_size)
     expires = int(time.time()) + GRANT_SECONDS
     grant_id = secrets.token_hex(16)

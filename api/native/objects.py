@@ -30,10 +30,11 @@ from api.operations import (
     stream_after,
 )
 from api.ranges import parse_range
+from api.sse import SSE_C, Sealing, new_sealing, sealed_version
 from api.system import System
 from domain.access import Action, Principal, canned_acl, may_bypass_governance
 from domain.application import BucketInfo, ObjectInfo
-from domain.errors import MethodNotAllowed, NoSuchKey, NoSuchVersion
+from domain.errors import CustomerKeyRequired, MethodNotAllowed, NoSuchKey, NoSuchVersion
 from domain.names import validate_object_key, validate_prefix
 from domain.objects import ObjectKey
 from domain.records import Version, check_representation, check_user_metadata
@@ -120,15 +121,17 @@ async def upload(request: Request) -> Response:
             allow(request, principal, Action.WRITE_OBJECTS, info, key=key)
         check_user_metadata(metadata)  # before any byte is stored (the domain checks again)
         check_representation(content_type, headers)
-        content = await ingest(body, system.blobs, system.settings.chunk_size, expected)
+        sealing = await blocking(_sealing, system, info)
+        content = await ingest(body, system.blobs, system.settings.chunk_size, expected,
+                               sealing.sealer if sealing else None)
     finally:
         if form is not None:
             await form.close()
     owner = principal.user if principal else info.owner
     moment = now()
-    version = new_version(
+    version = sealed_version(new_version(
         content, owner, canned_acl("private", owner), moment, content_type, headers, metadata
-    )
+    ), content, sealing)
     result = await blocking(
         record_version, system, bucket, key, version, request_meta(request, principal), moment
     )
@@ -139,6 +142,27 @@ def _http_date(iso: str) -> str:
     return format_datetime(datetime.fromisoformat(iso), usegmt=True)
 
 
+def _data_key(system: System, version: Version) -> bytes | None:
+    """Blocking: the key of a version sealed with strata's keys; SSE-C objects need
+    their customer's key, which only the S3 door takes."""
+    encryption = version.get("encryption")
+    if encryption is None:
+        return None
+    if encryption["mode"] == SSE_C:
+        raise CustomerKeyRequired("This object is encrypted with its owner's own key "
+                                  "(SSE-C): read it through the S3 door, sending the key")
+    return system.keys.unwrap(encryption["wrapped"])
+
+
+def _sealing(system: System, info: BucketInfo) -> Sealing | None:
+    """Blocking: the bucket's default encryption, else the store's, for a new object."""
+    if info.encryption is not None:
+        return new_sealing(system, info.encryption["mode"], info.encryption.get("kms_key"))
+    if system.settings.encryption_default:
+        return new_sealing(system, system.settings.encryption_default, None)
+    return None
+
+
 async def download(request: Request) -> Response:
     system = system_of(request)
     bucket, key = request.path_params["bucket"], request.path_params["key"]
@@ -146,7 +170,8 @@ async def download(request: Request) -> Response:
     info = await blocking(system.store.get_bucket, bucket)
     version = await _readable_version(request, system, principal, info, key)
     byte_range = parse_range(request.headers.get("range"), version["size"])
-    pieces = read_version(system, version, byte_range)
+    data_key = await blocking(_data_key, system, version)
+    pieces = read_version(system, version, byte_range, data_key)
     # Read (and verify) the first piece before answering, so a missing or corrupt
     # first chunk is an error status rather than a broken stream.
     first = await blocking(next, pieces, b"")

@@ -12,25 +12,21 @@ from dataclasses import dataclass
 from api.s3.common import Call
 from api.s3.errors import InvalidRequest
 from api.sse import (
-    FRAME,
     SSE_C,
     SSE_KMS,
     SSE_S3,
-    FrameSealer,
-    customer_key_digest,
+    Sealing,
     customer_key_matches,
-    new_data_key,
+    new_sealing,
+    sealed_version,
     unwrap_with_customer_key,
-    wrap_with_customer_key,
 )
-from api.system import System
 from domain.application import BucketInfo
-from domain.errors import AccessDenied, CustomerKeyRequired, InvalidArgument, KeyUnavailable
-from domain.records import Content, Encryption, Version
+from domain.errors import AccessDenied, CustomerKeyRequired, InvalidArgument
+from domain.records import Version
 
 HEADER = "x-amz-server-side-encryption"
 COPY_SOURCE = "x-amz-copy-source-server-side-encryption"
-DEFAULT_KEY = "strata-s3"
 
 
 @dataclass(frozen=True)
@@ -66,20 +62,6 @@ def customer_key(call: Call, prefix: str = HEADER) -> CustomerKey | None:
     return CustomerKey(key, md5)
 
 
-def _kms_key_name(raw: str) -> str:
-    """A key named by itself, or by an ARN ending in key/<name> or alias/<name>."""
-    for marker in ("key/", "alias/"):
-        if marker in raw:
-            return raw.rsplit(marker, 1)[1]
-    return raw
-
-
-@dataclass(frozen=True)
-class Sealing:
-    sealer: FrameSealer
-    encryption: Encryption  # without plain_sizes until the body is stored
-
-
 def sealing_for(call: Call, info: BucketInfo) -> Sealing | None:
     """The encryption a new object gets: what its request asks for, else the bucket's
     default, else the store's; None for plaintext."""
@@ -101,40 +83,7 @@ def sealing_for(call: Call, info: BucketInfo) -> Sealing | None:
         mode = call.system.settings.encryption_default
     if mode is None:
         return None
-    return new_sealing(call.system, mode, kms_key, sse_c)
-
-
-def new_sealing(system: System, mode: str, kms_key: str | None,
-                sse_c: CustomerKey | None) -> Sealing:
-    data_key = new_data_key()
-    encryption: Encryption
-    if mode == SSE_C:
-        assert sse_c is not None
-        encryption = Encryption(mode=SSE_C, wrapped=wrap_with_customer_key(sse_c.key, data_key),
-                                frame=FRAME, plain_sizes=[], customer_key_md5=sse_c.md5,
-                                customer_key_digest=customer_key_digest(sse_c.key))
-    else:
-        name = _kms_key_name(kms_key[:256]) if mode == SSE_KMS and kms_key else DEFAULT_KEY
-        if name == DEFAULT_KEY:
-            system.keys.ensure(name)
-        encryption = Encryption(mode=mode, wrapped=system.keys.wrap(name, data_key),
-                                frame=FRAME, plain_sizes=[])
-    return Sealing(FrameSealer(data_key), encryption)
-
-
-def sealed_version(version: Version, content: Content, sealing: Sealing | None) -> Version:
-    """The version with its encryption recorded. An encrypted version keeps no hash of
-    its plaintext but S3's: the MD5 ETag of SSE-S3 (as S3 answers); SSE-KMS and SSE-C
-    get an ETag that says nothing of the plaintext (as S3's do)."""
-    if sealing is None:
-        return version
-    encryption = Encryption(**{**sealing.encryption,
-                               "plain_sizes": content.get("plain_sizes", [])})
-    etag = version["etag"]
-    if encryption["mode"] != SSE_S3:
-        digests = "".join(c["digest"] for c in version["chunks"])
-        etag = hashlib.md5(digests.encode(), usedforsecurity=False).hexdigest()
-    return {**version, "encryption": encryption, "sha256": "", "etag": etag}
+    return new_sealing(call.system, mode, kms_key, (sse_c.key, sse_c.md5) if sse_c else None)
 
 
 def data_key_for(call: Call, version: Version, prefix: str = HEADER) -> bytes | None:
@@ -172,5 +121,5 @@ def response_headers(version: Version) -> dict[str, str]:
     return headers
 
 
-__all__ = ["KeyUnavailable", "customer_key", "data_key_for", "response_headers",
-           "sealed_version", "sealing_for"]
+__all__ = ["customer_key", "data_key_for", "response_headers", "sealed_version",
+           "sealing_for"]

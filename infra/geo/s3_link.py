@@ -125,6 +125,9 @@ class S3SiteLink:
     def _put(self, change: dict[str, Any]) -> Applied:
         bucket, key = change["bucket"], change["key"]
         version: Version = change["version"]
+        if "encryption" in version:  # its chunks are sealed: never send them as the object
+            return Applied("refused", "EncryptedObject", "server-side encrypted objects do "
+                           "not travel to an S3 store yet")
         here = self._current(bucket, key)
         there = (here or {}).get("Metadata", {})
         if there.get("strata-origin-site") == change["origin_site"] and \

@@ -253,3 +253,23 @@ def test_upload_part_copy_reencrypts(s3: Any) -> None:
                                      {"PartNumber": 1,
                                       "ETag": part["CopyPartResult"]["ETag"]}]})
     assert s3.get_object(Bucket="sse-part-copy", Key="dst")["Body"].read() == body
+
+
+def test_the_native_door_reads_and_writes_encrypted_objects(sse_server: Server, s3: Any) -> None:
+    import httpx
+
+    api, auth, verify = sse_server.api, sse_server.token(), sse_server.http_verify
+    s3.create_bucket(Bucket="sse-native")
+    s3.put_bucket_encryption(Bucket="sse-native", ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    body = _body(90_000)
+    uploaded = httpx.post(f"{api}/buckets/sse-native/upload", params={"key": "n"}, content=body,
+                          headers=auth, verify=verify)
+    assert uploaded.status_code == 201, uploaded.text
+    assert s3.head_object(Bucket="sse-native", Key="n")["ServerSideEncryption"] == "AES256"
+    assert httpx.get(f"{api}/buckets/sse-native/objects/n", headers=auth,
+                     verify=verify).content == body
+    s3.put_object(Bucket="sse-native", Key="c", Body=b"x", **_customer())
+    refused = httpx.get(f"{api}/buckets/sse-native/objects/c", headers=auth, verify=verify)
+    assert refused.status_code == 400 and "S3 door" in refused.json()["message"]
+    _no_plaintext_on_disk(sse_server)
