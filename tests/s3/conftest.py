@@ -60,6 +60,7 @@ def create_user_keys(server: Server, name: str) -> tuple[str, str]:
     access_key = ("K" + name.upper().replace("-", ""))[:16].ljust(16, "0") + "0001"
     secret = f"{name}-secret-0000000000000000000000000000"
     created = httpx.post(f"{server.api}/admin/users", headers=server.token(),
+                         verify=server.http_verify,
                          json={"name": name, "access_key": access_key, "secret_key": secret})
     assert created.status_code == 201, created.text
     return access_key, secret

@@ -273,3 +273,41 @@ def test_the_native_door_reads_and_writes_encrypted_objects(sse_server: Server, 
     refused = httpx.get(f"{api}/buckets/sse-native/objects/c", headers=auth, verify=verify)
     assert refused.status_code == 400 and "S3 door" in refused.json()["message"]
     _no_plaintext_on_disk(sse_server)
+
+
+def test_no_tenant_learns_what_another_stored(sse_server: Server, s3: Any) -> None:
+    """The dedup/encryption decision (docs/security.md): sealed chunks are named by their
+    ciphertext (a fresh key and nonces each time), so encrypted content is never shared;
+    plaintext chunks are shared, but nothing another tenant sees depends on it."""
+    import httpx
+
+    from tests.s3.conftest import create_user_keys
+
+    access_key, secret = create_user_keys(sse_server, "tenant-b")
+    tenant_b = make_client(sse_server, access_key, secret)
+    s3.create_bucket(Bucket="tenant-a")
+    tenant_b.create_bucket(Bucket="tenant-b")
+    known, fresh = _body(150_000), _body(150_000)
+    s3.put_object(Bucket="tenant-a", Key="plain", Body=known)
+    s3.put_object(Bucket="tenant-a", Key="sealed", Body=known, ServerSideEncryption="AES256")
+    answers = []
+    for name, body in (("known", known), ("fresh", fresh)):
+        answer = tenant_b.put_object(Bucket="tenant-b", Key=name, Body=body)
+        headers = answer["ResponseMetadata"]["HTTPHeaders"]
+        answers.append((answer["ResponseMetadata"]["HTTPStatusCode"],
+                        sorted(h for h in headers if h not in ("date", "x-request-id",
+                                                               "x-amz-request-id"))))
+        tenant_b.put_object(Bucket="tenant-b", Key=f"{name}-sealed", Body=body,
+                            ServerSideEncryption="AES256")
+    assert answers[0] == answers[1]  # the same answer whether or not another stored it
+    with pytest.raises(ClientError):
+        tenant_b.get_object(Bucket="tenant-a", Key="plain")
+
+    def chunks(bucket: str, key: str) -> set[str]:
+        history = httpx.get(f"{sse_server.api}/buckets/{bucket}/history/{key}",
+                            headers=sse_server.token(), verify=sse_server.http_verify).json()
+        return {c["digest"] for r in history["history"]
+                for c in r["data"].get("version", {}).get("chunks", [])}
+
+    assert chunks("tenant-a", "sealed").isdisjoint(chunks("tenant-b", "known-sealed"))
+    assert chunks("tenant-a", "plain") == chunks("tenant-b", "known")  # shared, unseen
