@@ -32,6 +32,7 @@ NAMES: dict[type, str] = {
     ObjectKey.TagsChanged: "s3:ObjectTagging:Put",
     ObjectKey.RetentionChanged: "strata:ObjectRetentionChanged",
     ObjectKey.LegalHoldChanged: "strata:ObjectLegalHoldChanged",
+    ObjectKey.DataKeyRewrapped: "strata:ObjectDataKeyRewrapped",
     ObjectKey.VersionKept: "s3:ObjectCreated:Put",
     ObjectKey.MarkerKept: "s3:ObjectRemoved:DeleteMarkerCreated",
     ObjectKey.Created: "strata:ObjectKeyCreated",
@@ -114,7 +115,7 @@ def event_version_id(event: Any) -> str | None:
         return str(event.marker["version_id"])
     if isinstance(event, ObjectKey.VersionDeleted | ObjectKey.AclChanged
                   | ObjectKey.TagsChanged | ObjectKey.RetentionChanged
-                  | ObjectKey.LegalHoldChanged):
+                  | ObjectKey.LegalHoldChanged | ObjectKey.DataKeyRewrapped):
         return str(event.version_id)
     if isinstance(event, MultipartUpload.Completed):
         return str(event.version_id)

@@ -26,6 +26,7 @@ from domain.records import (
     RequestMeta,
     Retention,
     Version,
+    WrappedKey,
     check_representation,
     check_user_metadata,
 )
@@ -94,6 +95,16 @@ class ObjectKey(Aggregate):
         key: str
         version_id: str
         on: bool
+        meta: RequestMeta
+
+    class DataKeyRewrapped(Aggregate.Event):
+        """A version's data key wrapped again by the current version of its key-encryption
+        key (after a rotation); its chunks are untouched."""
+
+        bucket: str
+        key: str
+        version_id: str
+        wrapped: WrappedKey
         meta: RequestMeta
 
     class VersionKept(VersionPut):
@@ -397,6 +408,27 @@ class ObjectKey(Aggregate):
                             meta: RequestMeta, timestamp: datetime) -> None:
         self._change_version(version_id, legal_hold=on)
         self._note_origin(meta)
+
+    def rewrap_data_key(self, version_id: str, wrapped: WrappedKey, meta: RequestMeta,
+                        timestamp: datetime) -> bool:
+        """Keep `wrapped` as the version's data key; False when the version is gone or
+        is not encrypted with strata's keys (SSE-C keys are the customer's)."""
+        found = next((v for v in self.versions if v["version_id"] == version_id), None)
+        encryption = found.get("encryption") if found is not None else None
+        if encryption is None or encryption["mode"] == "SSE-C" \
+                or encryption["wrapped"]["key"] != wrapped["key"]:
+            return False
+        self._data_key_rewrapped(bucket=self.bucket, key=self.key, version_id=version_id,
+                                 wrapped=wrapped, meta=meta, timestamp=timestamp)
+        return True
+
+    @event(DataKeyRewrapped)
+    def _data_key_rewrapped(self, bucket: str, key: str, version_id: str, wrapped: WrappedKey,
+                            meta: RequestMeta, timestamp: datetime) -> None:
+        self.versions = [
+            {**v, "encryption": {**v["encryption"], "wrapped": wrapped}}
+            if v["version_id"] == version_id and "encryption" in v else v
+            for v in self.versions]
 
     def _change_version(self, version_id: str, **fields: object) -> None:
         """Replace rather than mutate: a version dict is shared with the event that made

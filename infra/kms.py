@@ -124,6 +124,9 @@ class LocalKeyService:
                                  f"`strata keys create {name}`", key=name)
         return self._info(record)
 
+    def current_version(self, name: str) -> int:
+        return self.info(name).current
+
     def names(self) -> list[KeyInfo]:
         if not self._dir.exists():
             return []

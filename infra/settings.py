@@ -156,6 +156,7 @@ class Settings:
     # otherwise ("AES256"), or only those asking or whose bucket says so ("")
     encryption_default: str = ""
     sse_c_allow_http: bool = False  # SSE-C keys over plain HTTP: for tests only
+    key_rewrap_seconds: float = 300.0  # how often data keys of rotated keys are re-wrapped
     node_ca: str = ""  # a CA file that signs the blob nodes' certificates ("": the system's)
     oidc_issuer: str = ""
     oidc_client_id: str = ""
@@ -265,6 +266,8 @@ class Settings:
             node_ca=env.get("STRATA_NODE_CA", ""),
             encryption_default=_encryption_default(env.get("STRATA_ENCRYPTION_DEFAULT", "")),
             sse_c_allow_http=_flag(env, "STRATA_SSE_C_ALLOW_HTTP"),
+            key_rewrap_seconds=number("STRATA_KEY_REWRAP_SECONDS",
+                                      defaults.key_rewrap_seconds, float),
             oidc_issuer=_oidc_issuer(env.get("STRATA_OIDC_ISSUER", ""),
                                      env.get("STRATA_OIDC_CLIENT_ID", "")),
             oidc_client_id=env.get("STRATA_OIDC_CLIENT_ID", ""),

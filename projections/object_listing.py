@@ -51,7 +51,17 @@ def _summary(version: Version) -> dict[str, Any]:
         "content_type": version["content_type"],
         "owner": version["owner"],
         **({"tags": version["tags"]} if version.get("tags") else {}),
+        **({"kek": _kek(version)} if _kek(version) else {}),
     }
+
+
+def _kek(version: Version) -> str:
+    """"name:version" of the key-encryption key that wraps a version's data key (key
+    rotation re-wraps those behind); "" for plaintext and SSE-C."""
+    encryption = version.get("encryption")
+    if encryption is None or encryption["mode"] == "SSE-C":
+        return ""
+    return f"{encryption['wrapped']['key']}:{encryption['wrapped']['version']}"
 
 
 class ObjectListingProjection:
@@ -82,18 +92,28 @@ class ObjectListingProjection:
         self._keep(tx, event, event.version)
 
     @process.register
+    def _(self, event: ObjectKey.DataKeyRewrapped, position: int, tx: ViewTransaction) -> None:
+        self._rewrite_row(tx, event, "kek",
+                          f"{event.wrapped['key']}:{event.wrapped['version']}")
+
+    @process.register
     def _(self, event: ObjectKey.TagsChanged, position: int, tx: ViewTransaction) -> None:
         """Rows carry their version's tags (the inventory and lifecycle filters read
         them): rewrite the version's row, and the key's listing row if it is current."""
+        self._rewrite_row(tx, event, "tags", event.tags or None)
+
+    def _rewrite_row(self, tx: ViewTransaction, event: Any, field: str, value: Any) -> None:
+        """Set (None: drop) one field of a version's row, and of its key's listing row
+        when it is the current version."""
         bucket, key = _bucket_key(event)
         vkey = tx.get(_ns(b"I", bucket) + key.encode() + b"\x00" + event.version_id.encode())
         raw = tx.get(vkey) if vkey is not None else None
         if vkey is None or raw is None:
             return
         summary = orjson.loads(raw)
-        summary.pop("tags", None)
-        if event.tags:
-            summary["tags"] = event.tags
+        summary.pop(field, None)
+        if value is not None:
+            summary[field] = value
         row = orjson.dumps(summary)
         tx.put(vkey, row)
         lkey = _ns(b"L", bucket) + key.encode()

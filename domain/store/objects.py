@@ -18,7 +18,7 @@ from domain.lock import locked_new_version
 from domain.names import validate_object_key
 from domain.objects import ObjectKey
 from domain.public_access import check_acl_allowed
-from domain.records import Acl, RequestMeta, Retention, Version
+from domain.records import Acl, RequestMeta, Retention, Version, WrappedKey
 from domain.store.core import StoreCore, with_version_id
 from domain.store.results import (
     DeleteResult,
@@ -207,5 +207,18 @@ class ObjectCommands(StoreCore):
             changed = obj.set_legal_hold(version_id, on, meta, now)
             self._save(obj)
             return changed
+
+        return self._retrying(attempt, ObjectKey.create_id(bucket, key))
+
+    def rewrap_data_key(self, bucket: str, key: str, version_id: str, wrapped: WrappedKey,
+                        meta: RequestMeta, now: datetime) -> bool:
+        """Record a version's data key wrapped anew (key rotation); False if it changed
+        nothing (the version is gone, or wrapped otherwise)."""
+        def attempt() -> bool:
+            obj = self._object_key(bucket, key)
+            if not obj.rewrap_data_key(version_id, wrapped, meta, now):
+                return False
+            self._save(obj)
+            return True
 
         return self._retrying(attempt, ObjectKey.create_id(bucket, key))

@@ -56,6 +56,7 @@ from projections.uploads import UploadsProjection, every_upload
 from workers.gc import GarbageCollector
 from workers.geo import GeoReplication, GeoState
 from workers.inventory import InventoryScheduler
+from workers.key_rotation import KeyRewrapper
 from workers.lifecycle import ACTOR as LIFECYCLE_ACTOR
 from workers.lifecycle import LifecycleWorker
 from workers.replication import Replicator
@@ -130,6 +131,8 @@ class System:
     lifecycle: LifecycleWorker
     lifecycle_job: Periodic
     keys: LocalKeyService
+    key_rotation: KeyRewrapper
+    key_rotation_job: Periodic
     oidc: OidcVerifier | None = None
     role: str = "embedded"  # or "api" / "worker": a cluster process fed by Kafka
     feed: KafkaViewFeed | None = None  # the views' source in a cluster; else the store
@@ -165,6 +168,7 @@ class System:
             self.inventory_schedule.start()
             self.upload_expiry_job.start()
             self.lifecycle_job.start()
+            self.key_rotation_job.start()
         self.started = True
 
     def close(self) -> None:
@@ -181,6 +185,7 @@ class System:
         self.inventory_schedule.stop()
         self.upload_expiry_job.stop()
         self.lifecycle_job.stop()
+        self.key_rotation_job.stop()
         self.gc.stop()
         self.gc_follower.stop()
         if isinstance(self.blobs, NodeBlobStore | PackedBlobStore):
@@ -295,6 +300,8 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     upload_expiry = UploadExpirer(
         store, views, runner.wait_for, utc_now, settings.upload_expiry_seconds
     )
+    keys = LocalKeyService(settings.keys_dir)
+    key_rotation = KeyRewrapper(store, views, runner.wait_for, keys, utc_now)
     lifecycle = LifecycleWorker(
         store, views, runner.wait_for, utc_now, settings.lifecycle_day_seconds,
         lambda moment: delete_marker(LIFECYCLE_ACTOR, {"owner": LIFECYCLE_ACTOR, "grants": []},
@@ -336,7 +343,10 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
         upload_expiry_job=Periodic("upload-expiry", settings.upload_expiry_check_seconds,
                                    upload_expiry.run_once, log),
         lifecycle=lifecycle,
-        keys=LocalKeyService(settings.keys_dir),
+        keys=keys,
+        key_rotation=key_rotation,
+        key_rotation_job=Periodic("key-rotation", settings.key_rewrap_seconds,
+                                  key_rotation.run_once, log),
         oidc=None if not settings.oidc_issuer else OidcVerifier(OidcSettings(
             settings.oidc_issuer, settings.oidc_client_id, settings.oidc_user_claim,
             settings.oidc_groups_claim, settings.oidc_admin_group)),

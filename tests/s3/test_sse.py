@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from infra.kms import LocalKeyService
 from infra.tls import self_signed
-from tests.conftest import Server, free_port, server_env
+from tests.conftest import Server, free_port, server_env, wait_until
 from tests.s3.conftest import make_client
 
 KMS_KEY = "app-key"
@@ -38,13 +38,29 @@ def sse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     cert, key = self_signed(root / "tls", ["127.0.0.1"])
     LocalKeyService(root / "data" / "keys").create(KMS_KEY)
     srv = Server(root / "data", free_port(), free_port(),
-                 server_env(STRATA_TLS_CERT=str(cert), STRATA_TLS_KEY=str(key)),
+                 server_env(STRATA_TLS_CERT=str(cert), STRATA_TLS_KEY=str(key),
+                            STRATA_KEY_REWRAP_SECONDS="0.5"),
                  scheme="https", verify=str(cert))
     srv.start()
     try:
         yield srv
     finally:
         srv.stop()
+
+
+def rewrapped(server: Server, key: str | None = None) -> list[dict[str, Any]]:
+    """The data-key re-wrap events so far (of one object key, if named)."""
+    import httpx
+
+    found, after = [], 0
+    while True:
+        page = httpx.get(f"{server.api}/audit", headers=server.token(), verify=server.http_verify,
+                         params={"type": "ObjectKey.DataKeyRewrapped", "after": after,
+                                 "limit": 1000}).json()
+        found += [e for e in page["events"] if key is None or e["key"] == key]
+        if page["next_after"] is None:
+            return found
+        after = page["next_after"]
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +176,12 @@ def test_rotation_keeps_every_object_readable(sse_server: Server, s3: Any) -> No
                   ServerSideEncryption="aws:kms", SSEKMSKeyId=KMS_KEY)
     assert s3.get_object(Bucket="sse-rotation", Key="before")["Body"].read() == before
     assert s3.get_object(Bucket="sse-rotation", Key="after")["Body"].read() == after
+    # in the background, the older object's data key is wrapped by the new key version
+    wait_until(lambda: rewrapped(sse_server, "before"), 30, "the data key was not re-wrapped")
+    event = rewrapped(sse_server, "before")[0]
+    assert event["data"]["wrapped"]["version"] == 2 and event["actor"] == "strata:key-rotation"
+    assert not rewrapped(sse_server, "after")  # already wrapped by the current version
+    assert s3.get_object(Bucket="sse-rotation", Key="before")["Body"].read() == before
 
 
 def test_a_missing_key_file_is_a_clear_error_never_wrong_bytes(tmp_path: Path) -> None:
@@ -311,3 +333,30 @@ def test_no_tenant_learns_what_another_stored(sse_server: Server, s3: Any) -> No
 
     assert chunks("tenant-a", "sealed").isdisjoint(chunks("tenant-b", "known-sealed"))
     assert chunks("tenant-a", "plain") == chunks("tenant-b", "known")  # shared, unseen
+
+
+def test_a_kill_during_rotation_loses_nothing(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path / "tls", ["127.0.0.1"])
+    LocalKeyService(tmp_path / "data" / "keys").create(KMS_KEY)
+    server = Server(tmp_path / "data", free_port(), free_port(),
+                    server_env(STRATA_TLS_CERT=str(cert), STRATA_TLS_KEY=str(key),
+                               STRATA_KEY_REWRAP_SECONDS="0.2"),
+                    scheme="https", verify=str(cert))
+    server.start()
+    try:
+        s3 = make_client(server)
+        s3.create_bucket(Bucket="many")
+        bodies = {f"k{i:03d}": os.urandom(64) for i in range(300)}
+        for name, body in bodies.items():
+            s3.put_object(Bucket="many", Key=name, Body=body, ServerSideEncryption="aws:kms",
+                          SSEKMSKeyId=KMS_KEY)
+        LocalKeyService(server.data_dir / "keys").rotate(KMS_KEY)
+        wait_until(lambda: rewrapped(server), 30, "no data key was re-wrapped")
+        server.kill()  # most likely part way: 300 keys to re-wrap, one commit each
+        server.start()
+        wait_until(lambda: len({e["key"] for e in rewrapped(server)}) == len(bodies), 60,
+                   "the re-wrapping did not finish after the restart")
+        for name, body in bodies.items():
+            assert s3.get_object(Bucket="many", Key=name)["Body"].read() == body
+    finally:
+        server.stop()
