@@ -81,6 +81,7 @@ bench: setup bench-tools
 	$(VENV)/bin/python -m bench.multipart_parts 10000
 	$(VENV)/bin/python -m bench.geo
 	$(VENV)/bin/python -m bench.lifecycle
+	$(VENV)/bin/python -m bench.sse
 
 clean:
 	rm -rf $(VENV) $(TOOLS)

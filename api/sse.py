@@ -82,25 +82,52 @@ def stored_size(plain: int, frame: int = FRAME) -> int:
     return plain + frames * OVERHEAD
 
 
+PIECE_BYTES = 1024 * 1024  # opened frames are handed on in pieces about this large
+
+
+def _frames(pieces: Iterator[Piece], size: int) -> Iterator[memoryview | bytes]:
+    """The sealed frames in a run of pieces, without copying those that lie inside one
+    piece (most of them); the last may be shorter."""
+    carry = bytearray()
+    for piece in pieces:
+        view = memoryview(piece)
+        if carry:
+            need = size - len(carry)
+            carry += view[:need]
+            view = view[need:]
+            if len(carry) < size:
+                continue
+            yield bytes(carry)
+            carry = bytearray()
+        while len(view) >= size:
+            yield view[:size]
+            view = view[size:]
+        if view:
+            carry += view
+    if carry:
+        yield bytes(carry)
+
+
 def open_range(read_chunk: ReadChunk, chunks: list[Chunk], encryption: Encryption,
                data_key: bytes, start: int, end: int) -> Iterator[Piece]:
     """The plaintext bytes [start, end) of an encrypted version: only the frames they
     fall in are read and opened; a frame that fails its tag is an error, never bytes."""
     aead = AESGCM(data_key)
     frame = encryption["frame"]
+    sealed_frame = frame + OVERHEAD
     offset = 0
+    pending: list[bytes] = []
+    pending_bytes = 0
     for chunk, plain in zip(chunks, encryption["plain_sizes"], strict=True):
         lo, hi = offset, offset + plain
         offset = hi
         if hi <= start or lo >= end:
             continue
         first, last = (max(start, lo) - lo) // frame, (min(end, hi) - lo - 1) // frame
-        ct_start = first * (frame + OVERHEAD)
-        ct_end = min(stored_size(plain, frame), (last + 1) * (frame + OVERHEAD))
-        data = b"".join(bytes(p) for p in read_chunk(chunk, ct_start, ct_end))
-        for index in range(first, last + 1):
-            at = (index - first) * (frame + OVERHEAD)
-            sealed = data[at: at + frame + OVERHEAD]
+        ct_start = first * sealed_frame
+        ct_end = min(stored_size(plain, frame), (last + 1) * sealed_frame)
+        sealed_frames = _frames(read_chunk(chunk, ct_start, ct_end), sealed_frame)
+        for index, sealed in zip(range(first, last + 1), sealed_frames, strict=False):
             try:
                 opened = aead.decrypt(sealed[:NONCE], sealed[NONCE:], None)
             except InvalidTag:
@@ -109,7 +136,15 @@ def open_range(read_chunk: ReadChunk, chunks: list[Chunk], encryption: Encryptio
             frame_lo = lo + index * frame
             cut_lo = max(start, frame_lo) - frame_lo
             cut_hi = min(end, frame_lo + len(opened)) - frame_lo
-            yield opened[cut_lo:cut_hi]
+            if cut_lo or cut_hi != len(opened):
+                opened = opened[cut_lo:cut_hi]
+            pending.append(opened)
+            pending_bytes += len(opened)
+            if pending_bytes >= PIECE_BYTES:
+                yield b"".join(pending)
+                pending, pending_bytes = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 @dataclass(frozen=True)
