@@ -17,6 +17,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -46,6 +47,14 @@ class Process:
     api_port: int = 0  # the store's native API (its `port` is the S3 door)
     name: str = ""  # unique in the cluster: "node-0", "api-1", "relay", "broker"
     args: list[str] = field(default_factory=list)  # `strata` arguments that started it
+    ca: str = ""  # with TLS: the certificate it serves, which clients trust
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.ca else "http"
+
+    def verify(self) -> ssl.SSLContext | bool:
+        return ssl.create_default_context(cafile=self.ca) if self.ca else True
 
 
 def _free_port() -> int:
@@ -106,8 +115,9 @@ def _healthy(process: Process, secret: str) -> bool:
         except httpx.HTTPError:
             return False
     if process.role == "node":
-        client = NodeClient(NodeRef("?", process.zone), f"http://127.0.0.1:{process.port}",
-                            secret, 2.0)
+        client = NodeClient(NodeRef("?", process.zone),
+                            f"{process.scheme}://127.0.0.1:{process.port}", secret, 2.0,
+                            process.verify())
         try:
             client.health()
             return True
@@ -116,8 +126,8 @@ def _healthy(process: Process, secret: str) -> bool:
         finally:
             client.close()
     try:
-        return httpx.get(f"http://127.0.0.1:{process.api_port}/healthz",
-                         timeout=2).status_code == 200
+        return httpx.get(f"{process.scheme}://127.0.0.1:{process.api_port}/healthz",
+                         timeout=2, verify=process.verify()).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -193,17 +203,29 @@ def prepare(root: Path, settings: Settings, nodes: int, zones: int) -> tuple[Pat
     return root, _secret(root, settings)
 
 
-def spawn_nodes(root: Path, env: dict[str, str], nodes: int, zones: int) -> list[Process]:
-    """`nodes` blob nodes spread round-robin over `zones` zones."""
+def spawn_nodes(root: Path, env: dict[str, str], nodes: int, zones: int,
+                tls: tuple[Path, Path] | None = None) -> list[Process]:
+    """`nodes` blob nodes spread round-robin over `zones` zones (serving HTTPS with the
+    certificate and key `tls`)."""
     processes = []
     for n in range(nodes):
         port, zone, data = _free_port(), f"zone-{chr(ord('a') + n % zones)}", root / f"node-{n}"
         log = root / "logs" / f"node-{n}.log"
         args = ["node", "--data-dir", str(data), "--port", str(port), "--zone", zone]
+        if tls is not None:
+            args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
         pid = _spawn(args, env, log)
         processes.append(Process("node", port, pid, str(data), str(log), zone, name=f"node-{n}",
-                                 args=args))
+                                 args=args, ca=str(tls[0]) if tls else ""))
     return processes
+
+
+def cluster_tls(root: Path) -> tuple[Path, Path]:
+    """The cluster's certificate (a development one, made once under <root>/tls): every
+    process serves it, and every client of the cluster trusts it."""
+    from infra.tls import self_signed
+
+    return self_signed(root / "tls", ["127.0.0.1", "localhost"])
 
 
 def replication_env(settings: Settings, replicas: int | None, nodes: int) -> dict[str, str]:
@@ -213,19 +235,26 @@ def replication_env(settings: Settings, replicas: int | None, nodes: int) -> dic
             "STRATA_WRITE_QUORUM": str(min(settings.write_quorum, factor))}
 
 
-def up(root: Path, settings: Settings, nodes: int, zones: int, replicas: int | None) -> None:
+def up(root: Path, settings: Settings, nodes: int, zones: int, replicas: int | None,
+       tls: bool = False) -> None:
     root, secret = prepare(root, settings, nodes, zones)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_CLUSTER_SECRET")}
     env["STRATA_CLUSTER_SECRET"] = secret
-    processes = spawn_nodes(root, env, nodes, zones)
+    certificate = cluster_tls(root) if tls else None
+    processes = spawn_nodes(root, env, nodes, zones, certificate)
     store_env = {**env, **replication_env(settings, replicas, nodes)}
+    if certificate is not None:
+        store_env.update(STRATA_TLS_CERT=str(certificate[0]), STRATA_TLS_KEY=str(certificate[1]),
+                         STRATA_NODE_CA=str(certificate[0]))
+    ca = str(certificate[0]) if certificate else ""
+    scheme = "https" if certificate else "http"
     data = root / "strata"
     log = root / "logs" / "strata.log"
     args = ["serve", "--data-dir", str(data), "--s3-port", str(settings.s3_port),
             "--api-port", str(settings.api_port)]
     pid = _spawn(args, store_env, log)
     processes.append(Process("store", settings.s3_port, pid, str(data), str(log),
-                             api_port=settings.api_port, name="store", args=args))
+                             api_port=settings.api_port, name="store", args=args, ca=ca))
     save_env(root, store_env)
     _save(root, processes)
     print(f"starting {nodes} blob nodes in {min(zones, nodes)} zones and the store under {root}",
@@ -234,11 +263,14 @@ def up(root: Path, settings: Settings, nodes: int, zones: int, replicas: int | N
     creds = root_credentials(Settings(data_dir=data, root_access_key=settings.root_access_key,
                                       root_secret_key=settings.root_secret_key))
     _register_nodes(settings.api_port, processes, creds.access_key, creds.secret_key)
-    print(f"  S3 door    : http://127.0.0.1:{settings.s3_port}")
-    print(f"  native API : http://127.0.0.1:{settings.api_port}")
+    print(f"  S3 door    : {scheme}://127.0.0.1:{settings.s3_port}")
+    print(f"  native API : {scheme}://127.0.0.1:{settings.api_port}")
     for p in processes:
         if p.role == "node":
-            print(f"  blob node  : http://127.0.0.1:{p.port} ({p.zone}, pid {p.pid})")
+            print(f"  blob node  : {p.scheme}://127.0.0.1:{p.port} ({p.zone}, pid {p.pid})")
+    if ca:
+        print(f"  TLS        : every process serves {ca}; clients trust it by that path "
+              "(curl --cacert, boto3 verify=)")
     print(f"  replicas {store_env['STRATA_REPLICAS']}, write quorum "
           f"{store_env['STRATA_WRITE_QUORUM']}")
     print(f"  access key : {creds.access_key}")
@@ -264,13 +296,18 @@ def _wait_until_healthy(root: Path, processes: list[Process], secret: str) -> No
 
 
 def _register_nodes(api_port: int, processes: list[Process], ak: str, sk: str) -> None:
-    api = f"http://127.0.0.1:{api_port}"
+    store = next((p for p in processes if p.role in ("store", "api")), None)
+    scheme = store.scheme if store else "http"
+    verify = store.verify() if store else True
+    api = f"{scheme}://127.0.0.1:{api_port}"
     token = httpx.post(f"{api}/auth/token", json={"access_key": ak, "secret_key": sk},
-                       timeout=10).json()["token"]
+                       timeout=10, verify=verify).json()["token"]
     for p in processes:
         if p.role == "node":
-            r = httpx.post(f"{api}/admin/nodes", json={"url": f"http://127.0.0.1:{p.port}"},
-                           headers={"authorization": f"Bearer {token}"}, timeout=30)
+            r = httpx.post(f"{api}/admin/nodes",
+                           json={"url": f"{p.scheme}://127.0.0.1:{p.port}"},
+                           headers={"authorization": f"Bearer {token}"}, timeout=30,
+                           verify=verify)
             if r.status_code != 201:
                 raise SettingsError(f"registering the node on port {p.port} failed: {r.text}")
 

@@ -64,3 +64,28 @@ def test_a_local_cluster_comes_up_serves_and_goes_down(tmp_path: Path) -> None:
     after = _strata("cluster", "status", "--root", str(root), "--json")
     assert after.returncode == 1
     assert not any(p["healthy"] for p in json.loads(after.stdout))
+
+
+def test_a_local_cluster_with_tls_everywhere(tmp_path: Path) -> None:
+    """`strata cluster up --tls`: the doors and every node serve HTTPS with the cluster's
+    certificate, the store checks its nodes against it, clients trust it by its path."""
+    root = tmp_path / "cluster"
+    s3_port, api_port = free_port(), free_port()
+    started = _strata("cluster", "up", "--root", str(root), "--nodes", "2", "--zones", "2",
+                      "--tls", "--s3-port", str(s3_port), "--api-port", str(api_port))
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert f"https://127.0.0.1:{s3_port}" in started.stdout
+        status = json.loads(_strata("cluster", "status", "--root", str(root), "--json").stdout)
+        assert all(p["healthy"] for p in status)
+        certificate = root / "tls" / "tls-self-signed.crt"
+        env = server_env()
+        s3 = boto3.client("s3", endpoint_url=f"https://127.0.0.1:{s3_port}",
+                          aws_access_key_id=env["STRATA_ROOT_ACCESS_KEY"],
+                          aws_secret_access_key=env["STRATA_ROOT_SECRET_KEY"],
+                          region_name="us-east-1", verify=str(certificate))
+        s3.create_bucket(Bucket="secure")
+        s3.put_object(Bucket="secure", Key="k", Body=b"over tls to two nodes")
+        assert s3.get_object(Bucket="secure", Key="k")["Body"].read() == b"over tls to two nodes"
+    finally:
+        _strata("cluster", "down", "--root", str(root))
