@@ -178,10 +178,7 @@ def _cluster(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "up" and args.kafka:
         from infra.run.cluster_kafka import up_kafka
 
-        if args.tls:
-            raise SettingsError("--tls with --kafka is not built yet: TLS for the cluster "
-                                "shape with nginx comes next; use --tls without --kafka")
-        up_kafka(args.root, settings, args.nodes, args.zones, args.replicas)
+        up_kafka(args.root, settings, args.nodes, args.zones, args.replicas, args.tls)
     elif args.action == "up":
         cluster.up(args.root, settings, args.nodes, args.zones, args.replicas, args.tls)
     elif args.action == "status":

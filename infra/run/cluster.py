@@ -296,7 +296,7 @@ def _wait_until_healthy(root: Path, processes: list[Process], secret: str) -> No
 
 
 def _register_nodes(api_port: int, processes: list[Process], ak: str, sk: str) -> None:
-    store = next((p for p in processes if p.role in ("store", "api")), None)
+    store = next((p for p in processes if p.api_port == api_port), None)
     scheme = store.scheme if store else "http"
     verify = store.verify() if store else True
     api = f"{scheme}://127.0.0.1:{api_port}"

@@ -38,8 +38,9 @@ def _event_store(root: Path, settings: Settings) -> str:
 
 
 def up_kafka(root: Path, settings: Settings, nodes: int, zones: int,
-             replicas: int | None) -> None:
+             replicas: int | None, tls: bool = False) -> None:
     root, secret = cluster.prepare(root, settings, nodes, zones)
+    certificate = cluster.cluster_tls(root) if tls else None
     logs = root / "logs"
     store_url = _event_store(root, settings)
     ensure_database(store_url)
@@ -55,6 +56,8 @@ def up_kafka(root: Path, settings: Settings, nodes: int, zones: int,
         STRATA_LOG_LEVEL=settings.log_level,
         STRATA_TRUSTED_PROXIES="127.0.0.1",  # its nginx, which sets X-Forwarded-For
     )
+    if certificate is not None:  # the API instances and workers check the nodes with it
+        env["STRATA_NODE_CA"] = str(certificate[0])
     processes: list[Process] = []
 
     def started(stage: list[Process]) -> None:
@@ -75,7 +78,8 @@ def up_kafka(root: Path, settings: Settings, nodes: int, zones: int,
         env["STRATA_KAFKA_ONE_RECORD_PER_BATCH"] = "1"  # tansu miscounts multi-record batches
         started([Process("broker", port, pid, "", str(logs / "broker.log"), name="broker")])
     cluster.save_env(root, env)
-    started([_role(root, env, "relay", []), *cluster.spawn_nodes(root, env, nodes, zones)])
+    started([_role(root, env, "relay", []),
+             *cluster.spawn_nodes(root, env, nodes, zones, certificate)])
     stage = []
     for n in range(API_INSTANCES):
         s3_port, api_port = _free_port(), _free_port()
@@ -93,15 +97,20 @@ def up_kafka(root: Path, settings: Settings, nodes: int, zones: int,
     run_dir = root / "nginx"
     conf = render("127.0.0.1", settings.s3_port, settings.api_port,
                   [Instance("127.0.0.1", p.port, p.api_port) for p in stage if p.role == "api"],
-                  run_dir)
+                  run_dir, certificate)
     with open(logs / "nginx.log", "ab") as out:
         pid = start_nginx(conf, run_dir, out).pid
     started([Process("nginx", settings.s3_port, pid, str(run_dir), str(logs / "nginx.log"),
-                     api_port=settings.api_port, name="nginx")])
+                     api_port=settings.api_port, name="nginx",
+                     ca=str(certificate[0]) if certificate else "")])
     cluster._register_nodes(settings.api_port, processes, creds.access_key, creds.secret_key)
-    print(f"  S3 door    : http://127.0.0.1:{settings.s3_port}  (nginx over "
+    scheme = "https" if certificate else "http"
+    print(f"  S3 door    : {scheme}://127.0.0.1:{settings.s3_port}  (nginx over "
           f"{API_INSTANCES} API instances)")
-    print(f"  native API : http://127.0.0.1:{settings.api_port}")
+    print(f"  native API : {scheme}://127.0.0.1:{settings.api_port}")
+    if certificate is not None:
+        print(f"  TLS        : nginx and the nodes serve {certificate[0]}; clients trust it "
+              "by that path")
     print(f"  event store: {store_url}")
     print(f"  Kafka      : {env['STRATA_KAFKA']} topic {settings.kafka_topic}")
     print(f"  access key : {creds.access_key}")

@@ -30,9 +30,11 @@ def _upstream(name: str, servers: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def _server(listen: str, upstream: str) -> str:
+def _server(listen: str, upstream: str, tls: tuple[Path, Path] | None = None) -> str:
+    certificate = "" if tls is None else (
+        f"\n        ssl_certificate {tls[0]};\n        ssl_certificate_key {tls[1]};")
     return f"""    server {{
-        listen {listen};
+        listen {listen}{" ssl" if tls else ""};{certificate}
         client_max_body_size 0;
         location / {{
             proxy_pass http://{upstream};
@@ -40,6 +42,7 @@ def _server(listen: str, upstream: str) -> str:
             proxy_set_header Connection "";
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
             proxy_request_buffering off;
             proxy_buffering off;
             proxy_read_timeout 1h;
@@ -50,8 +53,10 @@ def _server(listen: str, upstream: str) -> str:
 
 
 def render(listen_host: str, s3_port: int, api_port: int, instances: Sequence[Instance],
-           run_dir: Path) -> str:
-    """A whole nginx.conf that runs in the foreground and keeps its files in `run_dir`."""
+           run_dir: Path, tls: tuple[Path, Path] | None = None) -> str:
+    """A whole nginx.conf that runs in the foreground and keeps its files in `run_dir`;
+    with `tls` (certificate, key) both doors serve HTTPS and tell the instances so
+    (X-Forwarded-Proto)."""
     s3 = [f"{i.host}:{i.s3_port}" for i in instances]
     api = [f"{i.host}:{i.api_port}" for i in instances]
     temp = "\n".join(
@@ -69,8 +74,8 @@ http {{
 {temp}
 {_upstream("strata_s3", s3)}
 {_upstream("strata_api", api)}
-{_server(f"{listen_host}:{s3_port}", "strata_s3")}
-{_server(f"{listen_host}:{api_port}", "strata_api")}
+{_server(f"{listen_host}:{s3_port}", "strata_s3", tls)}
+{_server(f"{listen_host}:{api_port}", "strata_api", tls)}
 }}
 """
 
