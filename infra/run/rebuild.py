@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from domain.application import ObjectStore
+from infra.data_dir_lock import DataDirLock
 from infra.run.system import all_projections
 from infra.settings import Settings
 from infra.views.rocksdb import RocksDBViewStore
@@ -15,6 +16,14 @@ from projections.runner import ProjectionRunner
 
 
 def rebuild_views(settings: Settings) -> int:
+    lock = DataDirLock(settings.data_dir, "rebuilding its views").acquire()
+    try:
+        return _rebuild(settings)
+    finally:
+        lock.release()
+
+
+def _rebuild(settings: Settings) -> int:
     store = ObjectStore(settings.event_store_env())
     total = store.current_position()
     RocksDBViewStore.destroy(settings.views_dir)

@@ -28,6 +28,7 @@ from infra.blobs.local_files import LocalDiskBlobStore
 from infra.blobs.membership import MembershipWatcher
 from infra.blobs.nodes import NodeBlobStore
 from infra.blobs.packed import PackedBlobStore
+from infra.data_dir_lock import DataDirLock
 from infra.eventstore.gates import LocalBucketGate, PostgresBucketGate
 from infra.eventstore.postgres import prepared_store_env, retrying_connections, schema_lock
 from infra.exports.inventory import InventoryExporter
@@ -134,6 +135,7 @@ class System:
     key_rotation: KeyRewrapper
     key_rotation_job: Periodic
     oidc: OidcVerifier | None = None
+    data_dir_lock: DataDirLock | None = None
     role: str = "embedded"  # or "api" / "worker": a cluster process fed by Kafka
     feed: KafkaViewFeed | None = None  # the views' source in a cluster; else the store
     relay_lag: Callable[[float], tuple[int, float]] | None = None  # (events, seconds) at now
@@ -199,6 +201,8 @@ class System:
         self.store.close()
         if isinstance(self.store.gate, PostgresBucketGate):
             self.store.gate.close()
+        if self.data_dir_lock is not None:
+            self.data_dir_lock.release()
 
 
 def embedded_blobs(settings: Settings) -> BlobStore:
@@ -237,6 +241,15 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     if role != "embedded":
         settings.require_cluster_role()
     make_private(settings.data_dir)
+    lock = DataDirLock(settings.data_dir, "serving it").acquire()
+    try:
+        return _open_system(settings, role, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _open_system(settings: Settings, role: str, lock: DataDirLock) -> System:
     store, relay_tracking = retrying_connections(settings, lambda: _open_store(settings))
     relay_epoch = None if relay_tracking is None else (
         lambda: int(relay_tracking.load().epoch))
@@ -344,6 +357,7 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
                                    upload_expiry.run_once, log),
         lifecycle=lifecycle,
         keys=keys,
+        data_dir_lock=lock,
         key_rotation=key_rotation,
         key_rotation_job=Periodic("key-rotation", settings.key_rewrap_seconds,
                                   key_rotation.run_once, log),

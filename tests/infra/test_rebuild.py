@@ -97,3 +97,31 @@ def test_a_rebuild_leaves_the_collector_as_it_found_it(sqlite_settings: Settings
         assert not gc.isenabled() and gc.get_freeze_count() == 0
     finally:
         gc.enable()
+
+
+def test_an_offline_rebuild_refuses_while_a_server_holds_the_data_dir(tmp_path: Path) -> None:
+    """Issue 26: `strata projections rebuild` under a running server would delete the
+    views under it; it refuses, says who holds the directory, and changes nothing."""
+    import subprocess
+    import sys
+
+    from tests.conftest import Server, free_port, server_env
+
+    server = Server(tmp_path / "data", free_port(), free_port(), server_env())
+    server.start()
+    try:
+        views = sorted(p.name for p in (tmp_path / "data" / "views").iterdir())
+        done = subprocess.run(
+            [sys.executable, "-m", "infra.run.cli", "projections", "rebuild", "--data-dir",
+             str(tmp_path / "data")], env=server_env(), capture_output=True, text=True,
+            timeout=60)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "in use by strata pid" in done.stderr and "Traceback" not in done.stderr
+        assert sorted(p.name for p in (tmp_path / "data" / "views").iterdir()) == views
+        second = subprocess.run(
+            [sys.executable, "-m", "infra.run.cli", "serve", "--data-dir", str(tmp_path / "data"),
+             "--api-port", str(free_port()), "--s3-port", str(free_port())],
+            env=server_env(), capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2 and "in use by strata pid" in second.stderr
+    finally:
+        server.stop()
