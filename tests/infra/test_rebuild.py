@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from domain.access import canned_acl
 from domain.application import ObjectStore
