@@ -14,10 +14,20 @@ from infra.run.client import ApiError
 from infra.settings import Settings, SettingsError
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("strata")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="strata", description="strata: an event-sourced, S3-compatible object store"
     )
+    parser.add_argument("--version", action="version", version=f"strata {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     _door_options(sub.add_parser("serve", help="run the embedded store (both doors) in the "
                                  "foreground"))
@@ -327,6 +337,12 @@ def main(argv: list[str] | None = None) -> int:
     except ApiError as exc:
         print(f"strata: {exc}", file=sys.stderr)
         return 1
+    except StrataError as exc:  # an ordinary situation, said plainly (no traceback)
+        print(f"strata: {exc.message}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `strata ... | head`: the reader has all it wanted
+        sys.stderr.close()
+        return 0
     return 1
 
 

@@ -17,11 +17,12 @@ from typing import Any
 
 from api.operations import delete_marker, new_version
 from domain.application import ObjectStore
-from domain.errors import AccessKeyAlreadyExists, UserAlreadyExists
+from domain.errors import AccessKeyAlreadyExists, InvalidArgument, UserAlreadyExists
 from domain.ports import BlobStore, SiteLink
 from domain.public_access import parse_switches
 from domain.records import RequestMeta
 from domain.runtime.periodic import Periodic
+from domain.users import validate_access_key
 from infra.access_log import DeniedLog
 from infra.blobs.chunk_pack import ChunkPack
 from infra.blobs.local_files import LocalDiskBlobStore
@@ -395,6 +396,11 @@ def root_credentials(settings: Settings) -> RootCredentials:
 
 def ensure_root(store: ObjectStore, box: SecretBox, settings: Settings) -> RootCredentials:
     creds = root_credentials(settings)
+    try:
+        validate_access_key(creds.access_key, creds.secret_key)
+    except InvalidArgument as exc:
+        raise SettingsError(f"STRATA_ROOT_ACCESS_KEY / STRATA_ROOT_SECRET_KEY: {exc.message} "
+                            "(or leave both unset: strata makes root credentials)") from None
     with contextlib.suppress(UserAlreadyExists):
         store.create_user(ROOT_USER, "strata administrator", True, SYSTEM_META, utc_now())
     try:
