@@ -4,6 +4,7 @@ healed, corrupt replicas found and repaired, and each node's state."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -44,14 +45,28 @@ def _overall(system: System) -> dict[str, Any]:
                                      replicas)
     counts = chunk_counts(system.views)
     health = {m.client.node_id: m for m in nodes.members()}
+    replication = asdict(system.replicator.stats) if system.replicator else {}
+    if replication.get("last_full_pass"):  # seconds since the epoch -> RFC 3339
+        replication["last_full_pass"] = datetime.fromtimestamp(
+            replication["last_full_pass"], UTC).isoformat()
+    else:
+        replication["last_full_pass"] = None
+    live = sum(1 for m in health.values() if not m.down)
     report.update(
         backend="nodes", chunks=chunks, under_replicated=short,
-        replication=asdict(system.replicator.stats) if system.replicator else {},
+        replication=replication,
         reported_bad_replicas=len(nodes.repairs.found),
         nodes=[{"node_id": n.node_id, "zone": n.zone, "state": n.state, "url": n.url,
                 "up": n.node_id in health and not health[n.node_id].down,
                 "chunks": counts.get(n.node_id, 0)} for n in list_nodes(system.views)],
     )
+    if short and live < replicas:
+        report["why_under_replicated"] = (
+            f"{live} blob nodes are up and each chunk wants {replicas} replicas: add or bring "
+            "back nodes (or lower STRATA_REPLICAS)")
+    elif short:
+        report["why_under_replicated"] = ("the repairer is copying chunks to their places; "
+                                          "the count falls as it goes")
     return report
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -34,6 +35,13 @@ def test_a_dead_nodes_chunks_return_to_three_replicas(cluster: Cluster) -> None:
     dead = cluster.nodes[0]
     dead.kill()
     killed_at = time.monotonic()
+    auth = cluster.server.token()
+
+    def durability() -> dict[str, Any]:
+        return httpx.get(f"{cluster.server.api}/admin/durability", headers=auth).json()
+
+    # with two nodes up and three replicas wanted, the report says why it cannot heal
+    _eventually(lambda: "2 blob nodes are up" in durability().get("why_under_replicated", ""))
     fourth = cluster.add_node("zone-d")
     cluster.register(fourth)
     alive = [n for n in cluster.nodes if n is not dead]
@@ -44,13 +52,10 @@ def test_a_dead_nodes_chunks_return_to_three_replicas(cluster: Cluster) -> None:
     _eventually(healed, seconds=30)
     elapsed = time.monotonic() - killed_at
     assert elapsed < 30
-    auth = cluster.server.token()
-
-    def durability() -> dict[str, Any]:
-        return httpx.get(f"{cluster.server.api}/admin/durability", headers=auth).json()
-
     _eventually(lambda: durability()["under_replicated"] == 0)
     report = durability()
+    assert "why_under_replicated" not in report
+    assert datetime.fromisoformat(report["replication"]["last_full_pass"]).tzinfo is not None
     assert report["chunks"] == len(digests) and report["replication"]["copies_made"] > 0
     assert sorted((n["zone"], n["up"]) for n in report["nodes"]) == [
         ("zone-a", False), ("zone-b", True), ("zone-c", True), ("zone-d", True)]
