@@ -15,9 +15,21 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 
-$(VENV)/.synced: $(UV) uv.lock pyproject.toml
-	@echo "==> installing strata and its locked dependencies into $(VENV)/"
-	$(UV) sync --locked --extra dev --extra bench --python $(PYTHON)
+# Three layers, each on the one before: what `make serve` needs, what the tests and
+# linters add, what the benchmarks add. --inexact: a layer never removes another's.
+$(VENV)/.synced-runtime: $(UV) uv.lock pyproject.toml
+	@echo "==> installing strata and its locked runtime dependencies into $(VENV)/"
+	$(UV) sync --locked --inexact --python $(PYTHON)
+	@touch $@
+
+$(VENV)/.synced-dev: $(VENV)/.synced-runtime
+	@echo "==> adding the test and lint tools"
+	$(UV) sync --locked --inexact --extra dev --python $(PYTHON)
+	@touch $@
+
+$(VENV)/.synced-bench: $(VENV)/.synced-dev
+	@echo "==> adding the benchmark peers and plotting"
+	$(UV) sync --locked --inexact --extra dev --extra bench --python $(PYTHON)
 	@touch $@
 
 # The S3 client tools the tests drive, and nginx in front of a cluster's API instances,
@@ -49,9 +61,9 @@ endef
 client-tools:
 	$(call debian_tools,rclone s3fs nginx chromium,$(DEBIAN_TOOLS),the tests)
 
-setup: $(VENV)/.synced
+setup: $(VENV)/.synced-dev
 
-serve: setup
+serve: $(VENV)/.synced-runtime
 	$(VENV)/bin/strata serve
 
 test: setup client-tools
@@ -70,7 +82,7 @@ BENCH_TOOLS := wrk=4.1.0-3+b2 $(NGINX)
 bench-tools:
 	$(call debian_tools,wrk nginx,$(BENCH_TOOLS),make bench)
 
-bench: setup bench-tools
+bench: $(VENV)/.synced-bench bench-tools
 	$(VENV)/bin/python -m bench.suite
 	$(VENV)/bin/python -m bench.memory
 	$(VENV)/bin/python -m bench.metadata
