@@ -45,6 +45,9 @@ def print_banner(settings: Settings, system: System, tls: tuple[str, str] | None
             f'\'{{"access_key":"{system.root.access_key}","secret_key":"..."}}\'',
             flush=True,
         )
+    elif system.root.saved_in:  # every start, until the operator sets their own
+        print(f"  root credentials: in {system.root.saved_in} (access key "
+              f"{system.root.access_key})", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
 
 

@@ -94,6 +94,7 @@ class RootCredentials:
     access_key: str
     secret_key: str
     generated: bool  # True when strata made them up on this start
+    saved_in: str = ""  # the file they are kept in, when strata made them (this start or before)
 
 
 class ViewBackedContents:
@@ -382,11 +383,12 @@ def root_credentials(settings: Settings) -> RootCredentials:
     path: Path = settings.data_dir / "root-credentials.json"
     if path.exists():
         saved = json.loads(path.read_text())
-        return RootCredentials(saved["access_key"], saved["secret_key"], False)
+        return RootCredentials(saved["access_key"], saved["secret_key"], False, str(path))
     creds = RootCredentials(
         "STRATA" + _generate(14, string.ascii_uppercase + string.digits),
         _generate(40, string.ascii_letters + string.digits),
         True,
+        str(path),
     )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
