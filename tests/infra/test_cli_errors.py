@@ -48,6 +48,7 @@ def test_generated_root_credentials_are_pointed_to_on_every_start(tmp_path: Path
                 break
         process.send_signal(signal.SIGINT)
         process.wait(30)
+        process.stdout.close()
         banners.append("".join(lines))
     saved = str(tmp_path / "d" / "root-credentials.json")
     assert "were generated and saved in" in banners[0] and "secret key:" in banners[0]
