@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from api.blocking import blocking
-from api.s3.common import Call
+from api.s3.common import Call, remove_bucket_setting
 from api.s3.errors import MalformedXML, NoSuchConfiguration
 from api.s3.integrity import read_small_body
 from api.s3.xml import Node, child_text, parse, xml_response
@@ -50,7 +50,4 @@ async def put_encryption(call: Call) -> Response:
 
 
 async def delete_encryption(call: Call) -> Response:
-    await call.bucket_info(Action.ADMINISTER_BUCKET)
-    await blocking(call.system.store.configure_encryption, call.bucket, None, call.meta,
-                   call.now)
-    return Response(status_code=204)
+    return await remove_bucket_setting(call, call.system.store.configure_encryption)

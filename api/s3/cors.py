@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.blocking import blocking, query
-from api.s3.common import Call
+from api.s3.common import Call, remove_bucket_setting
 from api.s3.errors import MalformedXML, NoSuchConfiguration
 from api.s3.integrity import read_small_body
 from api.s3.xml import Node, child_text, parse, xml_response
@@ -78,9 +78,7 @@ async def put_cors(call: Call) -> Response:
 
 
 async def delete_cors(call: Call) -> Response:
-    await call.bucket_info(Action.ADMINISTER_BUCKET)
-    await blocking(call.system.store.configure_cors, call.bucket, None, call.meta, call.now)
-    return Response(status_code=204)
+    return await remove_bucket_setting(call, call.system.store.configure_cors)
 
 
 def _requested_headers(request: Request) -> list[str]:

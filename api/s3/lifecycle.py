@@ -9,7 +9,7 @@ from xml.etree.ElementTree import Element
 from starlette.responses import Response
 
 from api.blocking import blocking
-from api.s3.common import Call
+from api.s3.common import Call, remove_bucket_setting
 from api.s3.dates import iso_z
 from api.s3.errors import InvalidRequest, MalformedXML, NoSuchConfiguration
 from api.s3.integrity import read_small_body
@@ -175,7 +175,4 @@ async def put_lifecycle(call: Call) -> Response:
 
 
 async def delete_lifecycle(call: Call) -> Response:
-    await call.bucket_info(Action.ADMINISTER_BUCKET)
-    await blocking(call.system.store.configure_lifecycle, call.bucket, None, call.meta,
-                   call.now)
-    return Response(status_code=204)
+    return await remove_bucket_setting(call, call.system.store.configure_lifecycle)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from api.blocking import blocking
-from api.s3.common import Call
+from api.s3.common import Call, remove_bucket_setting
 from api.s3.errors import MalformedXML, NoSuchConfiguration
 from api.s3.integrity import read_small_body
 from api.s3.xml import child_text, parse, xml_response
@@ -45,7 +45,4 @@ async def put_public_access_block(call: Call) -> Response:
 
 
 async def delete_public_access_block(call: Call) -> Response:
-    await call.bucket_info(Action.ADMINISTER_BUCKET)
-    await blocking(call.system.store.set_public_access_block, call.bucket, None, call.meta,
-                   call.now)
-    return Response(status_code=204)
+    return await remove_bucket_setting(call, call.system.store.set_public_access_block)

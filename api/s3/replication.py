@@ -10,7 +10,7 @@ from xml.etree.ElementTree import Element
 from starlette.responses import Response
 
 from api.blocking import blocking
-from api.s3.common import Call
+from api.s3.common import Call, remove_bucket_setting
 from api.s3.errors import InvalidRequest, MalformedXML
 from api.s3.integrity import read_small_body
 from api.s3.xml import Node, child_text, parse, xml_response
@@ -106,7 +106,4 @@ async def put_replication(call: Call) -> Response:
 
 
 async def delete_replication(call: Call) -> Response:
-    await call.bucket_info(Action.ADMINISTER_BUCKET)
-    await blocking(call.system.store.configure_replication, call.bucket, None, call.meta,
-                   call.now)
-    return Response(status_code=204)
+    return await remove_bucket_setting(call, call.system.store.configure_replication)

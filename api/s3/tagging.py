@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 from starlette.responses import Response
 
 from api.blocking import blocking
-from api.s3.common import Call
+from api.s3.common import Call, remove_bucket_setting
 from api.s3.errors import InvalidRequest, MalformedXML, NoSuchConfiguration
 from api.s3.integrity import read_small_body
 from api.s3.xml import Node, child_text, parse, xml_response
@@ -102,6 +102,4 @@ async def put_bucket_tagging(call: Call) -> Response:
 
 
 async def delete_bucket_tagging(call: Call) -> Response:
-    await call.bucket_info(Action.ADMINISTER_BUCKET)
-    await blocking(call.system.store.set_bucket_tags, call.bucket, {}, call.meta, call.now)
-    return Response(status_code=204)
+    return await remove_bucket_setting(call, call.system.store.set_bucket_tags, {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
@@ -186,25 +187,23 @@ class ObjectCommands(StoreCore):
     def set_object_retention(self, bucket: str, key: str, version_id: str | None,
                              retention: Retention | None, bypass_governance: bool,
                              meta: RequestMeta, now: datetime) -> str:
-        def attempt() -> str:
-            if self._bucket(bucket, query=True).object_lock is None:
-                raise ObjectLockNotEnabled("Bucket is missing Object Lock Configuration",
-                                           bucket=bucket)
-            obj = self._object_key(bucket, key)
-            changed = obj.set_retention(version_id, retention, bypass_governance, meta, now)
-            self._save(obj)
-            return changed
-
-        return self._retrying(attempt, ObjectKey.create_id(bucket, key))
+        return self._locking(bucket, key, lambda obj: obj.set_retention(
+            version_id, retention, bypass_governance, meta, now))
 
     def set_object_legal_hold(self, bucket: str, key: str, version_id: str | None, on: bool,
                               meta: RequestMeta, now: datetime) -> str:
+        return self._locking(bucket, key,
+                             lambda obj: obj.set_legal_hold(version_id, on, meta, now))
+
+    def _locking(self, bucket: str, key: str, change: Callable[[ObjectKey], str]) -> str:
+        """An object lock change of a version (the version id it changed), in a bucket
+        that has object lock."""
         def attempt() -> str:
             if self._bucket(bucket, query=True).object_lock is None:
                 raise ObjectLockNotEnabled("Bucket is missing Object Lock Configuration",
                                            bucket=bucket)
             obj = self._object_key(bucket, key)
-            changed = obj.set_legal_hold(version_id, on, meta, now)
+            changed = change(obj)
             self._save(obj)
             return changed
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import boto3
+import pytest
 
 from tests.conftest import free_port, server_env
 
@@ -66,6 +67,7 @@ def test_a_local_cluster_comes_up_serves_and_goes_down(tmp_path: Path) -> None:
     assert not any(p["healthy"] for p in json.loads(after.stdout))
 
 
+@pytest.mark.slow  # the TLS plumbing runs in the normal suite (tests/nodes/test_tls_nodes.py)
 def test_a_local_cluster_with_tls_everywhere(tmp_path: Path) -> None:
     """`strata cluster up --tls`: the doors and every node serve HTTPS with the cluster's
     certificate, the store checks its nodes against it, clients trust it by its path."""
