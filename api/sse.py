@@ -29,7 +29,7 @@ NONCE, TAG = 12, 16
 OVERHEAD = NONCE + TAG
 SSE_S3, SSE_KMS, SSE_C = "AES256", "aws:kms", "SSE-C"
 DEFAULT_KEY = "strata-s3"  # the key SSE-S3 wraps data keys with
-ReadChunk = Callable[[Chunk, int, int], Iterator[Piece]]  # BlobStore.read_chunk
+ReadChunk = Callable[[Chunk, int, int, bool], Iterator[Piece]]  # BlobStore.read_chunk
 
 
 class FrameSealer:
@@ -40,9 +40,14 @@ class FrameSealer:
     def __init__(self, data_key: bytes) -> None:
         self._aead = AESGCM(data_key)
 
-    def seal(self, plaintext: bytes) -> bytes:
+    def seal(self, plaintext: bytes, index: int) -> bytes:
         nonce = os.urandom(NONCE)
-        return nonce + self._aead.encrypt(nonce, plaintext, None)
+        return nonce + self._aead.encrypt(nonce, plaintext, _position(index))
+
+
+def _position(index: int) -> bytes:
+    """A frame's place in its chunk, bound into its tag: frames cannot be moved."""
+    return index.to_bytes(4, "big")
 
 
 def new_data_key() -> bytes:
@@ -126,10 +131,11 @@ def open_range(read_chunk: ReadChunk, chunks: list[Chunk], encryption: Encryptio
         first, last = (max(start, lo) - lo) // frame, (min(end, hi) - lo - 1) // frame
         ct_start = first * sealed_frame
         ct_end = min(stored_size(plain, frame), (last + 1) * sealed_frame)
-        sealed_frames = _frames(read_chunk(chunk, ct_start, ct_end), sealed_frame)
+        # every frame's tag checks its bytes and its place: no whole-chunk hash first
+        sealed_frames = _frames(read_chunk(chunk, ct_start, ct_end, True), sealed_frame)
         for index, sealed in zip(range(first, last + 1), sealed_frames, strict=False):
             try:
-                opened = aead.decrypt(sealed[:NONCE], sealed[NONCE:], None)
+                opened = aead.decrypt(sealed[:NONCE], sealed[NONCE:], _position(index))
             except InvalidTag:
                 raise KeyUnavailable("A frame of this object does not open with its key: "
                                      "its bytes or its key are not what was stored") from None

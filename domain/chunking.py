@@ -75,7 +75,8 @@ class ChunkWriter:
 
     def _flush_frame(self) -> None:
         if self._frame and self._sink is not None and self._sealer is not None:
-            self._sink.write(self._sealer.seal(bytes(self._frame)))
+            index = self._in_chunk // self._sealer.frame
+            self._sink.write(self._sealer.seal(bytes(self._frame), index))
             self._in_chunk += len(self._frame)
             self._frame = bytearray()
 

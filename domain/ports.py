@@ -65,7 +65,9 @@ class ChunkSealer(Protocol):
 
     frame: int  # plaintext bytes a frame holds
 
-    def seal(self, plaintext: bytes) -> bytes: ...
+    def seal(self, plaintext: bytes, index: int) -> bytes:
+        """The frame sealed; `index`: its place in its chunk (bound into the seal)."""
+        ...
 
 
 class KeyService(Protocol):
@@ -87,8 +89,11 @@ class BlobStore(Protocol):
         the digest at commit, so the sink need not hash them a second time."""
         ...
 
-    def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None) -> Iterator[Piece]:
-        """Bytes [start, end) of a chunk, only after its whole content matched its hash."""
+    def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None,
+                   authenticated: bool = False) -> Iterator[Piece]:
+        """Bytes [start, end) of a chunk, only after its whole content matched its hash;
+        `authenticated`: the caller checks every byte itself (sealed frames, each with
+        its tag), so the whole-chunk hash may be skipped (the scrubber still checks it)."""
         ...
 
     def confirm(self, chunks: Iterable[Chunk]) -> None:

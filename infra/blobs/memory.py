@@ -27,7 +27,8 @@ class InMemoryBlobStore:
         with self._lock:
             self._chunks[digest] = (data, self._clock())
 
-    def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None) -> Iterator[Piece]:
+    def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None,
+                   authenticated: bool = False) -> Iterator[Piece]:
         with self._lock:
             found = self._chunks.get(chunk["digest"])
         if found is None:

@@ -292,7 +292,8 @@ class NodeBlobStore:
                 self._fresh.popitem(last=False)
         return stored
 
-    def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None) -> Iterator[Piece]:
+    def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None,
+                   authenticated: bool = False) -> Iterator[Piece]:
         end = chunk["size"] if end is None else end
         data = self._fetch(chunk, start, end)
         for offset in range(0, len(data), PIECE):

@@ -92,13 +92,14 @@ class PackedBlobStore:
     def begin_chunk(self, hashed_by_caller: bool = False) -> ChunkSink:
         return _PackSink(self, hashed_by_caller)
 
-    def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None) -> Iterator[Piece]:
+    def read_chunk(self, chunk: Chunk, start: int = 0, end: int | None = None,
+                   authenticated: bool = False) -> Iterator[Piece]:
         if chunk["size"] <= self.small_bytes:
             data = self._hot.verified(chunk, self.pack.read)  # None: not in the pack
             if data is not None:
                 yield data[start:chunk["size"] if end is None else end]
                 return
-        yield from self.files.read_chunk(chunk, start, end)
+        yield from self.files.read_chunk(chunk, start, end, authenticated)
 
     def confirm(self, chunks: Iterable[Chunk]) -> None:
         for chunk in chunks:
