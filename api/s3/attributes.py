@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from api.blocking import query
+from api.blocking import blocking, query
 from api.numbers import whole_number
 from api.s3.common import Call
 from api.s3.dates import http_date
+from api.s3.encryption import data_key_for
 from api.s3.errors import InvalidRequest
 from api.s3.objects import _readable
 from api.s3.xml import Node, xml_response
@@ -40,6 +41,8 @@ async def get_object_attributes(call: Call) -> Response:
     wanted = _wanted(call)
     most, after = _paging(call)
     info, version = await query(_readable, call)
+    if version.get("encryption", {}).get("mode") == "SSE-C":
+        await blocking(data_key_for, call, version)  # as S3: the customer's key, or nothing
     nodes: list[Node] = []
     if "ETag" in wanted:
         nodes.append(("ETag", version["etag"]))

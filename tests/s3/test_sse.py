@@ -361,3 +361,14 @@ def test_a_kill_during_rotation_loses_nothing(tmp_path: Path) -> None:
             assert s3.get_object(Bucket="many", Key=name)["Body"].read() == body
     finally:
         server.stop()
+
+
+def test_object_attributes_of_an_sse_c_object_need_its_key(s3: Any) -> None:
+    s3.create_bucket(Bucket="sse-attributes")
+    s3.put_object(Bucket="sse-attributes", Key="k", Body=b"x" * 10, **_customer())
+    with pytest.raises(ClientError) as refused:
+        s3.get_object_attributes(Bucket="sse-attributes", Key="k", ObjectAttributes=["ObjectSize"])
+    assert refused.value.response["Error"]["Code"] == "InvalidRequest"
+    got = s3.get_object_attributes(Bucket="sse-attributes", Key="k",
+                                   ObjectAttributes=["ObjectSize"], **_customer())
+    assert got["ObjectSize"] == 10
