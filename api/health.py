@@ -4,6 +4,8 @@ reads of objects go to the store; listings wait at the read barrier)."""
 
 from __future__ import annotations
 
+import os
+
 from starlette.responses import JSONResponse
 
 from api.blocking import blocking
@@ -16,6 +18,6 @@ async def health_response(system: System) -> JSONResponse:
     behind = max(0, await blocking(system.store.current_position) - position)
     return JSONResponse(
         {"status": "ok" if healthy else "degraded", "views_position": position,
-         "views_behind_events": behind},
+         "views_behind_events": behind, "pid": os.getpid()},
         200 if healthy else 503,
     )

@@ -197,7 +197,8 @@ def _cluster(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(processes))
         else:
             for p in processes:
-                health = "healthy" if p["healthy"] else "NOT HEALTHY"
+                health = "healthy" if p["healthy"] else "NOT HEALTHY" if p["running"] \
+                    else "stopped"
                 print(f"{p['name'] or p['role']:9} port {p['port']:<6} pid {p['pid']:<8} "
                       f"{health}")
         return 0 if all(p["healthy"] for p in processes) else 1

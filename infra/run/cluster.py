@@ -126,10 +126,13 @@ def _healthy(process: Process, secret: str) -> bool:
         finally:
             client.close()
     try:
-        return httpx.get(f"{process.scheme}://127.0.0.1:{process.api_port}/healthz",
-                         timeout=2, verify=process.verify()).status_code == 200
+        answer = httpx.get(f"{process.scheme}://127.0.0.1:{process.api_port}/healthz",
+                           timeout=2, verify=process.verify())
     except httpx.HTTPError:
         return False
+    # the process started, not another server on the same port
+    return answer.status_code == 200 and answer.json().get("pid") in (process.pid, None) \
+        if process.role == "store" else answer.status_code == 200
 
 
 def _state_file(root: Path) -> Path:
@@ -190,13 +193,26 @@ def restart(root: Path, name: str) -> Process:
     return found
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def prepare(root: Path, settings: Settings, nodes: int, zones: int) -> tuple[Path, str]:
     """The resolved root, with its logs folder, and the cluster secret; refused while a
-    cluster runs there."""
+    cluster runs there, or while another process holds the doors' ports."""
     root = root.resolve()
     if _state_file(root).exists() and any(_alive(p.pid) for p in load(root)):
         raise SettingsError(f"a cluster is already running under {root}; "
                             f"'strata cluster down --root {root}' stops it")
+    for port, flag in ((settings.s3_port, "--s3-port"), (settings.api_port, "--api-port")):
+        if not _port_free(port):
+            raise SettingsError(f"port {port} is in use by another process: stop it, or "
+                                f"choose another with {flag}")
     if nodes < 1 or zones < 1:
         raise SettingsError("a cluster needs at least one node and one zone")
     (root / "logs").mkdir(parents=True, exist_ok=True)
@@ -259,10 +275,16 @@ def up(root: Path, settings: Settings, nodes: int, zones: int, replicas: int | N
     _save(root, processes)
     print(f"starting {nodes} blob nodes in {min(zones, nodes)} zones and the store under {root}",
           flush=True)
-    _wait_until_healthy(root, processes, secret)
-    creds = root_credentials(Settings(data_dir=data, root_access_key=settings.root_access_key,
-                                      root_secret_key=settings.root_secret_key))
-    _register_nodes(settings.api_port, processes, creds.access_key, creds.secret_key)
+    try:
+        _wait_until_healthy(root, processes, secret)
+        creds = root_credentials(Settings(data_dir=data,
+                                          root_access_key=settings.root_access_key,
+                                          root_secret_key=settings.root_secret_key))
+        _register_nodes(settings.api_port, processes, creds.access_key, creds.secret_key)
+    except (OSError, httpx.HTTPError, KeyError) as exc:  # nothing is left running
+        down(root, quiet=True)
+        raise SettingsError(f"the cluster did not come up ({exc}); see the logs in "
+                            f"{root / 'logs'}") from None
     print(f"  S3 door    : {scheme}://127.0.0.1:{settings.s3_port}")
     print(f"  native API : {scheme}://127.0.0.1:{settings.api_port}")
     for p in processes:
@@ -316,8 +338,8 @@ def status(root: Path, settings: Settings) -> list[dict[str, Any]]:
     root = root.resolve()
     secret = _secret(root, settings)
     return [{"name": p.name, "role": p.role, "port": p.port, "pid": p.pid,
-             "healthy": _healthy(p, secret), "zone": p.zone or None,
-             "api_port": p.api_port or None, "log": p.log}
+             "running": _alive(p.pid), "healthy": _healthy(p, secret),
+             "zone": p.zone or None, "api_port": p.api_port or None, "log": p.log}
             for p in load(root)]
 
 

@@ -64,7 +64,29 @@ def test_a_local_cluster_comes_up_serves_and_goes_down(tmp_path: Path) -> None:
     assert_all_stopped(processes)
     after = _strata("cluster", "status", "--root", str(root), "--json")
     assert after.returncode == 1
-    assert not any(p["healthy"] for p in json.loads(after.stdout))
+    assert not any(p["healthy"] or p["running"] for p in json.loads(after.stdout))
+    told = _strata("cluster", "status", "--root", str(root))
+    assert all(line.endswith("stopped") for line in told.stdout.splitlines()), told.stdout
+
+
+def test_a_cluster_refuses_ports_another_process_holds(tmp_path: Path) -> None:
+    """Issue 26, item 9: it used to start its nodes, take the other server's /healthz
+    for its own store's, die with a traceback and leave the nodes running."""
+    import socket
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    taken = holder.getsockname()[1]
+    try:
+        root = tmp_path / "cluster"
+        refused = _strata("cluster", "up", "--root", str(root), "--nodes", "1", "--zones", "1",
+                          "--s3-port", str(taken), "--api-port", str(free_port()))
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert f"port {taken} is in use" in refused.stderr and "Traceback" not in refused.stderr
+        assert not (root / "cluster.json").exists()  # nothing was started
+    finally:
+        holder.close()
 
 
 @pytest.mark.slow  # the TLS plumbing runs in the normal suite (tests/nodes/test_tls_nodes.py)
