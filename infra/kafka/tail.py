@@ -40,6 +40,7 @@ async def tail(servers: str, topic: str, wanted: EventFilter, from_start: bool, 
             batches = await consumer.getmany(timeout_ms=int(idle_seconds * 1000))
             if not batches and not follow:
                 return printed
+            fetched: list[tuple[int, bytes]] = []
             for tp, records in batches.items():
                 for record in records:
                     decoded = kafka.decode(record.headers, record.value)
@@ -49,9 +50,12 @@ async def tail(servers: str, topic: str, wanted: EventFilter, from_start: bool, 
                         continue
                     last[tp.partition] = decoded.position
                     assert record.value is not None
-                    if wanted.matches(orjson.loads(record.value)):
-                        out.write(record.value.decode() + "\n")
-                        printed += 1
+                    fetched.append((decoded.position, record.value))
+            # what one fetch brings from several partitions, in the log's order
+            for _, value in sorted(fetched, key=lambda found: found[0]):
+                if wanted.matches(orjson.loads(value)):
+                    out.write(value.decode() + "\n")
+                    printed += 1
             out.flush()
     finally:
         await kafka.stop_consumer(consumer)

@@ -128,6 +128,9 @@ def _client_commands(sub: Any) -> None:
     tail.add_argument("--from", dest="start", type=int,
                       help="start after this log position (0: from the beginning; default: now)")
     tail.add_argument("--no-follow", action="store_true", help="stop once caught up")
+    tail.add_argument("--root", type=Path,
+                      help="a cluster's root (`strata cluster up --root`): its Kafka and "
+                      "topic, with --kafka")
     tail.add_argument("--kafka", action="store_true",
                       help="read the Kafka topic (STRATA_KAFKA) instead of the native API; "
                       "--from 0 starts at the beginning, else at the end")
@@ -219,6 +222,10 @@ def _kafka_tail(args: argparse.Namespace, settings: Settings) -> int:
     wanted = EventFilter(bucket=args.bucket, prefix=args.prefix or "", types=types)
     if args.start not in (None, 0):
         raise SettingsError("with --kafka, --from takes 0 (the beginning) or nothing (now)")
+    if args.root is not None:
+        from infra.run.cluster import cluster_settings
+
+        settings = cluster_settings(args.root, settings)
     run_tail(settings.require_kafka(), settings.kafka_topic, wanted, args.start == 0,
              not args.no_follow)
     return 0

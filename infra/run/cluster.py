@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import signal
 import socket
 import ssl
@@ -152,10 +153,28 @@ def _save(root: Path, processes: list[Process]) -> None:
 
 
 def save_env(root: Path, env: dict[str, str]) -> None:
+    """The cluster's settings: cluster-env.json for restarts, and <root>/env to source
+    (`. <root>/env`) or to name with --root, for commands such as `events tail --kafka`."""
+    kept = {k: v for k, v in env.items() if k.startswith("STRATA_")}
     path = root / "cluster-env.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump({k: v for k, v in env.items() if k.startswith("STRATA_")}, f, indent=1)
+        json.dump(kept, f, indent=1)
+    fd = os.open(root / "env", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.writelines(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(kept.items())
+                     if k not in ("STRATA_CLUSTER_SECRET", "STRATA_ROOT_SECRET_KEY"))
+
+
+def cluster_settings(root: Path, settings: Settings) -> Settings:
+    """`settings` with the cluster's own (its Kafka, topic, event store) under them."""
+    path = root.resolve() / "cluster-env.json"
+    if not path.exists():
+        raise SettingsError(f"no cluster settings under {root}: start one with "
+                            f"'strata cluster up --root {root}'")
+    saved = json.loads(path.read_text())
+    return Settings.from_env({**saved, **{k: v for k, v in os.environ.items()
+                                           if k.startswith("STRATA_") and k not in saved}})
 
 
 def restart(root: Path, name: str) -> Process:

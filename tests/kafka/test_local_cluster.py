@@ -41,6 +41,13 @@ def test_the_kafka_cluster_comes_up_serves_through_nginx_and_goes_down(
                 f"on the cluster {n}".encode())
         metrics = httpx.get(f"{front.api}/metrics").text
         assert "strata_relay_lag_events" in metrics
+        sourced = (root / "env").read_text()
+        assert "export STRATA_KAFKA=" in sourced and "SECRET" not in sourced
+        tailed = _strata("events", "tail", "--kafka", "--root", str(root), "--from", "0",
+                         "--no-follow", "--bucket", "tryout")
+        assert tailed.returncode == 0, tailed.stderr
+        positions = [json.loads(line)["position"] for line in tailed.stdout.splitlines()]
+        assert len(positions) >= 10 and positions == sorted(positions)
     finally:
         stopped = _strata("cluster", "down", "--root", str(root))
     assert stopped.returncode == 0, stopped.stderr
