@@ -32,6 +32,7 @@ from api.native import (
     sites,
 )
 from api.native.errors import handle_error
+from api.observability import NativeRequestMetrics
 from api.s3.door import S3Door
 from api.system import System
 from domain.errors import StrataError
@@ -120,7 +121,8 @@ def create_native_app(system: System) -> Starlette:
     (infra.run: the composition root)."""
     return Starlette(
         routes=native_routes(),
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[Middleware(RequestIdMiddleware),
+                    Middleware(NativeRequestMetrics, metrics=system.request_metrics)],
         exception_handlers={StrataError: handle_error, Exception: handle_error},
         lifespan=_lifespan(system),
     )

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol, cast
 
+from api.observability import RequestMetrics
 from domain.access import Principal
 from domain.application import ObjectStore
 from domain.ports import BlobStore, BucketContents, KeyService
@@ -188,6 +189,8 @@ class System(Protocol):
     def oidc(self) -> IdentityProvider | None: ...
     @property
     def keys(self) -> KeyService: ...
+    @property
+    def request_metrics(self) -> RequestMetrics: ...
     @property
     def gc_follower(self) -> Follower: ...
     @property

@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from prometheus_client import generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -132,4 +133,5 @@ async def metrics(request: Request) -> Response:
     if not metrics_allowed(system.settings.metrics_token, request.headers.get("authorization")):
         raise Unauthorized("/metrics needs 'Authorization: Bearer <STRATA_METRICS_TOKEN>'")
     text = await blocking(render, system)
+    text += generate_latest(system.request_metrics.registry).decode()
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -144,13 +144,19 @@ class S3Door:
         request_id = new_request_id()
         scope["state"] = {"request_id": request_id}
         request = Request(scope, receive)
+        metrics = self.system.request_metrics
+        started = metrics.started("s3")
+        code = ""
         response: Response
         try:
             if scope["path"] == HEALTH_PATH:
+                scope["state"]["operation"] = "Health"
                 response = await health_response(self.system)
             else:
                 response = await self._serve(request)
         except Exception as exc:
+            found = classify(exc)
+            code = found[0] if found else "InternalError"
             response = await handle_error(request, exc)
             if response.status_code in REFUSED:
                 found = classify(exc)
@@ -164,7 +170,13 @@ class S3Door:
                 response.raw_headers += await cors.actual_headers(request, self.system, bucket)
             except Exception:  # the answer stands without CORS headers, as a browser sees it
                 log.exception("adding CORS headers failed")
-        await response(scope, receive, send)
+        try:
+            await response(scope, receive, send)
+        finally:
+            metrics.answered("s3", scope["state"].get("operation", "Unparsed"),
+                             response.status_code, code, started,
+                             _length(request.headers.get("content-length")),
+                             _length(response.headers.get("content-length")))
 
     async def _serve(self, request: Request) -> Response:
         system = self.system
@@ -180,9 +192,14 @@ class S3Door:
             "x-amz-copy-source" in target.signed.headers,
             content_type.startswith("multipart/form-data"),
             content_type.startswith("application/x-www-form-urlencoded"))
+        request.scope["state"]["operation"] = operation.name
         return await HANDLERS[operation.name](
             Call(request, system, target, caller, now, operation)
         )
+
+
+def _length(value: str | None) -> int:
+    return int(value) if value and value.isdigit() and len(value) < 19 else 0
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

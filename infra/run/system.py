@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from api.observability import RequestMetrics
 from api.operations import delete_marker, new_version
 from domain.application import ObjectStore
 from domain.errors import AccessKeyAlreadyExists, InvalidArgument, UserAlreadyExists
@@ -138,6 +139,7 @@ class System:
     key_rotation_job: Periodic
     oidc: OidcVerifier | None = None
     data_dir_lock: DataDirLock | None = None
+    request_metrics: RequestMetrics = field(default_factory=RequestMetrics)
     role: str = "embedded"  # or "api" / "worker": a cluster process fed by Kafka
     feed: KafkaViewFeed | None = None  # the views' source in a cluster; else the store
     relay_lag: Callable[[float], tuple[int, float]] | None = None  # (events, seconds) at now

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 
 from api.native.metrics import render
 from infra.run.system import ROOT_USER, SYSTEM_META, open_system
@@ -29,3 +32,45 @@ def test_each_worker_says_its_position_and_how_many_events_it_has_yet_to_handle(
         assert metric_value(after, "strata_views_lag_events") == head  # the views did not move
     finally:
         system.close()
+
+
+def test_requests_are_counted_timed_and_measured_on_both_doors(tmp_path: Path) -> None:
+    """Issue 26: counts by door, operation, status class and error code; latency
+    histograms; bytes in and out; refusals by reason."""
+    import httpx
+    from botocore.exceptions import ClientError
+
+    from tests.conftest import Server, free_port, server_env
+    from tests.s3.conftest import make_client
+
+    server = Server(tmp_path / "data", free_port(), free_port(), server_env())
+    server.start()
+    try:
+        s3 = make_client(server)
+        s3.create_bucket(Bucket="counted")
+        for n in range(3):
+            s3.put_object(Bucket="counted", Key=f"k{n}", Body=b"x" * 1000)
+        assert s3.get_object(Bucket="counted", Key="k0")["Body"].read() == b"x" * 1000
+        with pytest.raises(ClientError):
+            s3.get_object(Bucket="counted", Key="missing")
+        assert httpx.get(f"{server.s3}/counted/k0").status_code == 403  # anonymous
+        httpx.get(f"{server.api}/buckets", headers=server.token())
+        text = httpx.get(f"{server.api}/metrics").text
+
+        def value(series: str) -> float:
+            return metric_value(text, series)
+
+        assert value('strata_requests_total{code="",door="s3",operation="PutObject",'
+                     'status="2xx"}') == 3
+        assert value('strata_requests_total{code="NoSuchKey",door="s3",operation="GetObject",'
+                     'status="4xx"}') == 1
+        assert value('strata_requests_refused_total{door="s3",reason="AccessDenied"}') == 1
+        assert value('strata_request_duration_seconds_count{door="s3",operation="PutObject"}') \
+            == 3
+        assert value('strata_request_bytes_in_total{door="s3"}') >= 3000
+        assert value('strata_request_bytes_out_total{door="s3"}') >= 1000
+        assert value('strata_requests_total{code="",door="native",operation="list_buckets",'
+                     'status="2xx"}') == 1
+        assert value('strata_requests_in_flight{door="s3"}') == 0
+    finally:
+        server.stop()

@@ -1,0 +1,92 @@
+"""Request metrics of both doors (issue 26), kept by `prometheus_client` in a registry
+of the process's own: counts by door, operation, status class and error code; latency
+histograms by operation; bytes in and out; requests in flight; refusals by reason.
+
+Operations are S3's names on the S3 door and route handlers' names on the native door:
+a bounded set, so the series stay few whatever clients send.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                   10.0, 30.0, 60.0)
+
+
+class RequestMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.requests = Counter(
+            "strata_requests", "requests answered, by door, operation, status class and "
+            "error code", ["door", "operation", "status", "code"], registry=self.registry)
+        self.latency = Histogram(
+            "strata_request_duration_seconds", "time to answer a request, by door and "
+            "operation (the head of a streamed answer)", ["door", "operation"],
+            buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.bytes_in = Counter("strata_request_bytes_in", "request body bytes received",
+                                ["door"], registry=self.registry)
+        self.bytes_out = Counter("strata_request_bytes_out", "response body bytes sent",
+                                 ["door"], registry=self.registry)
+        self.in_flight = Gauge("strata_requests_in_flight", "requests being answered",
+                               ["door"], registry=self.registry)
+        self.refused = Counter("strata_requests_refused", "requests refused (401, 403, "
+                               "429), by reason", ["door", "reason"], registry=self.registry)
+
+    def started(self, door: str) -> float:
+        self.in_flight.labels(door).inc()
+        return time.perf_counter()
+
+    def answered(self, door: str, operation: str, status: int, code: str, started: float,
+                 bytes_in: int, bytes_out: int) -> None:
+        self.in_flight.labels(door).dec()
+        self.requests.labels(door, operation, f"{status // 100}xx", code).inc()
+        self.latency.labels(door, operation).observe(time.perf_counter() - started)
+        if bytes_in:
+            self.bytes_in.labels(door).inc(bytes_in)
+        if bytes_out:
+            self.bytes_out.labels(door).inc(bytes_out)
+        if status in (401, 403, 429):
+            self.refused.labels(door, code or str(status)).inc()
+
+
+class NativeRequestMetrics:
+    """ASGI middleware of the native door: each request counted under the name of the
+    route's handler (the router leaves it in the scope)."""
+
+    def __init__(self, app: ASGIApp, metrics: RequestMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = self.metrics.started("native")
+        status, sent = 500, 0
+
+        async def counting(message: Message) -> None:
+            nonlocal status, sent
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counting)
+        finally:
+            endpoint = scope.get("endpoint")
+            operation = getattr(endpoint, "__name__", "unrouted")
+            received = _content_length(scope)
+            self.metrics.answered("native", operation, status, "", started, received, sent)
+
+
+def _content_length(scope: Scope) -> int:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.isdigit() and len(value) < 19 else 0
+    return 0
