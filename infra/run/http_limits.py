@@ -36,6 +36,15 @@ def bounded_protocol(limits: HttpLimits) -> type[HttpToolsProtocol]:
 class _Bounded(HttpToolsProtocol):
     limits = HttpLimits()
 
+    def shutdown(self) -> None:
+        """On stop, an idle connection is dropped at once: closing a TLS connection
+        waits (30 s in asyncio) for a handshake an idle pooled client never answers.
+        A connection in the middle of a request finishes it, as uvicorn has it."""
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.abort()
+        else:
+            super().shutdown()
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._in_head = True

@@ -100,3 +100,23 @@ def test_half_a_tls_setting_is_a_clear_error(tmp_path: Path) -> None:
         env=server_env(), capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "STRATA_TLS_KEY" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_stop_does_not_wait_for_idle_tls_clients(tmp_path: Path) -> None:
+    """An idle pooled client never answers the TLS close handshake: asyncio would wait
+    30 s for it on every stop. Idle connections are dropped instead."""
+    import signal
+
+    cert, key = self_signed(tmp_path / "tls", ["127.0.0.1"])
+    server = Server(tmp_path / "data", free_port(), free_port(),
+                    server_env(STRATA_TLS_CERT=str(cert), STRATA_TLS_KEY=str(key)),
+                    scheme="https", verify=str(cert))
+    server.start()
+    try:
+        s3 = make_client(server)
+        s3.create_bucket(Bucket="idle")  # leaves a kept-alive connection in boto3's pool
+        assert server.process is not None
+        server.process.send_signal(signal.SIGINT)
+        assert server.process.wait(10) == 0
+    finally:
+        server.stop()
