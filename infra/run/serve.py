@@ -150,5 +150,7 @@ def serve(settings: Settings, role: str = "embedded") -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    # a line per blob-node request (probes every few seconds when idle): not at info
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     # uvloop: cheaper I/O and thread hand-offs than asyncio's own loop (measured in bench/).
     uvloop.run(_serve(settings, role))
