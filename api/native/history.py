@@ -249,11 +249,13 @@ def _same(a: ListedVersion, b: ListedVersion) -> bool:
 
 
 def restore_prefix(
-    system: System, bucket: str, prefix: str, moment: datetime, meta: RequestMeta, owner: str
+    system: System, bucket: str, prefix: str, moment: datetime, meta: RequestMeta, owner: str,
+    dry_run: bool = False,
 ) -> RestoreReport:
     """Blocking: make the live listing under `prefix` equal the listing at `moment`, by
     recording new versions and deletions (nothing is rewritten). A merge of two key-ordered
-    listings, so memory stays flat however large the bucket."""
+    listings, so memory stays flat however large the bucket. With `dry_run`, the report
+    says what it would change and nothing is recorded."""
     system.runner.wait_for(system.store.current_position())
     views = system.views
     past = _every(lambda after: list_objects_as_of(views, bucket, moment, prefix, "", after))
@@ -263,29 +265,33 @@ def restore_prefix(
     while then is not None or current is not None:
         if current is None or (then is not None and then.key.encode() < current.key.encode()):
             assert then is not None
-            _bring_back(system, bucket, then.key, moment, meta, report)
+            _bring_back(system, bucket, then.key, moment, meta, report, dry_run)
             then = next(past, None)
         elif then is None or current.key.encode() < then.key.encode():
-            _delete(system, bucket, current.key, meta, owner)
+            if not dry_run:
+                _delete(system, bucket, current.key, meta, owner)
             report.note("deleted", current.key)
             current = next(live, None)
         else:
             if _same(then, current):
                 report.note("unchanged", then.key)
             else:
-                _bring_back(system, bucket, then.key, moment, meta, report)
+                _bring_back(system, bucket, then.key, moment, meta, report, dry_run)
             then, current = next(past, None), next(live, None)
     return report
 
 
 def _bring_back(
     system: System, bucket: str, key: str, moment: datetime, meta: RequestMeta,
-    report: RestoreReport,
+    report: RestoreReport, dry_run: bool = False,
 ) -> None:
     try:
         old = version_as_of(system, bucket, key, moment)
     except DataGone:
         report.note("gone", key)
+        return
+    if dry_run:
+        report.note("restored", key)
         return
     stamp = datetime.now(UTC)
     copy: Version = {**old, "version_id": new_version_id(stamp), "created_at": stamp.isoformat()}
@@ -310,11 +316,13 @@ async def restore(request: Request) -> Response:
     allow(request, principal, Action.LIST_BUCKET, info)
     allow(request, principal, Action.WRITE_OBJECTS, info)
     prefix = request.query_params.get("prefix", "")
+    dry_run = request.query_params.get("dry_run", "false").lower() in ("true", "1")
     report = await blocking(
         restore_prefix, system, bucket, prefix, moment, request_meta(request, principal),
-        principal.user,
+        principal.user, dry_run,
     )
     return json_response(
-        {"bucket": bucket, "prefix": prefix, "as_of": moment.isoformat(), **asdict(report)}
+        {"bucket": bucket, "prefix": prefix, "as_of": moment.isoformat(), "dry_run": dry_run,
+         **asdict(report)}
     )
 

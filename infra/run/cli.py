@@ -138,6 +138,8 @@ def _client_commands(sub: Any) -> None:
     restore.add_argument("bucket")
     restore.add_argument("--as-of", required=True, help="RFC 3339 time, e.g. 2026-11-27T09:00Z")
     restore.add_argument("--prefix", default="")
+    restore.add_argument("--dry-run", action="store_true",
+                         help="say what it would change, and change nothing")
     inventory = sub.add_parser("inventory", help="bucket inventories").add_subparsers(
         dest="action", required=True)
     export = _remote(inventory.add_parser("export", help="a bucket's inventory as Parquet"))
@@ -243,7 +245,7 @@ def _run_remote(args: argparse.Namespace, settings: Settings) -> int:
             commands.events_tail(client, args.bucket, args.prefix, args.type, args.start,
                                  not args.no_follow)
         elif args.command == "restore":
-            commands.restore(client, args.bucket, args.as_of, args.prefix)
+            commands.restore(client, args.bucket, args.as_of, args.prefix, args.dry_run)
         elif args.command == "inventory":
             commands.inventory_export(client, args.bucket, args.as_of, args.to, args.to_bucket,
                                       args.current_only)

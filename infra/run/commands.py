@@ -31,15 +31,21 @@ def events_tail(
     return printed
 
 
-def restore(client: NativeClient, bucket: str, as_of: str, prefix: str) -> dict[str, Any]:
-    print(f"restoring s3://{bucket}/{prefix} to its state at {as_of} ...", file=sys.stderr)
+def restore(client: NativeClient, bucket: str, as_of: str, prefix: str,
+            dry_run: bool = False) -> dict[str, Any]:
+    doing = "what restoring" if dry_run else "restoring"
+    print(f"{doing} s3://{bucket}/{prefix} to its state at {as_of}"
+          f"{' would change' if dry_run else ''} ...", file=sys.stderr)
     report: dict[str, Any] = client.call(
-        "POST", f"/buckets/{bucket}/restore", params={"as_of": as_of, "prefix": prefix},
+        "POST", f"/buckets/{bucket}/restore",
+        params={"as_of": as_of, "prefix": prefix, "dry_run": str(dry_run).lower()},
         timeout=None,
     )
     counts = report["counts"]
-    print(f"restored {counts['restored']}, deleted {counts['deleted']}, unchanged "
-          f"{counts['unchanged']}, data gone {counts['gone']}", file=sys.stderr)
+    verb = "would be " if dry_run else ""
+    print(f"{verb}restored {counts['restored']}, {verb}deleted {counts['deleted']}, unchanged "
+          f"{counts['unchanged']}, data gone {counts['gone']}"
+          f"{' (a dry run: nothing was changed)' if dry_run else ''}", file=sys.stderr)
     for kind in ("restored", "deleted", "gone"):
         for key in report[kind]:
             print(f"{kind}\t{key}")

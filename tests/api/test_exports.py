@@ -124,6 +124,14 @@ def test_events_tail_prints_every_event_as_json_lines(server: Server) -> None:
 
 def test_restore_command_reports_what_it_changed(server: Server) -> None:
     moment = _history(server, "back")
+    listed = httpx.get(f"{server.api}/buckets/back/list", params={"versions": "true"},
+                       headers=server.token()).json()["objects"]
+    dry = strata(server, "restore", "back", "--as-of", moment, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would be restored 2, would be deleted 0, unchanged 1" in dry.stderr
+    assert "nothing was changed" in dry.stderr
+    assert httpx.get(f"{server.api}/buckets/back/list", params={"versions": "true"},
+                     headers=server.token()).json()["objects"] == listed
     done = strata(server, "restore", "back", "--as-of", moment)
     assert done.returncode == 0, done.stderr
     assert "restored 2, deleted 0, unchanged 1" in done.stderr
