@@ -105,7 +105,11 @@ def bearer_token(request: Request) -> str | None:
 
 def optional_principal(request: Request) -> Principal | None:
     token = bearer_token(request)
-    return None if token is None else principal_from_token(request.app.state.system, token)
+    if token is None:
+        return None
+    principal = principal_from_token(request.app.state.system, token)
+    request.scope.setdefault("state", {})["actor"] = principal.access_key  # the access log
+    return principal
 
 
 def required_principal(request: Request) -> Principal:

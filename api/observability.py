@@ -8,9 +8,11 @@ a bounded set, so the series stay few whatever clients send.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
+import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,9 +20,16 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
                    10.0, 30.0, 60.0)
 
 
+ACCESS_LOG = logging.getLogger("strata.access")
+
+
 class RequestMetrics:
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None,
+                 json_log: bool = False) -> None:
+        """`json_log`: also write one JSON line per request to the `strata.access` logger
+        (at info: operators turn it down with that logger's level)."""
         self.registry = registry or CollectorRegistry()
+        self.json_log = json_log
         self.requests = Counter(
             "strata_requests", "requests answered, by door, operation, status class and "
             "error code", ["door", "operation", "status", "code"], registry=self.registry)
@@ -54,7 +63,7 @@ class RequestMetrics:
         return time.perf_counter()
 
     def answered(self, door: str, operation: str, status: int, code: str, started: float,
-                 bytes_in: int, bytes_out: int) -> None:
+                 bytes_in: int, bytes_out: int, state: dict[str, Any] | None = None) -> None:
         in_flight, received, sent = self._door(door)
         in_flight.dec()
         found = self._answers.get((door, operation, status, code))
@@ -70,6 +79,14 @@ class RequestMetrics:
             sent.inc(bytes_out)
         if status in (401, 403, 429):
             self.refused.labels(door, code or str(status)).inc()
+        if self.json_log and ACCESS_LOG.isEnabledFor(logging.INFO):
+            state = state or {}
+            ACCESS_LOG.info(orjson.dumps({
+                "request_id": state.get("request_id", ""), "door": door,
+                "operation": operation, "bucket": state.get("bucket", ""), "status": status,
+                "code": code, "bytes_in": bytes_in, "bytes_out": bytes_out,
+                "seconds": round(time.perf_counter() - started, 6),
+                "caller": state.get("actor", "anonymous")}).decode())
 
 
 class NativeRequestMetrics:
@@ -101,7 +118,10 @@ class NativeRequestMetrics:
             endpoint = scope.get("endpoint")
             operation = getattr(endpoint, "__name__", "unrouted")
             received = _content_length(scope)
-            self.metrics.answered("native", operation, status, "", started, received, sent)
+            state = dict(scope.get("state") or {})
+            state.setdefault("bucket", (scope.get("path_params") or {}).get("bucket", ""))
+            self.metrics.answered("native", operation, status, "", started, received, sent,
+                                  state)
 
 
 def _content_length(scope: Scope) -> int:

@@ -34,6 +34,12 @@ def _site_name(raw: str) -> str:
     return raw
 
 
+def _log_format(raw: str) -> str:
+    if raw not in ("text", "json"):
+        raise SettingsError(f"STRATA_LOG_FORMAT={raw[:16]!r}: use text or json")
+    return raw
+
+
 def _encryption_default(raw: str) -> str:
     if raw not in ("", "AES256"):
         raise SettingsError(f"STRATA_ENCRYPTION_DEFAULT={raw[:32]!r}: use AES256 (every new "
@@ -109,6 +115,7 @@ class Settings:
     token_ttl_seconds: int = 3600
     aggregate_cache_size: int = 4096
     log_level: str = "info"
+    log_format: str = "text"  # "json": one JSON line per request (strata.access), no uvicorn lines
     access_log_max_bytes: int = 16 * MiB
     inventory_interval_seconds: float = 3600.0
     cluster_secret: str = ""  # signs every request to a blob node
@@ -215,6 +222,7 @@ class Settings:
             ),
             token_ttl_seconds=int(number("STRATA_TOKEN_TTL_SECONDS", defaults.token_ttl_seconds)),
             log_level=env.get("STRATA_LOG_LEVEL") or defaults.log_level,
+            log_format=_log_format(env.get("STRATA_LOG_FORMAT") or defaults.log_format),
             inventory_interval_seconds=number(
                 "STRATA_INVENTORY_INTERVAL_SECONDS", defaults.inventory_interval_seconds, float
             ),

@@ -176,7 +176,7 @@ class S3Door:
             metrics.answered("s3", scope["state"].get("operation", "Unparsed"),
                              response.status_code, code, started,
                              _length(request.headers.get("content-length")),
-                             _length(response.headers.get("content-length")))
+                             _length(response.headers.get("content-length")), scope["state"])
 
     async def _serve(self, request: Request) -> Response:
         system = self.system
@@ -186,6 +186,8 @@ class S3Door:
             return await cors.preflight(request, system, target.bucket)
         now = datetime.now(UTC)
         caller = await query(authenticate, target, system, now)
+        if caller.principal is not None:
+            request.scope["state"]["actor"] = caller.principal.access_key
         content_type = target.signed.headers.get("content-type", "")
         operation = parse_operation(
             request.method, target.bucket, target.key, target.query,

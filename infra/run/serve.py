@@ -89,6 +89,8 @@ def _door(app: ASGIApp, settings: Settings, port: int,
             **uvicorn_options(settings.http_limits),
             # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: any local client
             # could then forge the source that history and audit record.
+            # with JSON request lines (strata.access), uvicorn's own would say it twice
+            access_log=settings.log_format != "json",
             proxy_headers=bool(settings.trusted_proxies),
             forwarded_allow_ips=settings.trusted_proxies or None,
         )

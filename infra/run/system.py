@@ -361,6 +361,7 @@ def _open_system(settings: Settings, role: str, lock: DataDirLock) -> System:
                                    upload_expiry.run_once, log),
         lifecycle=lifecycle,
         keys=keys,
+        request_metrics=RequestMetrics(json_log=settings.log_format == "json"),
         data_dir_lock=lock,
         key_rotation=key_rotation,
         key_rotation_job=Periodic("key-rotation", settings.key_rewrap_seconds,

@@ -74,3 +74,31 @@ def test_requests_are_counted_timed_and_measured_on_both_doors(tmp_path: Path) -
         assert value('strata_requests_in_flight{door="s3"}') == 0
     finally:
         server.stop()
+
+
+def test_json_request_lines(tmp_path: Path) -> None:
+    """Issue 26, item 5: with STRATA_LOG_FORMAT=json, one JSON line per request."""
+    import httpx
+    import orjson
+
+    from tests.conftest import ROOT_AK, Server, free_port, server_env
+    from tests.s3.conftest import make_client
+
+    server = Server(tmp_path / "data", free_port(), free_port(),
+                    server_env(STRATA_LOG_FORMAT="json", STRATA_LOG_LEVEL="info"))
+    server.start()
+    try:
+        make_client(server).create_bucket(Bucket="logged")
+        httpx.get(f"{server.api}/buckets/logged", headers=server.token())
+    finally:
+        server.stop()
+    lines = [orjson.loads(line.split("strata.access: ", 1)[1])
+             for line in (tmp_path / f"serve-{server.api_port}.log").read_text().splitlines()
+             if "strata.access: " in line]
+    created = next(r for r in lines if r["operation"] == "CreateBucket")
+    assert created["door"] == "s3" and created["bucket"] == "logged"
+    assert created["status"] == 200 and created["caller"] == ROOT_AK
+    assert created["request_id"] and created["seconds"] >= 0
+    native = next(r for r in lines if r["operation"] == "get_bucket")
+    assert native["door"] == "native" and native["bucket"] == "logged"
+    assert native["caller"] == ROOT_AK
