@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     proj_sub = proj.add_subparsers(dest="action", required=True)
     rebuild = proj_sub.add_parser("rebuild", help="drop every view and replay the log from 0")
     rebuild.add_argument("--data-dir", type=Path, help="where data lives (STRATA_DATA_DIR)")
+    creds = sub.add_parser("credentials", help="where the generated root credentials are")
+    creds.add_argument("--data-dir", type=Path, help="where data lives (STRATA_DATA_DIR)")
     keys = sub.add_parser("keys", help="the key-encryption keys that wrap objects' data keys")
     keys.add_argument("action", choices=["create", "list", "rotate"])
     keys.add_argument("name", nargs="?", help="the key's name (create, rotate)")
@@ -264,6 +266,25 @@ def _run_remote(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _credentials(settings: Settings) -> int:
+    """Where the root credentials are: the environment's, or those strata generated."""
+    if settings.root_access_key:
+        print(f"root access key {settings.root_access_key}, from STRATA_ROOT_ACCESS_KEY and "
+              "STRATA_ROOT_SECRET_KEY")
+        return 0
+    saved = settings.data_dir / "root-credentials.json"
+    if not saved.exists():
+        print(f"strata: no root credentials in {saved}: the first `strata serve` with this "
+              "data dir makes them (or set STRATA_ROOT_ACCESS_KEY/_SECRET_KEY)",
+              file=sys.stderr)
+        return 1
+    import json
+
+    print(f"root access key {json.loads(saved.read_text())['access_key']}, its secret in "
+          f"{saved} (readable by its owner only)")
+    return 0
+
+
 def _keys(args: argparse.Namespace, settings: Settings) -> int:
     """strata keys create|list|rotate: on the keys directory of this data dir (a running
     server sees the change at its next use of the key)."""
@@ -333,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "keys":
             return _keys(args, settings)
+        if args.command == "credentials":
+            return _credentials(settings)
         if args.command == "events" and getattr(args, "kafka", False):
             return _kafka_tail(args, settings)
         if args.command == "projections":

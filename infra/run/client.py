@@ -19,6 +19,7 @@ class Target:
     url: str
     access_key: str
     secret_key: str
+    source: str = "--access-key"  # where the credentials came from, for a refusal's message
 
 
 def target(settings: Settings, url: str | None, access_key: str | None,
@@ -26,6 +27,7 @@ def target(settings: Settings, url: str | None, access_key: str | None,
     """Where and as whom: flags first, then STRATA_ROOT_*, then the credentials that
     `strata serve` saved in the data dir."""
     url = (url or f"http://{settings.host}:{settings.api_port}").rstrip("/")
+    source = "--access-key and --secret-key" if access_key else "STRATA_ROOT_ACCESS_KEY"
     access_key = access_key or settings.root_access_key
     secret_key = secret_key or settings.root_secret_key
     if not (access_key and secret_key):
@@ -38,7 +40,8 @@ def target(settings: Settings, url: str | None, access_key: str | None,
             )
         creds = json.loads(saved.read_text())
         access_key, secret_key = creds["access_key"], creds["secret_key"]
-    return Target(url, access_key, secret_key)
+        source = str(saved)
+    return Target(url, access_key, secret_key, source)
 
 
 class ApiError(RuntimeError):
@@ -53,6 +56,10 @@ class NativeClient:
                                                      "secret_key": where.secret_key})
         except httpx.TransportError as exc:
             raise ApiError(f"cannot reach strata at {where.url}: {exc}; is it running?") from None
+        if r.status_code == 401:
+            raise ApiError(f"strata at {where.url} refused the access key {where.access_key} "
+                           f"(from {where.source}): give the right one with --access-key and "
+                           "--secret-key, or --data-dir of the server that made it")
         self._check(r)
         self._http.headers["authorization"] = f"Bearer {r.json()['token']}"
 
