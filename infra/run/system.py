@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from api.observability import RequestMetrics
+from api.observability import RequestMetrics, StorageCollector
 from api.operations import delete_marker, new_version
 from domain.application import ObjectStore
 from domain.errors import AccessKeyAlreadyExists, InvalidArgument, UserAlreadyExists
@@ -209,6 +209,12 @@ class System:
             self.data_dir_lock.release()
 
 
+def _request_metrics(settings: Settings, views: RocksDBViewStore) -> RequestMetrics:
+    metrics = RequestMetrics(json_log=settings.log_format == "json")
+    metrics.registry.register(StorageCollector(views))
+    return metrics
+
+
 def embedded_blobs(settings: Settings) -> BlobStore:
     """The embedded store's chunks: small ones packed, the rest as files."""
     files = LocalDiskBlobStore(settings.blob_dir)
@@ -361,7 +367,7 @@ def _open_system(settings: Settings, role: str, lock: DataDirLock) -> System:
                                    upload_expiry.run_once, log),
         lifecycle=lifecycle,
         keys=keys,
-        request_metrics=RequestMetrics(json_log=settings.log_format == "json"),
+        request_metrics=_request_metrics(settings, views),
         data_dir_lock=lock,
         key_rotation=key_rotation,
         key_rotation_job=Periodic("key-rotation", settings.key_rewrap_seconds,

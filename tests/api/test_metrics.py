@@ -40,7 +40,7 @@ def test_requests_are_counted_timed_and_measured_on_both_doors(tmp_path: Path) -
     import httpx
     from botocore.exceptions import ClientError
 
-    from tests.conftest import Server, free_port, server_env
+    from tests.conftest import Server, free_port, server_env, wait_until
     from tests.s3.conftest import make_client
 
     server = Server(tmp_path / "data", free_port(), free_port(), server_env())
@@ -72,6 +72,16 @@ def test_requests_are_counted_timed_and_measured_on_both_doors(tmp_path: Path) -
         assert value('strata_requests_total{code="",door="native",operation="list_buckets",'
                      'status="2xx"}') == 1
         assert value('strata_requests_in_flight{door="s3"}') == 0
+
+        # storage, from the views (which follow the log): three objects of 1000 bytes
+        def storage() -> list[float]:
+            scraped = httpx.get(f"{server.api}/metrics").text
+            return [metric_value(scraped, series) for series in (
+                'strata_bucket_objects{bucket="counted"}', 'strata_bucket_bytes{bucket="counted"}',
+                "strata_store_objects", "strata_store_buckets")]
+
+        wait_until(lambda: storage() == [3, 3000, 3, 1], 30,
+                   lambda: f"storage series: {storage()}")
     finally:
         server.stop()
 
