@@ -9,6 +9,7 @@ import binascii
 import hashlib
 from dataclasses import dataclass
 
+from api.blocking import blocking
 from api.s3.common import Call
 from api.s3.errors import InvalidRequest
 from api.sse import (
@@ -62,9 +63,10 @@ def customer_key(call: Call, prefix: str = HEADER) -> CustomerKey | None:
     return CustomerKey(key, md5)
 
 
-def sealing_for(call: Call, info: BucketInfo) -> Sealing | None:
+async def sealing_for(call: Call, info: BucketInfo) -> Sealing | None:
     """The encryption a new object gets: what its request asks for, else the bucket's
-    default, else the store's; None for plaintext."""
+    default, else the store's; None for plaintext. Only a sealing reads the key service
+    (in a worker thread): a plaintext PUT makes no extra hop."""
     requested = call.header(HEADER)
     sse_c = customer_key(call)
     if requested is not None and sse_c is not None:
@@ -83,7 +85,8 @@ def sealing_for(call: Call, info: BucketInfo) -> Sealing | None:
         mode = call.system.settings.encryption_default
     if mode is None:
         return None
-    return new_sealing(call.system, mode, kms_key, (sse_c.key, sse_c.md5) if sse_c else None)
+    return await blocking(new_sealing, call.system, mode, kms_key,
+                          (sse_c.key, sse_c.md5) if sse_c else None)
 
 
 def data_key_for(call: Call, version: Version, prefix: str = HEADER) -> bytes | None:

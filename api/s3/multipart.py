@@ -71,7 +71,7 @@ async def create(call: Call) -> Response:
     if kind:
         template["checksum_type"] = kind
     template.update(governance_fields(call, info))  # type: ignore[typeddict-item]
-    sealing = await blocking(sealing_for, call, info)
+    sealing = await sealing_for(call, info)
     if sealing is not None:  # every part is sealed with the upload's one data key
         template["encryption"] = sealing.encryption
     upload_id = new_version_id(call.now)

@@ -139,7 +139,7 @@ async def put_object(call: Call) -> Response:
     check_representation(content_type, headers_kept)
     governance = governance_fields(call, info)
     if_match, if_none_match = call.header("if-match"), call.header("if-none-match") == "*"
-    sealing = await blocking(sealing_for, call, info)
+    sealing = await sealing_for(call, info)
 
     def record(content: Content, checksum: dict[str, str]) -> ObjectInfo:
         version = new_version(content, owner, acl, call.now, content_type, headers_kept, metadata)
@@ -499,7 +499,7 @@ async def copy_object(call: Call) -> Response:
     directive = (call.header("x-amz-metadata-directive") or "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise InvalidRequest("Unknown metadata directive.")
-    sealing = await blocking(sealing_for, call, info)
+    sealing = await sealing_for(call, info)
     re_encrypting = call.header("x-amz-server-side-encryption") is not None or \
         call.header("x-amz-server-side-encryption-customer-algorithm") is not None
     if (source_bucket, source_key) == (call.bucket, call.key) and directive == "COPY" \
