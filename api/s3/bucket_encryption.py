@@ -6,7 +6,8 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from api.blocking import blocking
-from api.s3.common import Call, remove_bucket_setting
+from api.s3.bucket_settings import remove_bucket_setting
+from api.s3.common import Call
 from api.s3.errors import MalformedXML, NoSuchConfiguration
 from api.s3.integrity import read_small_body
 from api.s3.xml import Node, child_text, parse, xml_response

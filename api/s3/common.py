@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from starlette.requests import Request
-from starlette.responses import Response
 
-from api.blocking import blocking, query
+from api.blocking import query
 from api.context import request_meta
 from api.s3.addressing import Target
 from api.s3.auth import Caller
@@ -82,14 +81,6 @@ class Call:
             self, iam_action, info.name, key, version)
         authorize(self.caller.principal, action, info.acl, object_acl, policy, facts,
                   info.blocked)
-
-
-async def remove_bucket_setting(call: Call, command: Callable[..., object],
-                                cleared: object = None) -> Response:
-    """A bucket sub-resource's DELETE: its owner sets it back to `cleared` (204)."""
-    await call.bucket_info(Action.ADMINISTER_BUCKET)
-    await blocking(command, call.bucket, cleared, call.meta, call.now)
-    return Response(status_code=204)
 
 
 def owner_node(user: str, tag: str = "Owner") -> Node:

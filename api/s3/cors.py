@@ -9,10 +9,10 @@ from xml.etree.ElementTree import Element
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.blocking import blocking, query
-from api.s3.common import Call, remove_bucket_setting
+from api.blocking import query
+from api.s3.bucket_settings import put_bucket_setting, remove_bucket_setting
+from api.s3.common import Call
 from api.s3.errors import MalformedXML, NoSuchConfiguration
-from api.s3.integrity import read_small_body
 from api.s3.xml import Node, child_text, parse, xml_response
 from api.system import System
 from domain.access import Action
@@ -71,10 +71,7 @@ async def get_cors(call: Call) -> Response:
 
 
 async def put_cors(call: Call) -> Response:
-    await call.bucket_info(Action.ADMINISTER_BUCKET)
-    rules = rules_from_xml(await read_small_body(call))
-    await blocking(call.system.store.configure_cors, call.bucket, rules, call.meta, call.now)
-    return Response(status_code=200)
+    return await put_bucket_setting(call, call.system.store.configure_cors, rules_from_xml)
 
 
 async def delete_cors(call: Call) -> Response:

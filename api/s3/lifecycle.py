@@ -8,11 +8,10 @@ from xml.etree.ElementTree import Element
 
 from starlette.responses import Response
 
-from api.blocking import blocking
-from api.s3.common import Call, remove_bucket_setting
+from api.s3.bucket_settings import put_bucket_setting, remove_bucket_setting
+from api.s3.common import Call
 from api.s3.dates import iso_z
 from api.s3.errors import InvalidRequest, MalformedXML, NoSuchConfiguration
-from api.s3.integrity import read_small_body
 from api.s3.xml import Node, child_text, parse, xml_response
 from domain.access import Action
 from domain.lifecycle import MAX_RULES, LifecycleRule
@@ -167,11 +166,8 @@ async def get_lifecycle(call: Call) -> Response:
 
 
 async def put_lifecycle(call: Call) -> Response:
-    await call.bucket_info(Action.ADMINISTER_BUCKET)
-    rules = rules_from_xml(await read_small_body(call))
-    await blocking(call.system.store.configure_lifecycle, call.bucket, rules, call.meta,
-                   call.now)
-    return Response(status_code=200)
+    return await put_bucket_setting(call, call.system.store.configure_lifecycle,
+                                    rules_from_xml)
 
 
 async def delete_lifecycle(call: Call) -> Response:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from api.blocking import blocking
-from api.s3.common import Call, remove_bucket_setting
+from api.s3.bucket_settings import put_bucket_setting, remove_bucket_setting
+from api.s3.common import Call
 from api.s3.errors import NoSuchConfiguration
-from api.s3.integrity import read_small_body
 from api.s3.xml import xml_response
 from domain.access import Action, policy_of
 from domain.errors import MalformedPolicy
@@ -22,18 +21,18 @@ async def get_policy(call: Call) -> Response:
     return Response(info.policy, 200, media_type="application/json")
 
 
-async def put_policy(call: Call) -> Response:
-    await call.bucket_info(Action.ADMINISTER_BUCKET)
-    body = await read_small_body(call)
+def _policy_text(body: bytes) -> str:
     if len(body) > MAX_POLICY_BYTES:
         raise MalformedPolicy(f"Policies must be at most {MAX_POLICY_BYTES} bytes")
     try:
-        text = body.decode()
+        return body.decode()
     except UnicodeDecodeError:
         raise MalformedPolicy("Policies must be valid JSON (UTF-8)") from None
-    await blocking(call.system.store.set_bucket_policy, call.bucket, text, call.meta,
-                   call.now)
-    return Response(status_code=204)
+
+
+async def put_policy(call: Call) -> Response:
+    return await put_bucket_setting(call, call.system.store.set_bucket_policy, _policy_text,
+                                    204)
 
 
 async def delete_policy(call: Call) -> Response:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from api.blocking import blocking
-from api.s3.common import Call, remove_bucket_setting
+from api.s3.bucket_settings import put_bucket_setting, remove_bucket_setting
+from api.s3.common import Call
 from api.s3.errors import MalformedXML, NoSuchConfiguration
-from api.s3.integrity import read_small_body
 from api.s3.xml import child_text, parse, xml_response
 from domain.access import Action
 from domain.public_access import SWITCHES, PublicAccessBlock
@@ -31,17 +30,18 @@ async def get_public_access_block(call: Call) -> Response:
                          for name, field in SWITCHES.items()])
 
 
-async def put_public_access_block(call: Call) -> Response:
-    await call.bucket_info(Action.ADMINISTER_BUCKET)
-    config = parse(await read_small_body(call), "PublicAccessBlockConfiguration")
-    block = PublicAccessBlock(
+def _block_from_xml(body: bytes) -> PublicAccessBlock:
+    config = parse(body, "PublicAccessBlockConfiguration")
+    return PublicAccessBlock(
         block_public_acls=_switch(child_text(config, "BlockPublicAcls")),
         ignore_public_acls=_switch(child_text(config, "IgnorePublicAcls")),
         block_public_policy=_switch(child_text(config, "BlockPublicPolicy")),
         restrict_public_buckets=_switch(child_text(config, "RestrictPublicBuckets")))
-    await blocking(call.system.store.set_public_access_block, call.bucket, block, call.meta,
-                   call.now)
-    return Response(status_code=200)
+
+
+async def put_public_access_block(call: Call) -> Response:
+    return await put_bucket_setting(call, call.system.store.set_public_access_block,
+                                    _block_from_xml)
 
 
 async def delete_public_access_block(call: Call) -> Response:

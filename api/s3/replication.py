@@ -9,10 +9,9 @@ from xml.etree.ElementTree import Element
 
 from starlette.responses import Response
 
-from api.blocking import blocking
-from api.s3.common import Call, remove_bucket_setting
+from api.s3.bucket_settings import put_bucket_setting, remove_bucket_setting
+from api.s3.common import Call
 from api.s3.errors import InvalidRequest, MalformedXML
-from api.s3.integrity import read_small_body
 from api.s3.xml import Node, child_text, parse, xml_response
 from domain.access import Action
 from domain.errors import NoSuchReplicationConfiguration
@@ -98,11 +97,8 @@ async def get_replication(call: Call) -> Response:
 
 
 async def put_replication(call: Call) -> Response:
-    await call.bucket_info(Action.ADMINISTER_BUCKET)
-    rules = rules_from_xml(await read_small_body(call))
-    await blocking(call.system.store.configure_replication, call.bucket, rules, call.meta,
-                   call.now)
-    return Response(status_code=200)
+    return await put_bucket_setting(call, call.system.store.configure_replication,
+                                    rules_from_xml)
 
 
 async def delete_replication(call: Call) -> Response:

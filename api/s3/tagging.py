@@ -8,7 +8,8 @@ from urllib.parse import parse_qsl
 from starlette.responses import Response
 
 from api.blocking import blocking
-from api.s3.common import Call, remove_bucket_setting
+from api.s3.bucket_settings import put_bucket_setting, remove_bucket_setting
+from api.s3.common import Call
 from api.s3.errors import InvalidRequest, MalformedXML, NoSuchConfiguration
 from api.s3.integrity import read_small_body
 from api.s3.xml import Node, child_text, parse, xml_response
@@ -95,10 +96,8 @@ async def get_bucket_tagging(call: Call) -> Response:
 
 
 async def put_bucket_tagging(call: Call) -> Response:
-    await call.bucket_info(Action.ADMINISTER_BUCKET)
-    tags = tags_from_xml(await read_small_body(call), MAX_BUCKET_TAGS)
-    await blocking(call.system.store.set_bucket_tags, call.bucket, tags, call.meta, call.now)
-    return Response(status_code=204)
+    return await put_bucket_setting(call, call.system.store.set_bucket_tags,
+                                    lambda body: tags_from_xml(body, MAX_BUCKET_TAGS), 204)
 
 
 async def delete_bucket_tagging(call: Call) -> Response:
