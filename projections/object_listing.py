@@ -459,6 +459,11 @@ def put_by(views: ViewReader, bucket: str, key: str, version_id: str) -> int | N
     return None if number % (1 << _ROOM) else number >> _ROOM
 
 
+def is_listed(views: ViewReader, bucket: str, key: str, version_id: str) -> bool:
+    """Whether the view has placed `version_id` yet (it lags the store a little)."""
+    return views.get(_ns(b"I", bucket) + key.encode() + b"\x00" + version_id.encode()) is not None
+
+
 def current_row(views: ViewReader, bucket: str, key: str) -> bytes | None:
     """The key's listing row (its current version's summary); None when it has none."""
     return views.get(_ns(b"L", bucket) + key.encode())

@@ -158,3 +158,18 @@ def test_tags_travel_with_their_versions(sites: tuple[Server, Server]) -> None:
     wait_until_equal(lambda: tags(replica, "dst"), lambda: tags(source, "src"),
                      "the replica's tags")
     assert dict(tags(replica, "dst"))[first["VersionId"]] == [{"Key": "team", "Value": "red"}]
+
+
+def test_a_version_read_straight_after_its_write_says_it_is_pending_or_sent(
+        sites: tuple[Server, Server]) -> None:
+    """The views trail the store by a moment: a HEAD or GET that finds the version
+    before they place it still answers a status under a replication rule."""
+    a, _ = sites
+    source = make_client(a)
+    for i in range(60):
+        source.put_object(Bucket="src", Key=f"fresh/{i % 5}", Body=b"x" * i)
+        status = source.head_object(Bucket="src", Key=f"fresh/{i % 5}").get(
+            "ReplicationStatus")
+        assert status in ("PENDING", "COMPLETED"), (i, status)
+        got = source.get_object(Bucket="src", Key=f"fresh/{i % 5}")
+        assert got.get("ReplicationStatus") in ("PENDING", "COMPLETED"), i
