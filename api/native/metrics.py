@@ -1,122 +1,190 @@
-"""GET /metrics: Prometheus text exposition of what an operator watches.
+"""GET /metrics: what an operator watches, in Prometheus's text format.
 
-Open like /healthz: it says how far behind things are, never what is stored.
+Open like /healthz: it says how far behind things are and how much is stored, never
+what. Every series comes from `prometheus_client`: the request metrics it keeps, and
+the collectors below, which read the process's system at scrape time.
 """
 
 from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 
 from prometheus_client import generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import Unauthorized
 from api.blocking import blocking
 from api.context import system_of
-from api.system import System
+from api.system import System, nodes_of
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def _gauge(lines: list[str], name: str, help_text: str, value: float, kind: str = "gauge"
-           ) -> None:
-    lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value:g}"]
+def gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, help_text, value=value)
 
 
-def _labelled(lines: list[str], name: str, help_text: str, label: str,
-              values: Mapping[str, float], kind: str = "gauge") -> None:
-    lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-    lines += [f'{name}{{{label}="{key}"}} {value:g}' for key, value in values.items()]
+def counter(name: str, help_text: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(name, help_text, value=value)
 
 
-def views_gauges(system: System) -> list[str]:
+def labelled(family: type[GaugeMetricFamily | CounterMetricFamily], name: str,
+             help_text: str, labels: list[str],
+             values: Iterable[tuple[list[str], float]]) -> Metric:
+    metric = family(name, help_text, labels=labels)
+    for label_values, value in values:
+        metric.add_metric(label_values, value)
+    return metric
+
+
+def views_families(system: System) -> list[Metric]:
     """How far this process's views are, against the store's log: every role has them."""
-    lines: list[str] = []
     head = system.store.current_position()
-    _gauge(lines, "strata_log_position", "newest position in the event store's log", head)
-    _gauge(lines, "strata_views_position", "log position this process's views are complete "
-           "up to", system.runner.position)
-    _gauge(lines, "strata_views_lag_events", "events committed but not yet in this process's "
-           "views", max(0, head - system.runner.position))
-    return lines
+    return [
+        gauge("strata_log_position", "newest position in the event store's log", head),
+        gauge("strata_views_position", "log position this process's views are complete "
+              "up to", system.runner.position),
+        gauge("strata_views_lag_events", "events committed but not yet in this process's "
+              "views", max(0, head - system.runner.position)),
+    ]
 
 
-GEO_METRICS = {  # SiteMetrics field: (metric, help, kind)
+GEO_METRICS = {  # SiteMetrics field: (metric, help, family)
     "lag_events": ("strata_geo_lag_events", "events in this site's log not yet sent to a "
-                   "site", "gauge"),
+                   "site", GaugeMetricFamily),
     "lag_seconds": ("strata_geo_lag_seconds", "age of the oldest event not yet sent to a "
-                    "site", "gauge"),
+                    "site", GaugeMetricFamily),
     "up": ("strata_geo_site_up", "1 when a site answers, 0 while replication to it waits "
-           "and retries", "gauge"),
-    "applied": ("strata_geo_changes_applied_total", "changes a site recorded", "counter"),
+           "and retries", GaugeMetricFamily),
+    "applied": ("strata_geo_changes_applied_total", "changes a site recorded",
+                CounterMetricFamily),
     "failed": ("strata_geo_changes_failed_total", "changes a site refused (dead letters)",
-               "counter"),
-    "bytes_sent": ("strata_geo_bytes_sent_total", "chunk bytes sent to a site", "counter"),
-    "chunks_skipped": ("strata_geo_chunks_skipped_total", "chunks not sent because the site "
-                       "had them", "counter"),
+               CounterMetricFamily),
+    "bytes_sent": ("strata_geo_bytes_sent_total", "chunk bytes sent to a site",
+                   CounterMetricFamily),
+    "chunks_skipped": ("strata_geo_chunks_skipped_total", "chunks not sent because the "
+                       "site had them", CounterMetricFamily),
 }
 
 
-def geo_gauges(sites: Mapping[str, Mapping[str, float]]) -> list[str]:
-    lines: list[str] = []
-    for field, (name, help_text, kind) in GEO_METRICS.items():
-        _labelled(lines, name, help_text, "site",
-                  {site: values[field] for site, values in sites.items()}, kind)
-    return lines
+def geo_families(sites: Mapping[str, Mapping[str, float]]) -> list[Metric]:
+    return [labelled(family, name, help_text, ["site"],
+                     (([site], values[field]) for site, values in sites.items()))
+            for field, (name, help_text, family) in GEO_METRICS.items()]
+
+
+def _log_families(system: System) -> Iterator[Metric]:
+    if system.relay_lag is not None:
+        events, seconds = system.relay_lag(time.time())
+        yield gauge("strata_relay_lag_events", "events in the store not yet acknowledged "
+                    "by Kafka", events)
+        yield gauge("strata_relay_lag_seconds", "age of the oldest event not yet "
+                    "acknowledged by Kafka", seconds)
+    if system.feed is not None and system.feed.sequencer is not None:
+        yield gauge("strata_feed_held_events", "events read from Kafka, waiting for the "
+                    "other partitions to catch up", system.feed.sequencer.held)
+        yield counter("strata_feed_duplicates_total", "events read from Kafka again and "
+                      "dropped", system.feed.sequencer.duplicates)
+
+
+def _node_families(system: System) -> Iterator[Metric]:
+    """The blob nodes as this process sees them (their own /metrics say their capacity
+    and chunks): up or down, and the bad copies readers found, waiting for repair."""
+    nodes = nodes_of(system)
+    if nodes is None:
+        return
+    members = nodes.members()
+    yield labelled(GaugeMetricFamily, "strata_node_up", "1 while a blob node answers "
+                   "this process's probes, 0 once it has been silent too long",
+                   ["node", "zone"],
+                   (([m.client.ref.node_id, m.client.ref.zone], 0.0 if m.down else 1.0)
+                    for m in members))
+    yield gauge("strata_nodes", "blob nodes in the membership", len(members))
+    yield gauge("strata_replicas_awaiting_repair", "replicas readers found missing or "
+                "bad, not yet taken by the repairer", len(nodes.repairs.found))
+
+
+def _worker_families(system: System) -> Iterator[Metric]:
+    head = system.store.current_position()
+    followers = [f for f in (system.gc_follower, system.replication_follower)
+                 if f is not None]
+    if system.role == "embedded":  # a `strata worker` follows Kafka, not this log
+        positions = {f.name.removeprefix("worker:"): f.position for f in followers}
+        yield labelled(GaugeMetricFamily, "strata_worker_position", "log position a worker "
+                       "has handled every event up to", ["worker"],
+                       (([name], at) for name, at in positions.items()))
+        yield labelled(GaugeMetricFamily, "strata_worker_lag_events", "events committed "
+                       "but not yet handled by a worker", ["worker"],
+                       (([name], max(0, head - at)) for name, at in positions.items()))
+        yield counter("strata_worker_dead_letters_total", "events a worker gave up on "
+                      "after its retries", sum(f.dead_letters for f in followers))
+    yield counter("strata_gc_sweeps_total", "garbage-collection sweeps", system.gc.sweeps)
+    yield counter("strata_gc_chunks_collected_total", "chunks garbage-collected",
+                  system.gc.chunks_collected)
+    yield gauge("strata_gc_chunks_refused", "unreferenced chunks object lock kept from "
+                "collection at the last sweep (a locked version was removed: report it)",
+                system.gc.chunks_refused)
+    totals = system.lifecycle.totals
+    yield counter("strata_lifecycle_passes_total", "lifecycle passes over the buckets",
+                  system.lifecycle.passes)
+    yield labelled(CounterMetricFamily, "strata_lifecycle_actions_total", "what lifecycle "
+                   "rules did", ["action"],
+                   [(["expired"], totals.expired),
+                    (["noncurrent_removed"], totals.noncurrent_removed),
+                    (["markers_removed"], totals.markers_removed),
+                    (["uploads_aborted"], totals.uploads_aborted)])
+    yield counter("strata_lifecycle_held_total", "removals lifecycle rules asked for that "
+                  "object lock refused", totals.held)
+    if system.replicator is not None:
+        yield from durability_families(system)
+
+
+def durability_families(system: System) -> Iterator[Metric]:
+    assert system.replicator is not None
+    stats = system.replicator.stats
+    yield counter("strata_replication_copies_made_total", "replicas copied to bring "
+                  "chunks to their placement (repairs included)", stats.copies_made)
+    yield counter("strata_replication_misplaced_removed_total", "replicas removed from "
+                  "nodes outside a chunk's placement", stats.misplaced_removed)
+    yield gauge("strata_chunks_under_replicated", "chunks with fewer healthy replicas "
+                "than wanted, at the last full pass", stats.under_replicated)
+    yield gauge("strata_replication_last_full_pass_timestamp_seconds", "when the last "
+                "full replication pass ended (0: none yet)", stats.last_full_pass)
+    yield counter("strata_scrub_replicas_checked_total", "replicas the scrubber read and "
+                  "verified", stats.replicas_scrubbed)
+    yield labelled(CounterMetricFamily, "strata_scrub_bad_replicas_total", "replicas the "
+                   "scrubber found bad, by what was wrong", ["problem"],
+                   [(["corrupt"], stats.corrupt_found), (["missing"], stats.missing_found)])
+
+
+def system_families(system: System) -> Iterator[Metric]:
+    yield from views_families(system)
+    yield from _log_families(system)
+    if system.geo is not None:
+        yield from geo_families(system.geo.site_metrics(datetime.now(UTC)))
+    yield from _node_families(system)
+    if system.role != "api":  # API instances leave the workers to `strata worker`
+        yield from _worker_families(system)
+
+
+class SystemCollector:
+    """The process's system read at each scrape (a `prometheus_client` collector)."""
+
+    def __init__(self, system: System) -> None:
+        self._system = system
+
+    def collect(self) -> Iterator[Metric]:
+        return system_families(self._system)
 
 
 def render(system: System) -> str:
-    lines = views_gauges(system)
-    head = system.store.current_position()
-    if system.relay_lag is not None:
-        events, seconds = system.relay_lag(time.time())
-        _gauge(lines, "strata_relay_lag_events", "events in the store not yet acknowledged by "
-               "Kafka", events)
-        _gauge(lines, "strata_relay_lag_seconds", "age of the oldest event not yet acknowledged "
-               "by Kafka", seconds)
-    if system.feed is not None and system.feed.sequencer is not None:
-        _gauge(lines, "strata_feed_held_events", "events read from Kafka, waiting for the "
-               "other partitions to catch up", system.feed.sequencer.held)
-        _gauge(lines, "strata_feed_duplicates_total", "events read from Kafka again and "
-               "dropped", system.feed.sequencer.duplicates, "counter")
-    if system.geo is not None:
-        lines += geo_gauges(system.geo.site_metrics(datetime.now(UTC)))
-    if system.role == "api":
-        return "\n".join(lines) + "\n"  # the workers run in `strata worker`, with /metrics
-    followers = [f for f in (system.gc_follower, system.replication_follower) if f is not None]
-    if system.role == "embedded":  # a `strata worker` follows Kafka, not this log
-        positions = {f.name.removeprefix("worker:"): f.position for f in followers}
-        _labelled(lines, "strata_worker_position", "log position a worker has handled every "
-                  "event up to", "worker", positions)
-        _labelled(lines, "strata_worker_lag_events", "events committed but not yet handled by "
-                  "a worker", "worker", {k: max(0, head - v) for k, v in positions.items()})
-    _gauge(lines, "strata_worker_dead_letters_total", "events a worker gave up on after its "
-           "retries", sum(f.dead_letters for f in followers), "counter")
-    _gauge(lines, "strata_gc_sweeps_total", "garbage-collection sweeps", system.gc.sweeps,
-           "counter")
-    _gauge(lines, "strata_gc_chunks_collected_total", "chunks garbage-collected",
-           system.gc.chunks_collected, "counter")
-    _gauge(lines, "strata_gc_chunks_refused", "unreferenced chunks object lock kept from "
-           "collection at the last sweep (a locked version was removed: report it)",
-           system.gc.chunks_refused)
-    totals = system.lifecycle.totals
-    _gauge(lines, "strata_lifecycle_passes_total", "lifecycle passes over the buckets",
-           system.lifecycle.passes, "counter")
-    _labelled(lines, "strata_lifecycle_actions_total", "what lifecycle rules did", "action",
-              {"expired": totals.expired, "noncurrent_removed": totals.noncurrent_removed,
-               "markers_removed": totals.markers_removed,
-               "uploads_aborted": totals.uploads_aborted}, "counter")
-    _gauge(lines, "strata_lifecycle_held_total", "removals lifecycle rules asked for that "
-           "object lock refused", totals.held, "counter")
-    if system.replicator is not None:
-        stats = system.replicator.stats
-        _gauge(lines, "strata_replication_copies_made_total", "replicas copied to bring "
-               "chunks to their placement", stats.copies_made, "counter")
-        _gauge(lines, "strata_chunks_under_replicated", "chunks with fewer healthy replicas "
-               "than wanted, at the last full pass", stats.under_replicated)
-    return "\n".join(lines) + "\n"
+    """Every series of the process: its request metrics and what its system says."""
+    return generate_latest(system.request_metrics.registry).decode()
 
 
 def metrics_allowed(token: str, authorization: str | None) -> bool:
@@ -132,6 +200,4 @@ async def metrics(request: Request) -> Response:
     system = system_of(request)
     if not metrics_allowed(system.settings.metrics_token, request.headers.get("authorization")):
         raise Unauthorized("/metrics needs 'Authorization: Bearer <STRATA_METRICS_TOKEN>'")
-    text = await blocking(render, system)
-    text += generate_latest(system.request_metrics.registry).decode()
-    return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+    return Response(await blocking(render, system), media_type=CONTENT_TYPE)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from api.native.metrics import SystemCollector
 from api.observability import RequestMetrics, StorageCollector
 from api.operations import delete_marker, new_version
 from domain.application import ObjectStore
@@ -209,9 +210,11 @@ class System:
             self.data_dir_lock.release()
 
 
-def _request_metrics(settings: Settings, views: RocksDBViewStore) -> RequestMetrics:
+def _request_metrics(settings: Settings, views: RocksDBViewStore, role: str
+                     ) -> RequestMetrics:
     metrics = RequestMetrics(json_log=settings.log_format == "json")
-    metrics.registry.register(StorageCollector(views))
+    if role != "worker":  # what is stored is the doors' to say, not every worker's too
+        metrics.registry.register(StorageCollector(views))
     return metrics
 
 
@@ -329,7 +332,7 @@ def _open_system(settings: Settings, role: str, lock: DataDirLock) -> System:
         store, views, runner.wait_for, utc_now, settings.lifecycle_day_seconds,
         lambda moment: delete_marker(LIFECYCLE_ACTOR, {"owner": LIFECYCLE_ACTOR, "grants": []},
                                      moment))
-    return System(
+    system = System(
         settings=settings,
         store=store,
         blobs=blobs,
@@ -367,7 +370,7 @@ def _open_system(settings: Settings, role: str, lock: DataDirLock) -> System:
                                    upload_expiry.run_once, log),
         lifecycle=lifecycle,
         keys=keys,
-        request_metrics=_request_metrics(settings, views),
+        request_metrics=_request_metrics(settings, views, role),
         data_dir_lock=lock,
         key_rotation=key_rotation,
         key_rotation_job=Periodic("key-rotation", settings.key_rewrap_seconds,
@@ -379,6 +382,8 @@ def _open_system(settings: Settings, role: str, lock: DataDirLock) -> System:
         lifecycle_job=Periodic("lifecycle", settings.lifecycle_day_seconds / 10,
                                lifecycle.run_once, log),
     )
+    system.request_metrics.registry.register(SystemCollector(system))
+    return system
 
 
 def _generate(length: int, alphabet: str) -> str:

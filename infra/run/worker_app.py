@@ -31,16 +31,17 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import faust
 import orjson
 from aiokafka.errors import KafkaError
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 
-from api.native.metrics import geo_gauges, metrics_allowed, views_gauges
+from api.native.metrics import counter, gauge, labelled, metrics_allowed
 from domain.envelope import envelope
 from infra.kafka import records as kafka
 from infra.run.system import System, open_system
@@ -60,20 +61,36 @@ class WorkerCounts:
     recovered: int = 0
     stalls: int = 0
 
-    def prometheus(self) -> str:
-        lines = []
-        for name, help_text in (
-            ("handled", "events the workers handled"),
-            ("duplicates", "events dropped as already handled (at-least-once delivery)"),
-            ("retries", "handler attempts that failed and were tried again"),
-            ("dead_letters", "events sent to the dead-letter topic after their retries"),
-            ("recovered", "events faust skipped or stalled on, read from their partition"),
-            ("stalls", "times a partition delivered nothing while records waited on it"),
-        ):
-            metric = f"strata_worker_{name}_total"
-            lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} counter",
-                      f"{metric} {getattr(self, name)}"]
-        return "\n".join(lines) + "\n"
+
+
+COUNTED = (
+    ("handled", "events the workers handled"),
+    ("duplicates", "events dropped as already handled (at-least-once delivery)"),
+    ("retries", "handler attempts that failed and were tried again"),
+    ("dead_letters", "events sent to the dead-letter topic after their retries"),
+    ("recovered", "events faust skipped or stalled on, read from their partition"),
+    ("stalls", "times a partition delivered nothing while records waited on it"),
+)
+
+
+class WorkerCollector:
+    """The worker's own series, beside its system's: what it handled, the partitions it
+    has, and how far behind their ends it is (as of its last look at them)."""
+
+    def __init__(self, counts: WorkerCounts, partitions: Callable[[], int],
+                 behind: dict[int, int]) -> None:
+        self._counts = counts
+        self._partitions = partitions
+        self._behind = behind
+
+    def collect(self) -> Iterator[Metric]:
+        for name, help_text in COUNTED:
+            yield counter(f"strata_worker_{name}_total", help_text, getattr(self._counts, name))
+        yield gauge("strata_worker_partitions", "partitions of the event topic this worker "
+                    "has", self._partitions())
+        yield labelled(GaugeMetricFamily, "strata_worker_kafka_lag_records", "records of a "
+                       "partition this worker has that it has yet to handle", ["partition"],
+                       (([str(p)], n) for p, n in sorted(self._behind.items())))
 
 
 def next_offset_key(partition: int) -> bytes:
@@ -142,6 +159,7 @@ def create_worker_app(
     read_directly: dict[bytes, int] = {}  # the table's keys, as handled outside the agent
     turns: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)  # per partition
     moved_at: dict[int, float] = {}  # partition -> when it last made progress
+    behind: dict[int, int] = {}  # partition -> records past what was handled, last seen
 
     def handled_up_to(key: bytes) -> int:
         return max(int(handled[key]), read_directly.get(key, 0))
@@ -249,9 +267,14 @@ def create_worker_app(
                 if tp.topic == settings.kafka_topic}
         for gone in set(moved_at) - mine:
             del moved_at[gone]
+        for gone in set(behind) - mine:
+            del behind[gone]
         if not mine:
             return
         ends = await kafka.end_offsets(servers, settings.kafka_topic)
+        for partition in mine:
+            behind[partition] = max(0, ends.get(partition, 0)
+                                    - handled_up_to(next_offset_key(partition)))
         now = time.monotonic()
         for partition in sorted(mine):
             end = ends.get(partition, 0)
@@ -278,23 +301,22 @@ def create_worker_app(
                 moved_at[partition] = time.monotonic()
 
     if metrics_port:
+        worker_registry = CollectorRegistry()
+        worker_registry.register(WorkerCollector(counts, lambda: sum(
+            1 for tp in app.consumer.assignment() if tp.topic == settings.kafka_topic),
+            behind))
+
+        def exposition() -> str:
+            return (generate_latest(system.request_metrics.registry)
+                    + generate_latest(worker_registry)).decode()
+
         @app.page("/metrics")
         async def metrics(view: Any, request: Any) -> Any:
             if not metrics_allowed(settings.metrics_token, request.headers.get("authorization")):
                 return view.text("/metrics needs 'Authorization: Bearer <STRATA_METRICS_TOKEN>'",
                                  status=401)
-            assigned = sum(1 for tp in app.consumer.assignment()
-                           if tp.topic == settings.kafka_topic)
-            views = await asyncio.to_thread(views_gauges, system)
-            geo = system.geo
-            if geo is not None and geo.senders:  # the worker that sends to other sites
-                views += geo_gauges(await asyncio.to_thread(geo.site_metrics,
-                                                            datetime.now(UTC)))
-            text = counts.prometheus() + "\n".join(views) + "\n" + (
-                "# HELP strata_worker_partitions partitions of the event topic this worker has\n"
-                "# TYPE strata_worker_partitions gauge\n"
-                f"strata_worker_partitions {assigned}\n")
-            return view.text(text, content_type="text/plain; version=0.0.4")
+            return view.text(await asyncio.to_thread(exposition),
+                             content_type="text/plain; version=0.0.4")
 
     return app
 
