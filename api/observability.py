@@ -96,18 +96,20 @@ class RequestMetrics:
 
 
 class NativeRequestMetrics:
-    """ASGI middleware of the native door: each request counted under the name of the
-    route's handler (the router leaves it in the scope)."""
+    """ASGI middleware of the native door (and a blob node's, `door="node"`): each
+    request counted under the name of the route's handler (the router leaves it in the
+    scope)."""
 
-    def __init__(self, app: ASGIApp, metrics: RequestMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: RequestMetrics, door: str = "native") -> None:
         self.app = app
         self.metrics = metrics
+        self.door = door
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = self.metrics.started("native")
+        started = self.metrics.started(self.door)
         status, sent = 500, 0
 
         async def counting(message: Message) -> None:
@@ -126,7 +128,7 @@ class NativeRequestMetrics:
             received = _content_length(scope)
             state = dict(scope.get("state") or {})
             state.setdefault("bucket", (scope.get("path_params") or {}).get("bucket", ""))
-            self.metrics.answered("native", operation, status, "", started, received, sent,
+            self.metrics.answered(self.door, operation, status, "", started, received, sent,
                                   state)
 
 

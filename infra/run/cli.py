@@ -350,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise SettingsError("a blob node needs --data-dir and --port (and --zone)")
             with contextlib.suppress(KeyboardInterrupt):
                 serve_node(args.data_dir, settings.host, args.port, args.zone or "zone-a",
-                           settings.require_cluster_secret(), settings.tls_files())
+                           settings.require_cluster_secret(), settings.tls_files(),
+                           settings.metrics_token)
             return 0
         if args.command == "keys":
             return _keys(args, settings)

@@ -8,7 +8,9 @@ POST /chunks/{sha256}/touch   reset its idle clock (GC safety); 404 if absent
 DELETE /chunks/{sha256}?idle=S  delete it if idle at least S seconds: {"freed": bytes|null}
 GET /chunks?after=D&limit=N   a page of the inventory, in digest order
 GET /health                   node id, zone, chunk count, capacity
-Every request must be signed with the cluster secret (infra.blobs.node_auth).
+GET /metrics                  Prometheus series: chunks, bytes, disk, requests
+Every request but /metrics must be signed with the cluster secret
+(infra.blobs.node_auth); /metrics is open, or needs STRATA_METRICS_TOKEN when set.
 """
 
 from __future__ import annotations
@@ -19,16 +21,21 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from api.native.metrics import CONTENT_TYPE, labelled, metrics_allowed
+from api.observability import NativeRequestMetrics, RequestMetrics
 from api.ranges import RangeNotSatisfiable, parse_range
 from domain.errors import ChunkNotStored, ChunkUnavailable
 from domain.ports import Piece
@@ -104,7 +111,7 @@ class BlobNode:
         self.node_id = node_id(data_dir)
         self.zone = zone
         self._secret = secret
-        self._data_dir = data_dir
+        self.data_dir = data_dir
         self._seen = SeenNonces()
         self.grants = GrantRecords(data_dir / "grants")
 
@@ -200,7 +207,7 @@ class BlobNode:
         })
 
     def health(self) -> Response:
-        usage = shutil.disk_usage(self._data_dir)
+        usage = shutil.disk_usage(self.data_dir)
         return _json({"node_id": self.node_id, "zone": self.zone, "status": "ok",
                       "bytes_total": usage.total, "bytes_free": usage.free})
 
@@ -215,44 +222,106 @@ async def _stream(first: Piece, rest: Iterator[Piece]) -> AsyncIterator[Piece]:
         yield piece  # type: ignore[misc]
 
 
-def create_node_app(node: BlobNode) -> Starlette:
-    async def chunk(request: Request) -> Response:
+class NodeCollector:
+    """The node's chunks and disk at scrape time. Counting the chunks walks the chunk
+    folders, so a count is kept for `recount_seconds` rather than walked each scrape."""
+
+    def __init__(self, node: BlobNode, data_dir: Path, recount_seconds: float = 30.0
+                 ) -> None:
+        self._node = node
+        self._data_dir = data_dir
+        self._recount_seconds = recount_seconds
+        self._counted_at = -recount_seconds
+        self._count = (0, 0)
+
+    def _chunks(self) -> tuple[int, int]:
+        now = time.monotonic()
+        if now - self._counted_at >= self._recount_seconds:
+            chunks = size = 0
+            for found in self._node.store.inventory():
+                chunks += 1
+                size += found.size
+            self._count, self._counted_at = (chunks, size), now
+        return self._count
+
+    def collect(self) -> Iterator[Metric]:
+        chunks, size = self._chunks()
+        usage = shutil.disk_usage(self._data_dir)
+        labels = [self._node.node_id, self._node.zone]
+        for name, help_text, value in (
+            ("strata_node_chunks", "chunks this blob node holds", chunks),
+            ("strata_node_chunk_bytes", "bytes of the chunks this blob node holds", size),
+            ("strata_node_disk_total_bytes", "size of the blob node's disk", usage.total),
+            ("strata_node_disk_free_bytes", "free space on the blob node's disk",
+             usage.free),
+        ):
+            yield labelled(GaugeMetricFamily, name, help_text, ["node", "zone"],
+                           [(labels, value)])
+
+
+def create_node_app(node: BlobNode, metrics_token: str = "",
+                    registry: CollectorRegistry | None = None) -> Starlette:
+    """`registry`: where the node's series are kept (a new one when not given)."""
+    registry = registry or CollectorRegistry()
+    requests = RequestMetrics(registry)
+    registry.register(NodeCollector(node, node.data_dir))
+
+    async def refused_or(request: Request, answer: Callable[[], Awaitable[Response]]
+                         ) -> Response:
         if (refused := node.refused(request)) is not None:
             return refused
-        digest = request.path_params["digest"]
+        return await answer()
+
+    def checked(request: Request) -> str | Response:
+        digest: str = request.path_params["digest"]
         if not _DIGEST.match(digest):
             return _error(400, "InvalidDigest", "A chunk is named by its SHA-256 in hex")
-        method = request.method
-        if method == "PUT":
-            return await node.put(request, digest)
-        if method == "GET":
-            return await node.get(request, digest)
-        if method == "HEAD":
-            return await asyncio.to_thread(node.head, request, digest)
-        if method == "DELETE":
-            return await asyncio.to_thread(node.delete, request, digest)
-        return await asyncio.to_thread(node.touch, digest)
+        return digest
+
+    def chunk_route(name: str, method: str, path: str,
+                    act: Callable[[Request, str], Awaitable[Response]]) -> Route:
+        async def endpoint(request: Request) -> Response:
+            async def answer() -> Response:
+                digest = checked(request)
+                return digest if isinstance(digest, Response) else await act(request, digest)
+            return await refused_or(request, answer)
+        endpoint.__name__ = name  # the operation the request metrics count it under
+        return Route(path, endpoint, methods=[method])
 
     async def listing(request: Request) -> Response:
-        if (refused := node.refused(request)) is not None:
-            return refused
-        return await asyncio.to_thread(node.inventory, request)
+        return await refused_or(request, lambda: asyncio.to_thread(node.inventory, request))
 
     async def health(request: Request) -> Response:
-        if (refused := node.refused(request)) is not None:
-            return refused
-        return node.health()
+        async def answer() -> Response:
+            return node.health()
+        return await refused_or(request, answer)
 
+    async def metrics(request: Request) -> Response:
+        if not metrics_allowed(metrics_token, request.headers.get("authorization")):
+            return _error(401, "Unauthorized",
+                          "/metrics needs 'Authorization: Bearer <STRATA_METRICS_TOKEN>'")
+        text = await asyncio.to_thread(generate_latest, registry)
+        return Response(text, media_type=CONTENT_TYPE)
+
+    chunk = "/chunks/{digest}"
     return Starlette(routes=[
-        Route("/chunks/{digest}", chunk, methods=["PUT", "GET", "HEAD", "DELETE"]),
-        Route("/chunks/{digest}/touch", chunk, methods=["POST"]),
+        chunk_route("put_chunk", "PUT", chunk, node.put),
+        # before GET's route, which Starlette also opens to HEAD
+        chunk_route("head_chunk", "HEAD", chunk,
+                    lambda request, digest: asyncio.to_thread(node.head, request, digest)),
+        chunk_route("get_chunk", "GET", chunk, node.get),
+        chunk_route("delete_chunk", "DELETE", chunk,
+                    lambda request, digest: asyncio.to_thread(node.delete, request, digest)),
+        chunk_route("touch_chunk", "POST", chunk + "/touch",
+                    lambda request, digest: asyncio.to_thread(node.touch, digest)),
         Route("/chunks", listing, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
-    ])
+        Route("/metrics", metrics, methods=["GET"]),
+    ], middleware=[Middleware(NativeRequestMetrics, metrics=requests, door="node")])
 
 
 def serve_node(data_dir: Path, host: str, port: int, zone: str, secret: str,
-               tls: tuple[str, str] | None = None) -> None:
+               tls: tuple[str, str] | None = None, metrics_token: str = "") -> None:
     """Run a blob node in the foreground until Ctrl-C or SIGTERM; `tls`: its certificate
     and key files (HTTPS)."""
     import uvicorn
@@ -263,7 +332,8 @@ def serve_node(data_dir: Path, host: str, port: int, zone: str, secret: str,
     scheme = "https" if tls else "http"
     print(f"blob node {node.node_id} (zone {zone}) serving {data_dir.resolve()} "
           f"on {scheme}://{host}:{port}", flush=True)
-    config = uvicorn.Config(create_node_app(node), host=host, port=port, log_level="warning",
+    config = uvicorn.Config(create_node_app(node, metrics_token), host=host, port=port,
+                            log_level="warning",
                             lifespan="off", ssl_certfile=tls[0] if tls else None,
                             ssl_keyfile=tls[1] if tls else None,
                             **uvicorn_options(HttpLimits()))

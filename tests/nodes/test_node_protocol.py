@@ -162,3 +162,35 @@ def test_a_read_racing_the_chunk_s_arrival_is_missing_never_corrupt(node: Node) 
         reader.close()
     assert answers["corrupt"] == 0, answers
     assert answers["ok"] == 300
+
+
+def test_a_node_says_its_chunks_disk_and_requests_on_metrics(node: Node) -> None:
+    """Issue 26: a blob node's own series, unsigned like any /metrics; its requests
+    counted by operation and status class."""
+    from tests.conftest import metric_value
+
+    client = node.client()
+    stored = [os.urandom(2000 + n) for n in range(3)]
+    for data in stored:
+        client.put(_chunk(data)["digest"], data)
+    client.get(_chunk(stored[0]))
+    with pytest.raises(ChunkMissing):
+        client.get(_chunk(b"never stored"))
+    assert httpx.get(f"{node.url}/health").status_code == 403  # unsigned: refused, counted
+
+    text = httpx.get(f"{node.url}/metrics", timeout=10).text
+    labels = f'{{node="{client.node_id}",zone="zone-a"}}'
+    assert metric_value(text, f"strata_node_chunks{labels}") == 3
+    assert metric_value(text, f"strata_node_chunk_bytes{labels}") == sum(map(len, stored))
+    total = metric_value(text, f"strata_node_disk_total_bytes{labels}")
+    assert 0 < metric_value(text, f"strata_node_disk_free_bytes{labels}") < total
+
+    def requests(operation: str, status: str) -> float:
+        return metric_value(text, f'strata_requests_total{{code="",door="node",'
+                                  f'operation="{operation}",status="{status}"}}')
+    assert requests("put_chunk", "2xx") == 3
+    assert requests("get_chunk", "2xx") == 1 and requests("get_chunk", "4xx") == 1
+    assert requests("health", "4xx") == 1
+    assert metric_value(text, 'strata_request_bytes_in_total{door="node"}') >= sum(
+        map(len, stored))
+    assert metric_value(text, 'strata_requests_refused_total{door="node",reason="403"}') == 1
