@@ -78,11 +78,22 @@ class Membership(Protocol):
     def refresh(self) -> None: ...
 
 
+class SweepSeen(Protocol):
+    referenced: int
+    referenced_bytes: int
+    in_grace: int
+    in_grace_bytes: int
+
+
 class Collector(Protocol):
     @property
     def sweeps(self) -> int: ...
     @property
     def chunks_collected(self) -> int: ...
+    @property
+    def bytes_collected(self) -> int: ...
+    @property
+    def last_sweep(self) -> SweepSeen: ...
     @property
     def chunks_refused(self) -> int: ...
 

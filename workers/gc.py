@@ -35,7 +35,9 @@ class SweepReport:
     digests: list[str] = field(default_factory=list)
     bytes_freed: int = 0
     referenced: int = 0
+    referenced_bytes: int = 0
     in_grace: int = 0
+    in_grace_bytes: int = 0
     refused: dict[str, str] = field(default_factory=dict)  # locked digest -> why
 
 
@@ -44,6 +46,7 @@ def sweep(refs: ViewReader, blobs: BlobStore, grace_seconds: float, now: datetim
     for stored in blobs.inventory():
         if reference_count(refs, stored.digest) > 0:
             report.referenced += 1
+            report.referenced_bytes += stored.size
             continue
         # Object lock outranks whatever released the chunk: only a bug removes a locked
         # version, and then its bytes must stay.
@@ -56,10 +59,12 @@ def sweep(refs: ViewReader, blobs: BlobStore, grace_seconds: float, now: datetim
             seconds=max(grace_seconds, release.keep_seconds)
         ):
             report.in_grace += 1
+            report.in_grace_bytes += stored.size
             continue
         freed = blobs.delete_if_idle(stored.digest, grace_seconds)
         if freed is None:
             report.in_grace += 1
+            report.in_grace_bytes += stored.size
         else:
             report.digests.append(stored.digest)
             report.bytes_freed += freed
@@ -106,6 +111,7 @@ class GarbageCollector:
         self.chunks_collected = 0
         self.bytes_collected = 0
         self.chunks_refused = 0  # unreferenced chunks object lock keeps, at the last sweep
+        self.last_sweep = SweepReport()  # what the chunk store held, as the last sweep saw
         self._refused: dict[str, str] = {}  # refusals recorded by this process
 
     def handle(self, event: Any) -> None:
@@ -136,6 +142,7 @@ class GarbageCollector:
                       "still protects them (a locked version was removed: report this)",
                       len(new_refusals))
         self.chunks_refused = len(report.refused)
+        self.last_sweep = report
         self.sweeps += 1
         self.chunks_collected += len(report.digests)
         self.bytes_collected += report.bytes_freed

@@ -126,6 +126,17 @@ def _worker_families(system: System) -> Iterator[Metric]:
     yield counter("strata_gc_sweeps_total", "garbage-collection sweeps", system.gc.sweeps)
     yield counter("strata_gc_chunks_collected_total", "chunks garbage-collected",
                   system.gc.chunks_collected)
+    yield counter("strata_gc_bytes_collected_total", "bytes garbage-collected",
+                  system.gc.bytes_collected)
+    seen = system.gc.last_sweep
+    if system.gc.sweeps:  # what a sweep saw of the chunk store (it walks it all)
+        yield gauge("strata_chunks_referenced", "chunks stored that versions or parts "
+                    "reference, at the last GC sweep", seen.referenced)
+        yield gauge("strata_chunks_referenced_bytes", "bytes of those chunks (one copy "
+                    "each: what deduplication leaves to store)", seen.referenced_bytes)
+        yield gauge("strata_gc_backlog_chunks", "unreferenced chunks waiting out their "
+                    "grace, at the last GC sweep", seen.in_grace)
+        yield gauge("strata_gc_backlog_bytes", "bytes of those chunks", seen.in_grace_bytes)
     yield gauge("strata_gc_chunks_refused", "unreferenced chunks object lock kept from "
                 "collection at the last sweep (a locked version was removed: report it)",
                 system.gc.chunks_refused)

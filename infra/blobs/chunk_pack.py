@@ -11,12 +11,15 @@ that is about to reference it).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from prometheus_client.core import GaugeMetricFamily
 
 from domain.ports import StoredChunk
 from domain.runtime.group_commit import Batched, GroupCommit
@@ -143,3 +146,19 @@ class ChunkPack:
             readers, self._readers = self._readers, []
         for db in [*readers, self._keeper, self._writer]:
             db.close()
+
+
+class PackSizeCollector:
+    """The pack's size on disk (its file and write-ahead log), at each scrape."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        size = 0
+        for part in (self._path, self._path.with_name(self._path.name + "-wal")):
+            with contextlib.suppress(FileNotFoundError):
+                size += part.stat().st_size
+        yield GaugeMetricFamily("strata_chunk_pack_bytes", "size on disk of the pack that "
+                                "keeps small chunks (with its write-ahead log)", value=size)
+

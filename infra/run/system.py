@@ -26,7 +26,7 @@ from domain.records import RequestMeta
 from domain.runtime.periodic import Periodic
 from domain.users import validate_access_key
 from infra.access_log import DeniedLog
-from infra.blobs.chunk_pack import ChunkPack
+from infra.blobs.chunk_pack import ChunkPack, PackSizeCollector
 from infra.blobs.local_files import LocalDiskBlobStore
 from infra.blobs.membership import MembershipWatcher
 from infra.blobs.nodes import NodeBlobStore
@@ -383,6 +383,8 @@ def _open_system(settings: Settings, role: str, lock: DataDirLock) -> System:
                                lifecycle.run_once, log),
     )
     system.request_metrics.registry.register(SystemCollector(system))
+    if isinstance(blobs, PackedBlobStore):
+        system.request_metrics.registry.register(PackSizeCollector(blobs.pack.path))
     return system
 
 

@@ -82,6 +82,21 @@ def test_requests_are_counted_timed_and_measured_on_both_doors(tmp_path: Path) -
 
         wait_until(lambda: storage() == [3, 3000, 3, 1], 30,
                    lambda: f"storage series: {storage()}")
+
+        # the chunk store, as GC's sweeps see it: the three bodies are one chunk
+        def chunks() -> list[float | None]:
+            scraped = httpx.get(f"{server.api}/metrics").text
+            found = dict(line.rsplit(" ", 1) for line in scraped.splitlines()
+                         if line and not line.startswith("#"))
+            return [float(found[n]) if n in found else None for n in (
+                "strata_chunks_referenced", "strata_chunks_referenced_bytes",
+                "strata_gc_bytes_collected_total")]
+
+        wait_until(lambda: chunks() == [1, 1000, 0], 30, lambda: f"chunk series: {chunks()}")
+        assert value("strata_chunk_pack_bytes") > 0  # 1000 bytes is a small chunk: a row
+        for n in range(3):
+            s3.delete_object(Bucket="counted", Key=f"k{n}")
+        wait_until(lambda: chunks() == [0, 0, 1000], 30, lambda: f"chunk series: {chunks()}")
     finally:
         server.stop()
 
