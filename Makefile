@@ -41,25 +41,30 @@ NGINX := nginx-light=1.22.1-9+deb12u*
 # security releases as new upstream versions, so this pin moves with them.
 CHROMIUM := chromium=156.0.8078.129-1~deb12u1
 DEBIAN_TOOLS := rclone=1.60.1+dfsg-2+b5 s3fs=1.90-1 $(NGINX) $(CHROMIUM)
+# promtool checks the alert rules in the tests; prometheus is what
+# `strata cluster up --monitoring` starts. Without its recommends (a node exporter).
+PROMETHEUS := prometheus=2.42.0+ds-5+deb12u1
 
-# $(call debian_tools,<commands>,<pinned packages>,<who needs them>): install the
-# packages from Debian when any command is missing (as root), else say what to run.
+# $(call debian_tools,<commands>,<pinned packages>,<who needs them>[,<apt-get flags>]):
+# install the packages from Debian when any command is missing (as root), else say
+# what to run.
 define debian_tools
 	@set -f; missing=; for c in $(1); do command -v $$c >/dev/null || missing=1; done; \
 	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "==> installing what $(3) need: $(2)"; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(2) >/dev/null \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(4) $(2) >/dev/null \
 		|| { apt-get update -q >/dev/null && \
-		     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(2) >/dev/null; }; \
+		     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(4) $(2) >/dev/null; }; \
 	else \
-		echo "$(1) are needed by $(3): run 'sudo apt-get install $(2)'"; \
+		echo "$(1) are needed by $(3): run 'sudo apt-get install $(4) $(2)'"; \
 		exit 1; \
 	fi
 endef
 
 client-tools:
 	$(call debian_tools,rclone s3fs nginx chromium,$(DEBIAN_TOOLS),the tests)
+	$(call debian_tools,prometheus promtool,$(PROMETHEUS),the monitoring tests,--no-install-recommends)
 
 setup: $(VENV)/.synced-dev
 

@@ -7,12 +7,13 @@ the collectors below, which read the process's system at scrape time.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.requests import Request
 from starlette.responses import Response
@@ -205,6 +206,18 @@ def metrics_allowed(token: str, authorization: str | None) -> bool:
     scheme, _, given = (authorization or "").partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
                                                               token.encode())
+
+
+def metrics_page(registry: CollectorRegistry, token: str
+                 ) -> Callable[[Request], Awaitable[Response]]:
+    """A /metrics endpoint of a process that is not a door (a blob node, the relay)."""
+    async def page(request: Request) -> Response:
+        if not metrics_allowed(token, request.headers.get("authorization")):
+            return Response(b"/metrics needs 'Authorization: Bearer <STRATA_METRICS_TOKEN>'",
+                            401, media_type="text/plain")
+        return Response(await asyncio.to_thread(generate_latest, registry),
+                        media_type=CONTENT_TYPE)
+    return page
 
 
 async def metrics(request: Request) -> Response:

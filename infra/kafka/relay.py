@@ -184,53 +184,18 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
 
 def relay_lag(store: ObjectStore, tracking: RelayTracking, now: float) -> tuple[int, float]:
     """Events not yet relayed, and the age in seconds of the oldest of them."""
-    place = tracking.load()
+    return lag_behind(store, tracking.load().position, now)
+
+
+def lag_behind(store: ObjectStore, position: int, now: float) -> tuple[int, float]:
+    """Events of the log past `position`, and the age in seconds of the oldest of them."""
     head = store.recorder.max_notification_id() or 0
-    if head <= place.position:
+    if head <= position:
         return 0, 0.0
     oldest = store.recorder.select_notifications(
-        start=place.position, limit=1, inclusive_of_start=False
+        start=position, limit=1, inclusive_of_start=False
     )
     if not oldest:
         return 0, 0.0
     event = store.decode(oldest[0])
-    return head - place.position, max(0.0, now - event.timestamp.timestamp())
-
-
-def run_relay(settings: Settings) -> None:
-    """`strata relay`: runs until SIGINT or SIGTERM."""
-    import signal
-
-    from domain.application import ObjectStore
-    from infra.eventstore.gates import LocalBucketGate
-    from infra.eventstore.postgres import prepared_store_env, retrying_connections, schema_lock
-
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(levelname)s %(name)s: %(message)s")
-    servers = settings.require_kafka()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-
-    def connect() -> tuple[ObjectStore, SQLiteRelayTracking | PostgresRelayTracking]:
-        env = prepared_store_env(settings)
-        with schema_lock(settings):
-            return ObjectStore(env, LocalBucketGate()), open_tracking(settings)
-
-    store, tracking = retrying_connections(settings, connect)
-    relay = Relay(store, tracking, servers, settings.kafka_topic, settings.kafka_partitions,
-                  settings.relay_poll_seconds)
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        print(f"strata relay: {settings.kafka_topic} on {servers}, from position "
-              f"{relay.place.position}", flush=True)
-        await relay.run(stop)
-
-    try:
-        asyncio.run(main())
-    finally:
-        tracking.close()
-        store.close()
-        print("strata relay stopped.", flush=True)
+    return head - position, max(0.0, now - event.timestamp.timestamp())

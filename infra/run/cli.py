@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
                                  "fed from Kafka (STRATA_KAFKA, STRATA_EVENT_STORE)"))
     relay = sub.add_parser("relay", help="publish the event store's log to Kafka (STRATA_KAFKA)")
     relay.add_argument("--data-dir", type=Path, help="where data lives (STRATA_DATA_DIR)")
+    relay.add_argument("--metrics-port", type=int, default=0,
+                       help="serve /metrics on this port (default: none)")
     worker = sub.add_parser("worker", help="run the workers (replication, GC, inventory) as a "
                             "faust app over Kafka (STRATA_KAFKA)")
     worker.add_argument("--data-dir", type=Path, help="where its views live (STRATA_DATA_DIR)")
@@ -100,6 +102,9 @@ def _cluster_commands(sub: Any) -> None:
     up.add_argument("--kafka", action="store_true",
                     help="the whole cluster shape: PostgreSQL, a Kafka broker (STRATA_KAFKA, "
                     "else tansu), relay, workers, two API instances behind nginx")
+    up.add_argument("--monitoring", action="store_true",
+                    help="also start Prometheus (Debian's package) scraping every process, "
+                    "with strata's alert rules; prints its URL")
     status = cluster.add_parser("status", help="each process: role, port, PID, health")
     status.add_argument("--root", type=Path, required=True)
     status.add_argument("--json", action="store_true", help="a JSON list, for scripts")
@@ -195,9 +200,11 @@ def _cluster(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "up" and args.kafka:
         from infra.run.cluster_kafka import up_kafka
 
-        up_kafka(args.root, settings, args.nodes, args.zones, args.replicas, args.tls)
+        up_kafka(args.root, settings, args.nodes, args.zones, args.replicas, args.tls,
+                 args.monitoring)
     elif args.action == "up":
-        cluster.up(args.root, settings, args.nodes, args.zones, args.replicas, args.tls)
+        cluster.up(args.root, settings, args.nodes, args.zones, args.replicas, args.tls,
+                   args.monitoring)
     elif args.action == "status":
         processes = cluster.status(args.root, settings)
         if args.json:
@@ -331,10 +338,10 @@ def main(argv: list[str] | None = None) -> int:
                 serve(settings, "embedded" if args.command == "serve" else "api")
             return 0
         if args.command == "relay":
-            from infra.kafka.relay import run_relay
+            from infra.run.relay import run_relay
 
             with contextlib.suppress(KeyboardInterrupt):
-                run_relay(settings)
+                run_relay(settings, args.metrics_port)
             return 0
         if args.command == "worker":
             from infra.run.worker_app import run_worker

@@ -34,12 +34,13 @@ from infra.run.system import root_credentials
 from infra.settings import Settings, SettingsError
 
 START_SECONDS = 60
-STOP_ORDER = ["nginx", "store", "api", "worker", "relay", "node", "broker"]
+STOP_ORDER = ["prometheus", "nginx", "store", "api", "worker", "relay", "node", "broker"]
 
 
 @dataclass
 class Process:
-    role: str  # "node", "store"; with Kafka "broker", "relay", "api", "worker", "nginx"
+    role: str  # "node", "store"; with Kafka "broker", "relay", "api", "worker", "nginx";
+    # with --monitoring "prometheus"
     port: int
     pid: int
     data_dir: str
@@ -101,15 +102,21 @@ def _alive(pid: int) -> bool:
 def _healthy(process: Process, secret: str) -> bool:
     if not _alive(process.pid):
         return False
-    if process.role == "relay":
+    if process.role == "relay" and not process.port:  # started without /metrics
         return True
+    if process.role == "prometheus":
+        try:
+            return httpx.get(f"http://127.0.0.1:{process.port}/-/ready",
+                             timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
     if process.role == "broker":
         try:
             socket.create_connection(("127.0.0.1", process.port), timeout=2).close()
             return True
         except OSError:
             return False
-    if process.role == "worker":
+    if process.role in ("worker", "relay"):
         try:
             return httpx.get(f"http://127.0.0.1:{process.port}/metrics",
                              timeout=2).status_code == 200
@@ -221,10 +228,16 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def prepare(root: Path, settings: Settings, nodes: int, zones: int) -> tuple[Path, str]:
+def prepare(root: Path, settings: Settings, nodes: int, zones: int,
+            monitoring: bool = False) -> tuple[Path, str]:
     """The resolved root, with its logs folder, and the cluster secret; refused while a
-    cluster runs there, or while another process holds the doors' ports."""
+    cluster runs there, while another process holds the doors' ports, or when
+    `monitoring` is asked for without Prometheus installed."""
     root = root.resolve()
+    if monitoring:
+        from infra.run.monitoring import require_prometheus
+
+        require_prometheus()
     if _state_file(root).exists() and any(_alive(p.pid) for p in load(root)):
         raise SettingsError(f"a cluster is already running under {root}; "
                             f"'strata cluster down --root {root}' stops it")
@@ -271,8 +284,8 @@ def replication_env(settings: Settings, replicas: int | None, nodes: int) -> dic
 
 
 def up(root: Path, settings: Settings, nodes: int, zones: int, replicas: int | None,
-       tls: bool = False) -> None:
-    root, secret = prepare(root, settings, nodes, zones)
+       tls: bool = False, monitoring: bool = False) -> None:
+    root, secret = prepare(root, settings, nodes, zones, monitoring)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_CLUSTER_SECRET")}
     env["STRATA_CLUSTER_SECRET"] = secret
     certificate = cluster_tls(root) if tls else None
@@ -300,6 +313,8 @@ def up(root: Path, settings: Settings, nodes: int, zones: int, replicas: int | N
                                           root_access_key=settings.root_access_key,
                                           root_secret_key=settings.root_secret_key))
         _register_nodes(settings.api_port, processes, creds.access_key, creds.secret_key)
+        if monitoring:
+            watching = start_monitoring(root, processes, settings, secret)
     except (OSError, httpx.HTTPError, KeyError) as exc:  # nothing is left running
         down(root, quiet=True)
         raise SettingsError(f"the cluster did not come up ({exc}); see the logs in "
@@ -314,9 +329,23 @@ def up(root: Path, settings: Settings, nodes: int, zones: int, replicas: int | N
               "(curl --cacert, boto3 verify=)")
     print(f"  replicas {store_env['STRATA_REPLICAS']}, write quorum "
           f"{store_env['STRATA_WRITE_QUORUM']}")
+    if monitoring:
+        print(f"  Prometheus : http://127.0.0.1:{watching.port} (strata's alert rules loaded)")
     print(f"  access key : {creds.access_key}")
     print(f"  secret key : {creds.secret_key}")
     print(f"logs in {root / 'logs'}; 'strata cluster down --root {root}' stops it all")
+
+
+def start_monitoring(root: Path, processes: list[Process], settings: Settings, secret: str
+                     ) -> Process:
+    """Prometheus over the cluster's processes, started, waited for and saved with them."""
+    from infra.run.monitoring import start_prometheus
+
+    watching = start_prometheus(root, processes, settings.metrics_token, _free_port())
+    processes.append(watching)
+    _save(root, processes)
+    _wait_until_healthy(root, [watching], secret)
+    return watching
 
 
 def _wait_until_healthy(root: Path, processes: list[Process], secret: str) -> None:

@@ -38,8 +38,8 @@ def _event_store(root: Path, settings: Settings) -> str:
 
 
 def up_kafka(root: Path, settings: Settings, nodes: int, zones: int,
-             replicas: int | None, tls: bool = False) -> None:
-    root, secret = cluster.prepare(root, settings, nodes, zones)
+             replicas: int | None, tls: bool = False, monitoring: bool = False) -> None:
+    root, secret = cluster.prepare(root, settings, nodes, zones, monitoring)
     certificate = cluster.cluster_tls(root) if tls else None
     logs = root / "logs"
     store_url = _event_store(root, settings)
@@ -78,7 +78,8 @@ def up_kafka(root: Path, settings: Settings, nodes: int, zones: int,
         env["STRATA_KAFKA_ONE_RECORD_PER_BATCH"] = "1"  # tansu miscounts multi-record batches
         started([Process("broker", port, pid, "", str(logs / "broker.log"), name="broker")])
     cluster.save_env(root, env)
-    started([_role(root, env, "relay", []),
+    relay_port = _free_port()
+    started([_role(root, env, "relay", ["--metrics-port", str(relay_port)], relay_port),
              *cluster.spawn_nodes(root, env, nodes, zones, certificate)])
     stage = []
     for n in range(API_INSTANCES):
@@ -104,6 +105,8 @@ def up_kafka(root: Path, settings: Settings, nodes: int, zones: int,
                      api_port=settings.api_port, name="nginx",
                      ca=str(certificate[0]) if certificate else "")])
     cluster._register_nodes(settings.api_port, processes, creds.access_key, creds.secret_key)
+    watching = cluster.start_monitoring(root, processes, settings, secret) if monitoring \
+        else None
     scheme = "https" if certificate else "http"
     print(f"  S3 door    : {scheme}://127.0.0.1:{settings.s3_port}  (nginx over "
           f"{API_INSTANCES} API instances)")
@@ -113,6 +116,8 @@ def up_kafka(root: Path, settings: Settings, nodes: int, zones: int,
               "by that path")
     print(f"  event store: {store_url}")
     print(f"  Kafka      : {env['STRATA_KAFKA']} topic {settings.kafka_topic}")
+    if watching is not None:
+        print(f"  Prometheus : http://127.0.0.1:{watching.port} (strata's alert rules loaded)")
     print(f"  access key : {creds.access_key}")
     print(f"  secret key : {creds.secret_key}")
     print(f"logs in {logs}; 'strata cluster down --root {root}' stops it all")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from api.native.metrics import CONTENT_TYPE, labelled, metrics_allowed
+from api.native.metrics import labelled, metrics_page
 from api.observability import NativeRequestMetrics, RequestMetrics
 from api.ranges import RangeNotSatisfiable, parse_range
 from domain.errors import ChunkNotStored, ChunkUnavailable
@@ -249,8 +249,10 @@ class NodeCollector:
         usage = shutil.disk_usage(self._data_dir)
         labels = [self._node.node_id, self._node.zone]
         for name, help_text, value in (
-            ("strata_node_chunks", "chunks this blob node holds", chunks),
-            ("strata_node_chunk_bytes", "bytes of the chunks this blob node holds", size),
+            ("strata_node_chunks", "chunks this blob node holds (counted every "
+             f"{self._recount_seconds:g} s at most)", chunks),
+            ("strata_node_chunk_bytes", "bytes of the chunks this blob node holds (as "
+             "counted with them)", size),
             ("strata_node_disk_total_bytes", "size of the blob node's disk", usage.total),
             ("strata_node_disk_free_bytes", "free space on the blob node's disk",
              usage.free),
@@ -296,13 +298,6 @@ def create_node_app(node: BlobNode, metrics_token: str = "",
             return node.health()
         return await refused_or(request, answer)
 
-    async def metrics(request: Request) -> Response:
-        if not metrics_allowed(metrics_token, request.headers.get("authorization")):
-            return _error(401, "Unauthorized",
-                          "/metrics needs 'Authorization: Bearer <STRATA_METRICS_TOKEN>'")
-        text = await asyncio.to_thread(generate_latest, registry)
-        return Response(text, media_type=CONTENT_TYPE)
-
     chunk = "/chunks/{digest}"
     return Starlette(routes=[
         chunk_route("put_chunk", "PUT", chunk, node.put),
@@ -316,7 +311,7 @@ def create_node_app(node: BlobNode, metrics_token: str = "",
                     lambda request, digest: asyncio.to_thread(node.touch, digest)),
         Route("/chunks", listing, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
+        Route("/metrics", metrics_page(registry, metrics_token), methods=["GET"]),
     ], middleware=[Middleware(NativeRequestMetrics, metrics=requests, door="node")])
 
 

@@ -11,6 +11,7 @@ from api.native.metrics import render
 from infra.run.system import ROOT_USER, SYSTEM_META, open_system
 from infra.settings import Settings
 from tests.conftest import metric_value
+from tests.monitoring import AFTER_A_GC_SWEEP, ONLY_EMBEDDED, exported_names, monitored_names
 
 
 def test_each_worker_says_its_position_and_how_many_events_it_has_yet_to_handle(
@@ -94,6 +95,9 @@ def test_requests_are_counted_timed_and_measured_on_both_doors(tmp_path: Path) -
 
         wait_until(lambda: chunks() == [1, 1000, 0], 30, lambda: f"chunk series: {chunks()}")
         assert value("strata_chunk_pack_bytes") > 0  # 1000 bytes is a small chunk: a row
+        # what the dashboard and alerts read of an embedded store only, it exports
+        exported = exported_names(httpx.get(f"{server.api}/metrics").text)
+        assert (ONLY_EMBEDDED | AFTER_A_GC_SWEEP) & monitored_names() <= exported
         for n in range(3):
             s3.delete_object(Bucket="counted", Key=f"k{n}")
         wait_until(lambda: chunks() == [0, 0, 1000], 30, lambda: f"chunk series: {chunks()}")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import ROOT_AK, Server
@@ -27,6 +28,7 @@ from tests.geo.sites import (
     versions,
     wait_until_equal,
 )
+from tests.monitoring import exported_names, monitored_names, only_with_geo
 from tests.s3.conftest import make_client
 
 
@@ -136,6 +138,9 @@ def test_replication_status_on_both_sides_and_a_refused_change(
     assert failure["key"] == "lost" and failure["error"].startswith("NoSuchBucket")
     assert source.head_object(Bucket="orphan", Key="lost")["ReplicationStatus"] == "FAILED"
     assert metric(a, "strata_geo_changes_failed_total", "site-b") == 1
+    # every geo series the dashboard and alerts read, site A exports
+    exported = exported_names(httpx.get(f"{a.api}/metrics", timeout=10).text)
+    assert only_with_geo(monitored_names()) <= exported
     source.put_object(Bucket="src", Key="after", Body=b"z")  # the site still gets the rest
     wait_until_equal(lambda: versions(replica, "dst"), lambda: versions(source, "src"),
                      "the replica after a refusal")
