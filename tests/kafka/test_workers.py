@@ -69,8 +69,12 @@ def start_worker(name: str, env: dict[str, str], tmp_path: Path) -> tuple[Role, 
                   {**env, "STRATA_INSTANCE": name, "STRATA_LOG_LEVEL": "debug"},
                   ["--metrics-port", str(port)])
     worker.start()
-    wait_until(lambda: _answers(port) or not worker.alive(), 60, f"{name} serves /metrics")
-    assert worker.alive(), f"{name} exited; see its log in {tmp_path}"
+    try:
+        wait_until(lambda: _answers(port) or not worker.alive(), 60, f"{name} serves /metrics")
+        assert worker.alive(), f"{name} exited; see its log in {tmp_path}"
+    except BaseException:  # not left running behind a failed start
+        worker.stop()
+        raise
     return worker, port
 
 
