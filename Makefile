@@ -72,7 +72,7 @@ serve: $(VENV)/.synced-runtime
 	$(VENV)/bin/strata serve
 
 test: setup client-tools
-	$(VENV)/bin/python -m pytest -m "not slow" -p no:cacheprovider
+	$(VENV)/bin/python -m pytest -m "not slow" -p no:cacheprovider --durations=15
 
 test-all: setup client-tools
 	$(VENV)/bin/python -m pytest -p no:cacheprovider

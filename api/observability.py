@@ -10,17 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from projections.base import ViewReader
-from projections.buckets import list_buckets
-from projections.object_listing import bucket_stats
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                    10.0, 30.0, 60.0)
@@ -137,35 +131,3 @@ def _content_length(scope: Scope) -> int:
         if name == b"content-length":
             return int(value) if value.isdigit() and len(value) < 19 else 0
     return 0
-
-
-TOP_BUCKETS = 10  # buckets named in the storage series; the rest are in the totals only
-
-
-class StorageCollector:
-    """Objects and bytes stored, from the listing view's per-bucket counts at scrape
-    time: the largest TOP_BUCKETS buckets by name (bounded cardinality) and the totals."""
-
-    def __init__(self, views: ViewReader) -> None:
-        self._views = views
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        stats = [(record.name, bucket_stats(self._views, record.name))
-                 for record in list_buckets(self._views)]
-        largest = sorted(stats, key=lambda found: found[1].version_bytes, reverse=True)
-        objects = GaugeMetricFamily("strata_bucket_objects", "current objects of the largest "
-                                    "buckets", labels=["bucket"])
-        stored = GaugeMetricFamily("strata_bucket_bytes", "bytes of all versions of the "
-                                   "largest buckets", labels=["bucket"])
-        for name, found in largest[:TOP_BUCKETS]:
-            objects.add_metric([name], found.objects)
-            stored.add_metric([name], found.version_bytes)
-        yield objects
-        yield stored
-        yield GaugeMetricFamily("strata_store_buckets", "buckets", value=len(stats))
-        yield GaugeMetricFamily("strata_store_objects", "current objects of every bucket",
-                                value=sum(found.objects for _, found in stats))
-        yield GaugeMetricFamily("strata_store_versions", "versions and delete markers of "
-                                "every bucket", value=sum(found.versions for _, found in stats))
-        yield GaugeMetricFamily("strata_store_bytes", "bytes of every version of every bucket",
-                                value=sum(found.version_bytes for _, found in stats))

@@ -7,13 +7,11 @@ the collectors below, which read the process's system at scrape time.
 
 from __future__ import annotations
 
-import asyncio
-import hmac
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,26 +19,11 @@ from starlette.responses import Response
 from api.auth import Unauthorized
 from api.blocking import blocking
 from api.context import system_of
+from api.exposition import CONTENT_TYPE, counter, gauge, labelled, metrics_allowed
 from api.system import System, nodes_of
-
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-def gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, help_text, value=value)
-
-
-def counter(name: str, help_text: str, value: float) -> CounterMetricFamily:
-    return CounterMetricFamily(name, help_text, value=value)
-
-
-def labelled(family: type[GaugeMetricFamily | CounterMetricFamily], name: str,
-             help_text: str, labels: list[str],
-             values: Iterable[tuple[list[str], float]]) -> Metric:
-    metric = family(name, help_text, labels=labels)
-    for label_values, value in values:
-        metric.add_metric(label_values, value)
-    return metric
+from projections.base import ViewReader
+from projections.buckets import list_buckets
+from projections.object_listing import bucket_stats
 
 
 def views_families(system: System) -> list[Metric]:
@@ -184,6 +167,38 @@ def system_families(system: System) -> Iterator[Metric]:
         yield from _worker_families(system)
 
 
+TOP_BUCKETS = 10  # buckets named in the storage series; the rest are in the totals only
+
+
+class StorageCollector:
+    """Objects and bytes stored, from the listing view's per-bucket counts at scrape
+    time: the largest TOP_BUCKETS buckets by name (bounded cardinality) and the totals."""
+
+    def __init__(self, views: ViewReader) -> None:
+        self._views = views
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        stats = [(record.name, bucket_stats(self._views, record.name))
+                 for record in list_buckets(self._views)]
+        largest = sorted(stats, key=lambda found: found[1].version_bytes, reverse=True)
+        objects = GaugeMetricFamily("strata_bucket_objects", "current objects of the largest "
+                                    "buckets", labels=["bucket"])
+        stored = GaugeMetricFamily("strata_bucket_bytes", "bytes of all versions of the "
+                                   "largest buckets", labels=["bucket"])
+        for name, found in largest[:TOP_BUCKETS]:
+            objects.add_metric([name], found.objects)
+            stored.add_metric([name], found.version_bytes)
+        yield objects
+        yield stored
+        yield GaugeMetricFamily("strata_store_buckets", "buckets", value=len(stats))
+        yield GaugeMetricFamily("strata_store_objects", "current objects of every bucket",
+                                value=sum(found.objects for _, found in stats))
+        yield GaugeMetricFamily("strata_store_versions", "versions and delete markers of "
+                                "every bucket", value=sum(found.versions for _, found in stats))
+        yield GaugeMetricFamily("strata_store_bytes", "bytes of every version of every bucket",
+                                value=sum(found.version_bytes for _, found in stats))
+
+
 class SystemCollector:
     """The process's system read at each scrape (a `prometheus_client` collector)."""
 
@@ -197,27 +212,6 @@ class SystemCollector:
 def render(system: System) -> str:
     """Every series of the process: its request metrics and what its system says."""
     return generate_latest(system.request_metrics.registry).decode()
-
-
-def metrics_allowed(token: str, authorization: str | None) -> bool:
-    """Open unless STRATA_METRICS_TOKEN is set; then only with that bearer token."""
-    if not token:
-        return True
-    scheme, _, given = (authorization or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
-                                                              token.encode())
-
-
-def metrics_page(registry: CollectorRegistry, token: str
-                 ) -> Callable[[Request], Awaitable[Response]]:
-    """A /metrics endpoint of a process that is not a door (a blob node, the relay)."""
-    async def page(request: Request) -> Response:
-        if not metrics_allowed(token, request.headers.get("authorization")):
-            return Response(b"/metrics needs 'Authorization: Bearer <STRATA_METRICS_TOKEN>'",
-                            401, media_type="text/plain")
-        return Response(await asyncio.to_thread(generate_latest, registry),
-                        media_type=CONTENT_TYPE)
-    return page
 
 
 async def metrics(request: Request) -> Response:

@@ -95,18 +95,13 @@ def condition_values(call: Call) -> dict[str, list[str]]:
     if call.caller.signature_version:
         values["s3:signatureversion"] = [call.caller.signature_version]
         values["s3:authtype"] = [call.caller.auth_type]
-    for key, header in _HEADER_KEYS.items():
-        value = call.header(header)
-        if value is not None:
-            values[key] = [value[:MAX_VALUE_CHARS]]
+    given = [(key, call.header(header)) for key, header in _HEADER_KEYS.items()]
+    if not call.key:  # a listing's parameters
+        given += [(key, call.query.get(name)) for key, name in _LISTING_KEYS.items()]
+    given.append(("s3:versionid", call.operation.version_id or None))
+    values.update((key, [value[:MAX_VALUE_CHARS]]) for key, value in given if value is not None)
     if "s3:x-amz-copy-source" in values:
         values["s3:x-amz-copy-source"] = [unquote(values["s3:x-amz-copy-source"][0])]
-    if call.operation.version_id:
-        values["s3:versionid"] = [call.operation.version_id[:MAX_VALUE_CHARS]]
-    if not call.key:
-        for key, name in _LISTING_KEYS.items():
-            if name in call.query:
-                values[key] = [call.query[name][:MAX_VALUE_CHARS]]
     tagging = call.header("x-amz-tagging")
     if tagging:
         pairs = parse_qsl(tagging[:MAX_VALUE_CHARS], keep_blank_values=True)

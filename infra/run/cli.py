@@ -197,6 +197,11 @@ def _cluster(args: argparse.Namespace, settings: Settings) -> int:
 
     from infra.run import cluster
 
+    if args.action == "up" and (revived := cluster.revive(args.root)):
+        print(f"the cluster under {args.root.resolve()} runs; started again: "
+              f"{', '.join(revived)}; 'strata cluster status --root {args.root}' shows "
+              "when they are healthy")
+        return 0
     if args.action == "up" and args.kafka:
         from infra.run.cluster_kafka import up_kafka
 

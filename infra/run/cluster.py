@@ -194,7 +194,7 @@ def restart(root: Path, name: str) -> Process:
         names = ", ".join(p.name for p in processes if p.name)
         raise SettingsError(f"no process named {name!r} in the cluster under {root}; "
                             f"its processes: {names}")
-    if not found.args and found.role != "broker":
+    if not found.args and found.role not in ("broker", "prometheus"):
         raise SettingsError(f"{name} cannot be restarted on its own: run "
                             f"'strata cluster down --root {root}' and up again")
     if _alive(found.pid):
@@ -204,19 +204,39 @@ def restart(root: Path, name: str) -> Process:
             time.sleep(0.05)
         if _alive(found.pid):
             os.kill(found.pid, signal.SIGKILL)
+    saved = json.loads((root / "cluster-env.json").read_text())
     if found.role == "broker":
         from infra.kafka.tansu import start_tansu
 
         with open(found.log, "ab") as out:
             found.pid = start_tansu("127.0.0.1", found.port, out).pid
+    elif found.role == "prometheus":
+        from infra.run.monitoring import start_prometheus
+
+        found.pid = start_prometheus(root, processes, saved.get("STRATA_METRICS_TOKEN", ""),
+                                     found.port).pid
     else:
-        saved = json.loads((root / "cluster-env.json").read_text())
         env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
         if found.role in ("api", "worker"):
             saved["STRATA_INSTANCE"] = found.name
         found.pid = _spawn(found.args, {**env, **saved}, Path(found.log))
     _save(root, processes)
     return found
+
+
+def revive(root: Path) -> list[str] | None:
+    """`cluster up` on a cluster that runs with some of its processes dead: start those
+    again, as they were started; their names. None when no cluster runs under `root`."""
+    root = root.resolve()
+    if not _state_file(root).exists():
+        return None
+    processes = load(root)
+    if not any(_alive(p.pid) for p in processes):
+        return None
+    dead = [p.name for p in processes if not _alive(p.pid)]
+    for name in dead:
+        restart(root, name)
+    return dead
 
 
 def _port_free(port: int) -> bool:

@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from api.native.metrics import labelled, metrics_page
+from api.exposition import labelled, metrics_page
 from api.observability import NativeRequestMetrics, RequestMetrics
 from api.ranges import RangeNotSatisfiable, parse_range
 from domain.errors import ChunkNotStored, ChunkUnavailable

@@ -12,7 +12,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
 
-from api.native.metrics import counter, gauge, metrics_page
+from api.exposition import counter, gauge, metrics_page
 from domain.application import ObjectStore
 from infra.kafka.relay import Relay, lag_behind, open_tracking
 from infra.kafka.relay_tracking import PostgresRelayTracking, SQLiteRelayTracking

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from api.native.metrics import SystemCollector
-from api.observability import RequestMetrics, StorageCollector
+from api.native.metrics import StorageCollector, SystemCollector
+from api.observability import RequestMetrics
 from api.operations import delete_marker, new_version
 from domain.application import ObjectStore
 from domain.errors import AccessKeyAlreadyExists, InvalidArgument, UserAlreadyExists

@@ -41,7 +41,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from api.native.metrics import counter, gauge, labelled, metrics_allowed
+from api.exposition import counter, gauge, labelled, metrics_allowed
 from domain.envelope import envelope
 from infra.kafka import records as kafka
 from infra.run.system import System, open_system

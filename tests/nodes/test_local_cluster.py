@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,20 @@ def test_a_local_cluster_comes_up_serves_and_goes_down(tmp_path: Path) -> None:
         again = _strata("cluster", "up", "--root", str(root), "--s3-port", str(s3_port),
                         "--api-port", str(api_port))
         assert again.returncode == 2 and "already running" in again.stderr
+        # a dead role: `cluster up` starts just that one again, as it was started
+        victim = next(p for p in processes if p["name"] == "node-1")
+        os.kill(victim["pid"], signal.SIGKILL)
+        def states() -> dict[str, dict]:
+            listed = _strata("cluster", "status", "--root", str(root), "--json").stdout
+            return {p["name"]: p for p in json.loads(listed)}
+        wait_until(lambda: not states()["node-1"]["running"], 30, "node-1 gone")
+        revived = _strata("cluster", "up", "--root", str(root))
+        assert revived.returncode == 0, revived.stdout + revived.stderr
+        assert "started again: node-1" in revived.stdout
+
+        wait_until(lambda: all(p["healthy"] for p in states().values()), 60,
+                   "node-1 healthy again")
+        processes = list(states().values())
     finally:
         stopped = _strata("cluster", "down", "--root", str(root))
     assert stopped.returncode == 0, stopped.stderr

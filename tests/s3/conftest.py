@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 
+from infra.tls import self_signed
 from tests.conftest import ROOT_AK, ROOT_SK, Server, free_port, server_env
 
 _names = count()
@@ -25,6 +27,15 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield srv
     finally:
         srv.stop()
+
+
+def tls_server_at(root: Path, **env: str) -> Server:
+    """A server (not yet started) on HTTPS with a certificate made under root/tls, its
+    data in root/data; clients trust the certificate by its path."""
+    cert, key = self_signed(root / "tls", ["127.0.0.1"])
+    return Server(root / "data", free_port(), free_port(),
+                  server_env(STRATA_TLS_CERT=str(cert), STRATA_TLS_KEY=str(key), **env),
+                  scheme="https", verify=str(cert))
 
 
 def make_client(server: Server, access_key: str = ROOT_AK, secret_key: str = ROOT_SK,

@@ -18,9 +18,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from infra.kms import LocalKeyService
-from infra.tls import self_signed
-from tests.conftest import Server, free_port, server_env, wait_until
-from tests.s3.conftest import make_client
+from tests.conftest import Server, server_env, wait_until
+from tests.s3.conftest import make_client, tls_server_at
 
 KMS_KEY = "app-key"
 MARKER = b"plaintext-that-must-never-be-on-disk-"
@@ -36,12 +35,8 @@ def _body(size: int, marked: bool = True) -> bytes:
 @pytest.fixture(scope="module")
 def sse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("sse")
-    cert, key = self_signed(root / "tls", ["127.0.0.1"])
     LocalKeyService(root / "data" / "keys").create(KMS_KEY)
-    srv = Server(root / "data", free_port(), free_port(),
-                 server_env(STRATA_TLS_CERT=str(cert), STRATA_TLS_KEY=str(key),
-                            STRATA_KEY_REWRAP_SECONDS="0.5"),
-                 scheme="https", verify=str(cert))
+    srv = tls_server_at(root, STRATA_KEY_REWRAP_SECONDS="0.5")
     srv.start()
     try:
         yield srv
@@ -186,10 +181,7 @@ def test_rotation_keeps_every_object_readable(sse_server: Server, s3: Any) -> No
 
 
 def test_a_missing_key_file_is_a_clear_error_never_wrong_bytes(tmp_path: Path) -> None:
-    cert, key = self_signed(tmp_path / "tls", ["127.0.0.1"])
-    server = Server(tmp_path / "data", free_port(), free_port(),
-                    server_env(STRATA_TLS_CERT=str(cert), STRATA_TLS_KEY=str(key)),
-                    scheme="https", verify=str(cert))
+    server = tls_server_at(tmp_path)
     server.start()
     try:
         s3 = make_client(server)
@@ -337,12 +329,8 @@ def test_no_tenant_learns_what_another_stored(sse_server: Server, s3: Any) -> No
 
 
 def test_a_kill_during_rotation_loses_nothing(tmp_path: Path) -> None:
-    cert, key = self_signed(tmp_path / "tls", ["127.0.0.1"])
     LocalKeyService(tmp_path / "data" / "keys").create(KMS_KEY)
-    server = Server(tmp_path / "data", free_port(), free_port(),
-                    server_env(STRATA_TLS_CERT=str(cert), STRATA_TLS_KEY=str(key),
-                               STRATA_KEY_REWRAP_SECONDS="0.2"),
-                    scheme="https", verify=str(cert))
+    server = tls_server_at(tmp_path, STRATA_KEY_REWRAP_SECONDS="0.2")
     server.start()
     try:
         s3 = make_client(server)

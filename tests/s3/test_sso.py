@@ -76,23 +76,24 @@ class Issuer:
         self.server.shutdown()
         self.server.server_close()
 
+    def __enter__(self) -> Issuer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 @pytest.fixture(scope="module")
 def issuer() -> Iterator[Issuer]:
-    found = Issuer()
-    try:
+    with Issuer() as found:
         yield found
-    finally:
-        found.close()
 
 
 @pytest.fixture(scope="module")
 def other_issuer() -> Iterator[Issuer]:
-    found = Issuer()
-    try:
+    """An issuer strata does not trust."""
+    with Issuer() as found:
         yield found
-    finally:
-        found.close()
 
 
 @pytest.fixture(scope="module")

@@ -15,18 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.tls import self_signed
 from tests.conftest import Server, free_port, server_env
-from tests.s3.conftest import make_client
+from tests.s3.conftest import make_client, tls_server_at
 
 
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("tls")
-    cert, key = self_signed(root / "operator", ["127.0.0.1"])
-    srv = Server(root / "data", free_port(), free_port(),
-                 server_env(STRATA_TLS_CERT=str(cert), STRATA_TLS_KEY=str(key)),
-                 scheme="https", verify=str(cert))
+    srv = tls_server_at(tmp_path_factory.mktemp("tls"))
     srv.start()
     try:
         yield srv
@@ -107,10 +102,7 @@ def test_a_stop_does_not_wait_for_idle_tls_clients(tmp_path: Path) -> None:
     30 s for it on every stop. Idle connections are dropped instead."""
     import signal
 
-    cert, key = self_signed(tmp_path / "tls", ["127.0.0.1"])
-    server = Server(tmp_path / "data", free_port(), free_port(),
-                    server_env(STRATA_TLS_CERT=str(cert), STRATA_TLS_KEY=str(key)),
-                    scheme="https", verify=str(cert))
+    server = tls_server_at(tmp_path)
     server.start()
     try:
         s3 = make_client(server)
