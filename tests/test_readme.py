@@ -3,7 +3,8 @@ them: in a scratch directory beside a checkout's `.venv`, against `strata serve`
 README's ports, in one shell (what one block sets, the next uses).
 
 Every `sh` and `python` block runs, unless an HTML comment just above it says
-`<!-- not run: <why> -->`; a block marked `<!-- slow -->` runs in the slow test. Python
+`<!-- not run: <why> -->`; a block marked `<!-- slow -->` (one that starts servers of
+its own and stops them, so it stands alone) runs in the slow test. Python
 blocks run with the checkout's Python. curl fails on an HTTP error here (a README whose
 call answers an error is one that lies), as `aws` and `strata` fail on theirs.
 """

@@ -98,6 +98,7 @@ def _answers(port: int) -> bool:
         return False
 
 
+@pytest.mark.slow  # 40 s; `make test` keeps the dead-letter and stall tests of a worker
 def test_two_workers_share_the_events_and_one_takes_over_when_the_other_is_killed(
     api: Server, cluster_env: dict[str, str], postgres_url: str, nodes: list[Node],
     tmp_path: Path,

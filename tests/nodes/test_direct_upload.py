@@ -5,13 +5,26 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.nodes.conftest import Cluster
+from tests.nodes.conftest import Cluster, start_cluster
 from tests.nodes.test_cluster import CHUNK, _eventually
 from tests.s3.conftest import make_client
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One cluster for the module: no test here stops or changes a node, and each has a
+    bucket of its own."""
+    running = start_cluster(tmp_path_factory.mktemp("direct"), ["zone-a", "zone-b", "zone-c"])
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def _split(body: bytes) -> list[dict[str, Any]]:

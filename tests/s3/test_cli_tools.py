@@ -159,6 +159,7 @@ def test_s3fs_mount_reads_and_writes(
     assert s3.get_object(Bucket=bucket, Key="folder/inner.txt")["Body"].read() == b"inner"
 
 
+@pytest.mark.slow  # 25 s; the README's tags, lifecycle and object lock block runs these
 def test_aws_cli_s3api_governance_commands(
     s3_server: Server, aws_env: dict[str, str], tmp_path: Path
 ) -> None:
