@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from api import console
 from api.auth import SignInThrottle
 from api.context import RequestIdMiddleware
 from api.feed import CommitSignal
@@ -49,6 +50,9 @@ def native_routes() -> list[Route]:
     b = "/buckets/{bucket}"
     return [
         Route("/healthz", healthz),
+        Route("/console", console.to_console, methods=["GET"]),
+        Route("/console/", console.page, methods=["GET"]),
+        Route("/console/{file}", console.page, methods=["GET"]),
         Route("/metrics", metrics.metrics, methods=["GET"]),
         Route("/auth/token", admin.token, methods=["POST"]),
         Route("/events", events.stream, methods=["GET"]),

@@ -73,9 +73,9 @@ async def list_buckets(request: Request) -> Response:
     await blocking(system.runner.wait_for, system.store.current_position())
     records = bucket_view.list_buckets(system.views)
     visible = [r for r in records if principal.is_admin or r.owner == principal.user]
-    return json_response(
-        {"buckets": [{k: v for k, v in asdict(r).items() if k != "acl"} for r in visible]}
-    )
+    return json_response({"buckets": [
+        {**{k: v for k, v in asdict(r).items() if k != "acl"},
+         "stats": asdict(bucket_stats(system.views, r.name))} for r in visible]})
 
 
 async def get_bucket(request: Request) -> Response:
