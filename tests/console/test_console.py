@@ -153,3 +153,52 @@ def test_a_user_sees_only_their_own_buckets(page: Page, server: Server) -> None:
     expect(page.locator("tr[data-bucket='bobs-bucket']")).to_be_visible()
     assert set(_rows(page)) == {"bobs-bucket"}
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_browse_a_bucket_by_folders_download_and_delete(page: Page, server: Server) -> None:
+    s3 = make_client(server)
+    s3.create_bucket(Bucket="browse")
+    bodies = {"photos/2026/a.jpg": b"a" * 10, "photos/2026/b.jpg": b"b" * 20,
+              "photos/c.txt": b"see", "readme.txt": b"read me, " * 100}
+    bodies.update({f"many/k{n:02d}": b"m" for n in range(60)})
+    for key, body in bodies.items():
+        s3.put_object(Bucket="browse", Key=key, Body=body)
+    _sign_in(page, server, ROOT_AK, ROOT_SK)
+    page.get_by_role("button", name="Open bucket browse").click()
+    expect(page.locator("tr[data-key='readme.txt']")).to_be_visible()
+    folders = page.locator("#objects tbody tr[data-folder]")
+    expect(folders).to_have_count(2)
+    assert [f.get_attribute("data-folder") for f in folders.all()] == ["many/", "photos/"]
+
+    page.get_by_role("button", name="Open folder photos/").click()
+    expect(page.locator("tr[data-key='photos/c.txt']")).to_be_visible()
+    expect(page.locator("tr[data-folder='photos/2026/']")).to_be_visible()
+    page.get_by_role("button", name="Open folder photos/2026/").click()
+    expect(page.locator("#objects tbody tr[data-key]")).to_have_count(2)
+    page.get_by_role("navigation", name="Folders").get_by_role("button", name="(top)").click()
+    expect(page.locator("tr[data-key='readme.txt']")).to_be_visible()
+
+    page.get_by_label("Keys starting with").fill("many/")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#objects tbody tr[data-key]")).to_have_count(50)
+    page.get_by_role("button", name="Show more").click()
+    expect(page.locator("#objects tbody tr[data-key]")).to_have_count(60)
+    expect(page.get_by_role("button", name="Show more")).to_be_hidden()
+
+    page.get_by_label("Keys starting with").fill("")
+    page.get_by_role("button", name="Search").click()
+    with page.expect_download() as downloading:
+        page.get_by_role("button", name="Download readme.txt").click()
+    saved = downloading.value
+    assert saved.suggested_filename == "readme.txt"
+    assert Path(saved.path()).read_bytes() == bodies["readme.txt"]
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Open folder photos/").click()
+    page.get_by_role("button", name="Delete photos/c.txt").click()
+    expect(page.locator("tr[data-key='photos/c.txt']")).to_have_count(0)
+    assert "photos/c.txt" not in [o["Key"] for o in s3.list_objects_v2(
+        Bucket="browse", Prefix="photos/")["Contents"]]
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(SHOTS / "objects-phone.png"), full_page=True)
+    assert page.problems == []  # type: ignore[attr-defined]

@@ -70,7 +70,13 @@ async function showBuckets() {
   for (const bucket of buckets) {
     const row = body.insertRow();
     row.dataset.bucket = bucket.name;
-    cell(row, bucket.name);
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "link";
+    open.textContent = bucket.name;
+    open.setAttribute("aria-label", `Open bucket ${bucket.name}`);
+    open.addEventListener("click", () => guarded(() => showObjects(bucket.name, "")));
+    row.insertCell().append(open);
     cell(row, String(bucket.stats.objects));
     cell(row, bytes(bucket.stats.version_bytes));
     cell(row, bucket.versioning || "Off");
@@ -90,6 +96,118 @@ async function showBuckets() {
   $("#no-buckets").hidden = buckets.length > 0;
 }
 
+// -- objects: a bucket browsed by prefix, "/" making folders --------------------------
+
+const PAGE_SIZE = 50;
+let browsing = { bucket: "", prefix: "", cursor: null };
+
+function objectPath(bucket, key) {
+  return `/buckets/${encodeURIComponent(bucket)}/objects/${key.split("/").map(encodeURIComponent).join("/")}`;
+}
+
+function actionButton(label, name, act) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = label;
+  button.setAttribute("aria-label", `${label} ${name}`);
+  button.addEventListener("click", () => guarded(act));
+  return button;
+}
+
+function showCrumbs(bucket, prefix) {
+  const crumbs = $("#crumbs");
+  crumbs.replaceChildren();
+  const parts = prefix.split("/").filter(Boolean);
+  const levels = [["(top)", ""], ...parts.map((part, i) => [part, parts.slice(0, i + 1).join("/") + "/"])];
+  levels.forEach(([label, at], i) => {
+    if (i) crumbs.append(" / ");
+    const go = document.createElement("button");
+    go.type = "button";
+    go.className = "link";
+    go.textContent = label;
+    go.addEventListener("click", () => guarded(() => showObjects(bucket, at)));
+    crumbs.append(go);
+  });
+}
+
+async function download(bucket, key) {
+  const response = await fetch(objectPath(bucket, key), { headers: { authorization: `Bearer ${token}` } });
+  if (!response.ok) throw new Error(sentence("", "", response.status));
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = key.split("/").pop();
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+}
+
+function objectRow(bucket, entry) {
+  const row = $("#objects tbody").insertRow();
+  row.dataset.key = entry.key;
+  cell(row, entry.key.slice(browsing.prefix.length));
+  cell(row, bytes(entry.size));
+  cell(row, new Date(entry.last_modified).toLocaleString());
+  const actions = row.insertCell();
+  actions.append(actionButton("Download", entry.key, () => download(bucket, entry.key)),
+    actionButton("Delete", entry.key, async () => {
+      if (!confirm(`Delete ${entry.key}?`)) return;
+      await api(objectPath(bucket, entry.key), { method: "DELETE" });
+      await showObjects(bucket, browsing.prefix);
+    }));
+}
+
+function folderRow(bucket, prefix) {
+  const row = $("#objects tbody").insertRow();
+  row.dataset.folder = prefix;
+  const open = document.createElement("button");
+  open.type = "button";
+  open.className = "link";
+  open.textContent = prefix.slice(browsing.prefix.length);
+  open.setAttribute("aria-label", `Open folder ${prefix}`);
+  open.addEventListener("click", () => guarded(() => showObjects(bucket, prefix)));
+  row.insertCell().append(open);
+  row.insertCell();
+  row.insertCell();
+  row.insertCell();
+}
+
+async function showPage(bucket, prefix, cursor) {
+  const query = new URLSearchParams({ prefix, delimiter: "/", limit: String(PAGE_SIZE) });
+  if (cursor) query.set("cursor", cursor);
+  const page = await api(`/buckets/${encodeURIComponent(bucket)}/list?${query}`);
+  for (const folder of page.common_prefixes) folderRow(bucket, folder);
+  for (const entry of page.objects) objectRow(bucket, entry);
+  browsing.cursor = page.next_cursor;
+  $("#more").hidden = !page.next_cursor;
+  const empty = $("#objects tbody").rows.length === 0;
+  $("#objects").hidden = empty;
+  $("#no-objects").hidden = !empty;
+}
+
+async function showObjects(bucket, prefix) {
+  browsing = { bucket, prefix, cursor: null };
+  $("#buckets-view").hidden = true;
+  $("#objects-view").hidden = false;
+  $("#objects-title").textContent = bucket;
+  $("#search-prefix").value = prefix;
+  $("#objects tbody").replaceChildren();
+  showCrumbs(bucket, prefix);
+  await showPage(bucket, prefix, null);
+}
+
+$("#more").addEventListener("click", () => guarded(
+  () => showPage(browsing.bucket, browsing.prefix, browsing.cursor)));
+$("#search").addEventListener("submit", (event) => {
+  event.preventDefault();
+  guarded(() => showObjects(browsing.bucket, $("#search-prefix").value));
+});
+$("#to-buckets").addEventListener("click", () => guarded(async () => {
+  $("#objects-view").hidden = true;
+  $("#buckets-view").hidden = false;
+  await showBuckets();
+}));
+
 function signedIn(accessKey) {
   $("#sign-in-view").hidden = true;
   $("#buckets-view").hidden = false;
@@ -105,6 +223,8 @@ function signOut() {
   $("#buckets tbody").replaceChildren();
   $("#sign-in-view").hidden = false;
   $("#buckets-view").hidden = true;
+  $("#objects-view").hidden = true;
+  $("#objects tbody").replaceChildren();
   $("#who").hidden = true;
   $("#sign-out").hidden = true;
   $("#access-key").focus();
