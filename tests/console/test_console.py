@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -202,3 +204,68 @@ def test_browse_a_bucket_by_folders_download_and_delete(page: Page, server: Serv
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=str(SHOTS / "objects-phone.png"), full_page=True)
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_history_of_two_users_and_a_folder_restored_to_an_instant(
+        browser: Browser, server: Server) -> None:
+    """A key's timeline with who changed it; the bucket as it was before a delete, and
+    that folder restored after the dry run says what it would do."""
+    admin = server.token()
+    assert httpx.post(f"{server.api}/admin/users", headers=admin, json={
+        "name": "bob", "access_key": BOB_AK, "secret_key": BOB_SK}).status_code == 201
+    root = make_client(server)
+    root.create_bucket(Bucket="timeline")
+    root.put_bucket_versioning(Bucket="timeline",
+                               VersioningConfiguration={"Status": "Enabled"})
+    assert httpx.put(f"{server.api}/buckets/timeline/acl", headers=admin, json={"grants": [
+        {"grantee": "user:root", "permission": "FULL_CONTROL"},
+        {"grantee": "user:bob", "permission": "WRITE"}]}).status_code == 200
+    first = root.put_object(Bucket="timeline", Key="docs/plan.txt", Body=b"root's plan")
+    make_client(server, BOB_AK, BOB_SK).put_object(Bucket="timeline", Key="docs/plan.txt",
+                                                   Body=b"bob's plan")
+    root.put_object(Bucket="timeline", Key="docs/notes.txt", Body=b"notes")
+    before_delete = datetime.now(UTC)
+    time.sleep(0.05)
+    root.delete_object(Bucket="timeline", Key="docs/notes.txt")
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, timezone_id="UTC",
+                                  accept_downloads=True)
+    page = context.new_page()
+    try:
+        _sign_in(page, server, ROOT_AK, ROOT_SK)
+        page.get_by_role("button", name="Open bucket timeline").click()
+        page.get_by_role("button", name="Open folder docs/").click()
+        expect(page.locator("tr[data-key='docs/notes.txt']")).to_have_count(0)
+        page.get_by_role("button", name="History docs/plan.txt").click()
+        rows = page.locator("#history tbody tr")
+        expect(rows).to_have_count(2)
+        who = [r.locator("td").nth(2).inner_text() for r in rows.all()]
+        assert who == ["root", "bob"]
+        assert rows.first.locator("td").nth(1).inner_text() == "written"
+        with page.expect_download() as downloading:
+            page.get_by_role("button", name=f"Download version {first['VersionId']}").click()
+        assert Path(downloading.value.path()).read_bytes() == b"root's plan"
+        page.screenshot(path=str(SHOTS / "history-desktop.png"))
+
+        page.get_by_role("button", name="Back to the folder").click()
+        millis = f"{before_delete.microsecond // 1000:03d}"
+        page.get_by_label("As it was at").fill(
+            before_delete.strftime("%Y-%m-%dT%H:%M:%S.") + millis)
+        page.get_by_role("button", name="Show").click()
+        expect(page.locator("tr[data-key='docs/notes.txt']")).to_be_visible()
+        expect(page.get_by_role("button", name="Delete docs/notes.txt")).to_have_count(0)
+        page.screenshot(path=str(SHOTS / "time-travel-desktop.png"))
+        page.get_by_role("button", name="Restore this folder to then").click()
+        expect(page.locator("#restore-text")).to_have_text(  # plan.txt is as it was then
+            "Restoring would bring back 1: docs/notes.txt and delete 0.")
+        assert "notes.txt" not in [o["Key"] for o in root.list_objects_v2(
+            Bucket="timeline").get("Contents", [])]  # a dry run changes nothing
+        page.get_by_role("button", name="Restore", exact=True).click()
+        expect(page.locator("#restore-text")).to_have_text("Restored 1 and deleted 0.")
+        expect(page.locator("tr[data-key='docs/notes.txt']")).to_be_visible()
+        assert root.get_object(Bucket="timeline", Key="docs/notes.txt")["Body"].read() == \
+            b"notes"
+        assert root.get_object(Bucket="timeline", Key="docs/plan.txt")["Body"].read() == \
+            b"bob's plan"
+    finally:
+        context.close()

@@ -99,7 +99,7 @@ async function showBuckets() {
 // -- objects: a bucket browsed by prefix, "/" making folders --------------------------
 
 const PAGE_SIZE = 50;
-let browsing = { bucket: "", prefix: "", cursor: null };
+let browsing = { bucket: "", prefix: "", cursor: null, asOf: null };
 
 function objectPath(bucket, key) {
   return `/buckets/${encodeURIComponent(bucket)}/objects/${key.split("/").map(encodeURIComponent).join("/")}`;
@@ -125,13 +125,14 @@ function showCrumbs(bucket, prefix) {
     go.type = "button";
     go.className = "link";
     go.textContent = label;
-    go.addEventListener("click", () => guarded(() => showObjects(bucket, at)));
+    go.addEventListener("click", () => guarded(() => showObjects(bucket, at, browsing.asOf)));
     crumbs.append(go);
   });
 }
 
-async function download(bucket, key) {
-  const response = await fetch(objectPath(bucket, key), { headers: { authorization: `Bearer ${token}` } });
+async function download(bucket, key, query = "") {
+  const response = await fetch(objectPath(bucket, key) + query,
+    { headers: { authorization: `Bearer ${token}` } });
   if (!response.ok) throw new Error(sentence("", "", response.status));
   const link = document.createElement("a");
   link.href = URL.createObjectURL(await response.blob());
@@ -149,13 +150,96 @@ function objectRow(bucket, entry) {
   cell(row, bytes(entry.size));
   cell(row, new Date(entry.last_modified).toLocaleString());
   const actions = row.insertCell();
+  if (browsing.asOf) {  // the past: its bytes as they were, nothing to change
+    const then = `?as_of=${encodeURIComponent(browsing.asOf)}`;
+    actions.append(actionButton("Download", entry.key, () => download(bucket, entry.key, then)));
+    return;
+  }
   actions.append(actionButton("Download", entry.key, () => download(bucket, entry.key)),
+    actionButton("History", entry.key, () => showHistory(bucket, entry.key)),
     actionButton("Delete", entry.key, async () => {
       if (!confirm(`Delete ${entry.key}?`)) return;
       await api(objectPath(bucket, entry.key), { method: "DELETE" });
       await showObjects(bucket, browsing.prefix);
     }));
 }
+
+// -- history and time travel ----------------------------------------------------------
+
+const CHANGES = {
+  "s3:ObjectCreated:Put": "written", "s3:ObjectCreated:Copy": "copied here",
+  "s3:ObjectCreated:CompleteMultipartUpload": "written (multipart)",
+  "s3:ObjectRemoved:Delete": "version removed",
+  "s3:ObjectRemoved:DeleteMarkerCreated": "deleted (delete marker)",
+  "s3:ObjectAcl:Put": "ACL changed", "s3:ObjectTagging:Put": "tags changed",
+  "s3:ObjectTagging:Delete": "tags removed", "s3:ObjectRestore:Completed": "restored",
+};
+
+async function showHistory(bucket, key) {
+  const { history } = await api(`/buckets/${encodeURIComponent(bucket)}/history/${key.split("/").map(encodeURIComponent).join("/")}`);
+  $("#objects-view").hidden = true;
+  $("#history-view").hidden = false;
+  $("#history-title").textContent = `History of ${key}`;
+  const body = $("#history tbody");
+  body.replaceChildren();
+  for (const change of history) {
+    const row = body.insertRow();
+    cell(row, new Date(change.time).toLocaleString());
+    cell(row, CHANGES[change.name] || change.name);
+    cell(row, change.user || change.actor || "");
+    cell(row, change.source || "");
+    cell(row, change.version_id || "");
+    const actions = row.insertCell();
+    const version = change.data && change.data.version;
+    if (version && !version.is_delete_marker) {
+      const query = `?version_id=${encodeURIComponent(version.version_id)}`;
+      actions.append(actionButton("Download version", version.version_id,
+        () => download(bucket, key, query)));
+    }
+  }
+}
+
+$("#history-close").addEventListener("click", () => {
+  $("#history-view").hidden = true;
+  $("#objects-view").hidden = false;
+});
+
+function restorePath(dryRun) {
+  const query = new URLSearchParams({ as_of: browsing.asOf, prefix: browsing.prefix });
+  if (dryRun) query.set("dry_run", "true");
+  return `/buckets/${encodeURIComponent(browsing.bucket)}/restore?${query}`;
+}
+
+function listed(keys) {
+  return keys.length ? `: ${keys.slice(0, 10).join(", ")}${keys.length > 10 ? ", …" : ""}` : "";
+}
+
+$("#travel").addEventListener("submit", (event) => {
+  event.preventDefault();
+  guarded(async () => {
+    const asOf = new Date($("#as-of").value).toISOString();
+    await showObjects(browsing.bucket, browsing.prefix, asOf);
+  });
+});
+$("#to-now").addEventListener("click", () => guarded(() => showObjects(browsing.bucket, browsing.prefix)));
+$("#restore-plan").addEventListener("click", () => guarded(async () => {
+  const plan = await api(restorePath(true), { method: "POST" });
+  const { restored, deleted, gone } = plan.counts;
+  $("#restore-text").textContent = restored + deleted === 0
+    ? "Nothing to change: this folder is as it was then."
+    : `Restoring would bring back ${restored}${listed(plan.restored)} and delete ${deleted}` +
+      `${listed(plan.deleted)}` + (gone ? `; ${gone} can no longer be restored.` : ".");
+  $("#restore-report").hidden = false;
+  $("#restore-confirm").hidden = restored + deleted === 0;
+}));
+$("#restore-confirm").addEventListener("click", () => guarded(async () => {
+  const done = await api(restorePath(false), { method: "POST" });
+  await showObjects(browsing.bucket, browsing.prefix);
+  $("#restore-text").textContent =
+    `Restored ${done.counts.restored} and deleted ${done.counts.deleted}.`;
+  $("#restore-report").hidden = false;
+  $("#restore-confirm").hidden = true;
+}));
 
 function folderRow(bucket, prefix) {
   const row = $("#objects tbody").insertRow();
@@ -165,7 +249,7 @@ function folderRow(bucket, prefix) {
   open.className = "link";
   open.textContent = prefix.slice(browsing.prefix.length);
   open.setAttribute("aria-label", `Open folder ${prefix}`);
-  open.addEventListener("click", () => guarded(() => showObjects(bucket, prefix)));
+  open.addEventListener("click", () => guarded(() => showObjects(bucket, prefix, browsing.asOf)));
   row.insertCell().append(open);
   row.insertCell();
   row.insertCell();
@@ -175,6 +259,7 @@ function folderRow(bucket, prefix) {
 async function showPage(bucket, prefix, cursor) {
   const query = new URLSearchParams({ prefix, delimiter: "/", limit: String(PAGE_SIZE) });
   if (cursor) query.set("cursor", cursor);
+  if (browsing.asOf) query.set("as_of", browsing.asOf);
   const page = await api(`/buckets/${encodeURIComponent(bucket)}/list?${query}`);
   for (const folder of page.common_prefixes) folderRow(bucket, folder);
   for (const entry of page.objects) objectRow(bucket, entry);
@@ -185,11 +270,16 @@ async function showPage(bucket, prefix, cursor) {
   $("#no-objects").hidden = !empty;
 }
 
-async function showObjects(bucket, prefix) {
-  browsing = { bucket, prefix, cursor: null };
+async function showObjects(bucket, prefix, asOf = null) {
+  browsing = { bucket, prefix, cursor: null, asOf };
   $("#buckets-view").hidden = true;
+  $("#history-view").hidden = true;
   $("#objects-view").hidden = false;
-  $("#objects-title").textContent = bucket;
+  $("#objects-title").textContent = asOf
+    ? `${bucket} as it was at ${new Date(asOf).toLocaleString()}` : bucket;
+  $("#to-now").hidden = !asOf;
+  $("#restore-plan").hidden = !asOf;
+  $("#restore-report").hidden = true;
   $("#search-prefix").value = prefix;
   $("#objects tbody").replaceChildren();
   showCrumbs(bucket, prefix);
@@ -200,7 +290,7 @@ $("#more").addEventListener("click", () => guarded(
   () => showPage(browsing.bucket, browsing.prefix, browsing.cursor)));
 $("#search").addEventListener("submit", (event) => {
   event.preventDefault();
-  guarded(() => showObjects(browsing.bucket, $("#search-prefix").value));
+  guarded(() => showObjects(browsing.bucket, $("#search-prefix").value, browsing.asOf));
 });
 $("#to-buckets").addEventListener("click", () => guarded(async () => {
   $("#objects-view").hidden = true;
@@ -224,7 +314,9 @@ function signOut() {
   $("#sign-in-view").hidden = false;
   $("#buckets-view").hidden = true;
   $("#objects-view").hidden = true;
+  $("#history-view").hidden = true;
   $("#objects tbody").replaceChildren();
+  $("#history tbody").replaceChildren();
   $("#who").hidden = true;
   $("#sign-out").hidden = true;
   $("#access-key").focus();
