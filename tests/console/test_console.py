@@ -269,3 +269,34 @@ def test_history_of_two_users_and_a_folder_restored_to_an_instant(
             b"bob's plan"
     finally:
         context.close()
+
+
+def test_live_events_appear_pause_and_resume_from_where_they_were(
+        page: Page, server: Server) -> None:
+    s3 = make_client(server)
+    s3.create_bucket(Bucket="watched")
+    _sign_in(page, server, ROOT_AK, ROOT_SK)
+    page.get_by_role("button", name="Open bucket watched").click()
+    page.get_by_role("button", name="Live events").click()
+    expect(page.locator("#events-state")).to_contain_text("Watching")
+    events = page.locator("#events li")
+
+    s3.put_object(Bucket="watched", Key="live.txt", Body=b"hello")
+    expect(events.first).to_contain_text("s3:ObjectCreated:Put  live.txt  by root")
+
+    page.get_by_role("button", name="Pause").click()
+    expect(page.locator("#events-state")).to_contain_text("Paused")
+    s3.put_object(Bucket="watched", Key="while-paused.txt", Body=b"x")
+    page.get_by_role("button", name="Resume").click()  # from the last position shown
+    expect(events.first).to_contain_text("while-paused.txt")
+    # each write once (beside strata's own event of a key's first write)
+    expect(page.locator("#events li", has_text="s3:ObjectCreated:Put")).to_have_count(2)
+
+    page.get_by_label("Only events named").fill("s3:ObjectRemoved:*")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#events-state")).to_contain_text("Watching")
+    s3.put_object(Bucket="watched", Key="ignored.txt", Body=b"x")
+    s3.delete_object(Bucket="watched", Key="live.txt")
+    expect(events.first).to_contain_text("s3:ObjectRemoved:Delete  live.txt")
+    expect(events).to_have_count(1)
+    assert page.problems == []  # type: ignore[attr-defined]

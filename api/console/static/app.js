@@ -298,6 +298,103 @@ $("#to-buckets").addEventListener("click", () => guarded(async () => {
   await showBuckets();
 }));
 
+// -- live events: the bucket's stream (SSE read with fetch, which can send the token) --
+
+let watching = null;  // { controller, after, bucket, prefix, types }
+const SHOWN_EVENTS = 200;
+
+function stopWatching() {
+  if (watching && watching.controller) watching.controller.abort();
+  if (watching) watching.controller = null;
+}
+
+function showEvent(record) {
+  const item = document.createElement("li");
+  item.dataset.position = String(record.position);
+  const when = new Date(record.time).toLocaleTimeString();
+  item.textContent = `${when}  ${record.name}  ${record.key || ""}  by ${record.user || record.actor || "strata"}`;
+  const list = $("#events");
+  list.prepend(item);
+  while (list.children.length > SHOWN_EVENTS) list.lastElementChild.remove();
+}
+
+async function readEvents() {
+  const current = watching;
+  const controller = new AbortController();
+  current.controller = controller;
+  const query = new URLSearchParams({ bucket: current.bucket, prefix: current.prefix });
+  if (current.types) query.set("type", current.types);
+  if (current.after !== null) query.set("after", String(current.after));
+  $("#events-state").textContent = "Watching: new events appear at the top.";
+  try {
+    const response = await fetch(`/events?${query}`,
+      { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+    if (!response.ok) {
+      let found = {};
+      try { found = await response.json(); } catch { /* the status says it */ }
+      throw new Error(sentence(found.error, found.message, response.status));
+    }
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += value;
+      let end;
+      while ((end = buffered.indexOf("\n\n")) >= 0) {
+        const message = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        const data = message.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+        if (!data) continue;
+        const record = JSON.parse(data);
+        if (message.startsWith("event: error")) throw new Error(sentence(record.error, record.message, 403));
+        current.after = record.position;
+        showEvent(record);
+      }
+    }
+  } catch (error) {
+    if (error.name === "AbortError") return;
+    showError(error);
+  }
+  if (current.controller === controller) $("#events-state").textContent = "The stream ended.";
+}
+
+function watch(types) {
+  stopWatching();  // one stream at a time; a new filter starts from now
+  watching = { controller: null, after: null, bucket: browsing.bucket,
+               prefix: browsing.prefix, types };
+  $("#events-pause").textContent = "Pause";
+  readEvents();
+}
+
+$("#watch").addEventListener("click", () => {
+  $("#objects-view").hidden = true;
+  $("#events-view").hidden = false;
+  $("#events-title").textContent = `Events of ${browsing.bucket}/${browsing.prefix}`;
+  $("#events").replaceChildren();
+  watch($("#events-type").value.trim());
+});
+$("#events-filter").addEventListener("submit", (event) => {
+  event.preventDefault();
+  $("#events").replaceChildren();
+  watch($("#events-type").value.trim());
+});
+$("#events-pause").addEventListener("click", () => {
+  if (watching && watching.controller) {
+    stopWatching();
+    $("#events-pause").textContent = "Resume";
+    $("#events-state").textContent = `Paused after position ${watching.after ?? "now"}.`;
+  } else if (watching) {
+    $("#events-pause").textContent = "Pause";
+    readEvents();  // from the last position shown: nothing in between is missed
+  }
+});
+$("#events-close").addEventListener("click", () => {
+  stopWatching();
+  $("#events-view").hidden = true;
+  $("#objects-view").hidden = false;
+});
+
 function signedIn(accessKey) {
   $("#sign-in-view").hidden = true;
   $("#buckets-view").hidden = false;
@@ -308,6 +405,8 @@ function signedIn(accessKey) {
 }
 
 function signOut() {
+  stopWatching();
+  watching = null;
   token = null;
   $("#sign-in").reset();
   $("#buckets tbody").replaceChildren();
@@ -315,8 +414,10 @@ function signOut() {
   $("#buckets-view").hidden = true;
   $("#objects-view").hidden = true;
   $("#history-view").hidden = true;
+  $("#events-view").hidden = true;
   $("#objects tbody").replaceChildren();
   $("#history tbody").replaceChildren();
+  $("#events").replaceChildren();
   $("#who").hidden = true;
   $("#sign-out").hidden = true;
   $("#access-key").focus();
