@@ -13,6 +13,7 @@ import boto3
 import httpx
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from tests.conftest import ROOT_AK, ROOT_SK, Server
 from tests.geo.sites import (
@@ -46,10 +47,18 @@ def _register_s3(source: Server, endpoint: str, access_key: str, secret_key: str
 
 
 def _current(s3: Any, bucket: str) -> dict[str, tuple[bytes, str, dict[str, str]]]:
+    """Each current object's bytes, type, cache control and metadata. A key deleted
+    between the listing and its read (replication still under way) is left out: the
+    caller polls until both sides agree."""
     found = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for item in page.get("Contents", []):
-            got = s3.get_object(Bucket=bucket, Key=item["Key"])
+            try:
+                got = s3.get_object(Bucket=bucket, Key=item["Key"])
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "NoSuchKey":
+                    raise
+                continue
             found[item["Key"]] = (got["Body"].read(), got["ContentType"],
                                   got.get("CacheControl"), got["Metadata"])
     return found
