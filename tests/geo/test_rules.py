@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import Server
@@ -75,6 +76,7 @@ def test_rules_need_versioning_a_registered_site_and_valid_fields(client: TestCl
     assert audit.count("strata:BucketReplicationConfigured") == 2
 
 
+@pytest.mark.slow  # 12 s of CLI start-ups; boto3 drives the same S3 calls in make test
 def test_the_aws_cli_puts_gets_and_deletes_a_replication_configuration(
     server: Server, aws_env: dict[str, str], tmp_path: Path,  # noqa: F811
 ) -> None:
