@@ -300,3 +300,24 @@ def test_live_events_appear_pause_and_resume_from_where_they_were(
     expect(events.first).to_contain_text("s3:ObjectRemoved:Delete  live.txt")
     expect(events).to_have_count(1)
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_signing_in_and_opening_a_bucket_by_keyboard_alone(page: Page, server: Server) -> None:
+    make_client(server).create_bucket(Bucket="keyed")
+    page.goto(f"{server.api}/console/")
+    expect(page.get_by_label("Access key")).to_be_focused()  # where typing starts
+    page.keyboard.type(ROOT_AK)
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Secret key")).to_be_focused()
+    page.keyboard.type(ROOT_SK)
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("New bucket")).to_be_focused()
+    expect(page.locator("tr[data-bucket='keyed']")).to_be_visible()
+    for _ in range(20):  # Tab along to the bucket's own button, then open it with Enter
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.getAttribute('aria-label')") == \
+                "Open bucket keyed":
+            break
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="keyed")).to_be_visible()
+    assert page.problems == []  # type: ignore[attr-defined]
