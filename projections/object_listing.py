@@ -40,6 +40,11 @@ def _ns(kind: bytes, bucket: str) -> bytes:
     return kind + b"/" + bucket.encode() + b"/"
 
 
+def _index_key(bucket: str, key: str, version_id: str) -> bytes:
+    """Where a version's row key is found by its version id."""
+    return _ns(b"I", bucket) + key.encode() + b"\x00" + version_id.encode()
+
+
 def _summary(version: Version) -> dict[str, Any]:
     return {
         "version_id": version["version_id"],
@@ -106,7 +111,7 @@ class ObjectListingProjection:
         """Set (None: drop) one field of a version's row, and of its key's listing row
         when it is the current version."""
         bucket, key = _bucket_key(event)
-        vkey = tx.get(_ns(b"I", bucket) + key.encode() + b"\x00" + event.version_id.encode())
+        vkey = tx.get(_index_key(bucket, key, event.version_id))
         raw = tx.get(vkey) if vkey is not None else None
         if vkey is None or raw is None:
             return
@@ -159,7 +164,7 @@ class ObjectListingProjection:
                       ) -> int | None:
         """A free row number between the row of `version_id` and the next older row."""
         vprefix = _ns(b"V", bucket) + key.encode() + b"\x00"
-        upper = tx.get(_ns(b"I", bucket) + key.encode() + b"\x00" + version_id.encode())
+        upper = tx.get(_index_key(bucket, key, version_id))
         if upper is None:
             raise ValueError(f"version {version_id} of {bucket}/{key} is not in the listing")
         lower = next(tx.scan(upper + b"\x00", prefix_end(vprefix)), None)
@@ -179,23 +184,22 @@ class ObjectListingProjection:
             vkey = vprefix + (_MAX_SEQ - (top - i * step)).to_bytes(8, "big")
             tx.put(vkey, row)
             version_id = orjson.loads(row)["version_id"]
-            tx.put(_ns(b"I", bucket) + key.encode() + b"\x00" + version_id.encode(), vkey)
+            tx.put(_index_key(bucket, key, version_id), vkey)
 
     def _add(self, tx: ViewTransaction, bucket: str, key: str, version: Version, seq: int,
              numbered: bool = False) -> bytes:
         """The version's row, under its key and its version id (the caller counts it);
         returns the row. `seq` is the event's aggregate version, or with `numbered` the
         row number itself."""
-        kb = key.encode()
         number = seq if numbered else seq << _ROOM
-        vkey = _ns(b"V", bucket) + kb + b"\x00" + (_MAX_SEQ - number).to_bytes(8, "big")
+        vkey = _ns(b"V", bucket) + key.encode() + b"\x00" + (_MAX_SEQ - number).to_bytes(8, "big")
         row = orjson.dumps(_summary(version))
         tx.put(vkey, row)
-        tx.put(_ns(b"I", bucket) + kb + b"\x00" + version["version_id"].encode(), vkey)
+        tx.put(_index_key(bucket, key, version["version_id"]), vkey)
         return row
 
     def _remove(self, tx: ViewTransaction, bucket: str, key: str, version_id: str) -> None:
-        ikey = _ns(b"I", bucket) + key.encode() + b"\x00" + version_id.encode()
+        ikey = _index_key(bucket, key, version_id)
         vkey = tx.get(ikey)
         if vkey is None:
             return
@@ -359,7 +363,7 @@ def list_versions(
     if after_key:
         resume = resume_point(ns, after_key, prefix, delimiter)
         if after_version_id is not None:
-            ikey = _ns(b"I", bucket) + after_key.encode() + b"\x00" + after_version_id.encode()
+            ikey = _index_key(bucket, after_key, after_version_id)
             vkey = views.get(ikey)
             if vkey is not None:
                 resume = vkey + b"\x00"
@@ -449,19 +453,18 @@ def versions_by_key(views: ViewReader, bucket: str, prefix: str = ""
         yield current, rows
 
 
+KEPT_BENEATH = -1  # put_by: the version was written beneath a newer one, not as newest
+
+
 def put_by(views: ViewReader, bucket: str, key: str, version_id: str) -> int | None:
     """The aggregate version of the event that put `version_id` as the key's newest
-    (its row's number); None if it is not listed or was kept beneath a newer one."""
-    vkey = views.get(_ns(b"I", bucket) + key.encode() + b"\x00" + version_id.encode())
+    (its row's number); KEPT_BENEATH if it was kept beneath a newer one; None if the
+    view has not placed it (the view trails the store a moment, or it is gone)."""
+    vkey = views.get(_index_key(bucket, key, version_id))
     if vkey is None:
         return None
     number = _row_number(vkey)
-    return None if number % (1 << _ROOM) else number >> _ROOM
-
-
-def is_listed(views: ViewReader, bucket: str, key: str, version_id: str) -> bool:
-    """Whether the view has placed `version_id` yet (it lags the store a little)."""
-    return views.get(_ns(b"I", bucket) + key.encode() + b"\x00" + version_id.encode()) is not None
+    return KEPT_BENEATH if number % (1 << _ROOM) else number >> _ROOM
 
 
 def current_row(views: ViewReader, bucket: str, key: str) -> bytes | None:

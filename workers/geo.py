@@ -46,7 +46,7 @@ from domain.ports import Applied, BlobStore, SiteLink
 from domain.records import Chunk, ReplicationRule
 from projections.base import ViewReader, prefix_end
 from projections.incarnations import incarnation_start
-from projections.object_listing import is_listed, put_by
+from projections.object_listing import KEPT_BENEATH, put_by
 from projections.sites import SiteRecord, list_sites
 from projections.time_index import positions_of
 from workers.runner import DEAD_LETTER_PREFIX
@@ -601,14 +601,14 @@ class GeoReplication:
         if not rules:
             return None
         aggregate_version = put_by(self._views, bucket, key, version_id)
-        if aggregate_version is None:
-            # Not placed yet: the views trail the store a moment, and until they place
-            # it its log position is unknown, so whether it was sent is too.
-            # Placed but kept beneath a newer one: no rule sends it on its own.
-            return None if is_listed(self._views, bucket, key, version_id) else "PENDING"
-        position = positions_of(self._views, bucket, key).get(aggregate_version)
+        if aggregate_version == KEPT_BENEATH:
+            return None  # no rule sends a version kept beneath a newer one on its own
+        # Not placed yet (the views trail the store a moment, the time index too): its
+        # log position is unknown until they do, and so whether it was sent.
+        position = None if aggregate_version is None else \
+            positions_of(self._views, bucket, key).get(aggregate_version)
         if position is None:
-            return "PENDING"  # the time index trails the listing view the same way
+            return "PENDING"
         states = set()
         for rule in rules:
             name = f"{bucket}/{rule['id']}"
