@@ -26,9 +26,9 @@ from projections.buckets import list_buckets
 from projections.object_listing import bucket_stats
 
 
-def views_families(system: System) -> list[Metric]:
-    """How far this process's views are, against the store's log: every role has them."""
-    head = system.store.current_position()
+def views_families(system: System, head: int) -> list[Metric]:
+    """How far this process's views are, against the store's log (its `head`): every
+    role has them."""
     return [
         gauge("strata_log_position", "newest position in the event store's log", head),
         gauge("strata_views_position", "log position this process's views are complete "
@@ -93,8 +93,7 @@ def _node_families(system: System) -> Iterator[Metric]:
                 "bad, not yet taken by the repairer", len(nodes.repairs.found))
 
 
-def _worker_families(system: System) -> Iterator[Metric]:
-    head = system.store.current_position()
+def _worker_families(system: System, head: int) -> Iterator[Metric]:
     followers = [f for f in (system.gc_follower, system.replication_follower)
                  if f is not None]
     if system.role == "embedded":  # a `strata worker` follows Kafka, not this log
@@ -158,13 +157,14 @@ def durability_families(system: System) -> Iterator[Metric]:
 
 
 def system_families(system: System) -> Iterator[Metric]:
-    yield from views_families(system)
+    head = system.store.current_position()  # once a scrape: in a cluster, a query
+    yield from views_families(system, head)
     yield from _log_families(system)
     if system.geo is not None:
         yield from geo_families(system.geo.site_metrics(datetime.now(UTC)))
     yield from _node_families(system)
     if system.role != "api":  # API instances leave the workers to `strata worker`
-        yield from _worker_families(system)
+        yield from _worker_families(system, head)
 
 
 TOP_BUCKETS = 10  # buckets named in the storage series; the rest are in the totals only

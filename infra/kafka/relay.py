@@ -184,12 +184,16 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
 
 def relay_lag(store: ObjectStore, tracking: RelayTracking, now: float) -> tuple[int, float]:
     """Events not yet relayed, and the age in seconds of the oldest of them."""
-    return lag_behind(store, tracking.load().position, now)
+    return lag_behind(store, tracking.load().position, log_head(store), now)
 
 
-def lag_behind(store: ObjectStore, position: int, now: float) -> tuple[int, float]:
-    """Events of the log past `position`, and the age in seconds of the oldest of them."""
-    head = store.recorder.max_notification_id() or 0
+def log_head(store: ObjectStore) -> int:
+    return store.recorder.max_notification_id() or 0
+
+
+def lag_behind(store: ObjectStore, position: int, head: int, now: float) -> tuple[int, float]:
+    """Events of the log past `position` up to its `head`, and the age in seconds of the
+    oldest of them."""
     if head <= position:
         return 0, 0.0
     oldest = store.recorder.select_notifications(

@@ -14,7 +14,7 @@ from prometheus_client.core import Metric
 
 from api.exposition import counter, gauge, metrics_page
 from domain.application import ObjectStore
-from infra.kafka.relay import Relay, lag_behind, open_tracking
+from infra.kafka.relay import Relay, lag_behind, log_head, open_tracking
 from infra.kafka.relay_tracking import PostgresRelayTracking, SQLiteRelayTracking
 from infra.settings import Settings
 
@@ -28,9 +28,9 @@ class RelayCollector:
 
     def collect(self) -> Iterator[Metric]:
         relay = self._relay
-        events, seconds = lag_behind(self._store, relay.place.position, time.time())
-        yield gauge("strata_log_position", "newest position in the event store's log",
-                    self._store.recorder.max_notification_id() or 0)
+        head = log_head(self._store)
+        events, seconds = lag_behind(self._store, relay.place.position, head, time.time())
+        yield gauge("strata_log_position", "newest position in the event store's log", head)
         yield gauge("strata_relay_position", "log position the relay has published and "
                     "Kafka acknowledged up to", relay.place.position)
         yield gauge("strata_relay_lag_events", "events in the store not yet acknowledged "
