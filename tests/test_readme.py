@@ -15,7 +15,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from infra.run.cluster import port_free
 
 ROOT = Path(__file__).resolve().parent.parent
 README_PORTS = (9000, 9001)  # where `make serve` serves, which the README's blocks use
@@ -62,15 +63,6 @@ def script(blocks: list[Block]) -> str:
     return "".join(parts)
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def _clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("STRATA_", "AWS_")) and k != "PYTHONPATH"}
@@ -80,7 +72,7 @@ def _clean_env() -> dict[str, str]:
 
 def run_blocks(scratch: Path, blocks: list[Block], timeout: float) -> None:
     """Run `blocks` in `scratch` with a `strata serve` up there, as `make serve` runs it."""
-    taken = [port for port in README_PORTS if not _free(port)]
+    taken = [port for port in README_PORTS if not port_free(port)]
     assert not taken, f"the README's ports {taken} are in use: stop what holds them"
     (scratch / ".venv").symlink_to(ROOT / ".venv")
     env = _clean_env()

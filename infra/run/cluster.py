@@ -239,7 +239,7 @@ def revive(root: Path) -> list[str] | None:
     return dead
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
     with socket.socket() as probe:
         try:
             probe.bind(("127.0.0.1", port))
@@ -262,7 +262,7 @@ def prepare(root: Path, settings: Settings, nodes: int, zones: int,
         raise SettingsError(f"a cluster is already running under {root}; "
                             f"'strata cluster down --root {root}' stops it")
     for port, flag in ((settings.s3_port, "--s3-port"), (settings.api_port, "--api-port")):
-        if not _port_free(port):
+        if not port_free(port):
             raise SettingsError(f"port {port} is in use by another process: stop it, or "
                                 f"choose another with {flag}")
     if nodes < 1 or zones < 1:
