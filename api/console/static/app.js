@@ -5,6 +5,13 @@ let token = null;
 
 const $ = (selector) => document.querySelector(selector);
 
+// The page's views; one shows at a time.
+const VIEWS = ["sign-in-view", "buckets-view", "objects-view", "history-view", "events-view"];
+
+function showView(shown) {
+  for (const view of VIEWS) $(`#${view}`).hidden = view !== shown;
+}
+
 // S3's and strata's error codes, as sentences a person can act on.
 const SENTENCES = {
   Unauthorized: "The access key or secret key is wrong, or your sign-in has expired.",
@@ -177,8 +184,7 @@ const CHANGES = {
 
 async function showHistory(bucket, key) {
   const { history } = await api(`/buckets/${encodeURIComponent(bucket)}/history/${key.split("/").map(encodeURIComponent).join("/")}`);
-  $("#objects-view").hidden = true;
-  $("#history-view").hidden = false;
+  showView("history-view");
   $("#history-title").textContent = `History of ${key}`;
   const body = $("#history tbody");
   body.replaceChildren();
@@ -200,8 +206,7 @@ async function showHistory(bucket, key) {
 }
 
 $("#history-close").addEventListener("click", () => {
-  $("#history-view").hidden = true;
-  $("#objects-view").hidden = false;
+  showView("objects-view");
 });
 
 function restorePath(dryRun) {
@@ -272,9 +277,7 @@ async function showPage(bucket, prefix, cursor) {
 
 async function showObjects(bucket, prefix, asOf = null) {
   browsing = { bucket, prefix, cursor: null, asOf };
-  $("#buckets-view").hidden = true;
-  $("#history-view").hidden = true;
-  $("#objects-view").hidden = false;
+  showView("objects-view");
   $("#objects-title").textContent = asOf
     ? `${bucket} as it was at ${new Date(asOf).toLocaleString()}` : bucket;
   $("#to-now").hidden = !asOf;
@@ -293,8 +296,7 @@ $("#search").addEventListener("submit", (event) => {
   guarded(() => showObjects(browsing.bucket, $("#search-prefix").value, browsing.asOf));
 });
 $("#to-buckets").addEventListener("click", () => guarded(async () => {
-  $("#objects-view").hidden = true;
-  $("#buckets-view").hidden = false;
+  showView("buckets-view");
   await showBuckets();
 }));
 
@@ -368,8 +370,7 @@ function watch(types) {
 }
 
 $("#watch").addEventListener("click", () => {
-  $("#objects-view").hidden = true;
-  $("#events-view").hidden = false;
+  showView("events-view");
   $("#events-title").textContent = `Events of ${browsing.bucket}/${browsing.prefix}`;
   $("#events").replaceChildren();
   watch($("#events-type").value.trim());
@@ -391,13 +392,11 @@ $("#events-pause").addEventListener("click", () => {
 });
 $("#events-close").addEventListener("click", () => {
   stopWatching();
-  $("#events-view").hidden = true;
-  $("#objects-view").hidden = false;
+  showView("objects-view");
 });
 
 function signedIn(accessKey) {
-  $("#sign-in-view").hidden = true;
-  $("#buckets-view").hidden = false;
+  showView("buckets-view");
   $("#who").textContent = accessKey;
   $("#who").hidden = false;
   $("#sign-out").hidden = false;
@@ -410,11 +409,7 @@ function signOut() {
   token = null;
   $("#sign-in").reset();
   $("#buckets tbody").replaceChildren();
-  $("#sign-in-view").hidden = false;
-  $("#buckets-view").hidden = true;
-  $("#objects-view").hidden = true;
-  $("#history-view").hidden = true;
-  $("#events-view").hidden = true;
+  showView("sign-in-view");
   $("#objects tbody").replaceChildren();
   $("#history tbody").replaceChildren();
   $("#events").replaceChildren();
