@@ -194,3 +194,19 @@ def test_a_node_says_its_chunks_disk_and_requests_on_metrics(node: Node) -> None
     assert metric_value(text, 'strata_request_bytes_in_total{door="node"}') >= sum(
         map(len, stored))
     assert metric_value(text, 'strata_requests_refused_total{door="node",reason="403"}') == 1
+
+
+def test_a_nodes_metrics_want_the_token_when_one_is_set(tmp_path: Path) -> None:
+    """STRATA_METRICS_TOKEN closes every /metrics page, a blob node's (and the relay's,
+    which is the same page) included."""
+    from starlette.testclient import TestClient
+
+    from infra.run.node_server import BlobNode, create_node_app
+
+    app = create_node_app(BlobNode(tmp_path / "node", "zone-a", SECRET), "scrape-token")
+    with TestClient(app) as client:
+        assert client.get("/metrics").status_code == 401
+        wrong = client.get("/metrics", headers={"authorization": "Bearer other"})
+        assert wrong.status_code == 401
+        right = client.get("/metrics", headers={"authorization": "Bearer scrape-token"})
+        assert right.status_code == 200 and "strata_node_chunks" in right.text
