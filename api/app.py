@@ -29,6 +29,7 @@ from api.native import (
     metrics,
     nodes,
     objects,
+    presign,
     replication,
     sites,
 )
@@ -91,6 +92,7 @@ def native_routes() -> list[Route]:
         Route(b + "/replication/status", replication.status, methods=["GET"]),
         Route(b + "/restore", history.restore, methods=["POST"]),
         Route(b + "/durability", durability.bucket, methods=["GET"]),
+        Route(b + "/presign", presign.presign, methods=["POST"]),
         Route(b + "/direct-upload", direct.grant, methods=["POST"]),
         Route(b + "/direct-upload/commit", direct.commit, methods=["POST"]),
         Route(b + "/inventory", inventory.rows, methods=["GET"]),

@@ -17,6 +17,9 @@ PERMISSIONS = ("READ", "WRITE", "READ_ACP", "WRITE_ACP", "FULL_CONTROL")
 CANNED_ACLS = ("private", "public-read", "public-read-write", "authenticated-read")
 
 
+SSO_KEY_PREFIX = "oidc:"  # a single sign-on caller's principal has no key: this and its subject
+
+
 @dataclass(frozen=True)
 class Principal:
     """An authenticated user; `None` stands for an anonymous caller."""

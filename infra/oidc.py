@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import jwt
 
-from domain.access import Principal
+from domain.access import SSO_KEY_PREFIX, Principal
 from domain.errors import IdentityTokenRefused, InvalidArgument, IssuerUnreachable, TokenExpired
 from domain.users import validate_user_name
 
@@ -129,7 +129,7 @@ class OidcVerifier:
         groups = claims.get(self.settings.groups_claim) or []
         admin = bool(self.settings.admin_group) and isinstance(groups, list) \
             and self.settings.admin_group in groups
-        return Principal(user=name, access_key=f"oidc:{str(claims['sub'])[:128]}",
+        return Principal(user=name, access_key=f"{SSO_KEY_PREFIX}{str(claims['sub'])[:128]}",
                          is_admin=admin)
 
 

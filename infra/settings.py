@@ -57,6 +57,20 @@ def _oidc_issuer(issuer: str, client_id: str) -> str:
     return issuer
 
 
+def _origin(name: str, raw: str) -> str:
+    """scheme://host[:port], as a browser names an origin: no path, no trailing slash."""
+    url = urlsplit(raw)
+    if url.scheme not in ("http", "https") or not url.hostname or url.path.strip("/") \
+            or url.query or url.fragment:
+        raise SettingsError(f"{name}={raw[:64]!r}: give an origin such as "
+                            "https://s3.example.com or http://127.0.0.1:9000 (no path)")
+    return f"{url.scheme}://{url.netloc}"
+
+
+def _origins(name: str, raw: str) -> tuple[str, ...]:
+    return tuple(_origin(name, part.strip()) for part in raw.split(",") if part.strip())
+
+
 def _public_access_block(raw: str) -> str:
     try:
         parse_switches(raw)
@@ -177,6 +191,12 @@ class Settings:
     geo_retry_max_seconds: float = 30.0  # longest wait before trying an unreachable site
     geo_poll_seconds: float = 1.0  # how often an idle sender looks at the log and sites
     geo_bytes_per_second: int = 0  # chunk bytes a second to each site (0: no limit)
+    # The web console (at /console/ on the native door) sends uploads straight to the S3
+    # door: where browsers reach that door ("": the host they reached the console by, on
+    # s3_port), and the console's origins the S3 door lets make presigned requests
+    # ("": the native door's, on the host the browser reached the S3 door by)
+    s3_public_url: str = ""
+    console_origins: tuple[str, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -300,6 +320,10 @@ class Settings:
                 "STRATA_WORKER_STALL_SECONDS", defaults.worker_stall_seconds, float
             ),
             site_name=_site_name(env.get("STRATA_SITE_NAME", "")),
+            s3_public_url=(_origin("STRATA_S3_PUBLIC_URL", env["STRATA_S3_PUBLIC_URL"])
+                           if env.get("STRATA_S3_PUBLIC_URL") else ""),
+            console_origins=_origins("STRATA_CONSOLE_ORIGINS",
+                                     env.get("STRATA_CONSOLE_ORIGINS", "")),
             geo_retry_max_seconds=number(
                 "STRATA_GEO_RETRY_MAX_SECONDS", defaults.geo_retry_max_seconds, float
             ),

@@ -15,14 +15,22 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from api.context import system_of
+from api.native.presign import s3_base_url
+
 STATIC = Path(__file__).resolve().parent / "static"
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
          ".css": "text/css; charset=utf-8"}
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-HEADERS = {"content-security-policy": CSP, "x-content-type-options": "nosniff",
-           "referrer-policy": "no-referrer", "x-frame-options": "DENY",
-           "cache-control": "no-cache"}
+HEADERS = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer",
+           "x-frame-options": "DENY", "cache-control": "no-cache"}
+
+
+def policy(s3_door: str) -> str:
+    """The page may load only its own files, and talk to this door and the S3 door (its
+    uploads and downloads go there, presigned)."""
+    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            f"connect-src 'self' {s3_door}; base-uri 'none'; form-action 'none'; "
+            "frame-ancestors 'none'")
 
 
 @cache
@@ -35,9 +43,11 @@ def _files() -> dict[str, bytes]:
 async def page(request: Request) -> Response:
     name = request.path_params.get("file") or "index.html"
     body = _files().get(name)
+    headers = {**HEADERS, "content-security-policy": policy(
+        s3_base_url(request, system_of(request)))}
     if body is None:
-        return Response(b"Not found", 404, media_type="text/plain", headers=HEADERS)
-    return Response(body, media_type=TYPES[Path(name).suffix], headers=HEADERS)
+        return Response(b"Not found", 404, media_type="text/plain", headers=headers)
+    return Response(body, media_type=TYPES[Path(name).suffix], headers=headers)
 
 
 async def to_console(request: Request) -> Response:

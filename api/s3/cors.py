@@ -1,6 +1,11 @@
 """CORS on the S3 door (issue 24): Put/Get/DeleteBucketCors, the preflight OPTIONS
 request answered from the bucket's rules, and Access-Control-* headers on the answers
-to actual requests from a browser (presigned ones included)."""
+to actual requests from a browser (presigned ones included).
+
+strata's own web console is allowed too, whatever the bucket's rules: it is served by
+the native door (another origin) and sends presigned requests here. That lets no page
+act as a signed-in user: a presigned request carries its own authority, and this door
+reads no cookie."""
 
 from __future__ import annotations
 
@@ -22,6 +27,21 @@ from domain.errors import NoSuchBucket
 VARY = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"
 _MAX_ITEMS = 100  # origins, methods or headers in one rule
 _MAX_TEXT = 2048
+
+
+def console_rule(request: Request, system: System) -> CorsRule:
+    """What the console's origin may do: the console's S3 calls, reading the ETag of
+    each uploaded part (a multipart upload's completion names them)."""
+    settings = system.settings
+    origins = settings.console_origins
+    if not origins:  # the native door on the host this request reached the S3 door by
+        host = request.url.hostname or settings.host
+        host = f"[{host}]" if ":" in host else host
+        origins = (f"{request.url.scheme}://{host}:{settings.api_port}",)
+    return {"allowed_origins": list(origins),
+            "allowed_methods": ["GET", "PUT", "POST", "DELETE", "HEAD"],
+            "allowed_headers": ["*"], "expose_headers": ["ETag", "x-amz-version-id"],
+            "max_age_seconds": 600}
 
 
 def _texts(rule: Element, name: str) -> list[str]:
@@ -101,7 +121,8 @@ async def preflight(request: Request, system: System, bucket: str) -> Response:
     except NoSuchBucket:
         info = None
     wanted = _requested_headers(request)
-    rule = matching_rule(info.cors if info else None, origin, method, wanted)
+    rules = [*((info.cors or []) if info else []), console_rule(request, system)]
+    rule = matching_rule(rules, origin, method, wanted)
     if rule is None:
         return _refused("CORSResponse: This CORS request is not allowed. This is usually "
                         "because the evaluation of Origin, request method / "
@@ -121,10 +142,9 @@ async def actual_headers(request: Request, system: System, bucket: str) -> list[
         info = await query(system.store.get_bucket, bucket)
     except NoSuchBucket:
         return []
-    if not info.cors:
-        return []
     found = [(b"vary", VARY.encode())]
-    rule = matching_rule(info.cors, origin[:_MAX_TEXT], request.method, [])
+    rule = matching_rule([*(info.cors or ()), console_rule(request, system)],
+                         origin[:_MAX_TEXT], request.method, [])
     if rule is not None:
         found += [(name.encode(), value.encode("latin-1", "replace"))
                   for name, value in response_headers(rule, origin, False, []).items()]

@@ -190,3 +190,37 @@ def is_payload_hash(value: str) -> bool:
 
 def signatures_match(expected: str, given: str) -> bool:
     return hmac.compare_digest(expected.encode(), given.encode())
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key: str
+    secret: str
+    session_token: str | None = None
+
+
+def presigned_query(request: HttpRequest, credentials: Credentials, region: str,
+                    amz_date: str, expires: int) -> tuple[tuple[str, str], ...]:
+    """The query of a presigned URL for `request` (its path, query and host header as
+    they will arrive): the request's own pairs, then X-Amz-*, the signature last. Only
+    the host is signed, so the caller may send any body and content type with it."""
+    scope = Scope(credentials.access_key, amz_date[:8], region, "s3")
+    pairs = (*request.query,
+             ("X-Amz-Algorithm", ALGORITHM),
+             ("X-Amz-Credential", f"{credentials.access_key}/{scope.text}"),
+             ("X-Amz-Date", amz_date),
+             ("X-Amz-Expires", str(expires)),
+             ("X-Amz-SignedHeaders", "host"))
+    if credentials.session_token:
+        pairs += (("X-Amz-Security-Token", credentials.session_token),)
+    unsigned = HttpRequest(request.method, request.path, pairs, request.headers)
+    canonical = canonical_request(unsigned, ("host",), UNSIGNED_PAYLOAD)
+    signature = sign(signing_key(credentials.secret, scope),
+                     string_to_sign(amz_date, scope, canonical))
+    return (*pairs, ("X-Amz-Signature", signature))
+
+
+def encoded_target(path: str, query: Iterable[tuple[str, str]]) -> str:
+    """The path and query of a URL, percent-encoded as SigV4 encodes them."""
+    encoded = "&".join(f"{uri_encode(k)}={uri_encode(v)}" for k, v in query)
+    return uri_encode(path, keep_slash=True) + (f"?{encoded}" if encoded else "")
