@@ -9,6 +9,8 @@ Screenshots at desktop and phone widths go to test-artifacts/console/ (not commi
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import time
@@ -321,3 +323,89 @@ def test_signing_in_and_opening_a_bucket_by_keyboard_alone(page: Page, server: S
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="keyed")).to_be_visible()
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_upload_by_file_input_and_by_drop_with_progress_then_share(
+        page: Page, server: Server, tmp_path: Path) -> None:
+    """A 20 MiB file picked in the file input goes straight to the S3 door in parts,
+    its progress bar moving; a file dropped on the page lands in the open folder; a
+    shared link downloads the object without signing in, until it expires."""
+    s3 = make_client(server)
+    s3.create_bucket(Bucket="uploads")
+    s3.put_object(Bucket="uploads", Key="incoming/.keep", Body=b"")
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(20 * 1024 * 1024))
+    _sign_in(page, server, ROOT_AK, ROOT_SK)
+    page.get_by_role("button", name="Open bucket uploads").click()
+    page.get_by_role("button", name="Open folder incoming/").click()
+    expect(page.locator("tr[data-key='incoming/.keep']")).to_be_visible()
+    page.evaluate("""() => {  // every value the progress bar shows on the way
+        window.seenProgress = [];
+        new MutationObserver(() => document.querySelectorAll('#uploads progress')
+            .forEach((bar) => window.seenProgress.push(bar.value)))
+          .observe(document.querySelector('#uploads'),
+                   { subtree: true, childList: true, characterData: true });
+    }""")
+    page.get_by_label("Files…").set_input_files(str(big))
+    done = page.locator("#uploads li[data-key='incoming/big.bin'][data-done]")
+    expect(done).to_contain_text("uploaded", timeout=60_000)
+    seen = page.evaluate("window.seenProgress")
+    assert any(0 < value < big.stat().st_size for value in seen), seen  # it moved
+    expect(page.locator("tr[data-key='incoming/big.bin']")).to_be_visible()
+    stored = s3.get_object(Bucket="uploads", Key="incoming/big.bin")
+    assert stored["Body"].read() == big.read_bytes()
+    assert stored["ETag"].endswith('-3"')  # three 8 MiB parts: a multipart upload
+    page.screenshot(path=str(SHOTS / "upload-desktop.png"))
+
+    page.evaluate("""() => {
+        const data = new DataTransfer();
+        data.items.add(new File(['dropped bytes'], 'dropped.txt', { type: 'text/plain' }));
+        const zone = document.querySelector('#upload-zone');
+        zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: data, bubbles: true }));
+        zone.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true }));
+    }""")
+    expect(page.locator("tr[data-key='incoming/dropped.txt']")).to_be_visible()
+    dropped = s3.get_object(Bucket="uploads", Key="incoming/dropped.txt")
+    assert dropped["Body"].read() == b"dropped bytes"
+    assert dropped["ContentType"] == "text/plain"
+
+    with page.expect_download() as downloading:
+        page.get_by_role("button", name="Download incoming/big.bin").click()
+    assert downloading.value.suggested_filename == "big.bin"
+    assert Path(downloading.value.path()).read_bytes() == big.read_bytes()
+
+    page.get_by_role("button", name="Share incoming/dropped.txt").click()
+    page.get_by_label("The link works for").select_option("3600")
+    page.get_by_role("button", name="Create link").click()
+    link = page.get_by_label("Anyone with this link")
+    expect(link).to_have_value(re.compile(r"X-Amz-Expires=3600"))
+    page.screenshot(path=str(SHOTS / "share-desktop.png"))
+    assert httpx.get(link.input_value()).content == b"dropped bytes"  # no sign-in
+    page.get_by_role("button", name="Close").click()
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_a_refused_upload_stores_nothing_and_says_why(page: Page, server: Server,
+                                                     tmp_path: Path) -> None:
+    admin = server.token()
+    assert httpx.post(f"{server.api}/admin/users", headers=admin, json={
+        "name": "bob", "access_key": BOB_AK, "secret_key": BOB_SK}).status_code == 201
+    bob = make_client(server, BOB_AK, BOB_SK)
+    bob.create_bucket(Bucket="bobs")
+    bob.put_object(Bucket="bobs", Key="sealed/.keep", Body=b"")
+    bob.put_bucket_policy(Bucket="bobs", Policy=json.dumps({"Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::bobs/sealed/*"}]}))
+    refused = re.compile(r"Failed to load resource: .* status of 403 ")
+    picked = tmp_path / "note.txt"
+    picked.write_bytes(b"not allowed in")
+    _sign_in(page, server, BOB_AK, BOB_SK)
+    page.get_by_role("button", name="Open bucket bobs").click()
+    page.get_by_role("button", name="Open folder sealed/").click()
+    page.get_by_label("Files…").set_input_files(str(picked))
+    failed = page.locator("#uploads li[data-key='sealed/note.txt'][data-failed]")
+    expect(failed).to_contain_text("failed: You are not allowed to do that.")
+    expect(page.get_by_role("alert")).to_have_text("1 of 1 uploads failed: see the list.")
+    assert [o["Key"] for o in bob.list_objects_v2(Bucket="bobs")["Contents"]] == [
+        "sealed/.keep"]
+    assert [p for p in page.problems if not refused.match(p + " ")] == []  # type: ignore

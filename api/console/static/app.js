@@ -22,6 +22,13 @@ const SENTENCES = {
   BucketAlreadyOwnedByYou: "You already have a bucket by that name.",
   BucketNotEmpty: "The bucket is not empty: delete its objects first.",
   InvalidBucketName: "Bucket names are 3 to 63 lowercase letters, digits, dots and hyphens.",
+  EntityTooLarge: "The file is larger than strata takes in one upload.",
+  NoSuchUpload: "The upload was cancelled or has expired: start it again.",
+  RequestExpired: "The upload took longer than its signed link allows: start it again.",
+  QuotaExceeded: "The bucket's quota is used up.",
+  SlowDown: "strata is busy: try again in a moment.",
+  InvalidObjectState: "The object is locked and cannot be changed now.",
+  KeyTooLongError: "That name is too long: keys are at most 1024 bytes.",
 };
 
 function sentence(code, message, status) {
@@ -137,7 +144,25 @@ function showCrumbs(bucket, prefix) {
   });
 }
 
-async function download(bucket, key, query = "") {
+// A presigned S3 request for the signed-in user (it is signed only if they may make it).
+function presign(bucket, body) {
+  return api(`/buckets/${encodeURIComponent(bucket)}/presign`, { method: "POST", json: body });
+}
+
+// The current or a named version: the browser downloads it straight from the S3 door.
+async function download(bucket, key, versionId = "") {
+  const body = { operation: "get", key, download: true, expires_seconds: 300 };
+  if (versionId) body.version_id = versionId;
+  const { url } = await presign(bucket, body);
+  const link = document.createElement("a");
+  link.href = url;
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+// The bytes of the past (an as-of read) come from the native door: no S3 request names them.
+async function downloadAsOf(bucket, key, query) {
   const response = await fetch(objectPath(bucket, key) + query,
     { headers: { authorization: `Bearer ${token}` } });
   if (!response.ok) throw new Error(sentence("", "", response.status));
@@ -159,10 +184,11 @@ function objectRow(bucket, entry) {
   const actions = row.insertCell();
   if (browsing.asOf) {  // the past: its bytes as they were, nothing to change
     const then = `?as_of=${encodeURIComponent(browsing.asOf)}`;
-    actions.append(actionButton("Download", entry.key, () => download(bucket, entry.key, then)));
+    actions.append(actionButton("Download", entry.key, () => downloadAsOf(bucket, entry.key, then)));
     return;
   }
   actions.append(actionButton("Download", entry.key, () => download(bucket, entry.key)),
+    actionButton("Share", entry.key, () => openShare(bucket, entry.key)),
     actionButton("History", entry.key, () => showHistory(bucket, entry.key)),
     actionButton("Delete", entry.key, async () => {
       if (!confirm(`Delete ${entry.key}?`)) return;
@@ -198,9 +224,8 @@ async function showHistory(bucket, key) {
     const actions = row.insertCell();
     const version = change.data && change.data.version;
     if (version && !version.is_delete_marker) {
-      const query = `?version_id=${encodeURIComponent(version.version_id)}`;
       actions.append(actionButton("Download version", version.version_id,
-        () => download(bucket, key, query)));
+        () => download(bucket, key, version.version_id)));
     }
   }
 }
@@ -299,6 +324,197 @@ $("#to-buckets").addEventListener("click", () => guarded(async () => {
   showView("buckets-view");
   await showBuckets();
 }));
+
+// -- uploads: straight to the S3 door, presigned; multipart for large files ------------
+
+const PART_BYTES = 8 * 1024 * 1024;
+const MULTIPART_FROM = 2 * PART_BYTES;
+const PARTS_AT_ONCE = 3;
+
+// An S3 error answer's code, as a sentence.
+function s3Failure(request) {
+  const found = new DOMParser().parseFromString(request.responseText || "", "application/xml");
+  const code = found.querySelector("Code")?.textContent || "";
+  const message = found.querySelector("Message")?.textContent || "";
+  return new Error(sentence(code, message, request.status));
+}
+
+// One request to the S3 door, reporting the bytes sent so far.
+function send(method, url, body, sent = () => {}) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open(method, url);
+    request.upload.addEventListener("progress", (event) => sent(event.loaded));
+    request.addEventListener("load", () => (request.status < 300 ? resolve(request)
+                                                                  : reject(s3Failure(request))));
+    request.addEventListener("error", () => reject(new Error(
+      "The S3 door could not be reached: check the connection, then try again.")));
+    request.send(body);
+  });
+}
+
+function uploadItem(key, size) {
+  const item = document.createElement("li");
+  item.dataset.key = key;
+  const label = document.createElement("span");
+  label.textContent = `${key} (${bytes(size)})`;
+  const bar = document.createElement("progress");
+  bar.max = Math.max(size, 1);
+  bar.value = 0;
+  bar.setAttribute("aria-label", `Upload of ${key}`);
+  const state = document.createElement("span");
+  state.className = "upload-state";
+  state.textContent = "waiting";
+  item.append(label, bar, state);
+  $("#uploads").append(item);
+  return {
+    progress(done) {
+      bar.value = Math.min(done, bar.max);
+      state.textContent = `${Math.floor((100 * bar.value) / bar.max)}%`;
+    },
+    finish(text) { bar.value = bar.max; state.textContent = text; item.dataset.done = "true"; },
+    fail(error) { state.textContent = `failed: ${error.message}`; item.dataset.failed = "true"; },
+  };
+}
+
+async function uploadWhole(bucket, key, file, item) {
+  const { url } = await presign(bucket, { operation: "put", key });
+  await send("PUT", url, file, (sent) => item.progress(sent));
+}
+
+async function uploadInParts(bucket, key, file, item) {
+  const { url } = await presign(bucket, { operation: "create_upload", key });
+  const begun = await send("POST", url, null);
+  const uploadId = begun.responseXML?.querySelector("UploadId")?.textContent
+    || new DOMParser().parseFromString(begun.responseText, "application/xml")
+      .querySelector("UploadId").textContent;
+  const count = Math.ceil(file.size / PART_BYTES);
+  const sentOf = new Array(count).fill(0);
+  const etags = new Array(count);
+  let next = 0;
+  const shown = () => item.progress(sentOf.reduce((a, b) => a + b, 0));
+  async function worker() {
+    while (next < count) {
+      const index = next++;
+      const number = index + 1;
+      const body = file.slice(index * PART_BYTES, Math.min(file.size, number * PART_BYTES));
+      const part = await presign(bucket, { operation: "upload_part", key,
+                                           part_number: number, upload_id: uploadId });
+      const answer = await send("PUT", part.url, body, (sent) => { sentOf[index] = sent; shown(); });
+      sentOf[index] = body.size;
+      shown();
+      etags[index] = answer.getResponseHeader("ETag");
+    }
+  }
+  try {
+    await Promise.all(Array.from({ length: Math.min(PARTS_AT_ONCE, count) }, worker));
+    const parts = etags.map((etag, i) =>
+      `<Part><PartNumber>${i + 1}</PartNumber><ETag>${etag}</ETag></Part>`).join("");
+    const done = await presign(bucket, { operation: "complete_upload", key, upload_id: uploadId });
+    const answer = await send("POST", done.url,
+      `<CompleteMultipartUpload>${parts}</CompleteMultipartUpload>`);
+    // S3 may answer 200 and still fail a completion: the error is in the body
+    if (answer.responseText.includes("<Error>")) throw s3Failure(answer);
+  } catch (error) {
+    presign(bucket, { operation: "abort_upload", key, upload_id: uploadId })
+      .then(({ url }) => send("DELETE", url, null)).catch(() => {});
+    throw error;
+  }
+}
+
+// Files one after another (each large one several parts at once); the folder is shown
+// again when all are done.
+async function upload(files) {
+  const { bucket, prefix } = browsing;
+  const queued = files.map(({ file, path }) =>
+    ({ file, key: prefix + path, item: uploadItem(prefix + path, file.size) }));
+  let failed = 0;
+  for (const { file, key, item } of queued) {
+    try {
+      await (file.size >= MULTIPART_FROM ? uploadInParts : uploadWhole)(bucket, key, file, item);
+      item.finish("uploaded");
+    } catch (error) {
+      failed += 1;
+      item.fail(error);
+    }
+  }
+  if (browsing.bucket === bucket && browsing.prefix === prefix && !browsing.asOf) {
+    await showObjects(bucket, prefix);
+  }
+  if (failed) throw new Error(`${failed} of ${queued.length} uploads failed: see the list.`);
+}
+
+function picked(input, pathOf) {
+  const files = [...input.files].map((file) => ({ file, path: pathOf(file) }));
+  input.value = "";
+  if (files.length) guarded(() => upload(files));
+}
+
+$("#upload-files").addEventListener("change", (event) => picked(event.target, (f) => f.name));
+$("#upload-folder").addEventListener("change",
+  (event) => picked(event.target, (f) => f.webkitRelativePath || f.name));
+
+// A dropped folder's files, with their paths inside it.
+async function dropped(entry, found) {
+  if (entry.isFile) {
+    const file = await new Promise((resolve, reject) => entry.file(resolve, reject));
+    found.push({ file, path: entry.fullPath.replace(/^\//, "") });
+  } else if (entry.isDirectory) {
+    const reader = entry.createReader();
+    for (;;) {  // a directory reader answers in batches until an empty one
+      const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+      if (!batch.length) break;
+      for (const child of batch) await dropped(child, found);
+    }
+  }
+}
+
+const zone = $("#upload-zone");
+zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
+zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+zone.addEventListener("drop", (event) => {
+  event.preventDefault();
+  zone.classList.remove("over");
+  const items = [...event.dataTransfer.items];
+  const entries = items.map((item) => item.webkitGetAsEntry && item.webkitGetAsEntry());
+  guarded(async () => {
+    const found = [];
+    if (entries.length && entries.every(Boolean)) {
+      for (const entry of entries) await dropped(entry, found);
+    } else {
+      for (const file of event.dataTransfer.files) found.push({ file, path: file.name });
+    }
+    if (found.length) await upload(found);
+  });
+});
+
+// -- sharing: a presigned link to the current version, for a chosen time --------------
+
+let sharing = null;  // { bucket, key }
+
+function openShare(bucket, key) {
+  sharing = { bucket, key };
+  $("#share-title").textContent = `Share ${key}`;
+  $("#share-result").hidden = true;
+  $("#share-dialog").showModal();
+}
+
+$("#share-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  guarded(async () => {
+    const answer = await presign(sharing.bucket, {
+      operation: "get", key: sharing.key, expires_seconds: Number($("#share-expiry").value) });
+    $("#share-link").value = answer.url;
+    $("#share-until").textContent = new Date(answer.expires_at).toLocaleString();
+    $("#share-result").hidden = false;
+    $("#share-link").select();
+  });
+});
+$("#share-copy").addEventListener("click", () => guarded(async () => {
+  await navigator.clipboard.writeText($("#share-link").value);
+  $("#share-copy").textContent = "Copied";
+}));
+$("#share-close").addEventListener("click", () => $("#share-dialog").close());
 
 // -- live events: the bucket's stream (SSE read with fetch, which can send the token) --
 
