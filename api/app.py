@@ -32,6 +32,7 @@ from api.native import (
     presign,
     replication,
     sites,
+    status,
 )
 from api.native.errors import handle_error
 from api.observability import NativeRequestMetrics
@@ -74,6 +75,9 @@ def native_routes() -> list[Route]:
         Route("/replication/chunks", geo_sink.put_chunks, methods=["POST"]),
         Route("/replication/chunks/{digest}", geo_sink.put_chunk, methods=["PUT"]),
         Route("/admin/users", admin.create_user, methods=["POST"]),
+        Route("/admin/users", admin.list_users, methods=["GET"]),
+        Route("/admin/status", status.status, methods=["GET"]),
+        Route("/auth/whoami", status.whoami, methods=["GET"]),
         Route("/admin/users/{user}", admin.get_user, methods=["GET"]),
         Route("/admin/users/{user}", admin.delete_user, methods=["DELETE"]),
         Route("/admin/users/{user}/keys", admin.add_key, methods=["POST"]),

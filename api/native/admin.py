@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from api.native.errors import MalformedRequest
 from api.system import System
 from domain.errors import AccessDenied
 from domain.records import RequestMeta
+from projections.users import list_users as projected_users
 
 
 async def token(request: Request) -> Response:
@@ -99,6 +101,15 @@ async def add_key(request: Request) -> Response:
         system_of(request), name, body, request_meta(request, principal), now()
     )
     return json_response({"name": name, "access_key": access_key, "secret_key": secret_key}, 201)
+
+
+async def list_users(request: Request) -> Response:
+    """GET /admin/users: every user with its access keys and whether each is active."""
+    admin_principal(request, "manage users")
+    system = system_of(request)
+    await blocking(system.runner.wait_for, system.store.current_position())
+    users = await blocking(projected_users, system.views)
+    return json_response({"users": [asdict(user) for user in users]})
 
 
 async def get_user(request: Request) -> Response:

@@ -57,6 +57,7 @@ from projections.runner import ProjectionRunner
 from projections.sites import SiteRecord, SitesProjection
 from projections.time_index import TimeIndexProjection
 from projections.uploads import UploadsProjection, every_upload
+from projections.users import UsersProjection
 from workers.gc import GarbageCollector
 from workers.geo import GeoReplication, GeoState
 from workers.inventory import InventoryScheduler
@@ -88,6 +89,7 @@ def all_projections() -> list[Projection]:
         NodesProjection(),
         SitesProjection(),
         PlacementProjection(),
+        UsersProjection(),
     ]
 
 
