@@ -31,6 +31,18 @@ def _readable(system: System) -> tuple[set[str], int]:
     return nodes.readable(), nodes.replicas
 
 
+def _disk(member: Any) -> dict[str, Any]:
+    """A node's disk as it says (bytes_total, bytes_free); nothing when it is down or
+    does not answer now."""
+    if member is None or member.down:
+        return {}
+    try:
+        said = member.client.health()
+    except Exception:  # a node that fails to answer now just shows no disk
+        return {}
+    return {k: said[k] for k in ("bytes_total", "bytes_free") if isinstance(said.get(k), int)}
+
+
 def _overall(system: System) -> dict[str, Any]:
     system.runner.wait_for(system.store.current_position())
     readable, replicas = _readable(system)
@@ -58,7 +70,8 @@ def _overall(system: System) -> dict[str, Any]:
         reported_bad_replicas=len(nodes.repairs.found),
         nodes=[{"node_id": n.node_id, "zone": n.zone, "state": n.state, "url": n.url,
                 "up": n.node_id in health and not health[n.node_id].down,
-                "chunks": counts.get(n.node_id, 0)} for n in list_nodes(system.views)],
+                "chunks": counts.get(n.node_id, 0),
+                **_disk(health.get(n.node_id))} for n in list_nodes(system.views)],
     )
     if short and live < replicas:
         report["why_under_replicated"] = (

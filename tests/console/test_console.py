@@ -67,8 +67,8 @@ def page(browser: Browser, server: Server) -> Iterator[Page]:
 
 def _sign_in(page: Page, server: Server, access_key: str, secret_key: str) -> None:
     page.goto(f"{server.api}/console/")
-    page.get_by_label("Access key").fill(access_key)
-    page.get_by_label("Secret key").fill(secret_key)
+    page.get_by_label("Access key", exact=True).fill(access_key)
+    page.get_by_label("Secret key", exact=True).fill(secret_key)
     page.get_by_role("button", name="Sign in").click()
 
 
@@ -307,10 +307,10 @@ def test_live_events_appear_pause_and_resume_from_where_they_were(
 def test_signing_in_and_opening_a_bucket_by_keyboard_alone(page: Page, server: Server) -> None:
     make_client(server).create_bucket(Bucket="keyed")
     page.goto(f"{server.api}/console/")
-    expect(page.get_by_label("Access key")).to_be_focused()  # where typing starts
+    expect(page.get_by_label("Access key", exact=True)).to_be_focused()  # where typing starts
     page.keyboard.type(ROOT_AK)
     page.keyboard.press("Tab")
-    expect(page.get_by_label("Secret key")).to_be_focused()
+    expect(page.get_by_label("Secret key", exact=True)).to_be_focused()
     page.keyboard.type(ROOT_SK)
     page.keyboard.press("Enter")
     expect(page.get_by_label("New bucket")).to_be_focused()
@@ -409,3 +409,60 @@ def test_a_refused_upload_stores_nothing_and_says_why(page: Page, server: Server
     assert [o["Key"] for o in bob.list_objects_v2(Bucket="bobs")["Contents"]] == [
         "sealed/.keep"]
     assert [p for p in page.problems if not refused.match(p + " ")] == []  # type: ignore
+
+
+def test_administration_users_keys_status_and_every_buckets_events(
+        page: Page, server: Server) -> None:
+    """An administrator sees how far behind each part is, the store's durability, every
+    user with their keys, creates a user whose new key then signs in, deactivates it,
+    and watches every bucket's events; that user sees no administration at all."""
+    s3 = make_client(server)
+    _sign_in(page, server, ROOT_AK, ROOT_SK)
+    page.get_by_role("button", name="Administration").click()
+    expect(page.locator("#status tr[data-part='Views']")).to_contain_text("events")
+    expect(page.locator("#status tr[data-part='Worker: gc']")).to_be_visible()
+    expect(page.locator("#durability-summary")).to_contain_text("own disk")
+    expect(page.locator("#users tr[data-user='root']")).to_contain_text("administrator")
+
+    page.get_by_label("New user").fill("carol")
+    page.get_by_role("button", name="Create user").click()
+    expect(page.locator("#new-key")).to_be_visible()
+    carol_ak = page.locator("#new-key-id").inner_text()
+    carol_sk = page.locator("#new-key-secret").inner_text()
+    expect(page.locator(f"#users li[data-key='{carol_ak}']")).to_contain_text("active")
+    assert make_client(server, carol_ak, carol_sk).list_buckets()["Buckets"] == []
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    page.screenshot(path=str(SHOTS / "admin-desktop.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(SHOTS / "admin-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.get_by_role("button", name="Done").click()
+    expect(page.locator("#new-key-secret")).to_have_text("")  # shown once, then gone
+
+    page.get_by_role("button", name="Every bucket's events").click()
+    expect(page.locator("#events-state")).to_contain_text("Watching")
+    s3.create_bucket(Bucket="one")
+    s3.create_bucket(Bucket="two")
+    s3.put_object(Bucket="one", Key="a.txt", Body=b"a")
+    s3.put_object(Bucket="two", Key="b.txt", Body=b"b")
+    expect(page.locator("#events li", has_text="s3:ObjectCreated:Put")).to_have_count(2)
+    expect(page.locator("#events li", has_text="Put  two/b.txt  by root")).to_be_visible()
+    page.get_by_role("button", name="Back to administration").click()
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Deactivate {carol_ak}").click()
+    expect(page.locator(f"#users li[data-key='{carol_ak}']")).to_contain_text("inactive")
+    assert httpx.post(f"{server.api}/auth/token", json={
+        "access_key": carol_ak, "secret_key": carol_sk}).status_code == 401
+    page.get_by_role("button", name=f"Activate {carol_ak}").click()
+    expect(page.locator(f"#users li[data-key='{carol_ak}']")).to_contain_text(" active")
+    page.get_by_role("button", name="Sign out").click()
+
+    _sign_in(page, server, carol_ak, carol_sk)
+    expect(page.get_by_role("heading", name="Buckets")).to_be_visible()
+    expect(page.get_by_role("button", name="Administration")).to_be_hidden()
+    carol = server.token(carol_ak, carol_sk)
+    for path in ("/admin/users", "/admin/status", "/admin/durability"):
+        assert httpx.get(f"{server.api}{path}", headers=carol).status_code == 403, path
+    assert httpx.get(f"{server.api}/events", headers=carol).status_code == 403
+    assert page.problems == []  # type: ignore[attr-defined]

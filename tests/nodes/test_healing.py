@@ -84,6 +84,8 @@ def test_the_scrubber_replaces_a_rotten_replica(cluster: Cluster) -> None:
     report = httpx.get(f"{cluster.server.api}/admin/durability",
                        headers=cluster.server.token()).json()
     assert report["replication"]["corrupt_found"] >= 1
+    for node in report["nodes"]:  # each answering node says how full its disk is
+        assert node["up"] and 0 < node["bytes_free"] <= node["bytes_total"], node
 
 
 def test_a_drained_nodes_chunks_move_away(cluster: Cluster) -> None:

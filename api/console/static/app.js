@@ -6,7 +6,8 @@ let token = null;
 const $ = (selector) => document.querySelector(selector);
 
 // The page's views; one shows at a time.
-const VIEWS = ["sign-in-view", "buckets-view", "objects-view", "history-view", "events-view"];
+const VIEWS = ["sign-in-view", "buckets-view", "objects-view", "history-view", "events-view",
+               "admin-view"];
 
 function showView(shown) {
   for (const view of VIEWS) $(`#${view}`).hidden = view !== shown;
@@ -530,7 +531,8 @@ function showEvent(record) {
   const item = document.createElement("li");
   item.dataset.position = String(record.position);
   const when = new Date(record.time).toLocaleTimeString();
-  item.textContent = `${when}  ${record.name}  ${record.key || ""}  by ${record.user || record.actor || "strata"}`;
+  const where = watching && watching.bucket === null ? `${record.bucket || ""}/` : "";
+  item.textContent = `${when}  ${record.name}  ${where}${record.key || ""}  by ${record.user || record.actor || "strata"}`;
   const list = $("#events");
   list.prepend(item);
   while (list.children.length > SHOWN_EVENTS) list.lastElementChild.remove();
@@ -540,7 +542,8 @@ async function readEvents() {
   const current = watching;
   const controller = new AbortController();
   current.controller = controller;
-  const query = new URLSearchParams({ bucket: current.bucket, prefix: current.prefix });
+  const query = new URLSearchParams(current.bucket === null ? {}
+    : { bucket: current.bucket, prefix: current.prefix });
   if (current.types) query.set("type", current.types);
   if (current.after !== null) query.set("after", String(current.after));
   $("#events-state").textContent = "Watching: new events appear at the top.";
@@ -577,24 +580,32 @@ async function readEvents() {
   if (current.controller === controller) $("#events-state").textContent = "The stream ended.";
 }
 
-function watch(types) {
+function watch(types, everywhere = false) {
   stopWatching();  // one stream at a time; a new filter starts from now
-  watching = { controller: null, after: null, bucket: browsing.bucket,
-               prefix: browsing.prefix, types };
+  watching = { controller: null, after: null, bucket: everywhere ? null : browsing.bucket,
+               prefix: browsing.prefix, types, back: everywhere ? "admin-view" : "objects-view" };
   $("#events-pause").textContent = "Pause";
   readEvents();
 }
 
 $("#watch").addEventListener("click", () => {
   showView("events-view");
+  $("#events-close").textContent = "\u2190 Back to the folder";
   $("#events-title").textContent = `Events of ${browsing.bucket}/${browsing.prefix}`;
   $("#events").replaceChildren();
   watch($("#events-type").value.trim());
 });
+$("#admin-events").addEventListener("click", () => {
+  showView("events-view");
+  $("#events-title").textContent = "Every bucket's events";
+  $("#events-close").textContent = "\u2190 Back to administration";
+  $("#events").replaceChildren();
+  watch($("#events-type").value.trim(), true);
+});
 $("#events-filter").addEventListener("submit", (event) => {
   event.preventDefault();
   $("#events").replaceChildren();
-  watch($("#events-type").value.trim());
+  watch($("#events-type").value.trim(), watching && watching.bucket === null);
 });
 $("#events-pause").addEventListener("click", () => {
   if (watching && watching.controller) {
@@ -608,12 +619,147 @@ $("#events-pause").addEventListener("click", () => {
 });
 $("#events-close").addEventListener("click", () => {
   stopWatching();
-  showView("objects-view");
+  showView(watching ? watching.back : "objects-view");
 });
 
-function signedIn(accessKey) {
+// -- administration: status, durability and nodes, users and keys (administrators) -----
+
+function ago(seconds) {
+  return seconds >= 1 ? `${seconds.toFixed(seconds < 10 ? 1 : 0)} s` : "";
+}
+
+async function showStatus() {
+  const status = await api("/admin/status");
+  const body = $("#status tbody");
+  body.replaceChildren();
+  const line = (part, behind, detail) => {
+    const row = body.insertRow();
+    row.dataset.part = part;
+    cell(row, part);
+    cell(row, behind);
+    cell(row, detail);
+  };
+  line("Views", `${status.views.behind_events} events`,
+    `at position ${status.views.position} of ${status.log_position}` +
+    (status.views.healthy ? "" : " — stopped by an error: see the server's log"));
+  if (status.relay) {
+    line("Relay to Kafka", `${status.relay.behind_events} events`, ago(status.relay.behind_seconds));
+  }
+  for (const worker of status.workers) {
+    line(`Worker: ${worker.name}`, `${worker.behind_events} events`,
+      worker.dead_letters ? `${worker.dead_letters} events given up on` : "");
+  }
+  for (const site of status.sites || []) {
+    line(`Site: ${site.name}`, `${site.lag_events} events`,
+      (site.up ? "answering" : "not answering: retrying") +
+      (site.failed ? `; ${site.failed} changes refused` : ""));
+  }
+  line("Garbage collection", "", `${status.gc.sweeps} sweeps, ${status.gc.chunks_collected} ` +
+    `chunks (${bytes(status.gc.bytes_collected)}) collected`);
+}
+
+async function showDurability() {
+  const report = await api("/admin/durability");
+  const summary = report.backend === "local"
+    ? `Chunks are kept on this server's own disk (no blob nodes): ${report.chunks} chunks.`
+    : `${report.chunks} chunks, ${report.replicas} replicas each; ` +
+      `${report.under_replicated} under-replicated` +
+      (report.why_under_replicated ? ` (${report.why_under_replicated})` : "") +
+      `. Repairs: ${report.replication.copies_made} copies made; scrub: ` +
+      `${report.replication.replicas_scrubbed} replicas checked, ` +
+      `${report.replication.corrupt_found + report.replication.missing_found} found bad; ` +
+      `last full pass ${report.replication.last_full_pass
+        ? new Date(report.replication.last_full_pass).toLocaleString() : "not yet"}.`;
+  $("#durability-summary").textContent = summary;
+  const body = $("#nodes tbody");
+  body.replaceChildren();
+  for (const node of report.nodes || []) {
+    const row = body.insertRow();
+    row.dataset.node = node.node_id;
+    cell(row, node.node_id);
+    cell(row, node.zone);
+    cell(row, node.state);
+    cell(row, node.up ? "yes" : "no");
+    cell(row, String(node.chunks));
+    cell(row, node.bytes_total ? `${bytes(node.bytes_free)} of ${bytes(node.bytes_total)}` : "");
+  }
+  $("#nodes").hidden = !(report.nodes || []).length;
+}
+
+function showNewKey(answer) {
+  $("#new-key-id").textContent = answer.access_key;
+  $("#new-key-secret").textContent = answer.secret_key;
+  $("#new-key").hidden = false;
+}
+
+async function showUsers() {
+  const { users } = await api("/admin/users");
+  const body = $("#users tbody");
+  body.replaceChildren();
+  for (const user of users) {
+    const row = body.insertRow();
+    row.dataset.user = user.name;
+    cell(row, user.admin ? `${user.name} (administrator)` : user.name);
+    const keys = document.createElement("ul");
+    for (const key of user.keys) {
+      const item = document.createElement("li");
+      item.dataset.key = key.access_key;
+      item.append(`${key.access_key} ${key.active ? "active" : "inactive"} `);
+      const turn = key.active ? "Deactivate" : "Activate";
+      item.append(actionButton(turn, key.access_key, async () => {
+        await api(`/admin/keys/${encodeURIComponent(key.access_key)}`,
+          { method: "PUT", json: { active: !key.active } });
+        await showUsers();
+      }), actionButton("Delete key", key.access_key, async () => {
+        if (!confirm(`Delete the access key ${key.access_key}?`)) return;
+        await api(`/admin/keys/${encodeURIComponent(key.access_key)}`, { method: "DELETE" });
+        await showUsers();
+      }));
+      keys.append(item);
+    }
+    row.insertCell().append(keys);
+    row.insertCell().append(actionButton("Add key", user.name, async () => {
+      showNewKey(await api(`/admin/users/${encodeURIComponent(user.name)}/keys`,
+        { method: "POST", json: {} }));
+      await showUsers();
+    }), actionButton("Delete user", user.name, async () => {
+      if (!confirm(`Delete the user ${user.name} and every key they hold?`)) return;
+      await api(`/admin/users/${encodeURIComponent(user.name)}`, { method: "DELETE" });
+      await showUsers();
+    }));
+  }
+}
+
+async function showAdmin() {
+  showView("admin-view");
+  $("#new-key").hidden = true;
+  await Promise.all([showStatus(), showDurability(), showUsers()]);
+}
+
+$("#to-admin").addEventListener("click", () => guarded(showAdmin));
+$("#admin-refresh").addEventListener("click", () => guarded(showAdmin));
+$("#admin-close").addEventListener("click", () => guarded(async () => {
   showView("buckets-view");
-  $("#who").textContent = accessKey;
+  await showBuckets();
+}));
+$("#new-key-done").addEventListener("click", () => {
+  $("#new-key").hidden = true;
+  $("#new-key-id").textContent = $("#new-key-secret").textContent = "";
+});
+$("#create-user").addEventListener("submit", (event) => {
+  event.preventDefault();
+  guarded(async () => {
+    showNewKey(await api("/admin/users", { method: "POST",
+      json: { name: $("#user-name").value.trim(), admin: $("#user-admin").checked } }));
+    $("#create-user").reset();
+    await showUsers();
+  });
+});
+
+function signedIn(me) {
+  showView("buckets-view");
+  $("#who").textContent = me.user === me.access_key ? me.user : `${me.user} (${me.access_key})`;
+  $("#to-admin").hidden = !me.admin;
   $("#who").hidden = false;
   $("#sign-out").hidden = false;
   $("#bucket-name").focus();
@@ -631,6 +777,12 @@ function signOut() {
   $("#events").replaceChildren();
   $("#who").hidden = true;
   $("#sign-out").hidden = true;
+  $("#to-admin").hidden = true;
+  $("#users tbody").replaceChildren();
+  $("#status tbody").replaceChildren();
+  $("#nodes tbody").replaceChildren();
+  $("#new-key").hidden = true;
+  $("#new-key-id").textContent = $("#new-key-secret").textContent = "";
   $("#access-key").focus();
 }
 
@@ -643,7 +795,7 @@ $("#sign-in").addEventListener("submit", (event) => {
     });
     token = answer.token;
     $("#secret-key").value = "";
-    signedIn(accessKey);
+    signedIn(await api("/auth/whoami"));
     await showBuckets();
   });
 });
