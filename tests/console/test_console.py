@@ -466,3 +466,60 @@ def test_administration_users_keys_status_and_every_buckets_events(
         assert httpx.get(f"{server.api}{path}", headers=carol).status_code == 403, path
     assert httpx.get(f"{server.api}/events", headers=carol).status_code == 403
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_details_tags_acl_versions_and_deleting_many(page: Page, server: Server) -> None:
+    s3 = make_client(server)
+    s3.create_bucket(Bucket="detailed")
+    s3.put_bucket_versioning(Bucket="detailed", VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket="detailed", Key="report.csv", Body=b"a,b\n1,2\n",
+                          ContentType="text/csv", Metadata={"owner-team": "data"},
+                          Tagging="stage=draft")
+    s3.put_object(Bucket="detailed", Key="report.csv", Body=b"a,b\n3,4\n",
+                  ContentType="text/csv", Tagging="stage=final")
+    for n in range(3):
+        s3.put_object(Bucket="detailed", Key=f"tmp/{n}.log", Body=b"log")
+    _sign_in(page, server, ROOT_AK, ROOT_SK)
+    page.get_by_role("button", name="Open bucket detailed").click()
+    page.get_by_role("button", name="Details report.csv").click()
+    expect(page.get_by_role("heading", name="report.csv")).to_be_visible()
+    expect(page.locator("#details-facts")).to_contain_text("text/csv")
+    expect(page.get_by_label("Tag value")).to_have_value("final")
+    expect(page.locator("#versions tbody tr")).to_have_count(2)
+
+    page.get_by_role("button", name="Add a tag").click()
+    page.get_by_label("Tag key").nth(1).fill("reviewed")
+    page.get_by_label("Tag value").nth(1).fill("yes")
+    page.get_by_role("button", name="Save tags").click()
+    expect(page.locator("#details-status")).to_have_text("Tags saved.")
+    tags = s3.get_object_tagging(Bucket="detailed", Key="report.csv")["TagSet"]
+    assert {t["Key"]: t["Value"] for t in tags} == {"stage": "final", "reviewed": "yes"}
+
+    page.get_by_label("Set to").select_option("public-read")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#grants")).to_contain_text("group:all-users: READ")
+    assert httpx.get(f"{server.s3}/detailed/report.csv").content == b"a,b\n3,4\n"
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    page.screenshot(path=str(SHOTS / "details-desktop.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(SHOTS / "details-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    page.get_by_role("button", name=f"Restore version {first['VersionId']}").click()
+    expect(page.locator("#details-status")).to_have_text(
+        f"Version {first['VersionId']} is the current one again.")
+    expect(page.locator("#versions tbody tr")).to_have_count(3)
+    current = s3.get_object(Bucket="detailed", Key="report.csv")
+    assert current["Body"].read() == b"a,b\n1,2\n" and current["Metadata"] == {
+        "owner-team": "data"}
+
+    page.get_by_role("button", name="Back to the folder").click()
+    page.get_by_role("button", name="Open folder tmp/").click()
+    page.get_by_label("Select tmp/0.log").check()
+    page.get_by_label("Select tmp/2.log").check()
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete 2 selected").click()
+    expect(page.locator("#objects tbody tr[data-key]")).to_have_count(1)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="detailed", Prefix="tmp/")[
+        "Contents"]] == ["tmp/1.log"]
+    assert page.problems == []  # type: ignore[attr-defined]

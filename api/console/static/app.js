@@ -7,7 +7,7 @@ const $ = (selector) => document.querySelector(selector);
 
 // The page's views; one shows at a time.
 const VIEWS = ["sign-in-view", "buckets-view", "objects-view", "history-view", "events-view",
-               "admin-view"];
+               "admin-view", "details-view"];
 
 function showView(shown) {
   for (const view of VIEWS) $(`#${view}`).hidden = view !== shown;
@@ -179,7 +179,16 @@ async function downloadAsOf(bucket, key, query) {
 function objectRow(bucket, entry) {
   const row = $("#objects tbody").insertRow();
   row.dataset.key = entry.key;
-  cell(row, entry.key.slice(browsing.prefix.length));
+  const name = cell(row, entry.key.slice(browsing.prefix.length));
+  if (!browsing.asOf) {
+    const pick = document.createElement("input");
+    pick.type = "checkbox";
+    pick.className = "pick";
+    pick.value = entry.key;
+    pick.setAttribute("aria-label", `Select ${entry.key}`);
+    pick.addEventListener("change", showSelection);
+    name.prepend(pick, " ");
+  }
   cell(row, bytes(entry.size));
   cell(row, new Date(entry.last_modified).toLocaleString());
   const actions = row.insertCell();
@@ -190,6 +199,7 @@ function objectRow(bucket, entry) {
   }
   actions.append(actionButton("Download", entry.key, () => download(bucket, entry.key)),
     actionButton("Share", entry.key, () => openShare(bucket, entry.key)),
+    actionButton("Details", entry.key, () => showDetails(bucket, entry.key)),
     actionButton("History", entry.key, () => showHistory(bucket, entry.key)),
     actionButton("Delete", entry.key, async () => {
       if (!confirm(`Delete ${entry.key}?`)) return;
@@ -197,6 +207,127 @@ function objectRow(bucket, entry) {
       await showObjects(bucket, browsing.prefix);
     }));
 }
+
+// -- an object's details: facts, tags, who may read it, its versions -------------------
+
+let detailing = null;  // { bucket, key }
+
+function keyPath(key) {
+  return key.split("/").map(encodeURIComponent).join("/");
+}
+
+function fact(list, term, value) {
+  const dt = document.createElement("dt");
+  dt.textContent = term;
+  const dd = document.createElement("dd");
+  dd.textContent = value;
+  list.append(dt, dd);
+}
+
+function tagRow(key = "", value = "") {
+  const row = $("#tags tbody").insertRow();
+  for (const [label, text, limit] of [["Tag key", key, 128], ["Tag value", value, 256]]) {
+    const input = document.createElement("input");
+    input.value = text;
+    input.maxLength = limit;
+    input.setAttribute("aria-label", label);
+    row.insertCell().append(input);
+  }
+  row.insertCell().append(actionButton("Remove tag", key || "new", async () => row.remove()));
+}
+
+async function showDetails(bucket, key) {
+  detailing = { bucket, key };
+  const b = encodeURIComponent(bucket);
+  const [meta, acl, listing] = await Promise.all([
+    api(`/buckets/${b}/meta/${keyPath(key)}`),
+    api(`/buckets/${b}/object-acl/${keyPath(key)}`),
+    api(`/buckets/${b}/list?${new URLSearchParams({ prefix: key, versions: "true", limit: "1000" })}`),
+  ]);
+  showView("details-view");
+  $("#details-title").textContent = key;
+  $("#details-status").textContent = "";
+  const facts = $("#details-facts");
+  facts.replaceChildren();
+  fact(facts, "Size", bytes(meta.size_bytes));
+  fact(facts, "Type", meta.content_type);
+  fact(facts, "Written", new Date(meta.created_at).toLocaleString());
+  fact(facts, "ETag", meta.etag);
+  fact(facts, "Version", meta.version_id);
+  for (const [name, value] of Object.entries(meta.metadata)) fact(facts, `x-amz-meta-${name}`, value);
+  if (meta.retention) fact(facts, "Retained", `${meta.retention.mode} until ${meta.retention.until}`);
+  if (meta.legal_hold) fact(facts, "Legal hold", "on");
+
+  $("#tags tbody").replaceChildren();
+  for (const [name, value] of Object.entries(meta.tags)) tagRow(name, value);
+
+  const grants = $("#grants");
+  grants.replaceChildren();
+  for (const grant of acl.grants) {
+    const item = document.createElement("li");
+    item.textContent = `${grant.grantee}: ${grant.permission}`;
+    grants.append(item);
+  }
+
+  const body = $("#versions tbody");
+  body.replaceChildren();
+  const versions = listing.objects.filter((entry) => entry.key === key);
+  for (const version of versions) {
+    const row = body.insertRow();
+    row.dataset.version = version.version_id;
+    cell(row, version.version_id);
+    cell(row, new Date(version.last_modified).toLocaleString());
+    cell(row, version.is_delete_marker ? "" : bytes(version.size));
+    cell(row, version.is_delete_marker ? "delete marker"
+      : (version.is_latest ? "current" : "earlier"));
+    const actions = row.insertCell();
+    if (!version.is_delete_marker) {
+      actions.append(actionButton("Download version", version.version_id,
+        () => download(bucket, key, version.version_id)));
+      if (!version.is_latest) {
+        actions.append(actionButton("Restore version", version.version_id,
+          () => restoreVersion(bucket, key, version.version_id)));
+      }
+    }
+  }
+}
+
+// The version's bytes and metadata become the current version again (a new version).
+async function restoreVersion(bucket, key, versionId) {
+  await api(`/buckets/${encodeURIComponent(bucket)}/restore-version`,
+    { method: "POST", json: { key, version_id: versionId } });
+  await showDetails(bucket, key);
+  $("#details-status").textContent = `Version ${versionId} is the current one again.`;
+}
+
+$("#details-close").addEventListener("click", () => guarded(
+  () => showObjects(browsing.bucket, browsing.prefix)));
+$("#tag-add").addEventListener("click", () => {
+  tagRow();
+  $("#tags tbody").lastElementChild.querySelector("input").focus();
+});
+$("#tags-save").addEventListener("click", () => guarded(async () => {
+  const tags = {};
+  for (const row of $("#tags tbody").rows) {
+    const [name, value] = [...row.querySelectorAll("input")].map((input) => input.value.trim());
+    if (name) tags[name] = value;
+  }
+  const { bucket, key } = detailing;
+  await api(`/buckets/${encodeURIComponent(bucket)}/tags/${keyPath(key)}`,
+    { method: "PUT", json: { tags } });
+  await showDetails(bucket, key);
+  $("#details-status").textContent = "Tags saved.";
+}));
+$("#acl-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  guarded(async () => {
+    const { bucket, key } = detailing;
+    await api(`/buckets/${encodeURIComponent(bucket)}/object-acl/${keyPath(key)}`,
+      { method: "PUT", json: { acl: $("#acl-canned").value } });
+    await showDetails(bucket, key);
+    $("#details-status").textContent = "Who may read it is changed.";
+  });
+});
 
 // -- history and time travel ----------------------------------------------------------
 
@@ -226,7 +357,10 @@ async function showHistory(bucket, key) {
     const version = change.data && change.data.version;
     if (version && !version.is_delete_marker) {
       actions.append(actionButton("Download version", version.version_id,
-        () => download(bucket, key, version.version_id)));
+        () => download(bucket, key, version.version_id)),
+      actionButton("Restore version", version.version_id, async () => {
+        await restoreVersion(bucket, key, version.version_id);
+      }));
     }
   }
 }
@@ -301,6 +435,31 @@ async function showPage(bucket, prefix, cursor) {
   $("#no-objects").hidden = !empty;
 }
 
+function selectedKeys() {
+  return [...document.querySelectorAll("#objects .pick:checked")].map((box) => box.value);
+}
+
+function showSelection() {
+  const count = selectedKeys().length;
+  $("#delete-selected").hidden = count === 0;
+  $("#delete-selected").textContent = `Delete ${count} selected`;
+}
+
+$("#delete-selected").addEventListener("click", () => guarded(async () => {
+  const keys = selectedKeys();
+  if (!confirm(`Delete ${keys.length} objects?`)) return;
+  const failed = [];
+  for (const key of keys) {  // one by one: each is a delete the policy function decides
+    try {
+      await api(objectPath(browsing.bucket, key), { method: "DELETE" });
+    } catch (error) {
+      failed.push(`${key}: ${error.message}`);
+    }
+  }
+  await showObjects(browsing.bucket, browsing.prefix);
+  if (failed.length) throw new Error(`Not deleted: ${failed.join("; ")}`);
+}));
+
 async function showObjects(bucket, prefix, asOf = null) {
   browsing = { bucket, prefix, cursor: null, asOf };
   showView("objects-view");
@@ -311,6 +470,7 @@ async function showObjects(bucket, prefix, asOf = null) {
   $("#restore-report").hidden = true;
   $("#search-prefix").value = prefix;
   $("#objects tbody").replaceChildren();
+  $("#delete-selected").hidden = true;
   showCrumbs(bucket, prefix);
   await showPage(bucket, prefix, null);
 }
