@@ -1,5 +1,7 @@
-"""Presigned S3 requests for a bearer-token caller (the console's uploads, downloads and
-shared links): POST /buckets/{bucket}/presign {"operation", "key", ...}.
+"""Presigned S3 requests for a bearer-token caller (the console's uploads, downloads,
+shared links and bucket settings): POST /buckets/{bucket}/presign {"operation", "key",
+...} for an object, {"operation": "get_setting" | "put_setting" | "delete_setting",
+"setting": "policy" | "cors" | ...} for a bucket's setting as an S3 document.
 
 The URL is signed with the caller's own access key (the one its token was issued for),
 so the S3 door checks it as it checks any presigned URL of that key: deactivating the
@@ -40,21 +42,43 @@ MAX_PARTS = 10_000
 MAX_UPLOAD_ID_CHARS = 256
 
 
-@dataclass(frozen=True)
-class Operation:
-    method: str
-    iam_action: str
-    subresources: tuple[str, ...]  # the query parameters the operation names
-
-
+# An object's operations: (method, IAM action).
 OPERATIONS = {
-    "get": Operation("GET", "s3:GetObject", ()),
-    "put": Operation("PUT", "s3:PutObject", ()),
-    "create_upload": Operation("POST", "s3:PutObject", ("uploads",)),
-    "upload_part": Operation("PUT", "s3:PutObject", ("partNumber", "uploadId")),
-    "complete_upload": Operation("POST", "s3:PutObject", ("uploadId",)),
-    "abort_upload": Operation("DELETE", "s3:AbortMultipartUpload", ("uploadId",)),
+    "get": ("GET", "s3:GetObject"),
+    "put": ("PUT", "s3:PutObject"),
+    "create_upload": ("POST", "s3:PutObject"),
+    "upload_part": ("PUT", "s3:PutObject"),
+    "complete_upload": ("POST", "s3:PutObject"),
+    "abort_upload": ("DELETE", "s3:AbortMultipartUpload"),
 }
+# A bucket's settings, read, replaced and removed as S3 documents (the console's bucket
+# settings): their IAM actions for each (None: S3 has no such call).
+SETTINGS: dict[str, tuple[str, str, str | None]] = {
+    "policy": ("s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"),
+    "cors": ("s3:GetBucketCORS", "s3:PutBucketCORS", "s3:PutBucketCORS"),
+    "lifecycle": ("s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration",
+                  "s3:PutLifecycleConfiguration"),
+    "tagging": ("s3:GetBucketTagging", "s3:PutBucketTagging", "s3:PutBucketTagging"),
+    "replication": ("s3:GetReplicationConfiguration", "s3:PutReplicationConfiguration",
+                    "s3:PutReplicationConfiguration"),
+    "object-lock": ("s3:GetBucketObjectLockConfiguration",
+                    "s3:PutBucketObjectLockConfiguration", None),
+    "encryption": ("s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration",
+                   "s3:PutEncryptionConfiguration"),
+}
+SETTING_OPERATIONS = {"get_setting": ("GET", 0), "put_setting": ("PUT", 1),
+                      "delete_setting": ("DELETE", 2)}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a presigned request will ask: its method, path, query, and the question the
+    policy function must answer yes to first."""
+
+    method: str
+    key: str  # "" for the bucket itself
+    query: tuple[tuple[str, str], ...]
+    iam_action: str
 
 
 def _expires(body: dict[str, Any]) -> int:
@@ -100,21 +124,48 @@ def _attachment(filename: str) -> str:
     return f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
 
 
+def _setting_target(name: str, body: dict[str, Any]) -> Target:
+    setting = text_field(body, "setting", "")
+    if setting not in SETTINGS:
+        raise MalformedRequest(f"setting must be one of {', '.join(SETTINGS)}")
+    method, which = SETTING_OPERATIONS[name]
+    iam_action = SETTINGS[setting][which]
+    if iam_action is None:
+        raise MalformedRequest(f"S3 has no call that removes a bucket's {setting} setting")
+    return Target(method, "", ((setting, ""),), iam_action)
+
+
+def _target(name: str, body: dict[str, Any]) -> Target:
+    if name in SETTING_OPERATIONS:
+        return _setting_target(name, body)
+    if name not in OPERATIONS:
+        raise MalformedRequest("operation must be one of "
+                               f"{', '.join([*OPERATIONS, *SETTING_OPERATIONS])}")
+    key = text_field(body, "key")
+    validate_object_key(key)
+    method, iam_action = OPERATIONS[name]
+    query = _query(name, body)
+    if "versionId" in dict(query):
+        iam_action = "s3:GetObjectVersion"
+    return Target(method, key, query, iam_action)
+
+
 def _authorize(request: Request, system: System, principal: Principal, info: BucketInfo,
-               name: str, key: str, version_id: str) -> None:
-    operation = OPERATIONS[name]
-    if name != "get":
-        allow(request, principal, Action.WRITE_OBJECTS, info, key=key,
-              iam_action=operation.iam_action)
-        return
-    try:
-        found = system.store.get_object(info.name, key, version_id or None)
-    except (NoSuchKey, NoSuchVersion):
-        allow(request, principal, Action.LIST_BUCKET, info)  # tell only who may list
-        raise
-    allow(request, principal, Action.READ_OBJECT, info, found.version["acl"], key=key,
-          version=found.version,
-          iam_action="s3:GetObjectVersion" if version_id else "s3:GetObject")
+               target: Target) -> None:
+    if not target.key:
+        allow(request, principal, Action.ADMINISTER_BUCKET, info, iam_action=target.iam_action)
+    elif target.method != "GET":
+        allow(request, principal, Action.WRITE_OBJECTS, info, key=target.key,
+              iam_action=target.iam_action)
+    else:
+        version_id = dict(target.query).get("versionId")
+        try:
+            found = system.store.get_object(info.name, target.key, version_id)
+        except (NoSuchKey, NoSuchVersion):
+            allow(request, principal, Action.LIST_BUCKET, info)  # tell only who may list
+            raise
+        allow(request, principal, Action.READ_OBJECT, info, found.version["acl"],
+              key=target.key, version=found.version, iam_action=target.iam_action)
 
 
 def _credentials(system: System, principal: Principal, expires: int) -> sigv4.Credentials:
@@ -143,29 +194,22 @@ async def presign(request: Request) -> Response:
     principal = required_principal(request)
     bucket = request.path_params["bucket"]
     body = await json_body(request, limit=16 * 1024)
-    name = text_field(body, "operation")
-    if name not in OPERATIONS:
-        raise MalformedRequest(f"operation must be one of {', '.join(OPERATIONS)}")
-    key = text_field(body, "key")
-    validate_object_key(key)
+    target = _target(text_field(body, "operation"), body)
     expires = _expires(body)
-    query = _query(name, body)
     info = await blocking(system.store.get_bucket, bucket)
-    await blocking(_authorize, request, system, principal, info, name, key,
-                   dict(query).get("versionId", ""))
+    await blocking(_authorize, request, system, principal, info, target)
     if principal.access_key.startswith(SSO_KEY_PREFIX):  # no longer than its session
         expires = min(expires, SESSION_MAX_SECONDS)
     credentials = await blocking(_credentials, system, principal, expires)
     base = s3_base_url(request, system)
     host = base.split("://", 1)[1]
-    path = f"/{bucket}/{key}"
-    method = OPERATIONS[name].method
+    path = f"/{bucket}/{target.key}" if target.key else f"/{bucket}"
     moment = datetime.now(UTC)
     signed = sigv4.presigned_query(
-        sigv4.HttpRequest(method, path, query, {"host": host}), credentials,
+        sigv4.HttpRequest(target.method, path, target.query, {"host": host}), credentials,
         system.settings.region, moment.strftime("%Y%m%dT%H%M%SZ"), expires)
     return json_response({
         "url": base + sigv4.encoded_target(path, signed),
-        "method": method,
+        "method": target.method,
         "expires_at": datetime.fromtimestamp(moment.timestamp() + expires, UTC).isoformat(),
     })

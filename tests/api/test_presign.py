@@ -44,7 +44,7 @@ def _presign(server: Server, headers: dict[str, str], bucket: str, **body: objec
 def _url(server: Server, headers: dict[str, str], bucket: str, **body: object) -> str:
     r = _presign(server, headers, bucket, **body)
     assert r.status_code == 200, r.text
-    assert r.json()["url"].startswith(f"{server.s3}/{bucket}/")
+    assert r.json()["url"].startswith(f"{server.s3}/{bucket}")
     return str(r.json()["url"])
 
 
@@ -147,3 +147,33 @@ def test_a_url_dies_with_its_key(server: Server, change: str) -> None:
         r = httpx.delete(f"{server.api}/admin/keys/{BOB_AK}", headers=root)
     assert r.status_code in (200, 204), r.text
     assert httpx.put(url, content=b"late").status_code == 403
+
+
+def test_a_buckets_settings_as_s3_documents(server: Server) -> None:
+    root = server.token()
+    s3 = make_client(server)
+    s3.create_bucket(Bucket="configured")
+    cors = ("<CORSConfiguration><CORSRule><AllowedOrigin>https://app.example</AllowedOrigin>"
+            "<AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>")
+    put = _url(server, root, "configured", operation="put_setting", setting="cors")
+    assert urlsplit(put).path == "/configured" and "cors=" in urlsplit(put).query
+    assert httpx.put(put, content=cors).status_code == 200
+    assert s3.get_bucket_cors(Bucket="configured")["CORSRules"][0]["AllowedOrigins"] == [
+        "https://app.example"]
+    got = httpx.get(_url(server, root, "configured", operation="get_setting", setting="cors"))
+    assert "https://app.example" in got.text
+    assert httpx.delete(_url(server, root, "configured", operation="delete_setting",
+                             setting="cors")).status_code == 204
+    assert httpx.get(_url(server, root, "configured", operation="get_setting",
+                          setting="cors")).status_code == 404
+
+    assert httpx.post(f"{server.api}/admin/users", headers=root, json={
+        "name": "bob", "access_key": BOB_AK, "secret_key": BOB_SK}).status_code == 201
+    bob = server.token(BOB_AK, BOB_SK)
+    for operation in ("get_setting", "put_setting", "delete_setting"):
+        refused = _presign(server, bob, "configured", operation=operation, setting="policy")
+        assert refused.status_code == 403, operation
+    for body in ({"operation": "put_setting", "setting": "website"},
+                 {"operation": "put_setting"},
+                 {"operation": "delete_setting", "setting": "object-lock"}):
+        assert _presign(server, root, "configured", **body).status_code == 400, body
