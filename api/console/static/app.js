@@ -7,7 +7,7 @@ const $ = (selector) => document.querySelector(selector);
 
 // The page's views; one shows at a time.
 const VIEWS = ["sign-in-view", "buckets-view", "objects-view", "history-view", "events-view",
-               "admin-view", "details-view"];
+               "admin-view", "details-view", "settings-view"];
 
 function showView(shown) {
   for (const view of VIEWS) $(`#${view}`).hidden = view !== shown;
@@ -30,6 +30,10 @@ const SENTENCES = {
   SlowDown: "strata is busy: try again in a moment.",
   InvalidObjectState: "The object is locked and cannot be changed now.",
   KeyTooLongError: "That name is too long: keys are at most 1024 bytes.",
+  MalformedXML: "The document is not XML S3 accepts for this setting: check it against the example.",
+  MalformedPolicy: "The policy is not one S3 accepts.",
+  InvalidArgument: "A value in the document is not allowed.",
+  InvalidRequest: "S3 refused the request.",
 };
 
 function sentence(code, message, status) {
@@ -96,6 +100,8 @@ async function showBuckets() {
     cell(row, bytes(bucket.stats.version_bytes));
     cell(row, bucket.versioning || "Off");
     cell(row, new Date(bucket.created_at).toLocaleString());
+    const settings = actionButton("Settings", `of bucket ${bucket.name}`,
+      () => showSettings(bucket.name));
     const remove = document.createElement("button");
     remove.type = "button";
     remove.textContent = "Delete";
@@ -105,7 +111,7 @@ async function showBuckets() {
       await api(`/buckets/${encodeURIComponent(bucket.name)}`, { method: "DELETE" });
       await showBuckets();
     }));
-    row.insertCell().append(remove);
+    row.insertCell().append(settings, remove);
   }
   $("#buckets").hidden = buckets.length === 0;
   $("#no-buckets").hidden = buckets.length > 0;
@@ -207,6 +213,144 @@ function objectRow(bucket, entry) {
       await showObjects(bucket, browsing.prefix);
     }));
 }
+
+// -- a bucket's settings: versioning and access here, the rest as S3 documents ---------
+
+let configuring = "";  // the bucket
+
+const EXAMPLES = {
+  policy: (bucket) => JSON.stringify({ Version: "2012-10-17", Statement: [{
+    Sid: "PublicRead", Effect: "Allow", Principal: "*", Action: "s3:GetObject",
+    Resource: `arn:aws:s3:::${bucket}/public/*` }] }, null, 2),
+  cors: () => `<CORSConfiguration>
+  <CORSRule>
+    <AllowedOrigin>https://app.example.com</AllowedOrigin>
+    <AllowedMethod>GET</AllowedMethod>
+    <AllowedHeader>*</AllowedHeader>
+    <MaxAgeSeconds>3000</MaxAgeSeconds>
+  </CORSRule>
+</CORSConfiguration>`,
+  lifecycle: () => `<LifecycleConfiguration>
+  <Rule>
+    <ID>expire-tmp</ID>
+    <Filter><Prefix>tmp/</Prefix></Filter>
+    <Status>Enabled</Status>
+    <Expiration><Days>7</Days></Expiration>
+  </Rule>
+</LifecycleConfiguration>`,
+  tagging: () => `<Tagging>
+  <TagSet>
+    <Tag><Key>team</Key><Value>data</Value></Tag>
+  </TagSet>
+</Tagging>`,
+  replication: (bucket) => `<ReplicationConfiguration>
+  <Role>arn:aws:iam::000000000000:role/replication</Role>
+  <Rule>
+    <ID>to-other-site</ID>
+    <Status>Enabled</Status>
+    <Priority>1</Priority>
+    <Filter><Prefix></Prefix></Filter>
+    <DeleteMarkerReplication><Status>Disabled</Status></DeleteMarkerReplication>
+    <Destination><Bucket>arn:aws:s3:::${bucket}-copy</Bucket></Destination>
+  </Rule>
+</ReplicationConfiguration>`,
+  "object-lock": () => `<ObjectLockConfiguration>
+  <ObjectLockEnabled>Enabled</ObjectLockEnabled>
+  <Rule>
+    <DefaultRetention><Mode>GOVERNANCE</Mode><Days>30</Days></DefaultRetention>
+  </Rule>
+</ObjectLockConfiguration>`,
+  encryption: () => `<ServerSideEncryptionConfiguration>
+  <Rule>
+    <ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault>
+  </Rule>
+</ServerSideEncryptionConfiguration>`,
+};
+
+// A presigned request to the S3 door for a bucket setting; S3's error codes as sentences.
+async function s3Setting(operation, body) {
+  const setting = $("#document-name").value;
+  const { url, method } = await presign(configuring, { operation, setting, expires_seconds: 60 });
+  const response = await fetch(url, { method, body });
+  const text = await response.text();
+  if (response.ok) return text;
+  const found = new DOMParser().parseFromString(text, "application/xml");
+  const code = found.querySelector("Code")?.textContent || "";
+  const message = found.querySelector("Message")?.textContent || "";
+  if (response.status === 404 && operation === "get_setting") return null;
+  const told = SENTENCES[code] && message ? `${SENTENCES[code]} S3 said: ${message}` : "";
+  throw new Error(told || sentence(code, message, response.status));
+}
+
+function settingsSaid(text) {
+  $("#settings-status").textContent = text;
+}
+
+async function showDocument() {
+  const name = $("#document-name").value;
+  const text = await s3Setting("get_setting");
+  $("#document-text").value = text ?? EXAMPLES[name](configuring);
+  settingsSaid(text === null ? "Not set: the example below shows the form. Edit it and save."
+                             : "As it is set now.");
+}
+
+async function showSettings(bucket) {
+  configuring = bucket;
+  const b = encodeURIComponent(bucket);
+  const [versioning, acl] = await Promise.all([
+    api(`/buckets/${b}/versioning`), api(`/buckets/${b}/acl`)]);
+  showView("settings-view");
+  $("#settings-title").textContent = `Settings of ${bucket}`;
+  $("#versioning-status").value = versioning.status === "Enabled" ? "Enabled" : "Suspended";
+  const grants = $("#bucket-grants");
+  grants.replaceChildren();
+  for (const grant of acl.grants) {
+    const item = document.createElement("li");
+    item.textContent = `${grant.grantee}: ${grant.permission}`;
+    grants.append(item);
+  }
+  settingsSaid("");
+  await showDocument();
+}
+
+$("#settings-close").addEventListener("click", () => guarded(async () => {
+  showView("buckets-view");
+  await showBuckets();
+}));
+$("#versioning-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  guarded(async () => {
+    const status = $("#versioning-status").value;
+    await api(`/buckets/${encodeURIComponent(configuring)}/versioning`,
+      { method: "PUT", json: { status } });
+    settingsSaid(`Versioning is ${status.toLowerCase()}.`);
+  });
+});
+$("#bucket-acl-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  guarded(async () => {
+    await api(`/buckets/${encodeURIComponent(configuring)}/acl`,
+      { method: "PUT", json: { acl: $("#bucket-acl").value } });
+    await showSettings(configuring);
+    settingsSaid("Access is changed.");
+  });
+});
+$("#document-name").addEventListener("change", () => guarded(showDocument));
+$("#document-load").addEventListener("click", () => guarded(showDocument));
+$("#document-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  guarded(async () => {
+    settingsSaid("");
+    await s3Setting("put_setting", $("#document-text").value);
+    settingsSaid("Saved.");
+  });
+});
+$("#document-remove").addEventListener("click", () => guarded(async () => {
+  if (!confirm(`Remove the bucket's ${$("#document-name").selectedOptions[0].text}?`)) return;
+  await s3Setting("delete_setting");
+  await showDocument();
+  settingsSaid("Removed.");
+}));
 
 // -- an object's details: facts, tags, who may read it, its versions -------------------
 
