@@ -79,6 +79,7 @@ def native_routes() -> list[Route]:
         Route("/admin/users", admin.list_users, methods=["GET"]),
         Route("/admin/status", status.status, methods=["GET"]),
         Route("/auth/whoami", status.whoami, methods=["GET"]),
+        Route("/auth/sso", status.single_sign_on, methods=["GET"]),
         Route("/admin/users/{user}", admin.get_user, methods=["GET"]),
         Route("/admin/users/{user}", admin.delete_user, methods=["DELETE"]),
         Route("/admin/users/{user}/keys", admin.add_key, methods=["POST"]),

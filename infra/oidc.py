@@ -45,7 +45,7 @@ class OidcVerifier:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = -1e18
         self._forced_at = -1e18  # the last fetch an unknown key id asked for
-        self._jwks_uri = ""
+        self._discovery: dict[str, str] = {}
 
     def _refresh(self, force: bool) -> None:
         with self._lock:
@@ -57,15 +57,7 @@ class OidcVerifier:
                     return  # tokens naming made-up keys cannot make strata hammer the issuer
                 self._forced_at = now
             try:
-                if not self._jwks_uri:
-                    found = self._get(self.settings.issuer.rstrip("/")
-                                      + "/.well-known/openid-configuration")
-                    if found.get("issuer") != self.settings.issuer:
-                        raise IssuerUnreachable(
-                            f"The issuer at {self.settings.issuer} calls itself "
-                            f"{str(found.get('issuer'))[:256]!r}: check STRATA_OIDC_ISSUER")
-                    self._jwks_uri = str(found["jwks_uri"])
-                keys = self._get(self._jwks_uri).get("keys", [])
+                keys = self._get(self._discovered()["jwks_uri"]).get("keys", [])
             except (httpx.HTTPError, KeyError, ValueError) as exc:
                 raise IssuerUnreachable(f"The OpenID Connect issuer {self.settings.issuer} "
                                         f"did not answer ({type(exc).__name__}); try again "
@@ -78,6 +70,37 @@ class OidcVerifier:
                     continue  # a key of a kind strata does not use
             self._keys = parsed
             self._fetched_at = self._clock()
+
+    def _discovered(self) -> dict[str, str]:
+        """The issuer's discovery document (read once): where its keys are, and where
+        a browser signs in. Raises httpx errors, KeyError and ValueError as they come."""
+        if not self._discovery:
+            found = self._get(self.settings.issuer.rstrip("/")
+                              + "/.well-known/openid-configuration")
+            if found.get("issuer") != self.settings.issuer:
+                raise IssuerUnreachable(
+                    f"The issuer at {self.settings.issuer} calls itself "
+                    f"{str(found.get('issuer'))[:256]!r}: check STRATA_OIDC_ISSUER")
+            self._discovery = {
+                "jwks_uri": str(found["jwks_uri"]),
+                "authorization_endpoint": str(found.get("authorization_endpoint", ""))}
+        return self._discovery
+
+    def browser_sign_in(self) -> dict[str, str]:
+        """What a browser needs to sign in here: the issuer, its authorization endpoint
+        and the client id its ID tokens must be issued for."""
+        with self._lock:
+            try:
+                endpoint = self._discovered()["authorization_endpoint"]
+            except (httpx.HTTPError, KeyError, ValueError) as exc:
+                raise IssuerUnreachable(f"The OpenID Connect issuer {self.settings.issuer} "
+                                        f"did not answer ({type(exc).__name__}); try again "
+                                        "later") from None
+        if not endpoint.startswith(("https://", "http://")):
+            raise IssuerUnreachable(f"The issuer {self.settings.issuer} publishes no "
+                                    "authorization endpoint: browsers cannot sign in there")
+        return {"issuer": self.settings.issuer, "authorization_endpoint": endpoint,
+                "client_id": self.settings.client_id}
 
     def _key(self, kid: str) -> jwt.PyJWK:
         self._refresh(force=False)

@@ -57,6 +57,16 @@ async def status(request: Request) -> Response:
     return json_response(await blocking(_status, system_of(request)))
 
 
+async def single_sign_on(request: Request) -> Response:
+    """GET /auth/sso: where the console sends a browser to sign in, when an OpenID
+    Connect issuer is configured (nothing secret: the issuer, its sign-in page and the
+    client id its tokens must be issued for)."""
+    system = system_of(request)
+    if system.oidc is None:
+        return json_response({"enabled": False})
+    return json_response({"enabled": True, **await blocking(system.oidc.browser_sign_in)})
+
+
 async def whoami(request: Request) -> Response:
     principal = required_principal(request)
     return json_response({"user": principal.user, "access_key": principal.access_key,

@@ -23,7 +23,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import ROOT_AK, ROOT_SK, Server
+from tests.conftest import ROOT_AK, ROOT_SK, Server, free_port, server_env
+from tests.oidc_issuer import CLIENT_ID, Issuer
 from tests.s3.conftest import make_client
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
@@ -575,3 +576,54 @@ def test_bucket_settings_versioning_access_and_s3_documents(page: Page, server: 
     with pytest.raises(s3.exceptions.ClientError, match="NoSuchLifecycleConfiguration"):
         s3.get_bucket_lifecycle_configuration(Bucket="tuned")
     assert [p for p in page.problems if not expected.match(p + " ")] == []  # type: ignore
+
+
+def test_single_sign_on_through_the_issuers_page(browser: Browser, tmp_path: Path) -> None:
+    """With an OpenID Connect issuer configured, the console sends the browser to its
+    sign-in page and takes the ID token it sends back (its state and nonce checked):
+    the user's own buckets, an administrator's pages by the issuer's group, uploads
+    through presigned requests, and nothing kept afterwards. An answer to a request
+    this page did not make is refused."""
+    with Issuer() as issuer:
+        server = Server(tmp_path / "data", free_port(), free_port(), server_env(
+            STRATA_OIDC_ISSUER=issuer.url, STRATA_OIDC_CLIENT_ID=CLIENT_ID,
+            STRATA_OIDC_ADMIN_GROUP="storage-admins"))
+        server.start()
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        try:
+            page.goto(f"{server.api}/console/")
+            issuer.signed_in = ("dana", ("storage-admins",))
+            page.get_by_role("button", name="Sign in with single sign-on").click()
+            expect(page.locator("#who")).to_have_text("dana (single sign-on)")
+            asked = issuer.asked[-1]
+            assert asked["client_id"] == CLIENT_ID and asked["response_type"] == "id_token"
+            assert asked["redirect_uri"] == f"{server.api}/console/"
+            assert page.url == f"{server.api}/console/"  # the token left the address bar
+            expect(page.get_by_role("button", name="Administration")).to_be_visible()
+            page.get_by_label("New bucket").fill("danas")
+            page.get_by_role("button", name="Create").click()
+            page.get_by_role("button", name="Open bucket danas").click()
+            picked = tmp_path / "sso.txt"
+            picked.write_bytes(b"signed on")
+            page.get_by_label("Files…").set_input_files(str(picked))
+            expect(page.locator("tr[data-key='sso.txt']")).to_be_visible()
+            stored = httpx.get(f"{server.api}/buckets/danas/objects/sso.txt",
+                               headers={"authorization": f"Bearer {issuer.token('dana')}"})
+            assert stored.content == b"signed on"
+            kept: Any = page.evaluate(
+                "() => [localStorage.length, sessionStorage.length, document.cookie]")
+            assert kept == [0, 0, ""]
+            page.get_by_role("button", name="Sign out").click()
+
+            # a token delivered to this page without its own request: refused
+            forged = issuer.token("dana", nonce="not-this-pages")
+            page.goto(f"{server.api}/console/#id_token={forged}&state=whatever")
+            expect(page.get_by_role("alert")).to_have_text(
+                "That sign-in was not started from this page: sign in again.")
+            expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+            page.goto(f"{server.api}/console/#error=access_denied&error_description=Denied")
+            expect(page.get_by_role("alert")).to_have_text("Single sign-on failed: Denied.")
+        finally:
+            context.close()
+            server.stop()

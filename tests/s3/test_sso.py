@@ -5,11 +5,8 @@ with boto3. Expired tokens, other issuers and other audiences are refused."""
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -18,69 +15,9 @@ import jwt
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.conftest import Server, free_port, server_env
-
-CLIENT_ID = "strata-console"
-
-
-class Issuer:
-    """An OpenID Connect issuer: it publishes its keys and signs ID tokens."""
-
-    def __init__(self) -> None:
-        self.keys: dict[str, Any] = {}
-        self.current = ""
-        self.rotate()
-        issuer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/.well-known/openid-configuration":
-                    body = {"issuer": issuer.url, "jwks_uri": issuer.url + "/jwks"}
-                elif self.path == "/jwks":
-                    body = {"keys": [dict(json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(
-                        key.public_key())), kid=kid, use="sig", alg="RS256")
-                        for kid, key in issuer.keys.items()]}
-                else:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def rotate(self) -> None:
-        self.current = f"key-{len(self.keys) + 1}"
-        self.keys[self.current] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-    def token(self, user: str = "carol", groups: tuple[str, ...] = (),
-              lifetime: int = 300, audience: str = CLIENT_ID, **claims: Any) -> str:
-        now = int(time.time())
-        body = {"iss": self.url, "sub": f"sub-{user}", "aud": audience, "iat": now,
-                "exp": now + lifetime, "preferred_username": user, "groups": list(groups),
-                **claims}
-        return jwt.encode(body, self.keys[self.current], algorithm="RS256",
-                          headers={"kid": self.current})
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self) -> Issuer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+from tests.oidc_issuer import CLIENT_ID, Issuer
 
 
 @pytest.fixture(scope="module")

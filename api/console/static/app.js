@@ -1062,7 +1062,8 @@ $("#create-user").addEventListener("submit", (event) => {
 
 function signedIn(me) {
   showView("buckets-view");
-  $("#who").textContent = me.user === me.access_key ? me.user : `${me.user} (${me.access_key})`;
+  $("#who").textContent = me.access_key.startsWith("oidc:") ? `${me.user} (single sign-on)`
+    : `${me.user} (${me.access_key})`;
   $("#to-admin").hidden = !me.admin;
   $("#who").hidden = false;
   $("#sign-out").hidden = false;
@@ -1120,4 +1121,63 @@ $("#create-bucket").addEventListener("submit", (event) => {
   });
 });
 
+// -- single sign-on: OpenID Connect's implicit flow for an ID token -------------------
+// The issuer sends the browser back to /console/ with the ID token in the fragment (never
+// sent to a server); the state and nonce this page made, kept in sessionStorage only
+// until then, prove the answer is to this page's own request.
+
+let singleSignOn = null;  // { authorization_endpoint, client_id }
+const SSO_ASKED = "strata-sso-request";
+
+function randomText() {
+  const noise = crypto.getRandomValues(new Uint8Array(18));
+  return btoa(String.fromCharCode(...noise)).replaceAll("+", "-").replaceAll("/", "_");
+}
+
+function claimsOf(idToken) {
+  const part = (idToken.split(".")[1] || "").replaceAll("-", "+").replaceAll("_", "/");
+  const raw = atob(part + "=".repeat((4 - (part.length % 4)) % 4));
+  return JSON.parse(new TextDecoder().decode(Uint8Array.from(raw, (c) => c.charCodeAt(0))));
+}
+
+async function offerSingleSignOn() {
+  const found = await api("/auth/sso");
+  singleSignOn = found.enabled ? found : null;
+  $("#sso").hidden = !singleSignOn;
+}
+
+$("#sso-sign-in").addEventListener("click", () => {
+  const asked = { state: randomText(), nonce: randomText() };
+  sessionStorage.setItem(SSO_ASKED, JSON.stringify(asked));
+  const query = new URLSearchParams({
+    response_type: "id_token", response_mode: "fragment", scope: "openid profile",
+    client_id: singleSignOn.client_id, redirect_uri: `${location.origin}/console/`, ...asked });
+  location.assign(`${singleSignOn.authorization_endpoint}?${query}`);
+});
+
+async function returnFromSingleSignOn() {
+  const answer = new URLSearchParams(location.hash.slice(1));
+  if (!answer.has("id_token") && !answer.has("error")) return;
+  history.replaceState(null, "", location.pathname);  // the token leaves the address bar
+  const asked = JSON.parse(sessionStorage.getItem(SSO_ASKED) || "null");
+  sessionStorage.removeItem(SSO_ASKED);
+  if (answer.has("error")) {
+    throw new Error(`Single sign-on failed: ${answer.get("error_description") || answer.get("error")}.`);
+  }
+  const idToken = answer.get("id_token");
+  let claims = {};
+  try { claims = claimsOf(idToken); } catch { /* refused below */ }
+  if (!asked || answer.get("state") !== asked.state || claims.nonce !== asked.nonce) {
+    throw new Error("That sign-in was not started from this page: sign in again.");
+  }
+  token = idToken;
+  signedIn(await api("/auth/whoami"));
+  await showBuckets();
+}
+
+window.addEventListener("hashchange", () => guarded(returnFromSingleSignOn));
 $("#access-key").focus();
+guarded(async () => {
+  await offerSingleSignOn();
+  await returnFromSingleSignOn();
+});
