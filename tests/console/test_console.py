@@ -73,6 +73,20 @@ def _sign_in(page: Page, server: Server, access_key: str, secret_key: str) -> No
     page.get_by_role("button", name="Sign in").click()
 
 
+def _shots(page: Page, name: str) -> None:
+    """The page as it is, at a desktop's and a phone's width, for a reviewer to look at;
+    at the phone's width nothing may stick out sideways (no horizontal scrolling)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    before = page.viewport_size or {"width": 1280, "height": 800}
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.screenshot(path=str(SHOTS / f"{name}-desktop.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(SHOTS / f"{name}-phone.png"), full_page=True)
+    wide = page.evaluate("() => document.documentElement.scrollWidth")
+    assert wide <= 390, f"{name} is {wide} px wide at a phone's 390"
+    page.set_viewport_size(before)
+
+
 def _rows(page: Page) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for row in page.locator("#buckets tbody tr").all():
@@ -96,9 +110,8 @@ def test_the_console_is_served_with_a_strict_policy(server: Server) -> None:
 
 
 def test_sign_in_buckets_and_sign_out(page: Page, server: Server) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
     page.goto(f"{server.api}/console/")
-    page.screenshot(path=str(SHOTS / "sign-in-desktop.png"))
+    _shots(page, "sign-in")
 
     _sign_in(page, server, ROOT_AK, "not-the-secret-key-000000")
     expect(page.get_by_role("alert")).to_have_text(
@@ -119,9 +132,7 @@ def test_sign_in_buckets_and_sign_out(page: Page, server: Server) -> None:
     expect(page.locator("tr[data-bucket='made-in-console']")).to_be_visible()
     assert _rows(page)["made-in-console"] == ["0", "0 B", "Enabled"]
     assert s3.get_bucket_versioning(Bucket="made-in-console")["Status"] == "Enabled"
-    page.screenshot(path=str(SHOTS / "buckets-desktop.png"))
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.screenshot(path=str(SHOTS / "buckets-phone.png"), full_page=True)
+    _shots(page, "buckets")
 
     page.get_by_label("New bucket").fill("made-in-console")
     page.get_by_role("button", name="Create").click()
@@ -204,8 +215,7 @@ def test_browse_a_bucket_by_folders_download_and_delete(page: Page, server: Serv
     expect(page.locator("tr[data-key='photos/c.txt']")).to_have_count(0)
     assert "photos/c.txt" not in [o["Key"] for o in s3.list_objects_v2(
         Bucket="browse", Prefix="photos/")["Contents"]]
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.screenshot(path=str(SHOTS / "objects-phone.png"), full_page=True)
+    _shots(page, "objects")
     assert page.problems == []  # type: ignore[attr-defined]
 
 
@@ -248,7 +258,7 @@ def test_history_of_two_users_and_a_folder_restored_to_an_instant(
         with page.expect_download() as downloading:
             page.get_by_role("button", name=f"Download version {first['VersionId']}").click()
         assert Path(downloading.value.path()).read_bytes() == b"root's plan"
-        page.screenshot(path=str(SHOTS / "history-desktop.png"))
+        _shots(page, "history")
 
         page.get_by_role("button", name="Back to the folder").click()
         millis = f"{before_delete.microsecond // 1000:03d}"
@@ -257,7 +267,7 @@ def test_history_of_two_users_and_a_folder_restored_to_an_instant(
         page.get_by_role("button", name="Show").click()
         expect(page.locator("tr[data-key='docs/notes.txt']")).to_be_visible()
         expect(page.get_by_role("button", name="Delete docs/notes.txt")).to_have_count(0)
-        page.screenshot(path=str(SHOTS / "time-travel-desktop.png"))
+        _shots(page, "time-travel")
         page.get_by_role("button", name="Restore this folder to then").click()
         expect(page.locator("#restore-text")).to_have_text(  # plan.txt is as it was then
             "Restoring would bring back 1: docs/notes.txt and delete 0.")
@@ -286,6 +296,7 @@ def test_live_events_appear_pause_and_resume_from_where_they_were(
 
     s3.put_object(Bucket="watched", Key="live.txt", Body=b"hello")
     expect(events.first).to_contain_text("s3:ObjectCreated:Put  live.txt  by root")
+    _shots(page, "events")
 
     page.get_by_role("button", name="Pause").click()
     expect(page.locator("#events-state")).to_contain_text("Paused")
@@ -356,7 +367,7 @@ def test_upload_by_file_input_and_by_drop_with_progress_then_share(
     stored = s3.get_object(Bucket="uploads", Key="incoming/big.bin")
     assert stored["Body"].read() == big.read_bytes()
     assert stored["ETag"].endswith('-3"')  # three 8 MiB parts: a multipart upload
-    page.screenshot(path=str(SHOTS / "upload-desktop.png"))
+    _shots(page, "upload")
 
     page.evaluate("""() => {
         const data = new DataTransfer();
@@ -380,7 +391,7 @@ def test_upload_by_file_input_and_by_drop_with_progress_then_share(
     page.get_by_role("button", name="Create link").click()
     link = page.get_by_label("Anyone with this link")
     expect(link).to_have_value(re.compile(r"X-Amz-Expires=3600"))
-    page.screenshot(path=str(SHOTS / "share-desktop.png"))
+    _shots(page, "share")
     assert httpx.get(link.input_value()).content == b"dropped bytes"  # no sign-in
     page.get_by_role("button", name="Close").click()
     assert page.problems == []  # type: ignore[attr-defined]
@@ -432,11 +443,7 @@ def test_administration_users_keys_status_and_every_buckets_events(
     carol_sk = page.locator("#new-key-secret").inner_text()
     expect(page.locator(f"#users li[data-key='{carol_ak}']")).to_contain_text("active")
     assert make_client(server, carol_ak, carol_sk).list_buckets()["Buckets"] == []
-    page.set_viewport_size({"width": 1280, "height": 1000})
-    page.screenshot(path=str(SHOTS / "admin-desktop.png"), full_page=True)
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.screenshot(path=str(SHOTS / "admin-phone.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 800})
+    _shots(page, "admin")
     page.get_by_role("button", name="Done").click()
     expect(page.locator("#new-key-secret")).to_have_text("")  # shown once, then gone
 
@@ -500,11 +507,7 @@ def test_details_tags_acl_versions_and_deleting_many(page: Page, server: Server)
     page.get_by_role("button", name="Apply").click()
     expect(page.locator("#grants")).to_contain_text("group:all-users: READ")
     assert httpx.get(f"{server.s3}/detailed/report.csv").content == b"a,b\n3,4\n"
-    page.set_viewport_size({"width": 1280, "height": 1000})
-    page.screenshot(path=str(SHOTS / "details-desktop.png"), full_page=True)
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.screenshot(path=str(SHOTS / "details-phone.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 800})
+    _shots(page, "details")
 
     page.get_by_role("button", name=f"Restore version {first['VersionId']}").click()
     expect(page.locator("#details-status")).to_have_text(
@@ -564,11 +567,7 @@ def test_bucket_settings_versioning_access_and_s3_documents(page: Page, server: 
     expect(page.get_by_role("alert")).to_contain_text("The document is not XML S3 accepts")
     assert s3.get_bucket_lifecycle_configuration(Bucket="tuned")["Rules"][0]["ID"] == \
         "expire-tmp"
-    page.set_viewport_size({"width": 1280, "height": 1000})
-    page.screenshot(path=str(SHOTS / "settings-desktop.png"), full_page=True)
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.screenshot(path=str(SHOTS / "settings-phone.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 800})
+    _shots(page, "settings")
 
     page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Remove setting").click()
