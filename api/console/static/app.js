@@ -82,8 +82,11 @@ function cell(row, text) {
   return td;
 }
 
+const bucketCreated = {};  // bucket name -> when it was created (the slider's start)
+
 async function showBuckets() {
   const { buckets } = await api("/buckets");
+  for (const bucket of buckets) bucketCreated[bucket.name] = bucket.created_at;
   const body = $("#buckets tbody");
   body.replaceChildren();
   for (const bucket of buckets) {
@@ -523,6 +526,35 @@ function listed(keys) {
   return keys.length ? `: ${keys.slice(0, 10).join(", ")}${keys.length > 10 ? ", …" : ""}` : "";
 }
 
+// The slider runs from the bucket's creation to now, in milliseconds; letting go of it
+// shows the bucket as it was at that instant, and the field shows the instant.
+function localText(millis) {
+  const at = new Date(millis);
+  const pad = (n, width = 2) => String(n).padStart(width, "0");
+  return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}T` +
+    `${pad(at.getHours())}:${pad(at.getMinutes())}:${pad(at.getSeconds())}.` +
+    `${pad(at.getMilliseconds(), 3)}`;
+}
+
+async function setSlider(bucket, asOf) {
+  if (!bucketCreated[bucket]) {
+    bucketCreated[bucket] = (await api(`/buckets/${encodeURIComponent(bucket)}`)).created_at;
+  }
+  const slider = $("#as-of-slider");
+  slider.min = String(Date.parse(bucketCreated[bucket]));
+  slider.max = String(Date.now());
+  slider.value = String(asOf ? Date.parse(asOf) : Date.now());
+  $("#as-of").value = localText(Number(slider.value));
+}
+
+$("#as-of-slider").addEventListener("input", (event) => {
+  $("#as-of").value = localText(Number(event.target.value));
+});
+$("#as-of-slider").addEventListener("change", (event) => guarded(async () => {
+  const asOf = new Date(Number(event.target.value)).toISOString();
+  await showObjects(browsing.bucket, browsing.prefix, asOf);
+}));
+
 $("#travel").addEventListener("submit", (event) => {
   event.preventDefault();
   guarded(async () => {
@@ -610,13 +642,14 @@ async function showObjects(bucket, prefix, asOf = null) {
   $("#objects-title").textContent = asOf
     ? `${bucket} as it was at ${new Date(asOf).toLocaleString()}` : bucket;
   $("#to-now").hidden = !asOf;
+  $("#upload-zone").hidden = Boolean(asOf);  // uploads land now, never in the past
   $("#restore-plan").hidden = !asOf;
   $("#restore-report").hidden = true;
   $("#search-prefix").value = prefix;
   $("#objects tbody").replaceChildren();
   $("#delete-selected").hidden = true;
   showCrumbs(bucket, prefix);
-  await showPage(bucket, prefix, null);
+  await Promise.all([showPage(bucket, prefix, null), setSlider(bucket, asOf)]);
 }
 
 $("#more").addEventListener("click", () => guarded(
