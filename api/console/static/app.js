@@ -305,13 +305,7 @@ async function showSettings(bucket) {
   showView("settings-view");
   $("#settings-title").textContent = `Settings of ${bucket}`;
   $("#versioning-status").value = versioning.status === "Enabled" ? "Enabled" : "Suspended";
-  const grants = $("#bucket-grants");
-  grants.replaceChildren();
-  for (const grant of acl.grants) {
-    const item = document.createElement("li");
-    item.textContent = `${grant.grantee}: ${grant.permission}`;
-    grants.append(item);
-  }
+  showGrants($("#bucket-grants"), acl);
   settingsSaid("");
   await showDocument();
 }
@@ -363,6 +357,15 @@ function keyPath(key) {
   return key.split("/").map(encodeURIComponent).join("/");
 }
 
+// An ACL's grants, one a line: who, and what they may do.
+function showGrants(list, acl) {
+  list.replaceChildren(...acl.grants.map((grant) => {
+    const item = document.createElement("li");
+    item.textContent = `${grant.grantee}: ${grant.permission}`;
+    return item;
+  }));
+}
+
 function fact(list, term, value) {
   const dt = document.createElement("dt");
   dt.textContent = term;
@@ -408,13 +411,7 @@ async function showDetails(bucket, key) {
   $("#tags tbody").replaceChildren();
   for (const [name, value] of Object.entries(meta.tags)) tagRow(name, value);
 
-  const grants = $("#grants");
-  grants.replaceChildren();
-  for (const grant of acl.grants) {
-    const item = document.createElement("li");
-    item.textContent = `${grant.grantee}: ${grant.permission}`;
-    grants.append(item);
-  }
+  showGrants($("#grants"), acl);
 
   const body = $("#versions tbody");
   body.replaceChildren();
