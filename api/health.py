@@ -18,6 +18,9 @@ async def health_response(system: System) -> JSONResponse:
     behind = max(0, await blocking(system.store.current_position) - position)
     return JSONResponse(
         {"status": "ok" if healthy else "degraded", "views_position": position,
-         "views_behind_events": behind, "pid": os.getpid()},
+         "views_behind_events": behind, "pid": os.getpid(),
+         # `serve --workers N`: which worker answered, and whether it runs the
+         # background workers
+         "worker": system.settings.worker_index, "leads": system.leads},
         200 if healthy else 503,
     )

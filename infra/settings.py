@@ -71,6 +71,13 @@ def _origins(name: str, raw: str) -> tuple[str, ...]:
     return tuple(_origin(name, part.strip()) for part in raw.split(",") if part.strip())
 
 
+def _workers(count: int) -> int:
+    if not 1 <= count <= 256:
+        raise SettingsError(f"STRATA_WORKERS={count}: give 1 to 256 processes (1: one "
+                            "process serves everything)")
+    return count
+
+
 def _public_access_block(raw: str) -> str:
     try:
         parse_switches(raw)
@@ -197,6 +204,11 @@ class Settings:
     # ("": the native door's, on the host the browser reached the S3 door by)
     s3_public_url: str = ""
     console_origins: tuple[str, ...] = ()
+    # `strata serve --workers N`: N processes serve both doors from one data dir; each
+    # keeps its own views (worker 0 the data dir's own), one at a time runs the
+    # background workers. 1: one process, as ever.
+    workers: int = 1
+    worker_index: int = 0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -315,6 +327,7 @@ class Settings:
                 "STRATA_BODY_STALL_SECONDS", defaults.body_stall_seconds, float
             ),
             max_connections=int(number("STRATA_MAX_CONNECTIONS", defaults.max_connections)),
+            workers=_workers(int(number("STRATA_WORKERS", defaults.workers))),
             worker_attempts=int(number("STRATA_WORKER_ATTEMPTS", defaults.worker_attempts)),
             worker_stall_seconds=number(
                 "STRATA_WORKER_STALL_SECONDS", defaults.worker_stall_seconds, float
@@ -412,10 +425,16 @@ class Settings:
         return self.cluster_secret
 
     @property
+    def store_shared(self) -> bool:
+        """Other processes write to this process's event store too: API instances
+        sharing PostgreSQL, or the workers of `serve --workers N` sharing SQLite."""
+        return bool(self.event_store) or self.workers > 1
+
+    @property
     def read_cache_size(self) -> int:
         """Queries are served from memory only where this process makes every write:
-        the embedded SQLite store. API instances sharing PostgreSQL load each time."""
-        return 0 if self.event_store else self.aggregate_cache_size
+        the embedded SQLite store with one worker. Elsewhere they load each time."""
+        return 0 if self.store_shared else self.aggregate_cache_size
 
     def event_store_env(self) -> dict[str, str]:
         """The `env` for ObjectStore: which eventsourcing recorder, and where."""
@@ -427,10 +446,11 @@ class Settings:
             env["APPLICATION_RECORDER_TOPIC"] = "infra.eventstore.sqlite:SQLiteEventLog"
             env["SQLITE_DBNAME"] = str(self.data_dir / "events.sqlite3")
             env["SQLITE_LOCK_TIMEOUT"] = "30"
-            # This process makes every write to its SQLite file (RocksDB's lock keeps a
-            # second server off the data directory), so a saved aggregate is cached as
+            # With one worker this process makes every write to its SQLite file (the data
+            # dir's lock keeps a second server off it), so a saved aggregate is cached as
             # saved and a command loads it without asking the store for newer events.
-            env["AGGREGATE_CACHE_FASTFORWARD"] = "n"
+            # With several, another worker may have written since: ask.
+            env["AGGREGATE_CACHE_FASTFORWARD"] = "y" if self.workers > 1 else "n"
             return env
         url = urlsplit(self.event_store)
         if url.scheme not in ("postgresql", "postgres"):
@@ -464,7 +484,10 @@ class Settings:
 
     @property
     def views_dir(self) -> Path:
-        return self.data_dir / "views"
+        """Each worker of `serve --workers N` keeps its own views; the first, the data
+        dir's own (so one worker or several read the same views)."""
+        return self.data_dir / ("views" if self.worker_index == 0
+                                else f"views-{self.worker_index}")
 
     @property
     def scratch_dir(self) -> Path:

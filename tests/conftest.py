@@ -134,6 +134,7 @@ class Server:
     command: str = "serve"  # or "api": a cluster's API instance
     scheme: str = "http"  # "https": the server has TLS on (its env says how)
     verify: str | bool = True  # with TLS: the CA file clients trust
+    args: tuple[str, ...] = ()  # more of the command's options, such as ("--workers", "2")
 
     @property
     def http_verify(self) -> ssl.SSLContext | bool:
@@ -168,7 +169,8 @@ class Server:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "infra.run.cli", self.command,
                  "--data-dir", str(self.data_dir),
-                 "--api-port", str(self.api_port), "--s3-port", str(self.s3_port)],
+                 "--api-port", str(self.api_port), "--s3-port", str(self.s3_port),
+                 *self.args],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout

@@ -1,12 +1,16 @@
-"""Bucket gates: a readers-writer lock per bucket name, in-process (embedded) or as a
-PostgreSQL advisory lock (API instances sharing a store)."""
+"""Bucket gates: a readers-writer lock per bucket name, in-process (embedded), as file
+locks (the workers of `serve --workers N` sharing SQLite) or as a PostgreSQL advisory
+lock (API instances sharing a store)."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 
 from psycopg_pool import ConnectionPool
 
@@ -66,6 +70,43 @@ class LocalBucketGate:
 
     def exclusive(self, bucket: str) -> AbstractContextManager[None]:
         return self._lock(bucket).exclusive()
+
+
+class FileBucketGate:
+    """BucketGate for the worker processes of one data dir: this process's own
+    readers-writer lock, then a shared or exclusive flock on one of `slots` lock files
+    the bucket name hashes to (two names may share a file: a deletion then waits for
+    the other bucket's writes too, which is only slower). The kernel lets go of a
+    killed process's locks."""
+
+    def __init__(self, directory: Path, slots: int = 1024) -> None:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._directory = directory
+        self._slots = slots
+        self._local = LocalBucketGate()
+
+    def _path(self, bucket: str) -> str:
+        slot = int.from_bytes(hashlib.blake2b(bucket.encode(), digest_size=8).digest(),
+                              "big") % self._slots
+        return str(self._directory / f"{slot:04d}.lock")
+
+    @contextmanager
+    def _held(self, bucket: str, local: AbstractContextManager[None], mode: int
+              ) -> Iterator[None]:
+        with local:
+            # a descriptor of its own: flock on a shared one would convert its lock
+            fd = os.open(self._path(bucket), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, mode)
+                yield
+            finally:
+                os.close(fd)  # lets go of the lock
+
+    def shared(self, bucket: str) -> AbstractContextManager[None]:
+        return self._held(bucket, self._local.shared(bucket), fcntl.LOCK_SH)
+
+    def exclusive(self, bucket: str) -> AbstractContextManager[None]:
+        return self._held(bucket, self._local.exclusive(bucket), fcntl.LOCK_EX)
 
 
 class PostgresBucketGate:

@@ -29,8 +29,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"strata {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    _door_options(sub.add_parser("serve", help="run the embedded store (both doors) in the "
-                                 "foreground"))
+    serve = sub.add_parser("serve", help="run the embedded store (both doors) in the "
+                           "foreground")
+    _door_options(serve)
+    serve.add_argument("--workers", type=int, help="processes serving both doors "
+                       "(STRATA_WORKERS, default 1)")
     _door_options(sub.add_parser("api", help="run a cluster's API instance: both doors, views "
                                  "fed from Kafka (STRATA_KAFKA, STRATA_EVENT_STORE)"))
     relay = sub.add_parser("relay", help="publish the event store's log to Kafka (STRATA_KAFKA)")
@@ -326,9 +329,12 @@ def _settings(args: argparse.Namespace) -> Settings:
     overrides = {
         name: getattr(args, name)
         for name in ("data_dir", "host", "s3_port", "api_port", "domain", "region",
-                     "tls_cert", "tls_key", "tls_self_signed")
+                     "tls_cert", "tls_key", "tls_self_signed", "workers")
         if getattr(args, name, None) is not None
     }
+    if "workers" in overrides and not 1 <= overrides["workers"] <= 256:
+        raise SettingsError(f"--workers {overrides['workers']}: give 1 to 256 processes "
+                            "(1: one process serves everything)")
     return dataclasses.replace(settings, **overrides)
 
 

@@ -27,6 +27,8 @@ def _rebuild(settings: Settings) -> int:
     store = ObjectStore(settings.event_store_env())
     total = store.current_position()
     RocksDBViewStore.destroy(settings.views_dir)
+    for other in settings.data_dir.glob("views-*"):  # other workers' (serve --workers N)
+        RocksDBViewStore.destroy(other)  # they rebuild from the log when they start
     views = RocksDBViewStore(settings.views_dir, bulk=True)
     runner = ProjectionRunner(store, views, all_projections(), batch_size=5000)
     started = time.monotonic()

@@ -8,7 +8,8 @@ import gc
 import logging
 import re
 import signal
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp
 
 from api.app import create_native_app, create_s3_app
 from infra.run.http_limits import uvicorn_options
+from infra.run.leadership import Leadership
 from infra.run.system import System, open_system
 from infra.settings import Settings
 
@@ -102,13 +104,19 @@ def _door(app: ASGIApp, settings: Settings, port: int,
 IO_THREADS = 64
 
 
-async def _serve(settings: Settings, role: str) -> None:
+async def _serve(settings: Settings, role: str,
+                 sockets: tuple[socket.socket, socket.socket] | None = None,
+                 leadership: Callable[[System], Leadership] | None = None) -> None:
+    """Both doors over one System. `sockets` (the native door's, the S3 door's): ones a
+    `serve --workers N` supervisor opened and shares; `leadership`: starts the
+    background workers once this process leads (else they start at once)."""
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(IO_THREADS, thread_name_prefix="strata-io")
     )
     tls = settings.tls_files()
     system = open_system(settings, role)
-    system.start()
+    system.start(background=leadership is None)
+    leader = leadership(system) if leadership is not None else None
     # What startup built lives as long as the process: keep it out of the cyclic
     # collector's full passes, which otherwise stall requests at the tail.
     gc.collect()
@@ -118,16 +126,19 @@ async def _serve(settings: Settings, role: str) -> None:
             _door(create_native_app(system), settings, settings.api_port, tls),
             _door(create_s3_app(system), settings, settings.s3_port, tls),
         ]
+        listening: list[list[socket.socket] | None] = (
+            [[sockets[0]], [sockets[1]]] if sockets else [None, None])
         logging.getLogger("uvicorn.access").addFilter(RedactSignatures())  # after its config
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, _stop_all, servers)
-        tasks = [asyncio.create_task(s.serve()) for s in servers]
+        tasks = [asyncio.create_task(s.serve(sockets=held))
+                 for s, held in zip(servers, listening, strict=True)]
         while not all(s.started for s in servers):
             if any(t.done() for t in tasks):
                 break
             await asyncio.sleep(0.05)
-        if all(s.started for s in servers):
+        if all(s.started for s in servers) and settings.worker_index == 0:
             print_banner(settings, system, tls)
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for server in servers:
@@ -137,8 +148,11 @@ async def _serve(settings: Settings, role: str) -> None:
             if task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
     finally:
+        if leader is not None:
+            leader.stop()
         system.close()
-        print("strata stopped.", flush=True)
+        if settings.workers == 1:
+            print("strata stopped.", flush=True)
 
 
 def _stop_all(servers: list[uvicorn.Server]) -> None:
@@ -147,12 +161,27 @@ def _stop_all(servers: list[uvicorn.Server]) -> None:
         server.should_exit = True
 
 
-def serve(settings: Settings, role: str = "embedded") -> None:
-    """`strata serve` (embedded) or `strata api` (a cluster's API instance)."""
+def configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
     # a line per blob-node request (probes every few seconds when idle): not at info
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def serve(settings: Settings, role: str = "embedded") -> None:
+    """`strata serve` (embedded) or `strata api` (a cluster's API instance)."""
+    configure_logging(settings)
+    if role == "embedded" and settings.workers > 1:
+        from infra.run.workers import supervise
+        supervise(settings)
+        return
     # uvloop: cheaper I/O and thread hand-offs than asyncio's own loop (measured in bench/).
     uvloop.run(_serve(settings, role))
+
+
+def serve_worker(settings: Settings, sockets: tuple[socket.socket, socket.socket]) -> None:
+    """One worker of `serve --workers N`: both doors on the supervisor's sockets; the
+    background workers once it leads."""
+    configure_logging(settings)
+    uvloop.run(_serve(settings, "embedded", sockets, Leadership.of))

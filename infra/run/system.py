@@ -32,7 +32,7 @@ from infra.blobs.membership import MembershipWatcher
 from infra.blobs.nodes import NodeBlobStore
 from infra.blobs.packed import PackedBlobStore
 from infra.data_dir_lock import DataDirLock
-from infra.eventstore.gates import LocalBucketGate, PostgresBucketGate
+from infra.eventstore.gates import FileBucketGate, LocalBucketGate, PostgresBucketGate
 from infra.eventstore.postgres import prepared_store_env, retrying_connections, schema_lock
 from infra.exports.inventory import InventoryExporter
 from infra.geo.native_link import NativeSiteLink
@@ -153,16 +153,27 @@ class System:
     geo: GeoReplication | None = None  # sends changes to other sites
     geo_leadership: GeoLeadership | None = None  # a cluster's worker: sends while it leads
     started: bool = field(default=False)
+    leads: bool = field(default=False)  # runs the background workers
     _relay_tracking: Any = None
 
-    def start(self) -> None:
+    def start(self, background: bool = True) -> None:
+        """Follow the log and watch the blob nodes; with `background`, run the
+        background workers too (a worker of `serve --workers N` waits to lead first)."""
         if self.feed is not None:
             self.feed.start()
         else:
             self.runner.start()
         if self.membership is not None:
             self.membership.start()
+        if background:
+            self.start_background()
+        self.started = True
+
+    def start_background(self) -> None:
+        """GC, replication, geo-replication, inventory, upload expiry, lifecycle and
+        key rotation: one process of a data dir or cluster runs them."""
         if self.role != "api":  # API instances leave the workers to `strata worker`
+            self.leads = True
             if self.replicator is not None:
                 if self.role == "embedded" and self.replication_follower is not None:
                     self.replication_follower.start()
@@ -178,7 +189,6 @@ class System:
             self.upload_expiry_job.start()
             self.lifecycle_job.start()
             self.key_rotation_job.start()
-        self.started = True
 
     def close(self) -> None:
         self.runner.closing()  # threads waiting at the read barrier let go first
@@ -230,11 +240,13 @@ def embedded_blobs(settings: Settings) -> BlobStore:
 
 def _open_store(settings: Settings) -> tuple[ObjectStore, Any]:
     env = prepared_store_env(settings)
-    gate: LocalBucketGate | PostgresBucketGate = LocalBucketGate()
+    gate: LocalBucketGate | FileBucketGate | PostgresBucketGate = LocalBucketGate()
     relay_tracking = None
     with schema_lock(settings):
         if settings.event_store:  # other processes write too
             gate = PostgresBucketGate(settings.event_store, settings.pg_budget.gates)
+        elif settings.workers > 1:  # other workers write to the same SQLite file
+            gate = FileBucketGate(settings.data_dir / "gates")
         store = ObjectStore(env, gate, settings.read_cache_size)
         store.public_access_default = parse_switches(settings.public_access_block)
         if settings.kafka:
@@ -256,6 +268,8 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
     if role != "embedded":
         settings.require_cluster_role()
     make_private(settings.data_dir)
+    if settings.workers > 1:  # `serve --workers N`: its supervisor holds the data dir
+        return _open_system(settings, role, None)
     lock = DataDirLock(settings.data_dir, "serving it").acquire()
     try:
         return _open_system(settings, role, lock)
@@ -264,7 +278,7 @@ def open_system(settings: Settings, role: str = "embedded") -> System:
         raise
 
 
-def _open_system(settings: Settings, role: str, lock: DataDirLock) -> System:
+def _open_system(settings: Settings, role: str, lock: DataDirLock | None) -> System:
     store, relay_tracking = retrying_connections(settings, lambda: _open_store(settings))
     relay_epoch = None if relay_tracking is None else (
         lambda: int(relay_tracking.load().epoch))

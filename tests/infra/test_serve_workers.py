@@ -1,0 +1,127 @@
+"""`strata serve --workers N` (issue 28): several processes serve both doors from one
+data dir. Writers through different workers to the same keys and buckets lose nothing,
+reads and listings through any worker see every acknowledged write, a bucket name is
+taken once however many workers race for it, and kill -9 of the worker that runs the
+background workers moves them to another while the rest keep serving."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Server, free_port, server_env, wait_until
+from tests.s3.conftest import make_client
+
+WORKERS = 2
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path / "data", free_port(), free_port(), server_env(),
+                 args=("--workers", str(WORKERS)))
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _health(server: Server) -> dict[str, Any]:
+    # a new connection each time: the kernel hands it to any worker
+    with httpx.Client() as fresh:
+        answer: dict[str, Any] = fresh.get(f"{server.api}/healthz").json()
+        return answer
+
+
+def _every_worker(server: Server) -> dict[int, dict[str, Any]]:
+    """Each worker's health, asked until every one has answered."""
+    seen: dict[int, dict[str, Any]] = {}
+
+    def all_answered() -> bool:
+        found = _health(server)
+        seen[found["worker"]] = found
+        return len(seen) == WORKERS
+    wait_until(all_answered, 30, lambda: f"only workers {sorted(seen)} answered")
+    return seen
+
+
+def test_writers_through_different_workers_lose_nothing(workers: Server) -> None:
+    assert len({h["pid"] for h in _every_worker(workers).values()}) == WORKERS
+    setup = make_client(workers)
+    setup.create_bucket(Bucket="shared")
+    setup.put_bucket_versioning(Bucket="shared", VersioningConfiguration={"Status": "Enabled"})
+    problems: list[str] = []
+    written: list[str] = []
+
+    def writer(n: int) -> None:
+        s3 = make_client(workers)  # a client (and connections) of its own
+        for round_ in range(10):
+            body = f"writer {n} round {round_}".encode()
+            key = f"same-{round_ % 3}"  # every writer writes the same three keys
+            version = s3.put_object(Bucket="shared", Key=key, Body=body)["VersionId"]
+            written.append(version)
+            again = make_client(workers)  # likely another worker: read-after-write
+            got = again.get_object(Bucket="shared", Key=key, VersionId=version)["Body"].read()
+            if got != body:
+                problems.append(f"{key} {version}: read {got!r}, wrote {body!r}")
+            listed = again.list_objects_v2(Bucket="shared", Prefix=key)
+            if [o["Key"] for o in listed.get("Contents", [])] != [key]:
+                problems.append(f"{key} not listed right after its write: {listed}")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert problems == []
+    versions = make_client(workers).list_object_versions(Bucket="shared")["Versions"]
+    assert sorted(v["VersionId"] for v in versions) == sorted(written)  # none lost
+    assert len(written) == 40
+
+
+def test_a_bucket_name_is_taken_once_across_workers(workers: Server) -> None:
+    _every_worker(workers)
+    answers: list[int] = []
+
+    def create() -> None:
+        with httpx.Client() as fresh:
+            answers.append(fresh.put(f"{workers.api}/buckets/contested",
+                                     headers=workers.token()).status_code)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(answers) == [201] + [409] * 7
+
+
+def test_killing_the_leader_moves_the_background_workers(workers: Server) -> None:
+    seen = _every_worker(workers)
+    leaders = [h for h in seen.values() if h["leads"]]
+    assert len(leaders) == 1
+    s3 = make_client(workers)
+    s3.create_bucket(Bucket="kept")
+    for n in range(20):
+        s3.put_object(Bucket="kept", Key=f"k{n}", Body=b"acknowledged %d" % n)
+    os.kill(leaders[0]["pid"], signal.SIGKILL)
+
+    def another_leads() -> bool:
+        found = _health(workers)
+        return found["leads"] and found["pid"] != leaders[0]["pid"]
+    wait_until(another_leads, 30, "no other worker took the lead")
+    # the supervisor started the killed worker again; every worker answers, one leads
+    after = _every_worker(workers)
+    assert leaders[0]["pid"] not in {h["pid"] for h in after.values()}
+    assert sum(h["leads"] for h in after.values()) == 1
+    for n in range(20):
+        assert s3.get_object(Bucket="kept", Key=f"k{n}")["Body"].read() == \
+            b"acknowledged %d" % n
+    assert workers.process is not None and workers.process.poll() is None
