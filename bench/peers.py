@@ -76,6 +76,7 @@ class Peer:
     access_key: str = "bench"
     secret_key: str = "bench-secret"
     workdir: Path = field(default_factory=Path)
+    pinned: bool = True  # on the servers' core; else on any (a server of several processes)
 
     @property
     def url(self) -> str:
@@ -96,7 +97,8 @@ class Peer:
 
     def _spawn(self, args: list[str], env: dict[str, str] | None = None) -> None:
         log = open(self.workdir / f"{self.name}.log", "ab")  # noqa: SIM115 - lives with the process
-        self.process = subprocess.Popen(["taskset", "-c", SERVER_CPU, *args], env=env,
+        pinning = ["taskset", "-c", SERVER_CPU] if self.pinned else []
+        self.process = subprocess.Popen([*pinning, *args], env=env,
                                         stdout=log, stderr=subprocess.STDOUT)
         _wait_for_port(self.port, self.process)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -51,11 +51,15 @@ class StoreCore(Application[Any]):
     snapshot intervals are ObjectStore's (domain/application.py)."""
 
     def __init__(
-        self, env: Mapping[str, str], gate: BucketGate | None = None, read_cache_size: int = 0
+        self, env: Mapping[str, str], gate: BucketGate | None = None, read_cache_size: int = 0,
+        commit_turn: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
         """`read_cache_size` > 0 only where this instance makes every write to the store
-        (then its followers also read the events it committed last from memory)."""
+        (then its followers also read the events it committed last from memory).
+        `commit_turn`: held around each write where other processes write the same
+        store file (SQLite's own wait for its lock sleeps, up to 100 ms a try)."""
         self.gate: BucketGate = gate or _NoGate()
+        self._commit_turn = commit_turn or nullcontext
         # the operator's store-wide public access block (STRATA_PUBLIC_ACCESS_BLOCK)
         self.public_access_default: PublicAccessBlock = NONE_BLOCKED
         self._commit_listeners: list[Callable[[int], None]] = []
@@ -129,7 +133,8 @@ class StoreCore(Application[Any]):
         processing: ProcessingEvent[UUID] = ProcessingEvent()
         processing.events = [event for unit in units for event in unit.events]
         processing.aggregates = {a.id: a for unit in units for a in unit.aggregates}
-        recordings = self._record(processing)
+        with self._commit_turn():
+            recordings = self._record(processing)
         self._take_snapshots(processing)
         self._notify(recordings)
         newest: dict[UUID, int] = {}

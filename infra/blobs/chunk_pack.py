@@ -15,7 +15,8 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,8 +47,11 @@ class _Put(Batched):
 
 
 class ChunkPack:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path,
+                 turn: Callable[[], AbstractContextManager[None]] | None = None) -> None:
+        """`turn`: held around each write where other processes write the pack too."""
         self.path = path
+        self._turn = turn or contextlib.nullcontext
         path.parent.mkdir(parents=True, exist_ok=True)
         # Puts are durable at commit; touches and deletes need not be (a lost touch
         # only shortens an idle time that references already protect, and a lost
@@ -85,13 +89,14 @@ class ChunkPack:
         # Only the group's leader is here, one at a time: the writer needs no lock.
         now = time.time()
         db = self._writer
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.executemany(_PUT, [(p.digest, p.data, now) for p in batch])
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        with self._turn():
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(_PUT, [(p.digest, p.data, now) for p in batch])
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
         return [0] * len(batch)
 
     def read(self, digest: str) -> bytes | None:

@@ -142,3 +142,23 @@ class PostgresBucketGate:
 
     def close(self) -> None:
         self._pool.close()
+
+
+class FileTurn:
+    """One process at a time writes a file several processes share (the workers of
+    `serve --workers N`): an exclusive flock, which a waiter gets the moment it is let
+    go, where SQLite's own wait for its lock sleeps and tries again."""
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._local = threading.Lock()  # one descriptor: its threads take turns first
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._local:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+

@@ -32,7 +32,12 @@ from infra.blobs.membership import MembershipWatcher
 from infra.blobs.nodes import NodeBlobStore
 from infra.blobs.packed import PackedBlobStore
 from infra.data_dir_lock import DataDirLock
-from infra.eventstore.gates import FileBucketGate, LocalBucketGate, PostgresBucketGate
+from infra.eventstore.gates import (
+    FileBucketGate,
+    FileTurn,
+    LocalBucketGate,
+    PostgresBucketGate,
+)
 from infra.eventstore.postgres import prepared_store_env, retrying_connections, schema_lock
 from infra.exports.inventory import InventoryExporter
 from infra.geo.native_link import NativeSiteLink
@@ -235,7 +240,9 @@ def embedded_blobs(settings: Settings) -> BlobStore:
     files = LocalDiskBlobStore(settings.blob_dir)
     if settings.small_chunk_bytes == 0:
         return files
-    return PackedBlobStore(ChunkPack(settings.chunk_pack_path), files, settings.small_chunk_bytes)
+    turn = FileTurn(settings.blob_dir / "pack.turn") if settings.workers > 1 else None
+    return PackedBlobStore(ChunkPack(settings.chunk_pack_path, turn), files,
+                           settings.small_chunk_bytes)
 
 
 def _open_store(settings: Settings) -> tuple[ObjectStore, Any]:
@@ -247,7 +254,8 @@ def _open_store(settings: Settings) -> tuple[ObjectStore, Any]:
             gate = PostgresBucketGate(settings.event_store, settings.pg_budget.gates)
         elif settings.workers > 1:  # other workers write to the same SQLite file
             gate = FileBucketGate(settings.data_dir / "gates")
-        store = ObjectStore(env, gate, settings.read_cache_size)
+        turn = FileTurn(settings.data_dir / "events.turn") if settings.workers > 1 else None
+        store = ObjectStore(env, gate, settings.read_cache_size, turn)
         store.public_access_default = parse_switches(settings.public_access_block)
         if settings.kafka:
             relay_tracking = open_tracking(settings)
