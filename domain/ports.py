@@ -6,12 +6,24 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
+from uuid import UUID
 
 from domain.records import Chunk, WrappedKey
 
 # A chunk's bytes as read: large chunks come as views of a file mapped from the page
 # cache, which spares a copy; bytes-like either way.
 Piece = bytes | memoryview
+
+
+class CommitMarks(Protocol):
+    """Where several processes write one store and each caches aggregates for its
+    queries (`serve --workers N`): a committer marks the aggregates it changed, after
+    the commit and before answering; a cache keeps an aggregate only while its mark is
+    the one it saw before loading it."""
+
+    def mark(self, aggregate_ids: Iterable[UUID], position: int) -> None: ...
+
+    def stamp(self, aggregate_id: UUID) -> tuple[int, int]: ...
 
 
 class BucketGate(Protocol):

@@ -425,16 +425,15 @@ class Settings:
         return self.cluster_secret
 
     @property
-    def store_shared(self) -> bool:
-        """Other processes write to this process's event store too: API instances
-        sharing PostgreSQL, or the workers of `serve --workers N` sharing SQLite."""
-        return bool(self.event_store) or self.workers > 1
+    def read_cache_size(self) -> int:
+        """Queries are served from memory where every write to the store invalidates
+        them: the embedded SQLite store (its workers mark their commits for each other,
+        infra/eventstore/marks.py). API instances sharing PostgreSQL load each time."""
+        return 0 if self.event_store else self.aggregate_cache_size
 
     @property
-    def read_cache_size(self) -> int:
-        """Queries are served from memory only where this process makes every write:
-        the embedded SQLite store with one worker. Elsewhere they load each time."""
-        return 0 if self.store_shared else self.aggregate_cache_size
+    def commit_marks_path(self) -> Path:
+        return self.data_dir / "commit-marks"
 
     def event_store_env(self) -> dict[str, str]:
         """The `env` for ObjectStore: which eventsourcing recorder, and where."""

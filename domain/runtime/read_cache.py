@@ -1,7 +1,9 @@
-"""A cache of aggregates for queries, kept right by the commits of its own process.
+"""A cache of aggregates for queries, kept right by the commits of its own process,
+and by the commit marks of the others where several processes write one store
+(`serve --workers N`, domain.ports.CommitMarks).
 
-Sound only where every write to the event store passes through the one ObjectStore
-that owns the cache: the embedded shape, where one process owns the data directory.
+Sound only where every write to the event store passes through an ObjectStore that
+invalidates it: the embedded shape, one process or the workers of one data directory.
 Commands never read from it; they load aggregates from the store and so keep their
 optimistic-concurrency checks.
 """
@@ -39,13 +41,24 @@ def must_not_block() -> bool:
     return _memory_only.get()
 
 
+class _OwnCommitsOnly:
+    """CommitMarks where this process makes every write: nothing else to watch."""
+
+    def stamp(self, aggregate_id: UUID) -> tuple[int, int]:
+        return (0, 0)
+
+
 class ReadCache:
     """LRU of aggregate id -> aggregate. A load that overlapped a commit to the same
-    aggregate is served but not kept: it may hold the state from before the commit."""
+    aggregate is served but not kept: it may hold the state from before the commit.
+    With `marks` (other processes write too), a kept aggregate is served only while
+    its commit mark is the one seen before it was loaded."""
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, marks: Any = None) -> None:
         self._maxsize = maxsize
-        self._entries: OrderedDict[UUID, Any] = OrderedDict()
+        self._marks = marks or _OwnCommitsOnly()
+        # id -> (aggregate, the commit mark seen before loading it)
+        self._entries: OrderedDict[UUID, tuple[Any, tuple[int, int]]] = OrderedDict()
         self._lock = threading.Lock()
         self._epoch = 0  # counts commits seen
         self._committed_at: OrderedDict[UUID, int] = OrderedDict()  # id -> epoch of last commit
@@ -57,10 +70,11 @@ class ReadCache:
                 return self._hit(aggregate_id)  # type: ignore[no-any-return]
             except NotInMemory:
                 started = self._epoch
+        stamp = self._marks.stamp(aggregate_id)  # before loading: a later mark is news
         value = load()
         with self._lock:
             if self._last_commit(aggregate_id) <= started:
-                self._entries[aggregate_id] = value
+                self._entries[aggregate_id] = (value, stamp)
                 if len(self._entries) > self._maxsize:
                     self._entries.popitem(last=False)
         return value
@@ -75,7 +89,11 @@ class ReadCache:
             self._entries.move_to_end(aggregate_id)
         except KeyError:
             raise NotInMemory from None
-        return self._entries[aggregate_id]
+        value, stamp = self._entries[aggregate_id]
+        if self._marks.stamp(aggregate_id) != stamp:  # another process committed to it
+            del self._entries[aggregate_id]
+            raise NotInMemory
+        return value
 
     def committed(self, aggregate_ids: Iterable[UUID]) -> None:
         """Call after a commit: its aggregates are stale here from now on."""

@@ -22,7 +22,7 @@ from domain.errors import (
 )
 from domain.names import validate_object_key
 from domain.objects import ObjectKey
-from domain.ports import BucketGate
+from domain.ports import BucketGate, CommitMarks
 from domain.public_access import NONE_BLOCKED, PublicAccessBlock
 from domain.records import NULL_VERSION, Version
 from domain.runtime.group_commit import GroupCommit, Turns, Unit
@@ -53,11 +53,15 @@ class StoreCore(Application[Any]):
     def __init__(
         self, env: Mapping[str, str], gate: BucketGate | None = None, read_cache_size: int = 0,
         commit_turn: Callable[[], AbstractContextManager[None]] | None = None,
+        marks: CommitMarks | None = None,
     ) -> None:
         """`read_cache_size` > 0 only where this instance makes every write to the store
         (then its followers also read the events it committed last from memory).
         `commit_turn`: held around each write where other processes write the same
-        store file (SQLite's own wait for its lock sleeps, up to 100 ms a try)."""
+        store file (SQLite's own wait for its lock sleeps, up to 100 ms a try).
+        `marks`: where they do, the commit marks that keep every process's read cache
+        right (then the window of recent events is not kept)."""
+        self._marks = marks
         self.gate: BucketGate = gate or _NoGate()
         self._commit_turn = commit_turn or nullcontext
         # the operator's store-wide public access block (STRATA_PUBLIC_ACCESS_BLOCK)
@@ -66,9 +70,10 @@ class StoreCore(Application[Any]):
         self._group: GroupCommit[Unit] = GroupCommit(self._write_units)
         self._turns = Turns()
         self._reads: ReadCache | NoReadCache = (
-            ReadCache(read_cache_size) if read_cache_size > 0 else NoReadCache()
+            ReadCache(read_cache_size, marks) if read_cache_size > 0 else NoReadCache()
         )
-        self._recent = RecentEvents(RECENT_EVENTS) if read_cache_size > 0 else None
+        self._recent = (RecentEvents(RECENT_EVENTS) if read_cache_size > 0 and marks is None
+                        else None)
         super().__init__(env=dict(env))
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
@@ -88,7 +93,10 @@ class StoreCore(Application[Any]):
 
     def _notify(self, recordings: list[Recording[Any]]) -> None:
         if recordings:
-            self._reads.committed({r.domain_event.originator_id for r in recordings})
+            changed = {r.domain_event.originator_id for r in recordings}
+            if self._marks is not None:  # before anyone is told: other processes' caches
+                self._marks.mark(changed, max(r.notification.id for r in recordings))
+            self._reads.committed(changed)
             if self._recent is not None:
                 self._recent.committed(
                     Committed(r.notification.id, r.notification.topic, r.domain_event)

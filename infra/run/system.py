@@ -38,6 +38,7 @@ from infra.eventstore.gates import (
     LocalBucketGate,
     PostgresBucketGate,
 )
+from infra.eventstore.marks import MappedCommitMarks
 from infra.eventstore.postgres import prepared_store_env, retrying_connections, schema_lock
 from infra.exports.inventory import InventoryExporter
 from infra.geo.native_link import NativeSiteLink
@@ -254,8 +255,11 @@ def _open_store(settings: Settings) -> tuple[ObjectStore, Any]:
             gate = PostgresBucketGate(settings.event_store, settings.pg_budget.gates)
         elif settings.workers > 1:  # other workers write to the same SQLite file
             gate = FileBucketGate(settings.data_dir / "gates")
-        turn = FileTurn(settings.data_dir / "events.turn") if settings.workers > 1 else None
-        store = ObjectStore(env, gate, settings.read_cache_size, turn)
+        turn = marks = None
+        if settings.workers > 1:
+            turn = FileTurn(settings.data_dir / "events.turn")
+            marks = MappedCommitMarks(settings.commit_marks_path)
+        store = ObjectStore(env, gate, settings.read_cache_size, turn, marks)
         store.public_access_default = parse_switches(settings.public_access_block)
         if settings.kafka:
             relay_tracking = open_tracking(settings)

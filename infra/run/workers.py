@@ -21,6 +21,7 @@ import time
 from multiprocessing.process import BaseProcess
 
 from infra.data_dir_lock import DataDirLock
+from infra.eventstore.marks import MappedCommitMarks
 from infra.settings import Settings
 
 log = logging.getLogger("strata.workers")
@@ -84,6 +85,7 @@ def supervise(settings: Settings) -> None:
         worker.start()
         return worker
 
+    marks = MappedCommitMarks(settings.commit_marks_path)
     workers = {index: start(index) for index in range(settings.workers)}
     started_at = dict.fromkeys(workers, time.monotonic())
     try:
@@ -94,6 +96,8 @@ def supervise(settings: Settings) -> None:
                     continue
                 log.warning("worker %s (pid %s) exited with %s; starting it again", index,
                             worker.pid, worker.exitcode)
+                # it may have died between a commit and its mark: every cache reloads
+                marks.new_epoch()
                 if time.monotonic() - started_at[index] < RESTART_PAUSE_SECONDS:
                     time.sleep(RESTART_PAUSE_SECONDS)
                 workers[index] = start(index)
