@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -63,7 +63,6 @@ class StoreCore(Application[Any]):
         right (then the window of recent events is not kept)."""
         self._marks = marks
         self.gate: BucketGate = gate or _NoGate()
-        self._commit_turn = commit_turn or nullcontext
         # the operator's store-wide public access block (STRATA_PUBLIC_ACCESS_BLOCK)
         self.public_access_default: PublicAccessBlock = NONE_BLOCKED
         self._commit_listeners: list[Callable[[int], None]] = []
@@ -75,6 +74,13 @@ class StoreCore(Application[Any]):
         self._recent = (RecentEvents(RECENT_EVENTS) if read_cache_size > 0 and marks is None
                         else None)
         super().__init__(env=dict(env))
+        if commit_turn is not None:  # the rows' insert and commit only: encoding is not
+            insert = self.recorder.insert_events
+
+            def insert_in_turn(*args: Any, **kwargs: Any) -> Any:
+                with commit_turn():
+                    return insert(*args, **kwargs)
+            self.recorder.insert_events = insert_in_turn  # type: ignore[method-assign]
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         # infra.settings is the one reader of os.environ: use only what it passed us.
@@ -141,8 +147,7 @@ class StoreCore(Application[Any]):
         processing: ProcessingEvent[UUID] = ProcessingEvent()
         processing.events = [event for unit in units for event in unit.events]
         processing.aggregates = {a.id: a for unit in units for a in unit.aggregates}
-        with self._commit_turn():
-            recordings = self._record(processing)
+        recordings = self._record(processing)
         self._take_snapshots(processing)
         self._notify(recordings)
         newest: dict[UUID, int] = {}
