@@ -71,6 +71,13 @@ def _origins(name: str, raw: str) -> tuple[str, ...]:
     return tuple(_origin(name, part.strip()) for part in raw.split(",") if part.strip())
 
 
+def _views_from(raw: str) -> str:
+    if raw not in ("kafka", "store"):
+        raise SettingsError(f"STRATA_VIEWS_FROM={raw[:32]!r}: say kafka (the topic, the "
+                            "default) or store (the PostgreSQL log itself)")
+    return raw
+
+
 def _workers(count: int) -> int:
     if not 1 <= count <= 256:
         raise SettingsError(f"STRATA_WORKERS={count}: give 1 to 256 processes (1: one "
@@ -209,6 +216,10 @@ class Settings:
     # background workers. 1: one process, as ever.
     workers: int = 1
     worker_index: int = 0
+    # where a cluster's API instance feeds its views from: "kafka" (the topic) or
+    # "store" (the PostgreSQL log itself, woken by LISTEN/NOTIFY: milliseconds, not the
+    # broker's fetch wait; Kafka stays the log for workers and downstream consumers)
+    views_from: str = "kafka"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -328,6 +339,7 @@ class Settings:
             ),
             max_connections=int(number("STRATA_MAX_CONNECTIONS", defaults.max_connections)),
             workers=_workers(int(number("STRATA_WORKERS", defaults.workers))),
+            views_from=_views_from(env.get("STRATA_VIEWS_FROM") or defaults.views_from),
             worker_attempts=int(number("STRATA_WORKER_ATTEMPTS", defaults.worker_attempts)),
             worker_stall_seconds=number(
                 "STRATA_WORKER_STALL_SECONDS", defaults.worker_stall_seconds, float

@@ -38,6 +38,7 @@ from infra.eventstore.gates import (
     LocalBucketGate,
     PostgresBucketGate,
 )
+from infra.eventstore.log_notify import LogListener, install_log_trigger
 from infra.eventstore.marks import MappedCommitMarks
 from infra.eventstore.postgres import prepared_store_env, retrying_connections, schema_lock
 from infra.exports.inventory import InventoryExporter
@@ -151,6 +152,7 @@ class System:
     request_metrics: RequestMetrics = field(default_factory=RequestMetrics)
     role: str = "embedded"  # or "api" / "worker": a cluster process fed by Kafka
     feed: KafkaViewFeed | None = None  # the views' source in a cluster; else the store
+    log_listener: LogListener | None = None  # wakes the views where they follow PostgreSQL
     relay_lag: Callable[[float], tuple[int, float]] | None = None  # (events, seconds) at now
     relay_epoch: Callable[[], int] | None = None  # how many times the relay published the log
     membership: MembershipWatcher | None = None  # with blob nodes
@@ -169,6 +171,8 @@ class System:
             self.feed.start()
         else:
             self.runner.start()
+        if self.log_listener is not None:
+            self.log_listener.start()
         if self.membership is not None:
             self.membership.start()
         if background:
@@ -217,6 +221,8 @@ class System:
             self.blobs.close()  # after what sweeps or surveys the chunks has stopped
         if self.feed is not None:
             self.feed.stop()
+        if self.log_listener is not None:
+            self.log_listener.stop()
         if self._relay_tracking is not None:
             self._relay_tracking.close()
         self.runner.stop()
@@ -260,6 +266,10 @@ def _open_store(settings: Settings) -> tuple[ObjectStore, Any]:
             turn = FileTurn(settings.data_dir / "events.turn")
             marks = MappedCommitMarks(settings.commit_marks_path)
         store = ObjectStore(env, gate, settings.read_cache_size, turn, marks)
+        if settings.event_store:  # views may follow the log itself (STRATA_VIEWS_FROM)
+            recorder: Any = store.recorder
+            install_log_trigger(settings.event_store, recorder.datastore.schema,
+                                recorder.events_table_name)
         store.public_access_default = parse_switches(settings.public_access_block)
         if settings.kafka:
             relay_tracking = open_tracking(settings)
@@ -298,7 +308,10 @@ def _open_system(settings: Settings, role: str, lock: DataDirLock | None) -> Sys
     settings.check_blob_backend()
     views = RocksDBViewStore(settings.views_dir)
     runner = ProjectionRunner(store, views, all_projections())
-    if role != "embedded":
+    log_listener = None
+    if role == "api" and settings.views_from == "store":
+        log_listener = LogListener(settings.event_store, runner.wake)
+    elif role != "embedded":
         feed = KafkaViewFeed(runner, views, settings.require_kafka(), settings.kafka_topic,
                              f"strata-views-{role}-{settings.instance_name}",
                              settings.kafka_partitions, settings.kafka_fetch_wait_ms,
@@ -376,6 +389,7 @@ def _open_system(settings: Settings, role: str, lock: DataDirLock | None) -> Sys
         inventory=inventory,
         role=role,
         feed=feed,
+        log_listener=log_listener,
         relay_lag=None if relay_tracking is None else functools.partial(
             relay_lag, store, relay_tracking),
         relay_epoch=relay_epoch,
