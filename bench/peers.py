@@ -186,6 +186,17 @@ class RawFilePeer(Peer):
                      str(self.port)])
 
 
+class MemoryPeer(Peer):
+    """Bare Starlette answering GET from memory: the ceiling for a Python server's GET."""
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__("bare-starlette", s3=False, can_put=False, workdir=workdir)
+
+    def start(self) -> None:
+        self.port = free_port()
+        self._spawn([sys.executable, "-m", "bench.memory_app", str(self.port)])
+
+
 class NginxPeer(Peer):
     """nginx serving static files: the ceiling for GET on this machine."""
 

@@ -25,6 +25,7 @@ import httpx
 from bench import wrk
 from bench.peers import (
     CephPeer,
+    MemoryPeer,
     MotoPeer,
     NginxPeer,
     Peer,
@@ -144,7 +145,7 @@ def run_suite(seconds: float, levels: list[int], only: set[str] | None,
         files = work / "static"
         files.mkdir(mode=0o755)
         peers: list[Peer] = [StrataPeer(work), MotoPeer(work), RawFilePeer(work),
-                             NginxPeer(work, files)]
+                             MemoryPeer(work), NginxPeer(work, files)]
         if CephPeer.available():
             peers.insert(0, CephPeer(work))
         if servers is not None:
