@@ -125,3 +125,44 @@ def test_killing_the_leader_moves_the_background_workers(workers: Server) -> Non
         assert s3.get_object(Bucket="kept", Key=f"k{n}")["Body"].read() == \
             b"acknowledged %d" % n
     assert workers.process is not None and workers.process.poll() is None
+
+
+def test_a_worker_killed_during_writes_loses_no_acknowledged_write(workers: Server) -> None:
+    """Writers keep going while one worker is killed with SIGKILL: every write that was
+    answered 200 is there afterwards, through any worker; the others kept serving."""
+    seen = _every_worker(workers)
+    make_client(workers).create_bucket(Bucket="steady")
+    acknowledged: dict[str, bytes] = {}
+    failed: list[str] = []
+    stop = threading.Event()
+
+    def writer(n: int) -> None:
+        s3 = make_client(workers)
+        round_ = 0
+        while not stop.is_set():
+            key, body = f"w{n}/{round_}", f"{n}-{round_}".encode()
+            try:
+                s3.put_object(Bucket="steady", Key=key, Body=body)
+                acknowledged[key] = body
+            except Exception as error:  # a connection the killed worker held
+                failed.append(f"{key}: {type(error).__name__}")
+            round_ += 1
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: len(acknowledged) >= 30, 30, "the writers made no progress")
+    victim = next(h for h in seen.values() if not h["leads"])
+    os.kill(victim["pid"], signal.SIGKILL)
+    before = len(acknowledged)
+    wait_until(lambda: len(acknowledged) >= before + 30, 30,
+               "writes stopped after one worker was killed")
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    reader = make_client(workers)
+    for key, body in acknowledged.items():
+        assert reader.get_object(Bucket="steady", Key=key)["Body"].read() == body, key
+    listed = reader.list_objects_v2(Bucket="steady", MaxKeys=1000).get("KeyCount", 0)
+    assert listed >= len(acknowledged)
+    assert len(failed) <= 3, failed  # at most the writes in flight on the killed worker
