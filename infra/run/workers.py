@@ -11,6 +11,8 @@ the others keep serving meanwhile. Ctrl-C or SIGTERM stops them all.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import dataclasses
 import logging
 import multiprocessing
@@ -27,6 +29,7 @@ from infra.settings import Settings
 log = logging.getLogger("strata.workers")
 RESTART_PAUSE_SECONDS = 1.0  # a worker that keeps dying is started again at most this often
 _STOP_SECONDS = 20.0
+_PR_SET_PDEATHSIG = 1
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -47,8 +50,22 @@ def _prepare(settings: Settings) -> None:
 
 def _worker(settings: Settings, sockets: tuple[socket.socket, socket.socket]) -> None:
     from infra.run.serve import serve_worker
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # uvicorn's loop sets its own handlers
+    # Until its loop sets handlers that stop it gracefully, a signal ends a starting
+    # worker at once (it has answered nothing yet) rather than reach the supervisor's.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _end_with_the_supervisor()
     serve_worker(settings, sockets)
+
+
+def _end_with_the_supervisor() -> None:
+    """SIGTERM when the supervisor dies, however it dies (Linux's parent-death
+    signal): no worker outlives it, holding the ports and the data dir."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() == 1:  # it died before the line above took effect
+        os._exit(0)
 
 
 def supervise(settings: Settings) -> None:

@@ -6,6 +6,7 @@ function refuses or for a request out of bounds."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -15,10 +16,30 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from api.s3 import sigv4
-from tests.conftest import Server
+from tests.conftest import Server, free_port, server_env
 from tests.s3.conftest import make_client
 
-BOB_AK, BOB_SK = "BOBPRESIGNKEY0000001", "bob-presign-secret-000000000"
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the module: each test its own buckets and users."""
+    srv = Server(tmp_path_factory.mktemp("presign") / "data", free_port(), free_port(),
+                 server_env())
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _user(server: Server, name: str) -> tuple[str, str]:
+    """A new user's access key and secret."""
+    access_key = f"AK{name.upper().replace('-', '')}".ljust(20, "0")[:20]
+    secret = f"{name}-presign-secret-0000000000"
+    r = httpx.post(f"{server.api}/admin/users", headers=server.token(), json={
+        "name": name, "access_key": access_key, "secret_key": secret})
+    assert r.status_code == 201, r.text
+    return access_key, secret
 
 
 def test_the_signer_agrees_with_botocore() -> None:
@@ -106,9 +127,7 @@ def test_the_console_origin_may_call_the_s3_door_from_a_browser(server: Server) 
 
 def test_nothing_is_signed_for_a_refused_or_malformed_request(server: Server) -> None:
     root = server.token()
-    assert httpx.post(f"{server.api}/admin/users", headers=root, json={
-        "name": "bob", "access_key": BOB_AK, "secret_key": BOB_SK}).status_code == 201
-    bob = server.token(BOB_AK, BOB_SK)
+    bob = server.token(*_user(server, "refused"))
     s3 = make_client(server)
     s3.create_bucket(Bucket="roots")
     s3.put_object(Bucket="roots", Key="secret.txt", Body=b"mine")
@@ -136,15 +155,15 @@ def test_nothing_is_signed_for_a_refused_or_malformed_request(server: Server) ->
 @pytest.mark.parametrize("change", ["deactivate", "delete"])
 def test_a_url_dies_with_its_key(server: Server, change: str) -> None:
     root = server.token()
-    assert httpx.post(f"{server.api}/admin/users", headers=root, json={
-        "name": "bob", "access_key": BOB_AK, "secret_key": BOB_SK}).status_code == 201
-    make_client(server, BOB_AK, BOB_SK).create_bucket(Bucket="bobs")
-    url = _url(server, server.token(BOB_AK, BOB_SK), "bobs", operation="put", key="k")
+    access_key, secret = _user(server, f"dies-{change}")
+    make_client(server, access_key, secret).create_bucket(Bucket=f"dies-{change}")
+    url = _url(server, server.token(access_key, secret), f"dies-{change}", operation="put",
+               key="k")
     if change == "deactivate":
-        r = httpx.put(f"{server.api}/admin/keys/{BOB_AK}", headers=root,
+        r = httpx.put(f"{server.api}/admin/keys/{access_key}", headers=root,
                       json={"active": False})
     else:
-        r = httpx.delete(f"{server.api}/admin/keys/{BOB_AK}", headers=root)
+        r = httpx.delete(f"{server.api}/admin/keys/{access_key}", headers=root)
     assert r.status_code in (200, 204), r.text
     assert httpx.put(url, content=b"late").status_code == 403
 
@@ -167,9 +186,7 @@ def test_a_buckets_settings_as_s3_documents(server: Server) -> None:
     assert httpx.get(_url(server, root, "configured", operation="get_setting",
                           setting="cors")).status_code == 404
 
-    assert httpx.post(f"{server.api}/admin/users", headers=root, json={
-        "name": "bob", "access_key": BOB_AK, "secret_key": BOB_SK}).status_code == 201
-    bob = server.token(BOB_AK, BOB_SK)
+    bob = server.token(*_user(server, "not-owner"))
     for operation in ("get_setting", "put_setting", "delete_setting"):
         refused = _presign(server, bob, "configured", operation=operation, setting="policy")
         assert refused.status_code == 403, operation

@@ -10,7 +10,6 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,10 +21,12 @@ from tests.s3.conftest import make_client
 WORKERS = 2
 
 
-@pytest.fixture
-def workers(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path / "data", free_port(), free_port(), server_env(),
-                 args=("--workers", str(WORKERS)))
+@pytest.fixture(scope="module")
+def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server of two workers for the module (each test its own buckets; the ones
+    that kill a worker leave it restarted)."""
+    srv = Server(tmp_path_factory.mktemp("workers") / "data", free_port(), free_port(),
+                 server_env(), args=("--workers", str(WORKERS)))
     srv.start()
     try:
         yield srv
@@ -166,3 +167,28 @@ def test_a_worker_killed_during_writes_loses_no_acknowledged_write(workers: Serv
     listed = reader.list_objects_v2(Bucket="steady", MaxKeys=1000).get("KeyCount", 0)
     assert listed >= len(acknowledged)
     assert len(failed) <= 3, failed  # at most the writes in flight on the killed worker
+
+
+def test_no_worker_outlives_a_killed_supervisor(tmp_path_factory: pytest.TempPathFactory
+                                                ) -> None:
+    srv = Server(tmp_path_factory.mktemp("orphans") / "data", free_port(), free_port(),
+                 server_env(), args=("--workers", str(WORKERS)))
+    srv.start()
+    try:
+        pids = [h["pid"] for h in _every_worker(srv).values()]
+        srv.kill()  # SIGKILL: the supervisor stops nothing itself
+
+        def all_gone() -> bool:
+            gone = 0
+            for pid in pids:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    gone += 1
+            return gone == len(pids)
+        wait_until(all_gone, 30, "workers outlived their supervisor")
+        # the ports are free for a new server
+        srv.start()
+        assert _health(srv)["status"] == "ok"
+    finally:
+        srv.stop()
