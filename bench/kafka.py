@@ -62,16 +62,21 @@ class RelayThread:
         self._thread.join(30)
 
 
+def _commit_one(store: ObjectStore, prefix: str, n: int) -> int:
+    """A new key's first version, committed alone; the log position it reached."""
+    now = datetime.now(UTC)
+    obj = ObjectKey.create(BUCKET, f"{prefix}/{n:06d}", now)
+    obj.put_version(_version(n, now), "Unversioned", SYSTEM_META, now)
+    store.save(obj)
+    return store.current_position()
+
+
 def commit_latencies(store: ObjectStore, runner: ProjectionRunner, commits: int,
                      prefix: str) -> list[float]:
     """ms from a PUT's commit to the views having it, one commit at a time."""
     latencies = []
     for n in range(commits):
-        now = datetime.now(UTC)
-        obj = ObjectKey.create(BUCKET, f"{prefix}/{n:06d}", now)
-        obj.put_version(_version(n, now), "Unversioned", SYSTEM_META, now)
-        store.save(obj)
-        position = store.current_position()
+        position = _commit_one(store, prefix, n)
         committed = time.perf_counter()
         runner.wait_for(position, timeout=30)
         latencies.append((time.perf_counter() - committed) * 1000)
@@ -85,11 +90,7 @@ def notified_latencies(store: ObjectStore, runner: ProjectionRunner, commits: in
     notification wakes the views (no read barrier asks them to catch up)."""
     latencies = []
     for n in range(commits):
-        now = datetime.now(UTC)
-        obj = ObjectKey.create(BUCKET, f"{prefix}/{n:06d}", now)
-        obj.put_version(_version(n, now), "Unversioned", SYSTEM_META, now)
-        store.save(obj)
-        position = store.current_position()
+        position = _commit_one(store, prefix, n)
         committed = time.perf_counter()
         while runner.position < position:
             time.sleep(0.0002)

@@ -4,6 +4,7 @@ workers as real processes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import subprocess
 import sys
@@ -162,7 +163,15 @@ def register_nodes(server: Server, nodes: list[Node], others: list[Server]) -> N
 @pytest.fixture
 def two_apis(cluster_env: dict[str, str], relay: Role, nodes: list[Node], tmp_path: Path
              ) -> Iterator[list[Server]]:
-    servers = [api_instance(tmp_path, cluster_env, name) for name in ("api-a", "api-b")]
+    with started_apis(cluster_env, nodes, tmp_path) as servers:
+        yield servers
+
+
+@contextlib.contextmanager
+def started_apis(env: dict[str, str], nodes: list[Node], tmp_path: Path,
+                 names: tuple[str, ...] = ("api-a", "api-b")) -> Iterator[list[Server]]:
+    """API instances started together, storing on `nodes`; stopped after."""
+    servers = [api_instance(tmp_path, env, name) for name in names]
     try:
         start_together(servers)
         register_nodes(servers[0], nodes, servers)

@@ -17,8 +17,8 @@ import pytest
 from infra.eventstore.log_notify import LogListener
 from infra.run.system import open_system
 from infra.settings import Settings
-from tests.conftest import Server, start_together, wait_until
-from tests.kafka.conftest import Role, api_instance, register_nodes
+from tests.conftest import Server, wait_until
+from tests.kafka.conftest import Role, started_apis
 from tests.nodes.conftest import Node
 from tests.s3.conftest import make_client
 
@@ -26,15 +26,9 @@ from tests.s3.conftest import make_client
 @pytest.fixture
 def two_apis_from_store(cluster_env: dict[str, str], relay: Role, nodes: list[Node],
                         tmp_path: Path) -> Iterator[list[Server]]:
-    env = {**cluster_env, "STRATA_VIEWS_FROM": "store"}
-    servers = [api_instance(tmp_path, env, name) for name in ("api-a", "api-b")]
-    try:
-        start_together(servers)
-        register_nodes(servers[0], nodes, servers)
+    with started_apis({**cluster_env, "STRATA_VIEWS_FROM": "store"}, nodes,
+                      tmp_path) as servers:
         yield servers
-    finally:
-        for server in servers:
-            server.stop()
 
 
 def test_instances_read_and_list_each_others_writes_without_the_topic(
