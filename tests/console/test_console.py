@@ -29,6 +29,21 @@ from tests.s3.conftest import make_client
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 BOB_AK, BOB_SK = "BOBCONSOLEKEY000001", "bob-console-secret-0000000"
+HANK_AK, HANK_SK = "HANKCONSOLEKEY00001", "hank-console-secret-000000"
+RITA_AK, RITA_SK = "RITACONSOLEKEY00001", "rita-console-secret-000000"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One `strata serve` for the module's tests (each its own buckets and users); the
+    single sign-on test starts its own."""
+    srv = Server(tmp_path_factory.mktemp("console") / "data", free_port(), free_port(),
+                 server_env())
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
 
 
 @pytest.fixture(scope="module")
@@ -225,17 +240,17 @@ def test_history_of_two_users_and_a_folder_restored_to_an_instant(
     that folder restored after the dry run says what it would do."""
     admin = server.token()
     assert httpx.post(f"{server.api}/admin/users", headers=admin, json={
-        "name": "bob", "access_key": BOB_AK, "secret_key": BOB_SK}).status_code == 201
+        "name": "hank", "access_key": HANK_AK, "secret_key": HANK_SK}).status_code == 201
     root = make_client(server)
     root.create_bucket(Bucket="timeline")
     root.put_bucket_versioning(Bucket="timeline",
                                VersioningConfiguration={"Status": "Enabled"})
     assert httpx.put(f"{server.api}/buckets/timeline/acl", headers=admin, json={"grants": [
         {"grantee": "user:root", "permission": "FULL_CONTROL"},
-        {"grantee": "user:bob", "permission": "WRITE"}]}).status_code == 200
+        {"grantee": "user:hank", "permission": "WRITE"}]}).status_code == 200
     first = root.put_object(Bucket="timeline", Key="docs/plan.txt", Body=b"root's plan")
-    make_client(server, BOB_AK, BOB_SK).put_object(Bucket="timeline", Key="docs/plan.txt",
-                                                   Body=b"bob's plan")
+    make_client(server, HANK_AK, HANK_SK).put_object(Bucket="timeline", Key="docs/plan.txt",
+                                                   Body=b"hank's plan")
     root.put_object(Bucket="timeline", Key="docs/notes.txt", Body=b"notes")
     before_delete = datetime.now(UTC)
     time.sleep(0.05)
@@ -253,7 +268,7 @@ def test_history_of_two_users_and_a_folder_restored_to_an_instant(
         rows = page.locator("#history tbody tr")
         expect(rows).to_have_count(2)
         who = [r.locator("td").nth(2).inner_text() for r in rows.all()]
-        assert who == ["root", "bob"]
+        assert who == ["root", "hank"]
         assert rows.first.locator("td").nth(1).inner_text() == "written"
         with page.expect_download() as downloading:
             page.get_by_role("button", name=f"Download version {first['VersionId']}").click()
@@ -281,7 +296,7 @@ def test_history_of_two_users_and_a_folder_restored_to_an_instant(
         assert root.get_object(Bucket="timeline", Key="docs/notes.txt")["Body"].read() == \
             b"notes"
         assert root.get_object(Bucket="timeline", Key="docs/plan.txt")["Body"].read() == \
-            b"bob's plan"
+            b"hank's plan"
     finally:
         context.close()
 
@@ -329,7 +344,7 @@ def test_signing_in_and_opening_a_bucket_by_keyboard_alone(page: Page, server: S
     page.keyboard.press("Enter")
     expect(page.get_by_label("New bucket")).to_be_focused()
     expect(page.locator("tr[data-bucket='keyed']")).to_be_visible()
-    for _ in range(20):  # Tab along to the bucket's own button, then open it with Enter
+    for _ in range(80):  # Tab along to the bucket's own button, then open it with Enter
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.getAttribute('aria-label')") == \
                 "Open bucket keyed":
@@ -403,24 +418,24 @@ def test_a_refused_upload_stores_nothing_and_says_why(page: Page, server: Server
                                                      tmp_path: Path) -> None:
     admin = server.token()
     assert httpx.post(f"{server.api}/admin/users", headers=admin, json={
-        "name": "bob", "access_key": BOB_AK, "secret_key": BOB_SK}).status_code == 201
-    bob = make_client(server, BOB_AK, BOB_SK)
-    bob.create_bucket(Bucket="bobs")
-    bob.put_object(Bucket="bobs", Key="sealed/.keep", Body=b"")
-    bob.put_bucket_policy(Bucket="bobs", Policy=json.dumps({"Statement": [{
+        "name": "rita", "access_key": RITA_AK, "secret_key": RITA_SK}).status_code == 201
+    rita = make_client(server, RITA_AK, RITA_SK)
+    rita.create_bucket(Bucket="ritas")
+    rita.put_object(Bucket="ritas", Key="sealed/.keep", Body=b"")
+    rita.put_bucket_policy(Bucket="ritas", Policy=json.dumps({"Statement": [{
         "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
-        "Resource": "arn:aws:s3:::bobs/sealed/*"}]}))
+        "Resource": "arn:aws:s3:::ritas/sealed/*"}]}))
     refused = re.compile(r"Failed to load resource: .* status of 403 ")
     picked = tmp_path / "note.txt"
     picked.write_bytes(b"not allowed in")
-    _sign_in(page, server, BOB_AK, BOB_SK)
-    page.get_by_role("button", name="Open bucket bobs").click()
+    _sign_in(page, server, RITA_AK, RITA_SK)
+    page.get_by_role("button", name="Open bucket ritas").click()
     page.get_by_role("button", name="Open folder sealed/").click()
     page.get_by_label("Files…").set_input_files(str(picked))
     failed = page.locator("#uploads li[data-key='sealed/note.txt'][data-failed]")
     expect(failed).to_contain_text("failed: You are not allowed to do that.")
     expect(page.get_by_role("alert")).to_have_text("1 of 1 uploads failed: see the list.")
-    assert [o["Key"] for o in bob.list_objects_v2(Bucket="bobs")["Contents"]] == [
+    assert [o["Key"] for o in rita.list_objects_v2(Bucket="ritas")["Contents"]] == [
         "sealed/.keep"]
     assert [p for p in page.problems if not refused.match(p + " ")] == []  # type: ignore
 
