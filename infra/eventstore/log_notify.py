@@ -24,8 +24,17 @@ RETRY_SECONDS = 1.0
 
 
 def install_log_trigger(conninfo: str, schema: str, table: str) -> None:
-    """Idempotent: every process of a cluster runs it at start (under the schema lock)."""
+    """Every process of a cluster calls it at start (under the schema lock); only the
+    first creates the trigger. Creating one locks the events table against inserts, so
+    a process that starts while the others serve must not do it again."""
     with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as db:
+        found = db.execute(
+            "SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE t.tgname = 'strata_log_notify' AND c.relname = %s AND n.nspname = %s",
+            (table, schema)).fetchone()
+        if found is not None:
+            return
         db.execute(sql.SQL(
             "CREATE OR REPLACE FUNCTION {schema}.strata_log_notify() RETURNS trigger "
             "LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify({channel}, ''); "
