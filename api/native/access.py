@@ -3,12 +3,15 @@ and the request's facts (issue 24): the same decisions as the S3 door's."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from starlette.requests import Request
 
 from domain.access import Action, Principal, authorize, policy_of
 from domain.application import BucketInfo
+from domain.errors import MethodNotAllowed, NoSuchKey, NoSuchVersion
 from domain.policy import BUCKET_ARN, RequestFacts
 from domain.records import Acl, Version
 
@@ -68,3 +71,17 @@ def allow(request: Request | None, principal: Principal | None, action: Action,
                              iam_action or DEFAULT_ACTIONS[action], resource,
                              _values(request, principal, version))
     authorize(principal, action, info.acl, object_acl, policy, facts, info.blocked)
+
+
+@contextmanager
+def told_only_to_listers(request: Request | None, principal: Principal | None,
+                         info: BucketInfo) -> Iterator[None]:
+    """Around a lookup of an object or a version: that it does not exist (or is a delete
+    marker) is told only to callers who may list the bucket; the others get AccessDenied
+    either way."""
+    try:
+        yield
+    except (NoSuchKey, NoSuchVersion, MethodNotAllowed):
+        allow(request, principal, Action.LIST_BUCKET, info)
+        raise
+

@@ -17,14 +17,13 @@ from starlette.responses import Response
 from api.auth import optional_principal, required_principal
 from api.blocking import blocking
 from api.context import request_meta, system_of
-from api.native.access import allow
+from api.native.access import allow, told_only_to_listers
 from api.native.buckets import acl_from_body
 from api.native.common import json_body, json_response, now, text_field
 from api.native.errors import MalformedRequest
 from api.native.objects import metadata_json
 from api.operations import new_version_id, record_version
 from domain.access import Action
-from domain.errors import NoSuchKey, NoSuchVersion
 from domain.names import validate_object_key
 from domain.records import Version
 
@@ -37,11 +36,8 @@ async def object_acl(request: Request) -> Response:
     bucket, key = request.path_params["bucket"], request.path_params["key"]
     version_id = request.query_params.get("version_id")
     info = await blocking(system.store.get_bucket, bucket)
-    try:
+    with told_only_to_listers(request, principal, info):
         found = await blocking(system.store.get_object, bucket, key, version_id)
-    except (NoSuchKey, NoSuchVersion):
-        allow(request, principal, Action.LIST_BUCKET, info)  # tell only who may list
-        raise
     acl = found.version["acl"]
     if request.method == "GET":
         allow(request, principal, Action.READ_OBJECT_ACL, info, acl, key=key,
@@ -64,11 +60,8 @@ async def restore_version(request: Request) -> Response:
     if not version_id or len(version_id) > MAX_VERSION_ID_CHARS:
         raise MalformedRequest("version_id must name a version of the object")
     info = await blocking(system.store.get_bucket, bucket)
-    try:
+    with told_only_to_listers(request, principal, info):
         old = await blocking(system.store.get_object_version_record, bucket, key, version_id)
-    except (NoSuchKey, NoSuchVersion):
-        allow(request, principal, Action.LIST_BUCKET, info)
-        raise
     allow(request, principal, Action.READ_OBJECT, info, old["acl"], key=key, version=old,
           iam_action="s3:GetObjectVersion")
     allow(request, principal, Action.WRITE_OBJECTS, info, key=key, iam_action="s3:PutObject")

@@ -16,7 +16,7 @@ from api.auth import optional_principal
 from api.blocking import blocking
 from api.context import request_meta, system_of
 from api.ingest import ingest
-from api.native.access import allow
+from api.native.access import allow, told_only_to_listers
 from api.native.common import int_param, json_response, now
 from api.native.errors import MalformedRequest
 from api.native.history import authorize_past_read, instant_param, list_as_of, version_as_of
@@ -34,7 +34,7 @@ from api.sse import SSE_C, Sealing, new_sealing, sealed_version
 from api.system import System
 from domain.access import Action, Principal, canned_acl, may_bypass_governance
 from domain.application import BucketInfo, ObjectInfo
-from domain.errors import CustomerKeyRequired, MethodNotAllowed, NoSuchKey, NoSuchVersion
+from domain.errors import CustomerKeyRequired, NoSuchKey
 from domain.names import validate_object_key, validate_prefix
 from domain.objects import ObjectKey
 from domain.records import Version, check_representation, check_user_metadata
@@ -204,15 +204,12 @@ async def _readable_version(
     moment = instant_param(request)
     if moment is not None and version_id is not None:
         raise MalformedRequest("Name a version with version_id or an instant with as_of, not both")
-    try:
+    with told_only_to_listers(request, principal, info):
         if moment is None:
             found: ObjectInfo = await blocking(system.store.get_object, info.name, key, version_id)
             version = found.version
         else:
             version = await blocking(version_as_of, system, info.name, key, moment)
-    except (NoSuchKey, NoSuchVersion, MethodNotAllowed):
-        allow(request, principal, Action.LIST_BUCKET, info)
-        raise
     if moment is None:
         allow(request, principal, Action.READ_OBJECT, info, version["acl"], key=key,
               version=version,

@@ -23,7 +23,7 @@ from starlette.responses import Response
 from api.auth import required_principal
 from api.blocking import blocking
 from api.context import system_of
-from api.native.access import allow
+from api.native.access import allow, told_only_to_listers
 from api.native.common import json_body, json_response, text_field
 from api.native.errors import MalformedRequest
 from api.s3 import sigv4
@@ -33,7 +33,6 @@ from api.sessions import open_session
 from api.system import System
 from domain.access import SSO_KEY_PREFIX, Action, Principal
 from domain.application import BucketInfo
-from domain.errors import NoSuchKey, NoSuchVersion
 from domain.names import validate_object_key
 
 MAX_SECONDS = 7 * 24 * 3600  # as long as S3 lets a presigned URL live
@@ -159,11 +158,8 @@ def _authorize(request: Request, system: System, principal: Principal, info: Buc
               iam_action=target.iam_action)
     else:
         version_id = dict(target.query).get("versionId")
-        try:
+        with told_only_to_listers(request, principal, info):
             found = system.store.get_object(info.name, target.key, version_id)
-        except (NoSuchKey, NoSuchVersion):
-            allow(request, principal, Action.LIST_BUCKET, info)  # tell only who may list
-            raise
         allow(request, principal, Action.READ_OBJECT, info, found.version["acl"],
               key=target.key, version=found.version, iam_action=target.iam_action)
 
