@@ -32,15 +32,12 @@ def _readable(system: System) -> tuple[set[str], int]:
 
 
 def _disk(member: Any) -> dict[str, Any]:
-    """A node's disk as it says (bytes_total, bytes_free); nothing when it is down or
-    does not answer now."""
+    """A node's disk as it said at its last health probe (bytes_total, bytes_free);
+    nothing while it is down."""
     if member is None or member.down:
         return {}
-    try:
-        said = member.client.health()
-    except Exception:  # a node that fails to answer now just shows no disk
-        return {}
-    return {k: said[k] for k in ("bytes_total", "bytes_free") if isinstance(said.get(k), int)}
+    return {k: member.said[k] for k in ("bytes_total", "bytes_free")
+            if isinstance(member.said.get(k), int)}
 
 
 def _overall(system: System) -> dict[str, Any]:

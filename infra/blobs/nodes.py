@@ -44,6 +44,7 @@ class Member:
     state: str  # domain.nodes ACTIVE or DRAINING
     last_seen: float
     down: bool = False
+    said: dict[str, object] = field(default_factory=dict)  # its last /health answer
 
 
 @dataclass
@@ -122,7 +123,8 @@ class NodeBlobStore:
         results = list(self._pool.map(_answers, [m.client for m in members]))
         now = self._clock()
         for member, answered in zip(members, results, strict=True):
-            if answered:
+            if answered is not None:
+                member.said = answered
                 if member.down:
                     log.warning("blob node %s is back up", member.client.node_id)
                 member.last_seen, member.down = now, False
@@ -386,12 +388,11 @@ class NodeBlobStore:
 
 
 
-def _answers(client: NodeClient) -> bool:
+def _answers(client: NodeClient) -> dict[str, object] | None:
     try:
-        client.health()
+        return client.health()
     except NodeError:
-        return False
-    return True
+        return None
 
 
 def _pages(client: NodeClient) -> Iterator[StoredChunk]:
