@@ -41,13 +41,6 @@ def must_not_block() -> bool:
     return _memory_only.get()
 
 
-class _OwnCommitsOnly:
-    """CommitMarks where this process makes every write: nothing else to watch."""
-
-    def stamp(self, aggregate_id: UUID) -> tuple[int, int]:
-        return (0, 0)
-
-
 class ReadCache:
     """LRU of aggregate id -> aggregate. A load that overlapped a commit to the same
     aggregate is served but not kept: it may hold the state from before the commit.
@@ -56,9 +49,9 @@ class ReadCache:
 
     def __init__(self, maxsize: int, marks: Any = None) -> None:
         self._maxsize = maxsize
-        self._marks = marks or _OwnCommitsOnly()
-        # id -> (aggregate, the commit mark seen before loading it)
-        self._entries: OrderedDict[UUID, tuple[Any, tuple[int, int]]] = OrderedDict()
+        self._marks = marks  # None: this process makes every write
+        # id -> (aggregate, the commit mark seen before loading it, or None)
+        self._entries: OrderedDict[UUID, tuple[Any, tuple[int, int] | None]] = OrderedDict()
         self._lock = threading.Lock()
         self._epoch = 0  # counts commits seen
         self._committed_at: OrderedDict[UUID, int] = OrderedDict()  # id -> epoch of last commit
@@ -70,7 +63,8 @@ class ReadCache:
                 return self._hit(aggregate_id)  # type: ignore[no-any-return]
             except NotInMemory:
                 started = self._epoch
-        stamp = self._marks.stamp(aggregate_id)  # before loading: a later mark is news
+        # before loading: a later mark is news
+        stamp = self._marks.stamp(aggregate_id) if self._marks is not None else None
         value = load()
         with self._lock:
             if self._last_commit(aggregate_id) <= started:
@@ -90,7 +84,8 @@ class ReadCache:
         except KeyError:
             raise NotInMemory from None
         value, stamp = self._entries[aggregate_id]
-        if self._marks.stamp(aggregate_id) != stamp:  # another process committed to it
+        if stamp is not None and self._marks.stamp(aggregate_id) != stamp:
+            # another process committed to it since it was loaded
             del self._entries[aggregate_id]
             raise NotInMemory
         return value

@@ -20,9 +20,6 @@ class Leads(Protocol):
 
     def start_background(self) -> None: ...
 
-    @property
-    def settings(self) -> object: ...
-
 
 class Leadership:
     def __init__(self, path: str, elected: Leads, poll_seconds: float = POLL_SECONDS) -> None:
@@ -33,11 +30,6 @@ class Leadership:
         self._fd: int | None = None
         self._thread = threading.Thread(target=self._run, name="leadership", daemon=True)
         self._thread.start()
-
-    @classmethod
-    def of(cls, system: Leads) -> Leadership:
-        data_dir = system.settings.data_dir  # type: ignore[attr-defined]
-        return cls(str(data_dir / "leader.lock"), system)
 
     def _run(self) -> None:
         fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)

@@ -184,4 +184,5 @@ def serve_worker(settings: Settings, sockets: tuple[socket.socket, socket.socket
     """One worker of `serve --workers N`: both doors on the supervisor's sockets; the
     background workers once it leads."""
     configure_logging(settings)
-    uvloop.run(_serve(settings, "embedded", sockets, Leadership.of))
+    lock = str(settings.data_dir / "leader.lock")
+    uvloop.run(_serve(settings, "embedded", sockets, lambda system: Leadership(lock, system)))
