@@ -20,7 +20,7 @@ from api.auth import Unauthorized
 from api.blocking import blocking
 from api.context import system_of
 from api.exposition import CONTENT_TYPE, counter, gauge, labelled, metrics_allowed
-from api.system import System, nodes_of
+from api.system import Follower, System, nodes_of
 from projections.base import ViewReader
 from projections.buckets import list_buckets
 from projections.object_listing import bucket_stats
@@ -93,11 +93,19 @@ def _node_families(system: System) -> Iterator[Metric]:
                 "bad, not yet taken by the repairer", len(nodes.repairs.found))
 
 
+def log_followers(system: System) -> dict[str, Follower]:
+    """The workers that follow this process's log, by name: the embedded store's (a
+    `strata worker` follows Kafka, and API instances run none)."""
+    if system.role != "embedded":
+        return {}
+    return {f.name.removeprefix("worker:"): f
+            for f in (system.gc_follower, system.replication_follower) if f is not None}
+
+
 def _worker_families(system: System, head: int) -> Iterator[Metric]:
-    followers = [f for f in (system.gc_follower, system.replication_follower)
-                 if f is not None]
-    if system.role == "embedded":  # a `strata worker` follows Kafka, not this log
-        positions = {f.name.removeprefix("worker:"): f.position for f in followers}
+    followers = log_followers(system)
+    if followers:
+        positions = {name: f.position for name, f in followers.items()}
         yield labelled(GaugeMetricFamily, "strata_worker_position", "log position a worker "
                        "has handled every event up to", ["worker"],
                        (([name], at) for name, at in positions.items()))
@@ -105,7 +113,7 @@ def _worker_families(system: System, head: int) -> Iterator[Metric]:
                        "but not yet handled by a worker", ["worker"],
                        (([name], max(0, head - at)) for name, at in positions.items()))
         yield counter("strata_worker_dead_letters_total", "events a worker gave up on "
-                      "after its retries", sum(f.dead_letters for f in followers))
+                      "after its retries", sum(f.dead_letters for f in followers.values()))
     yield counter("strata_gc_sweeps_total", "garbage-collection sweeps", system.gc.sweeps)
     yield counter("strata_gc_chunks_collected_total", "chunks garbage-collected",
                   system.gc.chunks_collected)

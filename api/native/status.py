@@ -17,17 +17,14 @@ from api.auth import admin_principal, required_principal
 from api.blocking import blocking
 from api.context import system_of
 from api.native.common import json_response
+from api.native.metrics import log_followers
 from api.system import System
 
 
 def _workers(system: System, head: int) -> list[dict[str, Any]]:
-    if system.role != "embedded":  # a cluster's workers follow Kafka in `strata worker`
-        return []
-    followers = [f for f in (system.gc_follower, system.replication_follower)
-                 if f is not None]
-    return [{"name": f.name.removeprefix("worker:"), "position": f.position,
+    return [{"name": name, "position": f.position,
              "behind_events": max(0, head - f.position), "dead_letters": f.dead_letters}
-            for f in followers]
+            for name, f in log_followers(system).items()]
 
 
 def _status(system: System) -> dict[str, Any]:
