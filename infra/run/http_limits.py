@@ -33,6 +33,50 @@ def bounded_protocol(limits: HttpLimits) -> type[HttpToolsProtocol]:
     return type("BoundedHttpToolsProtocol", (_Bounded,), {"limits": limits})
 
 
+# Below this many bytes a write waits for the loop's turn, to leave in one send.
+COALESCE_BYTES = 64 * 1024
+
+
+class _CoalescingTransport:
+    """uvicorn writes a response's head and its body in two calls, each its own send
+    and, on loopback, its own wake-up of the client, who cannot use the head alone.
+    Small writes made in one turn of the event loop leave together at its end."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= COALESCE_BYTES:
+            self.flush()  # big bodies go as they come, under uvicorn's flow control
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
+        self._pending.clear()
+        self._pending_bytes = 0
+        if not self._transport.is_closing():
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def __getattr__(self, name: str) -> Any:  # everything else is the transport's own
+        return getattr(self._transport, name)
+
+
 class _Bounded(HttpToolsProtocol):
     limits = HttpLimits()
 
@@ -46,7 +90,7 @@ class _Bounded(HttpToolsProtocol):
             super().shutdown()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(_CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
         self._in_head = True
         self._head_size = 0
         self._head_lines = 0

@@ -105,3 +105,24 @@ def test_limits_are_settings(tmp_path: Path) -> None:
                                   "STRATA_MAX_CONNECTIONS": "10"})
     limits = settings.http_limits
     assert (limits.head_seconds, limits.body_stall_seconds, limits.connections) == (2.5, 7, 10)
+
+
+@pytest.mark.parametrize("door", ["s3", "api"])
+def test_pipelined_requests_are_answered_whole_and_in_order(strict: Server, door: str) -> None:
+    """Answers leave in one send per turn of the loop (infra/run/http_limits.py): three
+    requests sent at once still get three whole answers, in order, and the last one's
+    `Connection: close` waits for its answer to leave."""
+    port, path = (strict.s3_port, b"/_strata/healthz") if door == "s3" else (
+        strict.api_port, b"/healthz")
+    with _connect(port) as sock:
+        sock.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path * 2
+                     + b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path)
+        received = _answer(sock)
+    answers = received.split(b"HTTP/1.1 ")[1:]
+    assert len(answers) == 3
+    for answer in answers:
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"200 OK")
+        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))
+        assert len(body) == length and body.startswith(b"{")
