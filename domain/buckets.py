@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -17,6 +17,7 @@ from domain.errors import (
     NoSuchBucket,
     ReplicationNeedsVersioning,
 )
+from domain.ids import named_id
 from domain.lifecycle import LifecycleRule, check_rules
 from domain.lock import LockConfig, check_lock_config
 from domain.names import validate_bucket_name
@@ -163,7 +164,7 @@ class Bucket(Aggregate):
     @staticmethod
     @functools.lru_cache(maxsize=8192)  # ids are hashed on every request that names one
     def create_id(name: str) -> UUID:
-        return uuid5(NAMESPACE_URL, f"/buckets/{name}")
+        return named_id(f"/buckets/{name}")
 
     @classmethod
     def create(

@@ -25,7 +25,8 @@ def decoded_query(raw: bytes) -> tuple[tuple[str, str], ...]:
     for part in raw.decode("utf-8", "surrogateescape").split("&"):
         if part:
             name, _, value = part.partition("=")
-            pairs.append((unquote(name), unquote(value)))
+            pairs.append((unquote(name) if "%" in name else name,
+                          unquote(value) if "%" in value else value))
     return tuple(pairs)
 
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import Any, TypeVar
 from uuid import UUID
@@ -26,15 +25,23 @@ class NotInMemory(Exception):
     """A query under `memory_only()` needed I/O: run it again where it may block."""
 
 
-@contextmanager
-def memory_only() -> Iterator[None]:
+class _MemoryOnly:
+    """A plain class, not @contextmanager: entered on every query of the event loop,
+    where a generator's frame costs more than the rest of it."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = _memory_only.set(True)
+
+    def __exit__(self, *exc: object) -> None:
+        _memory_only.reset(self._token)
+
+
+def memory_only() -> _MemoryOnly:
     """Queries inside answer from memory or raise NotInMemory, so an event loop can
     run them in place and send only the misses to a thread."""
-    token = _memory_only.set(True)
-    try:
-        yield
-    finally:
-        _memory_only.reset(token)
+    return _MemoryOnly()
 
 
 def must_not_block() -> bool:

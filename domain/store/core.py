@@ -32,6 +32,7 @@ from domain.store.results import BucketInfo, bucket_info
 from domain.transcoding import EventTranscoder
 
 MAX_ATTEMPTS = 20
+BUCKET_INFOS = 4096  # buckets whose settings are kept built (get_bucket)
 RECENT_EVENTS = 2048  # kept for this process's followers where it makes every write
 T = TypeVar("T")
 
@@ -66,6 +67,7 @@ class StoreCore(Application[Any]):
         # the operator's store-wide public access block (STRATA_PUBLIC_ACCESS_BLOCK)
         self.public_access_default: PublicAccessBlock = NONE_BLOCKED
         self._commit_listeners: list[Callable[[int], None]] = []
+        self._bucket_infos: dict[UUID, tuple[int, PublicAccessBlock, BucketInfo]] = {}
         self._group: GroupCommit[Unit] = GroupCommit(self._write_units)
         self._turns = Turns()
         self._reads: ReadCache | NoReadCache = (
@@ -190,10 +192,19 @@ class StoreCore(Application[Any]):
         bucket.ensure_live()
         return bucket
 
-
-
     def get_bucket(self, name: str) -> BucketInfo:
-        return bucket_info(self._bucket(name, query=True), self.public_access_default)
+        bucket = self._bucket(name, query=True)
+        # Every request reads its bucket's settings: built once a bucket version. A
+        # change is a new version; the store-wide block is compared as the same object.
+        kept = self._bucket_infos.get(bucket.id)
+        if kept is not None and kept[0] == bucket.version and kept[1] is self.public_access_default:
+            return kept[2]
+        info = bucket_info(bucket, self.public_access_default)
+        if len(self._bucket_infos) >= BUCKET_INFOS:
+            self._bucket_infos.clear()
+        self._bucket_infos[bucket.id] = (bucket.version, self.public_access_default, info)
+        return info
+
     def _object_key(self, bucket: str, key: str, *, query: bool = False) -> ObjectKey:
         validate_object_key(key)
         try:
