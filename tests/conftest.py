@@ -51,16 +51,32 @@ def marker(version_id: str = "m") -> Version:
     return {**v, "is_delete_marker": True}
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    name = f"strata_test_{uuid.uuid4().hex[:12]}"
+@contextlib.contextmanager
+def postgres_databases(count: int) -> Iterator[list[str]]:
+    """`count` new databases on the local server, dropped afterwards."""
+    names = [f"strata_test_{uuid.uuid4().hex[:12]}" for _ in range(count)]
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        for name in names:
+            conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        yield [f"postgresql://postgres@127.0.0.1:5432/{name}" for name in names]
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for name in names:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    with postgres_databases(1) as urls:
+        yield urls[0]
+
+
+@pytest.fixture
+def postgres_cells() -> Iterator[list[str]]:
+    """Three databases: an event store's cells (architecture decision 25)."""
+    with postgres_databases(3) as urls:
+        yield urls
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
