@@ -136,10 +136,24 @@ class ChunkRefsProjection:
                 count = _count(tx, digest) - 1
                 if count <= 0:
                     tx.delete(b"R/" + digest.encode())
-                    released = {"at": event.timestamp.isoformat(), "keep": keep}
-                    tx.put(b"Z/" + digest.encode(), orjson.dumps(released))
                 else:
                     tx.put(b"R/" + digest.encode(), str(count).encode())
+                # at every release, not only the last: see _latest_release
+                tx.put(b"Z/" + digest.encode(), _latest_release(tx, digest, event, keep))
+
+
+def _latest_release(tx: ViewTransaction, digest: str, event: Any, keep: int) -> bytes:
+    """The latest release of the chunk so far. Once its count is zero, that is when its
+    last reference went, whatever order the releases were applied in: cells' logs reach
+    the views in no set order between them (architecture decision 25), so the release
+    that takes the count to zero need not be the latest."""
+    at, longest = event.timestamp, keep
+    before = released(tx, digest)
+    if before is not None and before.at > at:
+        at = before.at
+    if before is not None:
+        longest = max(longest, before.keep_seconds)
+    return orjson.dumps({"at": at.isoformat(), "keep": longest})
 
 
 def _part_holder(number: int) -> str:
@@ -187,8 +201,9 @@ class Release:
 
 
 def released(views: ViewReader, digest: str) -> Release | None:
-    """When the chunk's count last dropped to zero; None if it never did (or it was
-    collected since). Meaningful only while its count is zero."""
+    """When the chunk's last reference went: the latest release of any of them; None
+    if none ever was (or it was collected since). Meaningful only while its count is
+    zero."""
     raw = views.get(b"Z/" + digest.encode())
     if not raw:
         return None

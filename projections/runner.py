@@ -2,6 +2,11 @@
 
 Woken by the store's commit signal (SQLite has no subscriptions) and by a short poll
 for writers in other processes. `wait_for(position)` is the read barrier.
+
+With event-store cells (architecture decision 25) it follows every cell's log into
+the one view store, a position per cell recorded with each batch; batches from
+different cells are applied one at a time, since views spanning buckets (chunk
+references) read and write keys that several cells' events touch.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from eventsourcing.utils import resolve_topic
 
@@ -24,6 +29,20 @@ class BarrierTimeout(TimeoutError):
     """Views did not reach the requested position in time."""
 
 
+class LogSource(Protocol):
+    """One cell's notification log, as the runner reads it (an ObjectStore)."""
+
+    def select_notifications(self, start: int, limit: int) -> Sequence[Any]: ...
+
+    def decode(self, notification: Any) -> Any: ...
+
+
+def tracking_name(projection: str, cell: int) -> str:
+    """The key of a projection's position in a cell; the home cell's is the name alone,
+    as before there were cells."""
+    return projection if cell == 0 else f"{projection}@cell{cell}"
+
+
 class ProjectionRunner:
     def __init__(
         self,
@@ -32,20 +51,28 @@ class ProjectionRunner:
         projections: Sequence[Projection],
         batch_size: int = 2000,
         poll_seconds: float = 0.25,
+        cells: Sequence[LogSource] = (),
     ) -> None:
+        """`store` is the home cell's log; `cells` the other cells', in cell order."""
         self._store = store
+        self._logs: list[LogSource] = [store, *cells]
         self._views = views
         self._projections = list(projections)
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
-        positions = {p.name: views.position(p.name) for p in self._projections}
-        if len(set(positions.values())) > 1:
+        positions = {tracking_name(p.name, cell): views.position(tracking_name(p.name, cell))
+                     for cell in range(len(self._logs)) for p in self._projections}
+        if any(len({positions[tracking_name(p.name, cell)] for p in self._projections}) > 1
+               for cell in range(len(self._logs))):
             # A view was added (or lost): views may read one another within a batch, so
             # they are rebuilt together from the start rather than caught up apart.
             log.warning("views are at different positions %s; rebuilding them", positions)
             views.drop([x for p in self._projections for x in p.prefixes], positions)
             positions = dict.fromkeys(positions, 0)
-        self._position = min(positions.values(), default=0)
+        self._positions = [
+            min((positions[tracking_name(p.name, cell)] for p in self._projections), default=0)
+            for cell in range(len(self._logs))]
+        self._applying = threading.Lock()  # one batch at a time, whichever cell's
         self._changed = threading.Condition()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -57,45 +84,57 @@ class ProjectionRunner:
 
     @property
     def position(self) -> int:
-        return self._position
+        """The home cell's position (the only one without cells)."""
+        return self._positions[0]
+
+    @property
+    def positions(self) -> tuple[int, ...]:
+        """Every cell's position, in cell order."""
+        return tuple(self._positions)
 
     def catch_up(self) -> int:
-        """Apply every new event; return the position reached."""
+        """Apply every new event; return the (home cell's) position reached."""
         while self._apply_batch():
             pass
-        return self._position
+        return self._positions[0]
 
     def catch_up_step(self) -> bool:
-        """Apply one batch; False when there was nothing new."""
+        """Apply one batch from each cell; False when there was nothing new."""
         return self._apply_batch()
 
     def _apply_batch(self) -> bool:
-        notifications = self._store.select_notifications(self._position, self._batch_size)
-        if not notifications:
-            return False
-        self.apply(notifications, notifications[-1].id)
-        return True
+        applied = False
+        for cell, source in enumerate(self._logs):
+            notifications = source.select_notifications(self._positions[cell], self._batch_size)
+            if notifications:
+                self.apply(notifications, notifications[-1].id, cell=cell)
+                applied = True
+        return applied
 
     def apply(
-        self, notifications: Sequence[Any], reached: int, extra: Mapping[str, int] | None = None
+        self, notifications: Sequence[Any], reached: int, extra: Mapping[str, int] | None = None,
+        cell: int = 0,
     ) -> None:
-        """Apply `notifications` (in log order, all after `position`) and record that the
-        views are complete up to `reached`; `extra` positions are written with them (a
-        Kafka feed's partition offsets), all in one atomic write."""
-        tx = ViewTransaction(self._views, self._ranged)
-        for notification in notifications:
-            handlers = self._handlers_for(notification.topic)
-            if not handlers:
-                continue  # no view needs it: skip decoding, most of what an event costs
-            event = self._store.decode(notification)
-            for handler in handlers:
-                handler(event, notification.id, tx)
-        positions = {p.name: reached for p in self._projections}
-        positions.update(extra or {})
-        self._views.commit(tx.finish(), positions)
-        with self._changed:
-            self._position = reached
-            self._changed.notify_all()
+        """Apply `notifications` (a cell's, in log order, all after its position) and
+        record that the views are complete up to `reached` in that cell; `extra`
+        positions are written with them (a Kafka feed's partition offsets), all in one
+        atomic write."""
+        decode = self._logs[cell].decode
+        with self._applying:
+            tx = ViewTransaction(self._views, self._ranged)
+            for notification in notifications:
+                handlers = self._handlers_for(notification.topic)
+                if not handlers:
+                    continue  # no view needs it: skip decoding, most of what an event costs
+                event = decode(notification)
+                for handler in handlers:
+                    handler(event, notification.id, tx)
+            positions = {tracking_name(p.name, cell): reached for p in self._projections}
+            positions.update(extra or {})
+            self._views.commit(tx.finish(), positions)
+            with self._changed:
+                self._positions[cell] = reached
+                self._changed.notify_all()
 
     def _handlers_for(self, topic: str) -> list[Callable[..., None]]:
         handlers = self._handlers.get(topic)
@@ -111,14 +150,14 @@ class ProjectionRunner:
     def wake(self, _position: int = 0) -> None:
         self._wake.set()
 
-    def wait_for(self, position: int, timeout: float = 10.0) -> None:
-        """Block until every view has applied the event at `position`."""
-        if self._position >= position:
+    def wait_for(self, position: int, timeout: float = 10.0, cell: int = 0) -> None:
+        """Block until every view has applied the event at `position` of `cell`."""
+        if self._positions[cell] >= position:
             return
         self.wake()
         deadline = time.monotonic() + timeout
         with self._changed:
-            while self._position < position:
+            while self._positions[cell] < position:
                 if self.error is not None:
                     raise BarrierTimeout(f"views stopped: {self.error!r}")
                 if self._closing:
@@ -126,8 +165,8 @@ class ProjectionRunner:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise BarrierTimeout(
-                        f"views reached position {self._position}, not {position}, "
-                        f"within {timeout}s"
+                        f"views reached position {self._positions[cell]}, not {position}"
+                        + (f" of cell {cell}" if cell else "") + f", within {timeout}s"
                     )
                 self._changed.wait(remaining)
 
@@ -141,7 +180,7 @@ class ProjectionRunner:
             try:
                 self.catch_up()
             except Exception as exc:  # a bad event must stop the views, loudly
-                log.exception("projection failed at position %s", self._position + 1)
+                log.exception("projection failed after positions %s", self._positions)
                 self.error = exc
                 with self._changed:
                     self._changed.notify_all()
