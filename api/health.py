@@ -15,7 +15,7 @@ from api.system import System
 async def health_response(system: System) -> JSONResponse:
     healthy = system.runner.error is None
     position = system.runner.position
-    behind = max(0, await blocking(system.store.current_position) - position)
+    behind = system.runner.behind(await blocking(system.store.current_position))
     return JSONResponse(
         {"status": "ok" if healthy else "degraded", "views_position": position,
          "views_behind_events": behind, "pid": os.getpid(),

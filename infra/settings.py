@@ -78,6 +78,14 @@ def _views_from(raw: str) -> str:
     return raw
 
 
+def _cells(raw: str) -> tuple[str, tuple[str, ...]]:
+    """STRATA_EVENT_STORE: (the event store's URL, every cell's where it names several)."""
+    urls = tuple(url.strip() for url in raw.split(",") if url.strip())
+    if not urls:
+        return "", ()
+    return urls[0], urls if len(urls) > 1 else ()
+
+
 def _workers(count: int) -> int:
     if not 1 <= count <= 256:
         raise SettingsError(f"STRATA_WORKERS={count}: give 1 to 256 processes (1: one "
@@ -132,6 +140,9 @@ class Settings:
     s3_port: int = 9000
     api_port: int = 9001
     event_store: str = ""  # empty: SQLite in the data dir; or postgresql://user@host:port/db
+    # several comma-separated URLs in STRATA_EVENT_STORE: the cells (architecture decision
+    # 25); event_store is then the first, the home cell
+    event_store_cells: tuple[str, ...] = ()
     root_access_key: str = ""
     root_secret_key: str = ""
     region: str = "us-east-1"
@@ -252,7 +263,8 @@ class Settings:
             host=env.get("STRATA_HOST") or defaults.host,
             s3_port=int(number("STRATA_S3_PORT", defaults.s3_port)),
             api_port=int(number("STRATA_API_PORT", defaults.api_port)),
-            event_store=env.get("STRATA_EVENT_STORE", ""),
+            event_store=_cells(env.get("STRATA_EVENT_STORE", ""))[0],
+            event_store_cells=_cells(env.get("STRATA_EVENT_STORE", ""))[1],
             root_access_key=env.get("STRATA_ROOT_ACCESS_KEY", ""),
             root_secret_key=env.get("STRATA_ROOT_SECRET_KEY", ""),
             region=env.get("STRATA_REGION") or defaults.region,
@@ -447,8 +459,19 @@ class Settings:
     def commit_marks_path(self) -> Path:
         return self.data_dir / "commit-marks"
 
-    def event_store_env(self) -> dict[str, str]:
-        """The `env` for ObjectStore: which eventsourcing recorder, and where."""
+    def check_cells(self) -> None:
+        """What several event-store cells can be served with so far."""
+        if len(set(self.event_store_cells)) != len(self.event_store_cells):
+            raise SettingsError("STRATA_EVENT_STORE names the same database twice")
+        if self.event_store_cells and self.kafka:
+            raise SettingsError(
+                "STRATA_EVENT_STORE names several databases (cells), which only "
+                "`strata serve` serves so far: a relay and a Kafka topic per cell are not "
+                "built yet (issue 28); name one database for a cluster with Kafka")
+
+    def event_store_env(self, url: str = "") -> dict[str, str]:
+        """The `env` for ObjectStore: which eventsourcing recorder, and where (`url`: one
+        cell's database; by default the event store's, or the home cell's)."""
         env = {"AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache_size),
                "TRANSCODER_TOPIC": "infra.eventstore.transcoding:FastEventTranscoder",
                "MAPPER_TOPIC": "infra.eventstore.transcoding:FastEventMapper"}
@@ -463,19 +486,19 @@ class Settings:
             # With several, another worker may have written since: ask.
             env["AGGREGATE_CACHE_FASTFORWARD"] = "y" if self.workers > 1 else "n"
             return env
-        url = urlsplit(self.event_store)
-        if url.scheme not in ("postgresql", "postgres"):
+        parts = urlsplit(url or self.event_store)
+        if parts.scheme not in ("postgresql", "postgres"):
             raise SettingsError(
-                f"STRATA_EVENT_STORE={self.event_store!r}: use a postgresql:// URL, "
-                "or leave it empty for the embedded SQLite store"
+                f"STRATA_EVENT_STORE={parts.geturl()!r}: use a postgresql:// URL (several, "
+                "comma-separated, for cells), or leave it empty for the embedded SQLite store"
             )
         env.update(
             PERSISTENCE_MODULE="eventsourcing.postgres",
-            POSTGRES_DBNAME=url.path.lstrip("/") or "strata",
-            POSTGRES_HOST=url.hostname or "127.0.0.1",
-            POSTGRES_PORT=str(url.port or 5432),
-            POSTGRES_USER=unquote(url.username or "postgres"),
-            POSTGRES_PASSWORD=unquote(url.password or ""),
+            POSTGRES_DBNAME=parts.path.lstrip("/") or "strata",
+            POSTGRES_HOST=parts.hostname or "127.0.0.1",
+            POSTGRES_PORT=str(parts.port or 5432),
+            POSTGRES_USER=unquote(parts.username or "postgres"),
+            POSTGRES_PASSWORD=unquote(parts.password or ""),
             POSTGRES_POOL_SIZE="2",
             POSTGRES_MAX_OVERFLOW=str(self.pg_budget.event_store - 2),
         )

@@ -37,6 +37,12 @@ class LogSource(Protocol):
     def decode(self, notification: Any) -> Any: ...
 
 
+def home_position(head: int | Sequence[int]) -> int:
+    """The home cell's part of a log head: what followers of the home log (GC,
+    replication, geo-replication) measure their lag against."""
+    return head[0] if isinstance(head, Sequence) else head
+
+
 def tracking_name(projection: str, cell: int) -> str:
     """The key of a projection's position in a cell; the home cell's is the name alone,
     as before there were cells."""
@@ -150,8 +156,21 @@ class ProjectionRunner:
     def wake(self, _position: int = 0) -> None:
         self._wake.set()
 
-    def wait_for(self, position: int, timeout: float = 10.0, cell: int = 0) -> None:
-        """Block until every view has applied the event at `position` of `cell`."""
+    def behind(self, head: int | Sequence[int]) -> int:
+        """Events the views have yet to apply, given the log's head (a position per cell
+        where there are cells)."""
+        heads = head if isinstance(head, Sequence) else (head,)
+        return sum(max(0, h - p) for h, p in zip(heads, self._positions, strict=False))
+
+    def wait_for(self, position: int | Sequence[int], timeout: float = 10.0,
+                 cell: int = 0) -> None:
+        """Block until every view has applied the event at `position` of `cell`; given
+        a position per cell (a whole-store barrier), each of them."""
+        if isinstance(position, Sequence):
+            deadline = time.monotonic() + timeout
+            for each, wanted in enumerate(position):
+                self.wait_for(wanted, max(0.0, deadline - time.monotonic()), each)
+            return
         if self._positions[cell] >= position:
             return
         self.wake()

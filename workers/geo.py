@@ -47,6 +47,7 @@ from domain.records import Chunk, ReplicationRule
 from projections.base import ViewReader, prefix_end
 from projections.incarnations import incarnation_start
 from projections.object_listing import KEPT_BENEATH, put_by
+from projections.runner import home_position
 from projections.sites import SiteRecord, list_sites
 from projections.time_index import positions_of
 from workers.runner import DEAD_LETTER_PREFIX
@@ -666,7 +667,7 @@ def _backfill_progress(backfill: Backfill | None) -> dict[str, Any] | None:
 def lag(store: ObjectStore, status: SenderStatus, now: datetime) -> tuple[int, float]:
     """(events, seconds) the site is behind: the log past its position, and the age of
     the oldest event it has not been sent."""
-    head = store.current_position()
+    head = home_position(store.current_position())
     behind = max(0, head - status.position)
     if not behind:
         return 0, 0.0

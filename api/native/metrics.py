@@ -8,7 +8,7 @@ the collectors below, which read the process's system at scrape time.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 from prometheus_client import generate_latest
@@ -24,17 +24,19 @@ from api.system import Follower, System, nodes_of
 from projections.base import ViewReader
 from projections.buckets import list_buckets
 from projections.object_listing import bucket_stats
+from projections.runner import home_position
 
 
-def views_families(system: System, head: int) -> list[Metric]:
-    """How far this process's views are, against the store's log (its `head`): every
-    role has them."""
+def views_families(system: System, heads: int | Sequence[int]) -> list[Metric]:
+    """How far this process's views are, against the store's log (its head, or each
+    cell's): every role has them."""
     return [
-        gauge("strata_log_position", "newest position in the event store's log", head),
+        gauge("strata_log_position", "newest position in the event store's (home cell's) "
+              "log", home_position(heads)),
         gauge("strata_views_position", "log position this process's views are complete "
               "up to", system.runner.position),
         gauge("strata_views_lag_events", "events committed but not yet in this process's "
-              "views", max(0, head - system.runner.position)),
+              "views", system.runner.behind(heads)),
     ]
 
 
@@ -165,8 +167,9 @@ def durability_families(system: System) -> Iterator[Metric]:
 
 
 def system_families(system: System) -> Iterator[Metric]:
-    head = system.store.current_position()  # once a scrape: in a cluster, a query
-    yield from views_families(system, head)
+    heads = system.store.current_position()  # once a scrape: in a cluster, a query
+    head = home_position(heads)
+    yield from views_families(system, heads)
     yield from _log_families(system)
     if system.geo is not None:
         yield from geo_families(system.geo.site_metrics(datetime.now(UTC)))

@@ -19,6 +19,7 @@ from api.context import system_of
 from api.native.common import json_response
 from api.native.metrics import log_followers
 from api.system import System
+from projections.runner import home_position
 
 
 def _workers(system: System, head: int) -> list[dict[str, Any]]:
@@ -28,14 +29,14 @@ def _workers(system: System, head: int) -> list[dict[str, Any]]:
 
 
 def _status(system: System) -> dict[str, Any]:
-    head = system.store.current_position()
+    heads = system.store.current_position()
     report: dict[str, Any] = {
         "role": system.role,
-        "log_position": head,
+        "log_position": home_position(heads),
         "views": {"position": system.runner.position,
-                  "behind_events": max(0, head - system.runner.position),
+                  "behind_events": system.runner.behind(heads),
                   "healthy": system.runner.error is None},
-        "workers": _workers(system, head),
+        "workers": _workers(system, home_position(heads)),
         "gc": {"sweeps": system.gc.sweeps, "chunks_collected": system.gc.chunks_collected,
                "bytes_collected": system.gc.bytes_collected},
         "lifecycle": {"passes": system.lifecycle.passes},

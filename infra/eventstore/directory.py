@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 
+from domain.runtime.read_cache import NotInMemory, must_not_block
 from infra.settings import SettingsError
 
 _SCHEMA = """
@@ -91,6 +92,8 @@ class CellDirectory:
         with self._guard:
             if name in self._known:
                 return self._known[name]
+        if must_not_block():  # on the event loop: the caller asks again in a thread
+            raise NotInMemory
         with self._connect() as db:
             row = db.execute("SELECT cell FROM strata_bucket_cells WHERE name = %s",
                              (name,)).fetchone()

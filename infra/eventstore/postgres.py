@@ -53,14 +53,16 @@ def prepared_store_env(settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
-def schema_lock(settings: Settings) -> Iterator[None]:
-    """Held while a process creates the tables it needs. A cluster's processes start at
-    once, and PostgreSQL's CREATE ... IF NOT EXISTS is not safe against a concurrent
-    one: an API instance failed its start with "tuple concurrently updated"."""
-    if not settings.event_store:
+def schema_lock(settings: Settings, url: str = "") -> Iterator[None]:
+    """Held while a process creates the tables it needs (in `url`, by default the event
+    store's). A cluster's processes start at once, and PostgreSQL's CREATE ... IF NOT
+    EXISTS is not safe against a concurrent one: an API instance failed its start with
+    "tuple concurrently updated"."""
+    url = url or settings.event_store
+    if not url:
         yield
         return
-    with psycopg.connect(settings.event_store, autocommit=True, connect_timeout=10) as db:
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as db:
         db.execute("SELECT pg_advisory_lock(%s, %s)", SCHEMA_LOCK)
         try:
             yield

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from api.native.metrics import StorageCollector, SystemCollector
 from api.observability import RequestMetrics
@@ -32,6 +32,8 @@ from infra.blobs.membership import MembershipWatcher
 from infra.blobs.nodes import NodeBlobStore
 from infra.blobs.packed import PackedBlobStore
 from infra.data_dir_lock import DataDirLock
+from infra.eventstore.cells import CellStore
+from infra.eventstore.directory import CellDirectory, check_cell_identities
 from infra.eventstore.gates import (
     FileBucketGate,
     FileTurn,
@@ -40,7 +42,12 @@ from infra.eventstore.gates import (
 )
 from infra.eventstore.log_notify import LogListener, install_log_trigger
 from infra.eventstore.marks import MappedCommitMarks
-from infra.eventstore.postgres import prepared_store_env, retrying_connections, schema_lock
+from infra.eventstore.postgres import (
+    ensure_database,
+    prepared_store_env,
+    retrying_connections,
+    schema_lock,
+)
 from infra.exports.inventory import InventoryExporter
 from infra.geo.native_link import NativeSiteLink
 from infra.geo.pg_state import GeoLeadership, PostgresGeoState
@@ -111,16 +118,21 @@ class RootCredentials:
 class ViewBackedContents:
     """BucketContents from the views, after the read barrier."""
 
-    def __init__(self, runner: ProjectionRunner, views: RocksDBViewStore) -> None:
+    def __init__(self, runner: ProjectionRunner, views: RocksDBViewStore, cell: int = 0) -> None:
         self._runner = runner
         self._views = views
+        self._cell = cell
+
+    def in_cell(self, cell: int) -> ViewBackedContents:
+        """The same, for a bucket in `cell`: positions are that cell's."""
+        return ViewBackedContents(self._runner, self._views, cell)
 
     def is_empty(self, bucket: str, position: int) -> bool:
-        self._runner.wait_for(position)
+        self._runner.wait_for(position, cell=self._cell)
         return is_bucket_empty(self._views, bucket)
 
     def open_uploads(self, bucket: str, position: int) -> list[tuple[str, str]]:
-        self._runner.wait_for(position)
+        self._runner.wait_for(position, cell=self._cell)
         return [(u.key, u.upload_id) for u in every_upload(self._views, bucket)]
 
 
@@ -228,8 +240,9 @@ class System:
         self.runner.stop()
         self.views.close()
         self.store.close()
-        if isinstance(self.store.gate, PostgresBucketGate):
-            self.store.gate.close()
+        for cell in getattr(self.store, "cells", [self.store]):
+            if isinstance(cell.gate, PostgresBucketGate):
+                cell.gate.close()
         if self.data_dir_lock is not None:
             self.data_dir_lock.release()
 
@@ -273,7 +286,29 @@ def _open_store(settings: Settings) -> tuple[ObjectStore, Any]:
         store.public_access_default = parse_switches(settings.public_access_block)
         if settings.kafka:
             relay_tracking = open_tracking(settings)
+    if settings.event_store_cells:
+        store = _with_cells(settings, store)
     return store, relay_tracking
+
+
+def _with_cells(settings: Settings, home: ObjectStore) -> ObjectStore:
+    """The home cell's store and every other cell's, behind one router (decision 25)."""
+    settings.check_cells()
+    cells = [home]
+    for url in settings.event_store_cells[1:]:
+        ensure_database(url)
+        with schema_lock(settings, url):
+            cell = ObjectStore(settings.event_store_env(url),
+                               PostgresBucketGate(url, settings.pg_budget.gates),
+                               settings.read_cache_size)
+            recorder: Any = cell.recorder
+            install_log_trigger(url, recorder.datastore.schema, recorder.events_table_name)
+        cells.append(cell)
+    check_cell_identities(settings.event_store_cells)
+    router = CellStore(cells, CellDirectory(settings.event_store, len(cells)))
+    router.public_access_default = home.public_access_default
+    # the router answers every ObjectStore call (architecture decision 25)
+    return cast(ObjectStore, router)
 
 
 def site_link(site: SiteRecord, secret: str, blobs: BlobStore) -> SiteLink:
@@ -307,7 +342,8 @@ def _open_system(settings: Settings, role: str, lock: DataDirLock | None) -> Sys
     feed = None
     settings.check_blob_backend()
     views = RocksDBViewStore(settings.views_dir)
-    runner = ProjectionRunner(store, views, all_projections())
+    cells: list[ObjectStore] = getattr(store, "cells", [store])
+    runner = ProjectionRunner(cells[0], views, all_projections(), cells=cells[1:])
     log_listener = None
     if role == "api" and settings.views_from == "store":
         log_listener = LogListener(settings.event_store, runner.wake)
