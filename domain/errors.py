@@ -211,3 +211,7 @@ class KeyUnavailable(StrataError):
 class CustomerKeyRequired(StrataError):
     """An SSE-C object read without its key, with another key, or SSE-C over plain
     HTTP: the message says which."""
+
+
+class NotAvailable(StrataError):
+    """A feature this deployment's shape cannot serve yet (`feature` says which)."""

@@ -19,7 +19,6 @@ from typing import Any, Protocol
 
 from eventsourcing.utils import resolve_topic
 
-from domain.application import ObjectStore
 from projections.base import Projection, ViewStore, ViewTransaction, bound_handler
 
 log = logging.getLogger("strata.projections")
@@ -52,7 +51,7 @@ def tracking_name(projection: str, cell: int) -> str:
 class ProjectionRunner:
     def __init__(
         self,
-        store: ObjectStore,
+        store: LogSource,
         views: ViewStore,
         projections: Sequence[Projection],
         batch_size: int = 2000,
@@ -60,7 +59,6 @@ class ProjectionRunner:
         cells: Sequence[LogSource] = (),
     ) -> None:
         """`store` is the home cell's log; `cells` the other cells', in cell order."""
-        self._store = store
         self._logs: list[LogSource] = [store, *cells]
         self._views = views
         self._projections = list(projections)

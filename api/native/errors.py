@@ -54,6 +54,7 @@ ERRORS: dict[type[Exception], tuple[str, int]] = {
     e.NoSuchReplicationConfiguration: ("NoSuchReplicationConfiguration", 404),
     e.ReplicationNeedsVersioning: ("InvalidRequest", 400),
     e.InvalidBucketState: ("InvalidBucketState", 409),
+    e.NotAvailable: ("NotImplemented", 501),
     e.MethodNotAllowed: ("MethodNotAllowed", 405),
     e.BucketAlreadyExists: ("BucketAlreadyExists", 409),
     e.BucketAlreadyOwnedByYou: ("BucketAlreadyOwnedByYou", 409),

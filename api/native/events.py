@@ -15,7 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from api.auth import admin_principal, bearer_token, principal_from_token, required_principal
 from api.blocking import blocking
 from api.context import system_of
-from api.feed import CommitSignal, position_before, read_records
+from api.feed import CommitSignal, one_log, position_before, read_records
 from api.native.access import allow
 from api.native.common import int_param, json_response
 from api.native.errors import MalformedRequest
@@ -107,6 +107,7 @@ async def stream(request: Request) -> Response:
     token = bearer_token(request) or ""
     wanted = _filter(request)
     system = system_of(request)
+    one_log(system.store)  # refused before the stream opens, not as its first event
     rights = await _feed_rights(system, principal, wanted)
     after = _position(request.headers.get("last-event-id"), "Last-Event-ID")
     if after is None:

@@ -158,6 +158,7 @@ ERRORS: dict[type[Exception], tuple[str, int]] = {
     e.BucketAlreadyOwnedByYou: ("BucketAlreadyOwnedByYou", 409),
     e.BucketNotEmpty: ("BucketNotEmpty", 409),
     e.InvalidBucketState: ("InvalidBucketState", 409),
+    e.NotAvailable: ("NotImplemented", 501),
     e.ReplicationNeedsVersioning: ("InvalidRequest", 400),
     e.NoSuchReplicationConfiguration: ("ReplicationConfigurationNotFoundError", 404),
     MissingContentLength: ("MissingContentLength", 411),

@@ -114,6 +114,12 @@ class StoreCore(Application[Any]):
             for listener in self._commit_listeners:
                 listener(position)
 
+    @property
+    def cells(self) -> list[StoreCore]:
+        """The event-store cells behind this store: one, itself (a router over several
+        is infra.eventstore.cells.CellStore)."""
+        return [self]
+
     def current_position(self) -> int:
         """The newest position in the notification log: the read barrier's target."""
         if must_not_block():

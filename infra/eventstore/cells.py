@@ -11,6 +11,7 @@ from typing import Any
 
 from domain.access import canned_acl
 from domain.application import ObjectStore
+from domain.errors import NotAvailable
 from domain.names import validate_bucket_name
 from domain.public_access import PublicAccessBlock, check_acl_allowed
 from domain.records import Acl, RequestMeta
@@ -73,6 +74,11 @@ class CellStore:
                       ) -> int:
         cell = self.cell_of(name)
         return self.cells[cell].delete_bucket(name, contents.in_cell(cell), meta, now)
+
+    def register_site(self, *args: Any, **kwargs: Any) -> bool:
+        raise NotAvailable("Geo-replication does not yet send the buckets of several "
+                           "event-store cells: register sites on a store of one cell",
+                           feature="geo-replication")
 
     def current_position(self) -> CellPositions:
         return CellPositions(cell.current_position() for cell in self.cells)

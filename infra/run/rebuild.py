@@ -24,26 +24,31 @@ def rebuild_views(settings: Settings) -> int:
 
 
 def _rebuild(settings: Settings) -> int:
-    store = ObjectStore(settings.event_store_env())
-    total = store.current_position()
+    # every cell's log where there are several (architecture decision 25)
+    stores = [ObjectStore(settings.event_store_env(url))
+              for url in settings.event_store_cells or ("",)]
+    total = sum(store.current_position() for store in stores)
     RocksDBViewStore.destroy(settings.views_dir)
     for other in settings.data_dir.glob("views-*"):  # other workers' (serve --workers N)
         RocksDBViewStore.destroy(other)  # they rebuild from the log when they start
     views = RocksDBViewStore(settings.views_dir, bulk=True)
-    runner = ProjectionRunner(store, views, all_projections(), batch_size=5000)
+    runner = ProjectionRunner(stores[0], views, all_projections(), batch_size=5000,
+                              cells=stores[1:])
     started = time.monotonic()
     print(f"rebuilding views from {total} events ...", flush=True)
     with _collecting_between_batches():
         while runner.catch_up_step():
             gc.collect()
-            print(f"  {runner.position}/{total}", flush=True)
+            print(f"  {sum(runner.positions)}/{total}", flush=True)
     print("compacting the views ...", flush=True)
     views.close()
-    store.close()
+    for store in stores:
+        store.close()
     elapsed = time.monotonic() - started
     rate = total / elapsed if elapsed > 0 else 0.0
-    print(f"done: {runner.position} events in {elapsed:.1f}s ({rate:,.0f} events/s)", flush=True)
-    return runner.position
+    print(f"done: {sum(runner.positions)} events in {elapsed:.1f}s ({rate:,.0f} events/s)",
+          flush=True)
+    return sum(runner.positions)
 
 
 @contextmanager

@@ -240,7 +240,7 @@ class System:
         self.runner.stop()
         self.views.close()
         self.store.close()
-        for cell in getattr(self.store, "cells", [self.store]):
+        for cell in self.store.cells:
             if isinstance(cell.gate, PostgresBucketGate):
                 cell.gate.close()
         if self.data_dir_lock is not None:
@@ -342,7 +342,7 @@ def _open_system(settings: Settings, role: str, lock: DataDirLock | None) -> Sys
     feed = None
     settings.check_blob_backend()
     views = RocksDBViewStore(settings.views_dir)
-    cells: list[ObjectStore] = getattr(store, "cells", [store])
+    cells = store.cells
     runner = ProjectionRunner(cells[0], views, all_projections(), cells=cells[1:])
     log_listener = None
     if role == "api" and settings.views_from == "store":
