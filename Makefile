@@ -90,6 +90,7 @@ bench-tools:
 bench: $(VENV)/.synced-bench bench-tools
 	$(VENV)/bin/python -m bench.suite
 	$(VENV)/bin/python -m bench.workers
+	$(VENV)/bin/python -m bench.cells
 	$(VENV)/bin/python -m bench.memory
 	$(VENV)/bin/python -m bench.metadata
 	$(VENV)/bin/python -m bench.history
