@@ -226,6 +226,16 @@ class Server:
         return {"authorization": f"Bearer {r.json()['token']}"}
 
 
+@contextlib.contextmanager
+def running(srv: Server) -> Iterator[Server]:
+    """`srv` started, and stopped afterwards whatever happens: a fixture's server."""
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
 def server_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STRATA_", "AWS_"))}
     env.update(STRATA_ROOT_ACCESS_KEY=ROOT_AK, STRATA_ROOT_SECRET_KEY=ROOT_SK,
@@ -238,11 +248,8 @@ def server_env(**extra: str) -> dict[str, str]:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     srv = Server(tmp_path / "data", free_port(), free_port(), server_env())
-    srv.start()
-    try:
+    with running(srv):
         yield srv
-    finally:
-        srv.stop()
 
 
 def wait_until(condition: Callable[[], Any], timeout: float,

@@ -16,7 +16,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from api.s3 import sigv4
-from tests.conftest import Server, free_port, server_env
+from tests.conftest import Server, free_port, running, server_env
 from tests.s3.conftest import make_client
 
 
@@ -25,11 +25,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server for the module: each test its own buckets and users."""
     srv = Server(tmp_path_factory.mktemp("presign") / "data", free_port(), free_port(),
                  server_env())
-    srv.start()
-    try:
+    with running(srv):
         yield srv
-    finally:
-        srv.stop()
 
 
 def _user(server: Server, name: str) -> tuple[str, str]:

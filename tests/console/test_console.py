@@ -23,7 +23,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import ROOT_AK, ROOT_SK, Server, free_port, server_env
+from tests.conftest import ROOT_AK, ROOT_SK, Server, free_port, running, server_env
 from tests.oidc_issuer import CLIENT_ID, Issuer
 from tests.s3.conftest import make_client
 
@@ -39,11 +39,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     single sign-on test starts its own."""
     srv = Server(tmp_path_factory.mktemp("console") / "data", free_port(), free_port(),
                  server_env())
-    srv.start()
-    try:
+    with running(srv):
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Server, free_port, server_env, wait_until
+from tests.conftest import Server, free_port, running, server_env, wait_until
 from tests.s3.conftest import make_client
 
 WORKERS = 2
@@ -27,11 +27,8 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     that kill a worker leave it restarted)."""
     srv = Server(tmp_path_factory.mktemp("workers") / "data", free_port(), free_port(),
                  server_env(), args=("--workers", str(WORKERS)))
-    srv.start()
-    try:
+    with running(srv):
         yield srv
-    finally:
-        srv.stop()
 
 
 def _health(server: Server) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from domain.lifecycle import after_days
-from tests.conftest import Server, free_port, server_env, wait_until
+from tests.conftest import Server, free_port, running, server_env, wait_until
 from tests.s3.conftest import make_client
 
 DAY = 1  # second: STRATA_LIFECYCLE_DAY_SECONDS
@@ -26,11 +26,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("lifecycle")
     srv = Server(root / "data", free_port(), free_port(),
                  server_env(STRATA_LIFECYCLE_DAY_SECONDS=str(DAY)))
-    srv.start()
-    try:
+    with running(srv):
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")

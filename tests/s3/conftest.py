@@ -12,7 +12,7 @@ import pytest
 from botocore.config import Config
 
 from infra.tls import self_signed
-from tests.conftest import ROOT_AK, ROOT_SK, Server, free_port, server_env
+from tests.conftest import ROOT_AK, ROOT_SK, Server, free_port, running, server_env
 
 _names = count()
 
@@ -22,11 +22,8 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("s3")
     srv = Server(root / "data", free_port(), free_port(),
                  server_env(STRATA_DOMAIN="localhost"))
-    srv.start()
-    try:
+    with running(srv):
         yield srv
-    finally:
-        srv.stop()
 
 
 def tls_server_at(root: Path, **env: str) -> Server:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import Server, free_port, server_env
+from tests.conftest import Server, free_port, running, server_env
 from tests.s3.conftest import make_client
 
 PUBLIC_POLICY = {"Version": "2012-10-17", "Statement": [{
@@ -86,11 +86,8 @@ def blocked_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("pab")
     srv = Server(root / "data", free_port(), free_port(),
                  server_env(STRATA_PUBLIC_ACCESS_BLOCK="all"))
-    srv.start()
-    try:
+    with running(srv):
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_the_store_wide_default_applies_to_every_bucket(blocked_store: Server) -> None:

@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from infra.kms import LocalKeyService
-from tests.conftest import Server, server_env, wait_until
+from tests.conftest import Server, running, server_env, wait_until
 from tests.s3.conftest import make_client, tls_server_at
 
 KMS_KEY = "app-key"
@@ -37,11 +37,8 @@ def sse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("sse")
     LocalKeyService(root / "data" / "keys").create(KMS_KEY)
     srv = tls_server_at(root, STRATA_KEY_REWRAP_SECONDS="0.5")
-    srv.start()
-    try:
+    with running(srv):
         yield srv
-    finally:
-        srv.stop()
 
 
 def rewrapped(server: Server, key: str | None = None) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.conftest import Server, free_port, server_env
+from tests.conftest import Server, free_port, running, server_env
 from tests.oidc_issuer import CLIENT_ID, Issuer
 
 
@@ -39,11 +39,8 @@ def sso_server(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> Iter
     srv = Server(root / "data", free_port(), free_port(), server_env(
         STRATA_OIDC_ISSUER=issuer.url, STRATA_OIDC_CLIENT_ID=CLIENT_ID,
         STRATA_OIDC_ADMIN_GROUP="storage-admins"))
-    srv.start()
-    try:
+    with running(srv):
         yield srv
-    finally:
-        srv.stop()
 
 
 def _bearer(token: str) -> dict[str, str]:

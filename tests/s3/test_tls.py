@@ -15,18 +15,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Server, free_port, server_env
+from tests.conftest import Server, free_port, running, server_env
 from tests.s3.conftest import make_client, tls_server_at
 
 
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = tls_server_at(tmp_path_factory.mktemp("tls"))
-    srv.start()
-    try:
+    with running(srv):
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_boto3_presigned_urls_and_the_native_api_over_https(tls_server: Server) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Server, free_port, server_env
+from tests.conftest import Server, free_port, running, server_env
 from tests.s3.conftest import make_client
 
 _names = count()
@@ -29,11 +29,8 @@ class User:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("security")
     srv = Server(root / "data", free_port(), free_port(), server_env())
-    srv.start()
-    try:
+    with running(srv):
         yield srv
-    finally:
-        srv.stop()
 
 
 def new_user(server: Server, prefix: str = "user") -> User:

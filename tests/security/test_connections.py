@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Server, free_port, server_env
+from tests.conftest import Server, free_port, running, server_env
 
 BOUND = 15.0  # seconds any refusal below may take, far above the 1 s limits set
 
@@ -21,11 +21,8 @@ def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("strict")
     srv = Server(root / "data", free_port(), free_port(), server_env(
         STRATA_HEAD_TIMEOUT_SECONDS="1", STRATA_BODY_STALL_SECONDS="1"))
-    srv.start()
-    try:
+    with running(srv):
         yield srv
-    finally:
-        srv.stop()
 
 
 def _connect(port: int) -> socket.socket:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import ROOT_AK, ROOT_SK, Server, free_port, server_env
+from tests.conftest import ROOT_AK, ROOT_SK, Server, free_port, running, server_env
 from tests.s3.conftest import make_client
 
 METRICS_TOKEN = "metrics-token-for-tests-000000000"
@@ -19,11 +19,8 @@ def edged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("edges")
     env = {**server_env(STRATA_METRICS_TOKEN=METRICS_TOKEN), "STRATA_LOG_LEVEL": "info"}
     srv = Server(root / "data", free_port(), free_port(), env)
-    srv.start()
-    try:
+    with running(srv):
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_failed_sign_ins_are_throttled_per_key(edged: Server) -> None:
