@@ -450,10 +450,12 @@ class Settings:
 
     @property
     def read_cache_size(self) -> int:
-        """Queries are served from memory where every write to the store invalidates
-        them: the embedded SQLite store (its workers mark their commits for each other,
-        infra/eventstore/marks.py). API instances sharing PostgreSQL load each time."""
-        return 0 if self.event_store else self.aggregate_cache_size
+        """Queries are served from memory: over SQLite every write to the store
+        invalidates them (its workers mark their commits for each other,
+        infra/eventstore/marks.py); over PostgreSQL, shared by other processes, the
+        views invalidate them as they apply the log, and a request is served from
+        memory only once they have applied all the log held when it began."""
+        return self.aggregate_cache_size
 
     @property
     def commit_marks_path(self) -> Path:

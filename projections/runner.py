@@ -57,8 +57,12 @@ class ProjectionRunner:
         batch_size: int = 2000,
         poll_seconds: float = 0.25,
         cells: Sequence[LogSource] = (),
+        on_applied: Callable[[int, set[Any]], None] | None = None,
     ) -> None:
-        """`store` is the home cell's log; `cells` the other cells', in cell order."""
+        """`store` is the home cell's log; `cells` the other cells', in cell order.
+        `on_applied(cell, aggregate ids)`: told of every batch's changed aggregates
+        before the batch's position counts as applied (read caches drop them)."""
+        self._on_applied = on_applied
         self._logs: list[LogSource] = [store, *cells]
         self._views = views
         self._projections = list(projections)
@@ -136,6 +140,8 @@ class ProjectionRunner:
             positions = {tracking_name(p.name, cell): reached for p in self._projections}
             positions.update(extra or {})
             self._views.commit(tx.finish(), positions)
+            if self._on_applied is not None:
+                self._on_applied(cell, {n.originator_id for n in notifications})
             with self._changed:
                 self._positions[cell] = reached
                 self._changed.notify_all()

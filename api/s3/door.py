@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from api.blocking import query
+from api.blocking import blocking, query
 from api.context import new_request_id
 from api.denials import REFUSED, record_denied
 from api.health import health_response
@@ -38,6 +38,7 @@ from api.s3.common import Call
 from api.s3.errors import NoSuchConfiguration, NotImplementedYet, classify, handle_error
 from api.s3.router import NOT_IMPLEMENTED, UNCONFIGURED, parse_operation, unconfigured_operation
 from api.system import System
+from domain.runtime.read_cache import set_reads_fresh
 
 log = logging.getLogger("strata.s3")
 Handler = Callable[[Call], Awaitable[Response]]
@@ -185,6 +186,8 @@ class S3Door:
         if request.method == "OPTIONS":
             return await cors.preflight(request, system, target.bucket)
         now = datetime.now(UTC)
+        if system.settings.event_store:  # other processes write it: one look at its head
+            set_reads_fresh(await blocking(system.reads_fresh))
         caller = await query(authenticate, target, system, now)
         if caller.principal is not None:
             request.scope["state"]["actor"] = caller.principal.access_key

@@ -19,6 +19,9 @@ from uuid import UUID
 
 T = TypeVar("T")
 _memory_only: ContextVar[bool] = ContextVar("memory_only", default=False)
+# Where other processes write the store too (PostgreSQL): may this request be answered
+# from the cache? Set once a request, after one look at the log's head.
+_fresh: ContextVar[bool] = ContextVar("reads_fresh", default=False)
 
 
 class NotInMemory(Exception):
@@ -48,6 +51,17 @@ def must_not_block() -> bool:
     return _memory_only.get()
 
 
+def set_reads_fresh(fresh: bool) -> None:
+    """For the rest of this request (its asyncio task, or thread): the process has
+    applied every change committed before the request began, by any process, to its
+    cache, so kept aggregates are current enough to answer it."""
+    _fresh.set(fresh)
+
+
+def reads_are_fresh() -> bool:
+    return _fresh.get()
+
+
 class ReadCache:
     """LRU of aggregate id -> aggregate. A load that overlapped a commit to the same
     aggregate is served but not kept: it may hold the state from before the commit.
@@ -64,10 +78,14 @@ class ReadCache:
         self._committed_at: OrderedDict[UUID, int] = OrderedDict()  # id -> epoch of last commit
         self._forgotten_epoch = 0  # the newest epoch dropped from _committed_at
 
-    def get(self, aggregate_id: UUID, load: Callable[[], T]) -> T:
+    def get(self, aggregate_id: UUID, load: Callable[[], T], serve_kept: bool = True) -> T:
+        """The kept aggregate, else `load()`'s, kept; with `serve_kept` False, loaded in
+        any case (and kept): the kept one may be older than the request."""
         with self._lock:
             try:
-                return self._hit(aggregate_id)  # type: ignore[no-any-return]
+                if serve_kept:
+                    return self._hit(aggregate_id)  # type: ignore[no-any-return]
+                raise NotInMemory
             except NotInMemory:
                 started = self._epoch
         # before loading: a later mark is news
@@ -114,9 +132,9 @@ class ReadCache:
 
 
 class NoReadCache:
-    """Where other processes write the same store: every query loads."""
+    """No cache: every query loads."""
 
-    def get(self, aggregate_id: UUID, load: Callable[[], T]) -> T:
+    def get(self, aggregate_id: UUID, load: Callable[[], T], serve_kept: bool = True) -> T:
         return load()
 
     def peek(self, aggregate_id: UUID) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +26,13 @@ from domain.ports import BucketGate, CommitMarks
 from domain.public_access import NONE_BLOCKED, PublicAccessBlock
 from domain.records import NULL_VERSION, Version
 from domain.runtime.group_commit import GroupCommit, Turns, Unit
-from domain.runtime.read_cache import NoReadCache, NotInMemory, ReadCache, must_not_block
+from domain.runtime.read_cache import (
+    NoReadCache,
+    NotInMemory,
+    ReadCache,
+    must_not_block,
+    reads_are_fresh,
+)
 from domain.runtime.recent_events import Committed, RecentEvents
 from domain.store.results import BucketInfo, bucket_info
 from domain.transcoding import EventTranscoder
@@ -54,15 +60,18 @@ class StoreCore(Application[Any]):
     def __init__(
         self, env: Mapping[str, str], gate: BucketGate | None = None, read_cache_size: int = 0,
         commit_turn: Callable[[], AbstractContextManager[None]] | None = None,
-        marks: CommitMarks | None = None,
+        marks: CommitMarks | None = None, others_write: bool = False,
     ) -> None:
-        """`read_cache_size` > 0 only where this instance makes every write to the store
-        (then its followers also read the events it committed last from memory).
-        `commit_turn`: held around each write where other processes write the same
-        store file (SQLite's own wait for its lock sleeps, up to 100 ms a try).
-        `marks`: where they do, the commit marks that keep every process's read cache
-        right (then the window of recent events is not kept)."""
+        """`read_cache_size` > 0: queries may be answered from a cache of aggregates.
+        Where this instance makes every write to the store, always (and its followers
+        read the events it committed last from memory). `commit_turn`: held around each
+        write where other processes write the same store file (SQLite's own wait for
+        its lock sleeps, up to 100 ms a try). `marks`: where they do, the commit marks
+        that keep every process's read cache right. `others_write` (PostgreSQL, shared
+        by API instances): the cache is kept right by `invalidate` as the views apply
+        the log, and serves a request only once it is fresh (`set_reads_fresh`)."""
         self._marks = marks
+        self._others_write = others_write
         self.gate: BucketGate = gate or _NoGate()
         # the operator's store-wide public access block (STRATA_PUBLIC_ACCESS_BLOCK)
         self.public_access_default: PublicAccessBlock = NONE_BLOCKED
@@ -73,7 +82,8 @@ class StoreCore(Application[Any]):
         self._reads: ReadCache | NoReadCache = (
             ReadCache(read_cache_size, marks) if read_cache_size > 0 else NoReadCache()
         )
-        self._recent = (RecentEvents(RECENT_EVENTS) if read_cache_size > 0 and marks is None
+        self._recent = (RecentEvents(RECENT_EVENTS)
+                        if read_cache_size > 0 and marks is None and not others_write
                         else None)
         super().__init__(env=dict(env))
         if commit_turn is not None:  # the rows' insert and commit only: encoding is not
@@ -180,14 +190,22 @@ class StoreCore(Application[Any]):
         raise ConflictingWrites("Too many concurrent writes to the same resource; retry")
 
 
+    def invalidate(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Changes another process committed (where `others_write`): their aggregates
+        are stale here from now on. Called as the views apply them, before their
+        position counts as applied."""
+        self._reads.committed(aggregate_ids)
+
     def _load(self, aggregate_id: UUID, query: bool) -> Any:
         """Queries may get a shared aggregate from the read cache: they never change it."""
+        servable = not self._others_write or reads_are_fresh()
         if must_not_block():
-            if not query:
+            if not query or not servable:
                 raise NotInMemory
             return self._reads.peek(aggregate_id)
         if query:
-            return self._reads.get(aggregate_id, lambda: self.repository.get(aggregate_id))
+            return self._reads.get(aggregate_id, lambda: self.repository.get(aggregate_id),
+                                   servable)
         return self.repository.get(aggregate_id)
 
     def _bucket(self, name: str, *, query: bool = False) -> Bucket:

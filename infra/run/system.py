@@ -176,6 +176,14 @@ class System:
     leads: bool = field(default=False)  # runs the background workers
     _relay_tracking: Any = None
 
+    def reads_fresh(self) -> bool:
+        """Blocking: have the views (and so the read caches) applied every change
+        committed so far, in every cell? One look at the log's head."""
+        heads = self.store.current_position()
+        wanted = heads if isinstance(heads, tuple) else (heads,)
+        return all(have >= want for have, want in zip(self.runner.positions, wanted,
+                                                       strict=True))
+
     def start(self, background: bool = True) -> None:
         """Follow the log and watch the blob nodes; with `background`, run the
         background workers too (a worker of `serve --workers N` waits to lead first)."""
@@ -278,7 +286,8 @@ def _open_store(settings: Settings) -> tuple[ObjectStore, Any]:
         if settings.workers > 1:
             turn = FileTurn(settings.data_dir / "events.turn")
             marks = MappedCommitMarks(settings.commit_marks_path)
-        store = ObjectStore(env, gate, settings.read_cache_size, turn, marks)
+        store = ObjectStore(env, gate, settings.read_cache_size, turn, marks,
+                            others_write=bool(settings.event_store))
         if settings.event_store:  # views may follow the log itself (STRATA_VIEWS_FROM)
             recorder: Any = store.recorder
             install_log_trigger(settings.event_store, recorder.datastore.schema,
@@ -300,7 +309,7 @@ def _with_cells(settings: Settings, home: ObjectStore) -> ObjectStore:
         with schema_lock(settings, url):
             cell = ObjectStore(settings.event_store_env(url),
                                PostgresBucketGate(url, settings.pg_budget.gates),
-                               settings.read_cache_size)
+                               settings.read_cache_size, others_write=True)
             recorder: Any = cell.recorder
             install_log_trigger(url, recorder.datastore.schema, recorder.events_table_name)
         cells.append(cell)
@@ -343,7 +352,12 @@ def _open_system(settings: Settings, role: str, lock: DataDirLock | None) -> Sys
     settings.check_blob_backend()
     views = RocksDBViewStore(settings.views_dir)
     cells = store.cells
-    runner = ProjectionRunner(cells[0], views, all_projections(), cells=cells[1:])
+    runner = ProjectionRunner(
+        cells[0], views, all_projections(), cells=cells[1:],
+        # over PostgreSQL other processes write too: what the views apply, the read
+        # caches drop (decision 26)
+        on_applied=(lambda cell, changed: cells[cell].invalidate(changed))
+        if settings.event_store else None)
     log_listener = None
     if role == "api" and settings.views_from == "store":
         log_listener = LogListener(settings.event_store, runner.wake)
