@@ -186,8 +186,8 @@ class S3Door:
         if request.method == "OPTIONS":
             return await cors.preflight(request, system, target.bucket)
         now = datetime.now(UTC)
-        if system.settings.event_store:  # other processes write it: one look at its head
-            set_reads_fresh(await blocking(system.reads_fresh))
+        if system.settings.event_store:  # others write it: a look at the heads it reads
+            set_reads_fresh(await blocking(system.reads_fresh, target.bucket))
         caller = await query(authenticate, target, system, now)
         if caller.principal is not None:
             request.scope["state"]["actor"] = caller.principal.access_key

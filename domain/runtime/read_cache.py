@@ -19,9 +19,9 @@ from uuid import UUID
 
 T = TypeVar("T")
 _memory_only: ContextVar[bool] = ContextVar("memory_only", default=False)
-# Where other processes write the store too (PostgreSQL): may this request be answered
-# from the cache? Set once a request, after one look at the log's head.
-_fresh: ContextVar[bool] = ContextVar("reads_fresh", default=False)
+# Where other processes write the store too (PostgreSQL): the cells whose cached
+# aggregates may answer this request. Set once a request, after a look at their heads.
+_fresh: ContextVar[frozenset[int]] = ContextVar("reads_fresh", default=frozenset())
 
 
 class NotInMemory(Exception):
@@ -51,15 +51,15 @@ def must_not_block() -> bool:
     return _memory_only.get()
 
 
-def set_reads_fresh(fresh: bool) -> None:
-    """For the rest of this request (its asyncio task, or thread): the process has
-    applied every change committed before the request began, by any process, to its
-    cache, so kept aggregates are current enough to answer it."""
-    _fresh.set(fresh)
+def set_reads_fresh(cells: frozenset[int]) -> None:
+    """For the rest of this request (its asyncio task): in each of `cells`, the process
+    has applied every change committed before the request began, by any process, to
+    its cache, so aggregates kept from those cells are current enough to answer it."""
+    _fresh.set(cells)
 
 
-def reads_are_fresh() -> bool:
-    return _fresh.get()
+def reads_are_fresh(cell: int) -> bool:
+    return cell in _fresh.get()
 
 
 class ReadCache:

@@ -72,6 +72,7 @@ class StoreCore(Application[Any]):
         the log, and serves a request only once it is fresh (`set_reads_fresh`)."""
         self._marks = marks
         self._others_write = others_write
+        self.cell_number = 0  # its place among the event store's cells (decision 25)
         self.gate: BucketGate = gate or _NoGate()
         # the operator's store-wide public access block (STRATA_PUBLIC_ACCESS_BLOCK)
         self.public_access_default: PublicAccessBlock = NONE_BLOCKED
@@ -198,7 +199,7 @@ class StoreCore(Application[Any]):
 
     def _load(self, aggregate_id: UUID, query: bool) -> Any:
         """Queries may get a shared aggregate from the read cache: they never change it."""
-        servable = not self._others_write or reads_are_fresh()
+        servable = not self._others_write or reads_are_fresh(self.cell_number)
         if must_not_block():
             if not query or not servable:
                 raise NotInMemory

@@ -176,13 +176,17 @@ class System:
     leads: bool = field(default=False)  # runs the background workers
     _relay_tracking: Any = None
 
-    def reads_fresh(self) -> bool:
-        """Blocking: have the views (and so the read caches) applied every change
-        committed so far, in every cell? One look at the log's head."""
-        heads = self.store.current_position()
-        wanted = heads if isinstance(heads, tuple) else (heads,)
-        return all(have >= want for have, want in zip(self.runner.positions, wanted,
-                                                       strict=True))
+    def reads_fresh(self, bucket: str) -> frozenset[int]:
+        """Blocking: the cells a request about `bucket` reads (the home cell's users and
+        keys, the bucket's cell) whose every committed change the views, and so the
+        read caches, have applied: one look at each one's head."""
+        cells = self.store.cells
+        wanted = {0}
+        if bucket and len(cells) > 1:
+            wanted.add(cast(Any, self.store).cell_of(bucket))
+        positions = self.runner.positions
+        return frozenset(cell for cell in wanted
+                         if positions[cell] >= cells[cell].current_position())
 
     def start(self, background: bool = True) -> None:
         """Follow the log and watch the blob nodes; with `background`, run the
@@ -314,6 +318,8 @@ def _with_cells(settings: Settings, home: ObjectStore) -> ObjectStore:
             install_log_trigger(url, recorder.datastore.schema, recorder.events_table_name)
         cells.append(cell)
     check_cell_identities(settings.event_store_cells)
+    for number, cell in enumerate(cells):
+        cell.cell_number = number
     router = CellStore(cells, CellDirectory(settings.event_store, len(cells)))
     router.public_access_default = home.public_access_default
     # the router answers every ObjectStore call (architecture decision 25)

@@ -167,6 +167,16 @@ def test_two_servers_racing_for_names_each_name_has_one_owner(
             # through either server, the bucket is the winner's alone
             assert _owner(clients[winner], name) == "own"
             assert _owner(clients[loser], name) == "other"
+        # what one server acknowledges in a bucket outside the home cell, the other
+        # reads at once, though it answers from its cache when it can (decision 26)
+        name = next(n for n in names if _cell_of(postgres_cells, n) != 0)
+        owner = next(u for u in clients if outcomes[(u, name)] == "created")
+        writer, reader = (make_client(server, *keys[owner]) for server in (first, second))
+        for n in range(15):
+            writer.put_object(Bucket=name, Key="k", Body=b"x" * n, Metadata={"n": str(n)})
+            for _ in range(2):
+                head = reader.head_object(Bucket=name, Key="k")
+                assert head["Metadata"] == {"n": str(n)}
     finally:
         first.stop()
         if second is not None:
