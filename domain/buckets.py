@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -17,7 +17,6 @@ from domain.errors import (
     NoSuchBucket,
     ReplicationNeedsVersioning,
 )
-from domain.ids import named_id
 from domain.lifecycle import LifecycleRule, check_rules
 from domain.lock import LockConfig, check_lock_config
 from domain.names import validate_bucket_name
@@ -164,7 +163,7 @@ class Bucket(Aggregate):
     @staticmethod
     @functools.lru_cache(maxsize=8192)  # ids are hashed on every request that names one
     def create_id(name: str) -> UUID:
-        return named_id(f"/buckets/{name}")
+        return uuid5(NAMESPACE_URL, f"/buckets/{name}")
 
     @classmethod
     def create(

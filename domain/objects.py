@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -18,7 +18,6 @@ from domain.errors import (
     ObjectLocked,
     PreconditionFailed,
 )
-from domain.ids import named_id
 from domain.lock import check_removable, check_retention_change
 from domain.names import validate_object_key
 from domain.records import (
@@ -122,7 +121,7 @@ class ObjectKey(Aggregate):
     @staticmethod
     @functools.lru_cache(maxsize=8192)  # ids are hashed on every request that names one
     def create_id(bucket: str, key: str) -> UUID:
-        return named_id(f"/buckets/{bucket}/objects/{key}")
+        return uuid5(NAMESPACE_URL, f"/buckets/{bucket}/objects/{key}")
 
     @classmethod
     def create(cls, bucket: str, key: str, timestamp: datetime) -> ObjectKey:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import functools
 import re
 from datetime import datetime
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import InvalidAccessKeyId, InvalidArgument, NoSuchUser
-from domain.ids import named_id
 from domain.records import RequestMeta
 
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+=-]{0,63}$")
@@ -62,7 +61,7 @@ class User(Aggregate):
     @staticmethod
     @functools.lru_cache(maxsize=8192)  # ids are hashed on every request that names one
     def create_id(name: str) -> UUID:
-        return named_id(f"/users/{name}")
+        return uuid5(NAMESPACE_URL, f"/users/{name}")
 
     @classmethod
     def create(
@@ -131,7 +130,7 @@ class AccessKey(Aggregate):
     @staticmethod
     @functools.lru_cache(maxsize=8192)  # ids are hashed on every request that names one
     def create_id(access_key: str) -> UUID:
-        return named_id(f"/access-keys/{access_key}")
+        return uuid5(NAMESPACE_URL, f"/access-keys/{access_key}")
 
     @classmethod
     def create(

@@ -258,13 +258,14 @@ class Settings:
                 raise SettingsError(f"{name}={raw!r} may not be negative")
             return value
 
+        event_store, event_store_cells = _cells(env.get("STRATA_EVENT_STORE", ""))
         return cls(
             data_dir=Path(env.get("STRATA_DATA_DIR") or defaults.data_dir),
             host=env.get("STRATA_HOST") or defaults.host,
             s3_port=int(number("STRATA_S3_PORT", defaults.s3_port)),
             api_port=int(number("STRATA_API_PORT", defaults.api_port)),
-            event_store=_cells(env.get("STRATA_EVENT_STORE", ""))[0],
-            event_store_cells=_cells(env.get("STRATA_EVENT_STORE", ""))[1],
+            event_store=event_store,
+            event_store_cells=event_store_cells,
             root_access_key=env.get("STRATA_ROOT_ACCESS_KEY", ""),
             root_secret_key=env.get("STRATA_ROOT_SECRET_KEY", ""),
             region=env.get("STRATA_REGION") or defaults.region,

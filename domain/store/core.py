@@ -131,6 +131,10 @@ class StoreCore(Application[Any]):
         is infra.eventstore.cells.CellStore)."""
         return [self]
 
+    def cell_of(self, bucket: str) -> int:
+        """The cell holding `bucket`: with one, this store's."""
+        return 0
+
     def current_position(self) -> int:
         """The newest position in the notification log: the read barrier's target."""
         if must_not_block():
@@ -189,7 +193,6 @@ class StoreCore(Application[Any]):
                 except IntegrityError:
                     continue
         raise ConflictingWrites("Too many concurrent writes to the same resource; retry")
-
 
     def invalidate(self, aggregate_ids: Iterable[UUID]) -> None:
         """Changes another process committed (where `others_write`): their aggregates

@@ -49,7 +49,7 @@ class CellStore:
     def cell_of(self, bucket: str) -> int:
         """The bucket's cell; the home cell for a name never placed (which then answers
         NoSuchBucket, as one store would)."""
-        if len(bucket) > 63:  # no bucket has such a name: not worth a lookup
+        if not bucket or len(bucket) > 63:  # no bucket has such a name: no lookup
             return 0
         found = self.directory.cell_of(bucket)
         return 0 if found is None else found

@@ -181,9 +181,7 @@ class System:
         keys, the bucket's cell) whose every committed change the views, and so the
         read caches, have applied: one look at each one's head."""
         cells = self.store.cells
-        wanted = {0}
-        if bucket and len(cells) > 1:
-            wanted.add(cast(Any, self.store).cell_of(bucket))
+        wanted = {0, self.store.cell_of(bucket)}
         positions = self.runner.positions
         return frozenset(cell for cell in wanted
                          if positions[cell] >= cells[cell].current_position())

@@ -8,8 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from infra.settings import Settings, SettingsError
-from tests.conftest import Server, free_port, server_env
+from tests.conftest import Server, free_port, server_env, wait_until
 from tests.s3.conftest import make_client
 
 pytestmark = pytest.mark.postgres
@@ -44,13 +43,6 @@ def server(tmp_path: Path, postgres_cells: list[str]) -> Iterator[Server]:
         yield srv
     finally:
         srv.stop()
-
-
-def _eventually(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + BOUND
-    while not check():
-        assert time.monotonic() < deadline, f"not within {BOUND} s: {what}"
-        time.sleep(0.1)
 
 
 def _cell_of(cells: list[str], bucket: str) -> int:
@@ -105,8 +97,8 @@ def test_buckets_live_in_their_cells_and_copies_cross_them(server: Server,
     # which holds the same chunks, keeps them
     s3.delete_object(Bucket="cell-a", Key="original")
     before = _sweeps(server)
-    _eventually(lambda: _sweeps(server) >= before + 5,
-                "five sweeps after the delete (2.5 s, past the grace)")
+    wait_until(lambda: _sweeps(server) >= before + 5, BOUND,
+               "five sweeps after the delete (2.5 s, past the grace)")
     assert s3.get_object(Bucket="cell-c", Key="copy")["Body"].read() == body
     assert s3.list_objects_v2(Bucket="cell-a").get("KeyCount") == 0
 
